@@ -1,0 +1,1 @@
+"""Pulumi components of exo-automation: one concern per module."""

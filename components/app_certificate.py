@@ -1,0 +1,101 @@
+"""A self-signed certificate for app-only authentication, uploaded to an app registration as a key credential."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pulumi
+import pulumi_azuread as azuread
+import pulumi_tls as tls
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes
+
+
+def certificate_thumbprint(certificate_pem: str) -> str:
+    """Windows' thumbprint: SHA-1 over the certificate's DER encoding, uppercase hex (what -CertificateThumbprint takes)."""
+    certificate = x509.load_pem_x509_certificate(certificate_pem.encode("ascii"))
+    return certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S324 - a thumbprint, not a security hash
+
+
+@dataclass
+class CertificateSpec:
+    """What the certificate looks like."""
+
+    common_name: pulumi.Input[str]
+    """Subject CN of the certificate."""
+    rsa_bits: pulumi.Input[int]
+    """RSA key size: 2048, 3072 or 4096."""
+    validity_period_hours: pulumi.Input[int]
+    """How long a certificate is valid."""
+    early_renewal_hours: pulumi.Input[int]
+    """How long before expiry the certificate is reissued by `pulumi up`."""
+
+
+@dataclass
+class AppCertificateArgs:
+    application_id: pulumi.Input[str]
+    """Resource id of the application (`Application.id`, "/applications/<object id>"), not its client id."""
+    spec: CertificateSpec
+    """Subject, key size and lifetime."""
+
+
+class AppCertificate(pulumi.ComponentResource):
+    """RSA key, self-signed client-auth certificate, and the app's key credential for it.
+
+    Renewal reissues the certificate (same key) and replaces the key credential; Pulumi creates the replacement before it deletes the
+    old credential, so a client holding either certificate can sign in while `pulumi up` runs.
+    """
+
+    certificate_pem: pulumi.Output[str]
+    """The certificate, PEM."""
+    thumbprint: pulumi.Output[str]
+    """SHA-1 thumbprint, uppercase hex."""
+    not_after: pulumi.Output[str]
+    """End of validity, RFC 3339; also the key credential's end date."""
+    private_key_pem: pulumi.Output[str]
+    """PKCS#8 PEM private key (secret)."""
+    key_id: pulumi.Output[str]
+    """Key id of the app's key credential."""
+
+    def __init__(self, name: str, args: AppCertificateArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("exo-automation:index:AppCertificate", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        spec = args.spec
+        key = tls.PrivateKey(f"{name}-key", algorithm="RSA", rsa_bits=spec.rsa_bits, opts=child)
+        certificate = tls.SelfSignedCert(
+            f"{name}-cert",
+            private_key_pem=key.private_key_pem,
+            subject=tls.SelfSignedCertSubjectArgs(common_name=spec.common_name),
+            validity_period_hours=spec.validity_period_hours,
+            early_renewal_hours=spec.early_renewal_hours,
+            # Client authentication with a signature: what Entra's certificate credential flow needs, nothing more.
+            allowed_uses=["digital_signature", "client_auth"],
+            set_subject_key_id=True,
+            opts=child,
+        )
+        credential = azuread.ApplicationCertificate(
+            f"{name}-credential",
+            application_id=args.application_id,
+            type="AsymmetricX509Cert",
+            encoding="pem",
+            value=certificate.cert_pem,
+            # The credential ends with the certificate; Entra rejects an end date past the certificate's ("Key credential end date
+            # is invalid"). key_id stays unset so each replacement gets a fresh one and the overlap works.
+            end_date=certificate.validity_end_time,
+            opts=child,
+        )
+        self.certificate_pem = certificate.cert_pem
+        self.thumbprint = certificate.cert_pem.apply(certificate_thumbprint)
+        self.not_after = certificate.validity_end_time
+        self.private_key_pem = pulumi.Output.secret(key.private_key_pem_pkcs8)
+        self.key_id = credential.key_id
+        # Registering outputs marks the component complete, so a preview shows its children under it.
+        self.register_outputs(
+            {
+                "certificatePem": self.certificate_pem,
+                "thumbprint": self.thumbprint,
+                "notAfter": self.not_after,
+                "privateKeyPem": self.private_key_pem,
+                "keyId": self.key_id,
+            }
+        )

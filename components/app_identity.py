@@ -1,0 +1,159 @@
+"""An Entra app registration that runs Exchange Online PowerShell app-only with a certificate."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Optional, Sequence
+
+import pulumi
+import pulumi_azuread as azuread
+
+from components import connect_commands, facts
+from components.app_certificate import AppCertificate, AppCertificateArgs, CertificateSpec
+from components.exchange_grant import ExchangeGrant, ExchangeGrantArgs
+
+
+@dataclass
+class ExchangeAppIdentityArgs:
+    display_name: pulumi.Input[str]
+    """Display name of the app registration."""
+    owners: pulumi.Input[Sequence[pulumi.Input[str]]]
+    """Object ids of the app's owners (the deploying principal first)."""
+    roles: Sequence[str]
+    """Entra roles (display names) the identity holds; each supported by Exchange app-only."""
+    exchange_service_principal_object_id: pulumi.Input[str]
+    """Object id of this tenant's Office 365 Exchange Online service principal."""
+    manage_as_app_role_id: pulumi.Input[str]
+    """Verified id of the Exchange.ManageAsApp app role."""
+    tenant_id: pulumi.Input[str]
+    """The tenant the identity lives in."""
+    organization: pulumi.Input[str]
+    """The tenant's initial domain, for -Organization."""
+    cloud: facts.CloudEnvironment
+    """The national cloud: decides -ExchangeEnvironmentName and the Security & Compliance endpoints."""
+    certificate: CertificateSpec
+    """Subject, key size and lifetime of the identity's certificate."""
+
+
+class ExchangeAppIdentity(pulumi.ComponentResource):
+    """App registration + service principal + certificate + Exchange grant: one unattended Exchange Online identity."""
+
+    client_id: pulumi.Output[str]
+    """Application (client) id: -AppId."""
+    application_object_id: pulumi.Output[str]
+    """Object id of the app registration."""
+    service_principal_object_id: pulumi.Output[str]
+    """Object id of the app's service principal: the principal that holds the grant."""
+    tenant_id: pulumi.Output[str]
+    organization: pulumi.Output[str]
+    thumbprint: pulumi.Output[str]
+    certificate_pem: pulumi.Output[str]
+    certificate_not_after: pulumi.Output[str]
+    private_key_pem: pulumi.Output[str]
+    """PKCS#8 PEM private key (secret)."""
+    connect_command: pulumi.Output[str]
+    """Connect-ExchangeOnline with the certificate thumbprint."""
+    roles: list[str]
+    """Entra roles the identity holds."""
+    exchange_environment_name: str
+    """-ExchangeEnvironmentName of the identity's cloud."""
+    ipps_connect_command: Optional[pulumi.Output[str]]
+    """Connect-IPPSSession with the certificate, where the roles allow Security & Compliance PowerShell."""
+
+    def __init__(self, name: str, args: ExchangeAppIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("exo-automation:index:ExchangeAppIdentity", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        application = azuread.Application(
+            f"{name}-app",
+            display_name=args.display_name,
+            description="Unattended Exchange Online PowerShell (app-only, certificate). Managed by exo-automation.",
+            owners=args.owners,
+            sign_in_audience="AzureADMyOrg",
+            prevent_duplicate_names=True,
+            # Declares the permission so the portal lists it; the app role assignment in ExchangeGrant is the consent itself.
+            required_resource_accesses=[
+                azuread.ApplicationRequiredResourceAccessArgs(
+                    resource_app_id=facts.EXCHANGE_ONLINE_APP_ID,
+                    resource_accesses=[
+                        azuread.ApplicationRequiredResourceAccessResourceAccessArgs(id=facts.MANAGE_AS_APP_ROLE_ID, type="Role")
+                    ],
+                )
+            ],
+            opts=child,
+        )
+        service_principal = azuread.ServicePrincipal(
+            f"{name}-sp",
+            client_id=application.client_id,
+            owners=args.owners,
+            # Nobody signs in to this app interactively; only the app itself acquires tokens.
+            app_role_assignment_required=True,
+            opts=child,
+        )
+        certificate = AppCertificate(
+            f"{name}-certificate",
+            AppCertificateArgs(application_id=application.id, spec=args.certificate),
+            opts=child,
+        )
+        ExchangeGrant(
+            f"{name}-grant",
+            ExchangeGrantArgs(
+                principal_object_id=service_principal.object_id,
+                exchange_service_principal_object_id=args.exchange_service_principal_object_id,
+                manage_as_app_role_id=args.manage_as_app_role_id,
+                roles=args.roles,
+            ),
+            opts=child,
+        )
+
+        cloud = args.cloud
+        self.roles = list(args.roles)
+        self.exchange_environment_name = cloud.exchange_environment_name
+        self.client_id = application.client_id
+        self.application_object_id = application.object_id
+        self.service_principal_object_id = service_principal.object_id
+        self.tenant_id = pulumi.Output.from_input(args.tenant_id)
+        self.organization = pulumi.Output.from_input(args.organization)
+        self.thumbprint = certificate.thumbprint
+        self.certificate_pem = certificate.certificate_pem
+        self.certificate_not_after = certificate.not_after
+        self.private_key_pem = certificate.private_key_pem
+        self.connect_command = pulumi.Output.all(self.thumbprint, self.client_id, self.organization).apply(
+            lambda v: connect_commands.exchange_certificate_command(v[0], v[1], v[2], cloud)
+        )
+        allows_compliance = any(facts.ROLES[role].security_compliance for role in args.roles)
+        self.ipps_connect_command = (
+            pulumi.Output.all(self.thumbprint, self.client_id, self.organization).apply(
+                lambda v: connect_commands.compliance_certificate_command(v[0], v[1], v[2], cloud)
+            )
+            if allows_compliance
+            else None
+        )
+        # Registering outputs marks the component complete, so a preview shows its children under it.
+        self.register_outputs(
+            {
+                "clientId": self.client_id,
+                "servicePrincipalObjectId": self.service_principal_object_id,
+                "thumbprint": self.thumbprint,
+                "certificateNotAfter": self.certificate_not_after,
+                "connectCommand": self.connect_command,
+            }
+        )
+
+    def summary(self) -> dict[str, pulumi.Input[object]]:
+        """The identity's stack output: everything a user pastes, nothing secret (the private key is exported apart)."""
+        values: dict[str, pulumi.Input[object]] = {
+            "clientId": self.client_id,
+            "tenantId": self.tenant_id,
+            "organization": self.organization,
+            "exchangeEnvironmentName": self.exchange_environment_name,
+            "roles": self.roles,
+            "applicationObjectId": self.application_object_id,
+            "servicePrincipalObjectId": self.service_principal_object_id,
+            "thumbprint": self.thumbprint,
+            "certificatePem": self.certificate_pem,
+            "certificateNotAfter": self.certificate_not_after,
+            "connectCommand": self.connect_command,
+        }
+        if self.ipps_connect_command is not None:
+            values["ippsConnectCommand"] = self.ipps_connect_command
+        return values

@@ -1,0 +1,73 @@
+"""The grant that lets a principal run Exchange Online PowerShell app-only: Exchange.ManageAsApp plus supported directory roles.
+
+One component for every principal: an app registration's service principal and an Automation account's managed identity alike.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Sequence
+
+import pulumi
+import pulumi_azuread as azuread
+
+from components import facts
+
+
+def _slug(text: str) -> str:
+    return "-".join(text.lower().split())
+
+
+@dataclass
+class ExchangeGrantArgs:
+    principal_object_id: pulumi.Input[str]
+    """Object id of the service principal (app SP or managed identity) that receives the grant."""
+    exchange_service_principal_object_id: pulumi.Input[str]
+    """Object id of this tenant's Office 365 Exchange Online service principal (looked up, never managed)."""
+    manage_as_app_role_id: pulumi.Input[str]
+    """Id of the Exchange.ManageAsApp app role, verified on that service principal."""
+    roles: Sequence[str] = field(default_factory=lambda: [facts.DEFAULT_ROLE])
+    """Display names of the Entra roles to assign; each must be one Exchange supports for app-only access."""
+
+
+class ExchangeGrant(pulumi.ComponentResource):
+    """Exchange.ManageAsApp (an app role assignment: this *is* admin consent) and directory roles for one principal."""
+
+    app_role_assignment_id: pulumi.Output[str]
+    """Id of the Exchange.ManageAsApp assignment."""
+    role_assignment_ids: pulumi.Output[dict[str, str]]
+    """Directory role display name -> role assignment id."""
+
+    def __init__(self, name: str, args: ExchangeGrantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("exo-automation:index:ExchangeGrant", name, None, opts)
+        unknown = [role for role in args.roles if role not in facts.ROLES]
+        if unknown or not args.roles:
+            raise ValueError(f"ExchangeGrant {name}: roles must be from {', '.join(facts.ROLES)}; got {list(args.roles)}")
+
+        # No principal_type exists on these azuread resources; the provider itself retries while a new principal replicates.
+        manage_as_app = azuread.AppRoleAssignment(
+            f"{name}-manage-as-app",
+            app_role_id=args.manage_as_app_role_id,
+            principal_object_id=args.principal_object_id,
+            resource_object_id=args.exchange_service_principal_object_id,
+            opts=pulumi.ResourceOptions(parent=self),
+        )
+        assignments = {
+            role: azuread.DirectoryRoleAssignment(
+                f"{name}-{_slug(role)}",
+                # A built-in role's template id works directly: no DirectoryRole activation resource is needed.
+                role_id=facts.ROLES[role].template_id,
+                principal_object_id=args.principal_object_id,
+                directory_scope_id="/",
+                opts=pulumi.ResourceOptions(parent=self),
+            )
+            for role in args.roles
+        }
+        self.app_role_assignment_id = manage_as_app.id
+        self.role_assignment_ids = pulumi.Output.all(
+            **{role: assignment.id for role, assignment in assignments.items()}
+        ).apply(lambda ids: dict(ids))
+        # Registering outputs marks the component complete, so a preview shows its children under it.
+        self.register_outputs(
+            {"appRoleAssignmentId": self.app_role_assignment_id, "roleAssignmentIds": self.role_assignment_ids}
+        )

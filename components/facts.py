@@ -1,0 +1,115 @@
+"""Well-known identifiers and catalogues, kept in one place.
+
+Every value here is a fact about Microsoft's cloud, not a choice of ours. Each block names the source it was verified in; where
+../shared/FACTS.md and the source disagree, the source wins.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Mapping
+
+# Office 365 Exchange Online: the resource application, same app id in every tenant. Its service principal's *object* id differs per
+# tenant and is looked up, never managed (destroy would delete Microsoft's SP from the tenant).
+# Source: MicrosoftDocs/office-docs-powershell exchange/docs-conceptual/app-only-auth-powershell-v2.md.
+EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
+
+# The application permission that lets an app run Exchange Online PowerShell. Look-alikes exist on the same SP
+# (Exchange.ManageAsAppV2, Exchange.AdminAPI.ManageAsApp): we pin the id and check the value.
+# Source: app-only-auth-powershell-v2.md and connect-exo-powershell-managed-identity.md.
+MANAGE_AS_APP_ROLE_ID = "dc50a0fb-09a3-484d-be87-e023b12c6440"
+MANAGE_AS_APP_ROLE_VALUE = "Exchange.ManageAsApp"
+
+
+@dataclass(frozen=True)
+class ExchangeRole:
+    """An Entra built-in role that Exchange accepts for app-only access."""
+
+    display_name: str
+    template_id: str
+    exchange_online: bool
+    """Usable with Connect-ExchangeOnline."""
+    security_compliance: bool
+    """Usable with Connect-IPPSSession (Security & Compliance PowerShell)."""
+
+
+GLOBAL_ADMINISTRATOR = "Global Administrator"
+
+# The roles Exchange supports for app-only access ("Option 1" table of app-only-auth-powershell-v2.md); template ids are the Entra
+# built-in role ids (MicrosoftDocs/entra-docs, identity/role-based-access-control/permissions-reference.md).
+_ROLE_LIST = (
+    ExchangeRole("Exchange Administrator", "29232cdf-9323-42fd-ade2-1d097af3e4de", True, False),
+    ExchangeRole("Exchange Recipient Administrator", "31392ffb-586c-42d1-9346-e59415a2cc4e", True, False),
+    ExchangeRole("Global Reader", "f2ef992c-3afb-46b9-b7cf-a126ee74c451", True, True),
+    ExchangeRole("Compliance Administrator", "17315797-102d-40b4-93e0-432062caca18", True, True),
+    ExchangeRole("Security Reader", "5d6b6bb7-de71-4623-b4af-96380a352509", True, True),
+    ExchangeRole("Security Administrator", "194ae4cb-b126-40b2-bd5b-6091b380977d", True, True),
+    ExchangeRole("Helpdesk Administrator", "729827e3-9c14-49f7-bb1b-9608f156bbb8", True, False),
+    ExchangeRole(GLOBAL_ADMINISTRATOR, "62e90394-69f5-4237-9190-012177145e10", True, True),
+)
+ROLES: Mapping[str, ExchangeRole] = MappingProxyType({role.display_name: role for role in _ROLE_LIST})
+DEFAULT_ROLE = "Exchange Administrator"
+
+# Microsoft first-party applications whose service principals must never be managed as resources here.
+MICROSOFT_FIRST_PARTY_APP_IDS: Mapping[str, str] = MappingProxyType(
+    {
+        EXCHANGE_ONLINE_APP_ID: "Office 365 Exchange Online",
+        "00000007-0000-0ff1-ce00-000000000000": "Security & Compliance (Exchange Online Protection, GCC High/DoD resource)",
+        "00000003-0000-0000-c000-000000000000": "Microsoft Graph",
+        "00000003-0000-0ff1-ce00-000000000000": "Office 365 SharePoint Online",
+        "00000002-0000-0000-c000-000000000000": "Windows Azure Active Directory",
+        "797f4846-ba00-4fd7-ba43-dac1f8f63013": "Windows Azure Service Management API",
+    }
+)
+
+
+@dataclass(frozen=True)
+class CloudEnvironment:
+    """One national cloud: how the azuread provider names it and what Exchange PowerShell needs there."""
+
+    azuread_environment: str
+    exchange_environment_name: str
+    """Value for Connect-ExchangeOnline -ExchangeEnvironmentName."""
+    initial_domain_suffixes: tuple[str, ...]
+    """Suffixes of a tenant's initial domain in this cloud (the only accepted -Organization form)."""
+    ipps_connection_uri: str | None
+    """Connect-IPPSSession -ConnectionUri; None where the module's default applies."""
+    ipps_authorization_endpoint: str | None
+    """Connect-IPPSSession -AzureADAuthorizationEndpointUri; None where the module's default applies."""
+
+
+# azuread provider `environment` values (provider docs: global, usgovernmentl4, usgovernmentl5, china; ARM_ENVIRONMENT) mapped to
+# Connect-ExchangeOnline -ExchangeEnvironmentName (office-docs-powershell Connect-ExchangeOnline.md) and the Connect-IPPSSession
+# endpoints (office-docs-powershell connect-to-scc-powershell.md).
+CLOUD_ENVIRONMENTS: Mapping[str, CloudEnvironment] = MappingProxyType(
+    {
+        "global": CloudEnvironment("global", "O365Default", (".onmicrosoft.com",), None, None),
+        "usgovernmentl4": CloudEnvironment(
+            "usgovernmentl4",
+            "O365USGovGCCHigh",
+            (".onmicrosoft.us", ".onmicrosoft.com"),
+            "https://ps.compliance.protection.office365.us/powershell-liveid/",
+            "https://login.microsoftonline.us/organizations",
+        ),
+        "usgovernmentl5": CloudEnvironment(
+            "usgovernmentl5",
+            "O365USGovDoD",
+            (".onmicrosoft.us", ".onmicrosoft.com"),
+            "https://l5.ps.compliance.protection.office365.us/powershell-liveid/",
+            "https://login.microsoftonline.us/organizations",
+        ),
+        "china": CloudEnvironment(
+            "china",
+            "O365China",
+            (".partner.onmschina.cn", ".onmschina.cn"),
+            "https://ps.compliance.protection.partner.outlook.cn/powershell-liveid",
+            "https://login.chinacloudapi.cn/common",
+        ),
+    }
+)
+DEFAULT_CLOUD_ENVIRONMENT = "global"
+# The azuread provider also accepts these aliases (its `environment` setting); normalised to the keys above.
+CLOUD_ENVIRONMENT_ALIASES: Mapping[str, str] = MappingProxyType(
+    {"public": "global", "usgovernment": "usgovernmentl4", "azureusgovernment": "usgovernmentl4", "azurechinacloud": "china"}
+)

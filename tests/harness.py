@@ -1,0 +1,98 @@
+"""Run the whole program (`__main__.py`) under Pulumi's mocks against a MockTenant, and collect what it registered and exported."""
+
+from __future__ import annotations
+
+import json
+import runpy
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import pulumi
+from pulumi.runtime import settings as runtime_settings
+from pulumi.runtime.stack import wait_for_rpcs
+
+from tests.mock_tenant import MockTenant, Registration, TenantMonitor, reveal
+
+REPO = Path(__file__).resolve().parent.parent
+MAIN = REPO / "__main__.py"
+PROJECT = "exo-automation"
+
+
+@dataclass
+class StackOutput:
+    value: Any
+    known: bool
+    secret: bool
+
+
+@dataclass
+class Deployment:
+    """What one evaluation of the program did."""
+
+    tenant: MockTenant
+    preview: bool
+    registrations: list[Registration]
+    outputs: dict[str, StackOutput] = field(default_factory=dict)
+
+    def of_type(self, type_token: str) -> list[Registration]:
+        return [r for r in self.registrations if r.type == type_token]
+
+    def one(self, type_token: str, name: str) -> Registration:
+        matches = [r for r in self.registrations if r.type == type_token and r.name == name]
+        assert len(matches) == 1, f"expected one {type_token} named {name}, found {len(matches)}"
+        return matches[0]
+
+    def by_id(self, resource_id: str) -> Registration:
+        matches = [r for r in self.registrations if r.custom and r.id == resource_id]
+        assert len(matches) == 1, f"no single resource with id {resource_id}"
+        return matches[0]
+
+    def custom(self) -> Iterator[Registration]:
+        return (r for r in self.registrations if r.custom)
+
+    def output(self, name: str) -> Any:
+        return self.outputs[name].value
+
+
+def config_for(values: Mapping[str, Any]) -> dict[str, str]:
+    """Config as Pulumi hands it to a program: namespaced keys, strings, structured values as JSON."""
+    result: dict[str, str] = {}
+    for key, value in values.items():
+        full = key if ":" in key else f"{PROJECT}:{key}"
+        if isinstance(value, str):
+            result[full] = value
+        elif isinstance(value, bool):
+            result[full] = "true" if value else "false"
+        else:
+            result[full] = json.dumps(value)
+    return result
+
+
+async def _settle(output: Any) -> StackOutput:
+    if isinstance(output, pulumi.Output):
+        value = await output.future(with_unknowns=True)
+        return StackOutput(reveal(value), await output.is_known(), await output.is_secret())
+    if isinstance(output, dict):
+        parts = {k: await _settle(v) for k, v in output.items()}
+        return StackOutput(
+            {k: p.value for k, p in parts.items()}, all(p.known for p in parts.values()), any(p.secret for p in parts.values())
+        )
+    return StackOutput(output, True, False)
+
+
+async def evaluate(
+    tenant: MockTenant, *, preview: bool, config: Mapping[str, Any] | None = None, stack: str = "dev", program: Path = MAIN
+) -> Deployment:
+    """One `pulumi preview` (preview=True) or `pulumi up` of the program against the tenant. Call from a test's own event loop."""
+    tenant.begin(preview=preview)
+    pulumi.runtime.set_all_config(config_for(config or {}))
+    pulumi.runtime.set_mocks(tenant, project=PROJECT, stack=stack, preview=preview, monitor=TenantMonitor(tenant))
+    runpy.run_path(str(program), run_name="__main__")
+    await wait_for_rpcs()
+    deployment = Deployment(tenant=tenant, preview=preview, registrations=list(tenant.registrations))
+    root = runtime_settings.get_root_resource()
+    exported: dict[str, Any] = getattr(root, "outputs", {})
+    for name, value in exported.items():
+        deployment.outputs[name] = await _settle(value)
+    return deployment

@@ -1,0 +1,423 @@
+"""A mock Entra tenant for Pulumi's unit-test mocks: it answers like a tenant and a provider would, and keeps state between runs.
+
+- Look-ups answer with camelCase keys as the engine does; object ids, the initial domain and the deployer differ per tenant instance.
+- Resources get provider-like outputs: tls returns a real key and a real certificate made with `cryptography`, azuread returns fresh ids.
+- Like a real stack, the tenant remembers what was deployed: unchanged inputs give back the stored outputs, so a second evaluation
+  sees the same ids and certificates, and a preview of an existing stack sees known values while a new resource's computed outputs
+  stay unknown.
+- Referential checks a tenant would make fail loudly: an assignment to a principal that does not exist, a certificate credential on an
+  application id that is not an application's resource id, an end date past the certificate's.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import random
+import secrets
+import uuid
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import pulumi
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from pulumi.runtime import rpc
+from pulumi.runtime.mocks import MockMonitor, MockResourceArgs
+from pulumi.runtime.proto import resource_pb2
+from pulumi.runtime.sync_await import _sync_await
+
+EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
+MANAGE_AS_APP_ROLE_ID = "dc50a0fb-09a3-484d-be87-e023b12c6440"
+
+# Built-in role template ids a tenant knows (Entra permissions reference); a role id outside these does not exist.
+BUILT_IN_ROLE_TEMPLATE_IDS = {
+    "29232cdf-9323-42fd-ade2-1d097af3e4de",
+    "31392ffb-586c-42d1-9346-e59415a2cc4e",
+    "f2ef992c-3afb-46b9-b7cf-a126ee74c451",
+    "17315797-102d-40b4-93e0-432062caca18",
+    "5d6b6bb7-de71-4623-b4af-96380a352509",
+    "194ae4cb-b126-40b2-bd5b-6091b380977d",
+    "729827e3-9c14-49f7-bb1b-9608f156bbb8",
+    "62e90394-69f5-4237-9190-012177145e10",
+    "fe930be7-5e62-47db-91af-98c3a49a38b1",  # User Administrator: exists, but Exchange does not accept it app-only
+}
+
+SECRET_SIG = rpc._special_sig_key  # pyright: ignore[reportPrivateUsage]
+SECRET_VALUE = rpc._special_secret_sig  # pyright: ignore[reportPrivateUsage]
+
+
+def is_secret(value: Any) -> bool:
+    return isinstance(value, dict) and value.get(SECRET_SIG) == SECRET_VALUE
+
+
+def reveal(value: Any) -> Any:
+    """The plain value behind secret markers, recursively (unknowns stay as they are)."""
+    if is_secret(value):
+        return reveal(value["value"])
+    if isinstance(value, dict):
+        return {k: reveal(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [reveal(v) for v in value]
+    return value
+
+
+def is_unknown(value: Any) -> bool:
+    return type(value).__name__ == "Unknown"
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    # Go's time.RFC3339, as the tls provider writes it: seconds, 'Z'.
+    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass
+class Registration:
+    """One resource registration as the engine received it."""
+
+    type: str
+    name: str
+    urn: str
+    parent: str
+    custom: bool
+    inputs: dict[str, Any]
+    """Inputs with secret markers and preview unknowns kept."""
+    dependencies: list[str]
+    additional_secret_outputs: list[str]
+    delete_before_replace: bool
+    ignore_changes: list[str]
+    retain_on_delete: bool
+    id: str = ""
+    outputs: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def plain_inputs(self) -> dict[str, Any]:
+        return reveal(self.inputs)
+
+
+@dataclass
+class StoredResource:
+    id: str
+    inputs: dict[str, Any]
+    outputs: dict[str, Any]
+
+
+class TenantError(Exception):
+    """What the tenant (or a provider) would answer with an error."""
+
+
+class MockTenant(pulumi.runtime.Mocks):
+    """An Entra tenant with Exchange Online, and the providers that talk to it."""
+
+    def __init__(
+        self,
+        *,
+        exchange_present: bool = True,
+        manage_as_app_role_present: bool = True,
+        initial_domain_suffix: str = ".onmicrosoft.com",
+        clock: Callable[[], dt.datetime] | None = None,
+        seed: int | None = None,
+    ) -> None:
+        self.random = random.Random(seed if seed is not None else secrets.randbits(64))
+        self.tenant_id = self._uuid()
+        self.deployer_object_id = self._uuid()
+        self.deployer_client_id = self._uuid()
+        word = "".join(self.random.choice("abcdefghijklmnopqrstuvwxyz") for _ in range(self.random.randint(5, 12)))
+        self.initial_domain = f"{word}{self.random.randint(10, 999)}{initial_domain_suffix}"
+        self.vanity_domain = f"{word}.example"
+        self.exchange_object_id = self._uuid()
+        self.exchange_present = exchange_present
+        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        roles = [
+            # Look-alikes on the real SP: a program that picks by value prefix, or the first 'ManageAsApp', grabs the wrong one.
+            {"value": "Exchange.ManageAsAppV2", "id": self._uuid(), "allowedMemberTypes": ["Application"]},
+            {"value": "Exchange.AdminAPI.ManageAsApp", "id": self._uuid(), "allowedMemberTypes": ["Application"]},
+            {"value": "full_access_as_app", "id": self._uuid(), "allowedMemberTypes": ["Application"]},
+        ]
+        if manage_as_app_role_present:
+            roles.append({"value": "Exchange.ManageAsApp", "id": MANAGE_AS_APP_ROLE_ID, "allowedMemberTypes": ["Application"]})
+        self.random.shuffle(roles)
+        self.exchange_app_roles = [
+            {**role, "description": f"Allows {role['value']}", "displayName": role["value"], "enabled": True} for role in roles
+        ]
+        # Directory objects that exist: principals that can be granted something, and applications.
+        self.service_principals: dict[str, str] = {self.exchange_object_id: EXCHANGE_ONLINE_APP_ID} if exchange_present else {}
+        self.applications: dict[str, str] = {}  # object id -> client id
+        self.state: dict[tuple[str, str], StoredResource] = {}
+        self.preview = False
+        self.registrations: list[Registration] = []
+        self.calls: list[tuple[str, dict[str, Any]]] = []
+        self._keys: dict[str, rsa.RSAPrivateKey] = {}
+
+    # -- helpers ---------------------------------------------------------------------------------------------------------------
+    def _uuid(self) -> str:
+        return str(uuid.UUID(int=self.random.getrandbits(128), version=4))
+
+    def begin(self, *, preview: bool) -> None:
+        """Start one evaluation (one `pulumi preview` or `pulumi up`)."""
+        self.preview = preview
+        self.registrations = []
+        self.calls = []
+
+    def add_principal(self, object_id: str | None = None) -> str:
+        """A principal that exists outside this program (for example a managed identity Azure created)."""
+        object_id = object_id or self._uuid()
+        self.service_principals[object_id] = self._uuid()
+        return object_id
+
+    # -- look-ups --------------------------------------------------------------------------------------------------------------
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[str, Any], list[tuple[str, str]]]:
+        self.calls.append((args.token, dict(args.args)))
+        handler = {
+            "azuread:index/getClientConfig:getClientConfig": self._client_config,
+            "azuread:index/getDomains:getDomains": self._domains,
+            "azuread:index/getServicePrincipals:getServicePrincipals": self._service_principals,
+            "azuread:index/getServicePrincipal:getServicePrincipal": self._service_principal,
+        }.get(args.token)
+        if handler is None:
+            raise TenantError(f"the mock tenant does not answer {args.token}: add it to tests/mock_tenant.py")
+        return handler(args.args), []
+
+    def _client_config(self, _args: dict[str, Any]) -> dict[str, Any]:
+        return {
+            "clientId": self.deployer_client_id,
+            "objectId": self.deployer_object_id,
+            "tenantId": self.tenant_id,
+            "id": f"clientConfigs/clientId={self.deployer_client_id};objectId={self.deployer_object_id};tenantId={self.tenant_id}",
+        }
+
+    def _domains(self, args: dict[str, Any]) -> dict[str, Any]:
+        domains = [
+            {"domainName": self.vanity_domain, "initial": False, "default": True, "verified": True},
+            {"domainName": self.initial_domain, "initial": True, "default": False, "verified": True},
+        ]
+        if args.get("onlyInitial"):
+            domains = [d for d in domains if d["initial"]]
+        if args.get("onlyDefault"):
+            domains = [d for d in domains if d["default"]]
+        return {
+            "domains": [
+                {**d, "adminManaged": True, "authenticationType": "Managed", "rootDomain": "", "supportsServices": ["Email"]}
+                for d in domains
+            ],
+            "id": "domains-" + str(abs(hash(self.tenant_id)) % 10**8),
+            **{k: v for k, v in args.items()},
+        }
+
+    def _exchange(self) -> dict[str, Any]:
+        return {
+            "objectId": self.exchange_object_id,
+            "clientId": EXCHANGE_ONLINE_APP_ID,
+            "displayName": "Office 365 Exchange Online",
+            "accountEnabled": True,
+            "appRoleAssignmentRequired": False,
+            "applicationTenantId": "72f988bf-86f1-41af-91ab-2d7cd011db47",
+            "appRoles": self.exchange_app_roles,
+            "appRoleIds": {role["value"]: role["id"] for role in self.exchange_app_roles},
+            "servicePrincipalNames": [EXCHANGE_ONLINE_APP_ID, "https://outlook.office365.com"],
+            "signInAudience": "AzureADMultipleOrgs",
+            "tags": [],
+            "type": "Application",
+            "id": f"/servicePrincipals/{self.exchange_object_id}",
+        }
+
+    def _service_principals(self, args: dict[str, Any]) -> dict[str, Any]:
+        wanted = args.get("clientIds") or []
+        found = [self._exchange()] if self.exchange_present and EXCHANGE_ONLINE_APP_ID in wanted else []
+        missing = [c for c in wanted if c != EXCHANGE_ONLINE_APP_ID or not self.exchange_present]
+        if missing and not args.get("ignoreMissing"):
+            raise TenantError(f"service principals not found: {missing}")
+        summary = ["objectId", "clientId", "displayName", "accountEnabled", "appRoleAssignmentRequired", "applicationTenantId"]
+        return {
+            "servicePrincipals": [{k: sp[k] for k in summary} for sp in found],
+            "clientIds": [sp["clientId"] for sp in found],
+            "objectIds": [sp["objectId"] for sp in found],
+            "displayNames": [sp["displayName"] for sp in found],
+            "id": "servicePrincipals-" + "-".join(sp["objectId"][:8] for sp in found),
+        }
+
+    def _service_principal(self, args: dict[str, Any]) -> dict[str, Any]:
+        if args.get("clientId") != EXCHANGE_ONLINE_APP_ID or not self.exchange_present:
+            raise TenantError(f"service principal not found for client id {args.get('clientId')!r}")
+        return self._exchange()
+
+    # -- resources -------------------------------------------------------------------------------------------------------------
+    def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
+        key = (args.typ, args.name)
+        inputs = reveal(args.inputs)
+        prior = self.state.get(key)
+        if prior is not None and prior.inputs == inputs:
+            return prior.id, dict(prior.outputs)
+        if self.preview:
+            # A planned create or update: computed outputs are unknown until the provider runs.
+            return (prior.id if prior else ""), dict(inputs)
+        if any(is_unknown(v) for v in _walk(inputs)):
+            raise TenantError(f"{args.typ} {args.name}: an input is still unknown at deployment: {inputs}")
+        create = {
+            "tls:index/privateKey:PrivateKey": self._private_key,
+            "tls:index/selfSignedCert:SelfSignedCert": self._self_signed_cert,
+            "azuread:index/application:Application": self._application,
+            "azuread:index/servicePrincipal:ServicePrincipal": self._service_principal_resource,
+            "azuread:index/applicationCertificate:ApplicationCertificate": self._application_certificate,
+            "azuread:index/appRoleAssignment:AppRoleAssignment": self._app_role_assignment,
+            "azuread:index/directoryRoleAssignment:DirectoryRoleAssignment": self._directory_role_assignment,
+        }.get(args.typ, self._generic)
+        resource_id, outputs = create(args.name, inputs)
+        self.state[key] = StoredResource(resource_id, inputs, outputs)
+        return resource_id, dict(outputs)
+
+    def _generic(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        return self._uuid(), dict(inputs)
+
+    def _private_key(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if inputs.get("algorithm") != "RSA":
+            raise TenantError(f"tls.PrivateKey: algorithm {inputs.get('algorithm')!r} (expected RSA for Entra)")
+        key = rsa.generate_private_key(public_exponent=65537, key_size=int(inputs.get("rsaBits", 2048)))
+        pkcs1 = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.TraditionalOpenSSL, serialization.NoEncryption())
+        pkcs8 = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
+        public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+        self._keys[pkcs1.decode()] = key
+        fingerprint = hashes.Hash(hashes.SHA1())  # noqa: S303 - the tls provider's id is a SHA-1 of the public key
+        fingerprint.update(public)
+        return fingerprint.finalize().hex(), {
+            **inputs,
+            "privateKeyPem": pkcs1.decode(),
+            "privateKeyPemPkcs8": pkcs8.decode(),
+            "publicKeyPem": public.decode(),
+        }
+
+    def _self_signed_cert(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        key = self._keys.get(inputs.get("privateKeyPem", ""))
+        if key is None:
+            raise TenantError("tls.SelfSignedCert: private_key_pem is not a key the tls provider made")
+        for required in ("validityPeriodHours", "allowedUses"):
+            if required not in inputs:
+                raise TenantError(f"tls.SelfSignedCert: {required} is required")
+        now = self.clock().replace(microsecond=0)
+        not_after = now + dt.timedelta(hours=int(inputs["validityPeriodHours"]))
+        subject = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, inputs.get("subject", {}).get("commonName", "unnamed"))])
+        builder = (
+            x509.CertificateBuilder()
+            .subject_name(subject)
+            .issuer_name(subject)
+            .public_key(key.public_key())
+            .serial_number(x509.random_serial_number())
+            .not_valid_before(now)
+            .not_valid_after(not_after)
+            .add_extension(
+                x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
+            )
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
+        )
+        certificate = builder.sign(key, hashes.SHA256())
+        return str(certificate.serial_number), {
+            **inputs,
+            "certPem": certificate.public_bytes(serialization.Encoding.PEM).decode(),
+            "validityStartTime": rfc3339(now),
+            "validityEndTime": rfc3339(not_after),
+            "readyForRenewal": False,
+        }
+
+    def _application(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        object_id, client_id = self._uuid(), self._uuid()
+        self.applications[object_id] = client_id
+        return f"/applications/{object_id}", {**inputs, "objectId": object_id, "clientId": client_id, "publisherDomain": self.initial_domain}
+
+    def _service_principal_resource(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        client_id = inputs.get("clientId")
+        if client_id == EXCHANGE_ONLINE_APP_ID:
+            raise TenantError("refusing to manage Microsoft's Exchange Online service principal as a resource")
+        if client_id not in self.applications.values():
+            raise TenantError(f"ServicePrincipal: no application with client id {client_id!r} in this tenant")
+        object_id = self._uuid()
+        self.service_principals[object_id] = str(client_id)
+        return f"/servicePrincipals/{object_id}", {**inputs, "objectId": object_id, "applicationTenantId": self.tenant_id}
+
+    def _application_certificate(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        application_id = str(inputs.get("applicationId", ""))
+        if not application_id.startswith("/applications/") or application_id.split("/")[-1] not in self.applications:
+            raise TenantError(
+                f"ApplicationCertificate: application_id {application_id!r} is not an application's resource id "
+                "(/applications/<object id>); a client id here is the classic mistake"
+            )
+        certificate = x509.load_pem_x509_certificate(str(inputs["value"]).encode())
+        end_date = inputs.get("endDate")
+        if end_date is not None:
+            end = dt.datetime.strptime(end_date, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+            if end > certificate.not_valid_after_utc:
+                raise TenantError("Key credential end date is invalid: it is after the certificate's notAfter")
+        key_id = self._uuid()
+        return f"{application_id}/certificate/{key_id}", {**inputs, "keyId": key_id}
+
+    def _app_role_assignment(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        principal, resource, role = inputs.get("principalObjectId"), inputs.get("resourceObjectId"), inputs.get("appRoleId")
+        if principal not in self.service_principals:
+            raise TenantError(f"AppRoleAssignment: principal {principal!r} does not exist (or has not replicated)")
+        if resource != self.exchange_object_id:
+            raise TenantError(f"AppRoleAssignment: resource {resource!r} is not a service principal that offers app roles here")
+        if role not in {r["id"] for r in self.exchange_app_roles}:
+            raise TenantError(f"AppRoleAssignment: app role {role!r} is not defined on the resource service principal")
+        assignment_id = self._uuid()
+        return f"/servicePrincipals/{resource}/appRoleAssignedTo/{assignment_id}", {
+            **inputs,
+            "principalType": "ServicePrincipal",
+            "resourceDisplayName": "Office 365 Exchange Online",
+        }
+
+    def _directory_role_assignment(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        if inputs.get("principalObjectId") not in self.service_principals:
+            raise TenantError(f"DirectoryRoleAssignment: principal {inputs.get('principalObjectId')!r} does not exist")
+        if inputs.get("roleId") not in BUILT_IN_ROLE_TEMPLATE_IDS:
+            raise TenantError(f"DirectoryRoleAssignment: role {inputs.get('roleId')!r} does not exist")
+        return self._uuid(), dict(inputs)
+
+
+def _walk(value: Any) -> list[Any]:
+    if isinstance(value, dict):
+        return [leaf for v in value.values() for leaf in _walk(v)]
+    if isinstance(value, list):
+        return [leaf for v in value for leaf in _walk(v)]
+    return [value]
+
+
+class TenantMonitor(MockMonitor):
+    """The mock monitor, recording each registration with its options and applying additional secret outputs as the engine does."""
+
+    def __init__(self, tenant: MockTenant) -> None:
+        super().__init__(tenant)
+        self.tenant = tenant
+
+    def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        urn = self.make_urn(request.parent, request.type, request.name)
+        if request.type == "pulumi:pulumi:Stack":
+            return resource_pb2.RegisterResourceResponse(urn=urn)
+        inputs = rpc.deserialize_properties(request.object, keep_unknowns=True)
+        registration = Registration(
+            type=request.type,
+            name=request.name,
+            urn=urn,
+            parent=request.parent,
+            custom=bool(request.custom),
+            inputs=inputs,
+            dependencies=list(request.dependencies),
+            additional_secret_outputs=list(request.additionalSecretOutputs),
+            delete_before_replace=bool(request.deleteBeforeReplace),
+            ignore_changes=list(request.ignoreChanges),
+            retain_on_delete=bool(request.retainOnDelete),
+        )
+        self.tenant.registrations.append(registration)
+        if not request.custom:
+            # Components have no provider: the engine just records them.
+            self.resources[urn] = MockMonitor.ResourceRegistration(urn, "", {})
+            return resource_pb2.RegisterResourceResponse(urn=urn, id="", object=rpc.struct_pb2.Struct())
+        resource_id, state = self.tenant.new_resource(
+            MockResourceArgs(typ=request.type, name=request.name, inputs=inputs, provider=request.provider, custom=True)
+        )
+        registration.id, registration.outputs = resource_id, dict(state)
+        shown = {
+            k: ({SECRET_SIG: SECRET_VALUE, "value": v} if k in registration.additional_secret_outputs else v) for k, v in state.items()
+        }
+        obj_proto = _sync_await(rpc.serialize_properties(shown, {}))
+        self.resources[urn] = MockMonitor.ResourceRegistration(urn, resource_id, state)
+        return resource_pb2.RegisterResourceResponse(urn=urn, id=resource_id, object=obj_proto)
