@@ -23,9 +23,7 @@ def read_settings() -> StackSettings:
 def main() -> None:
     settings = read_settings()
     tenant = lookup_tenant(settings.cloud, settings.organization)
-    owners = pulumi.Output.all(tenant.deployer_object_id, *settings.additional_owners).apply(
-        lambda ids: sorted(set(ids), key=ids.index)
-    )
+    owners = pulumi.Output.all(tenant.deployer_object_id, *settings.additional_owners).apply(lambda ids: sorted(set(ids), key=ids.index))
 
     identities = {
         identity.name: ExchangeAppIdentity(
@@ -45,6 +43,8 @@ def main() -> None:
                     validity_period_hours=identity.certificate.validity_period_hours,
                     early_renewal_hours=identity.certificate.early_renewal_hours,
                 ),
+                certificate_generation=identity.certificate.generation,
+                keep_previous_certificate=identity.certificate.keep_previous_generation,
             ),
         )
         for identity in settings.identities

@@ -14,7 +14,7 @@ from cryptography.hazmat.primitives import hashes
 def certificate_thumbprint(certificate_pem: str) -> str:
     """Windows' thumbprint: SHA-1 over the certificate's DER encoding, uppercase hex (what -CertificateThumbprint takes)."""
     certificate = x509.load_pem_x509_certificate(certificate_pem.encode("ascii"))
-    return certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S324 - a thumbprint, not a security hash
+    return certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - a thumbprint, not a security check
 
 
 @dataclass
@@ -37,13 +37,16 @@ class AppCertificateArgs:
     """Resource id of the application (`Application.id`, "/applications/<object id>"), not its client id."""
     spec: CertificateSpec
     """Subject, key size and lifetime."""
+    retired: bool = False
+    """A previous generation kept only for the overlap: later spec changes must not reissue it."""
 
 
 class AppCertificate(pulumi.ComponentResource):
     """RSA key, self-signed client-auth certificate, and the app's key credential for it.
 
-    Renewal reissues the certificate (same key) and replaces the key credential; Pulumi creates the replacement before it deletes the
-    old credential, so a client holding either certificate can sign in while `pulumi up` runs.
+    Early renewal reissues the certificate (same key) on the first `pulumi up` inside the window and replaces the key credential;
+    Pulumi creates the replacement before it deletes the old credential. For an overlap that lasts beyond one `up` (hosts that hold
+    the certificate in a file or store), the identity keeps a previous generation alive: see ExchangeAppIdentity.
     """
 
     certificate_pem: pulumi.Output[str]
@@ -61,7 +64,14 @@ class AppCertificate(pulumi.ComponentResource):
         super().__init__("exo-automation:index:AppCertificate", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         spec = args.spec
-        key = tls.PrivateKey(f"{name}-key", algorithm="RSA", rsa_bits=spec.rsa_bits, opts=child)
+        frozen = (
+            pulumi.ResourceOptions(
+                parent=self, ignore_changes=["rsaBits", "subject", "validityPeriodHours", "earlyRenewalHours", "allowedUses"]
+            )
+            if args.retired
+            else child
+        )
+        key = tls.PrivateKey(f"{name}-key", algorithm="RSA", rsa_bits=spec.rsa_bits, opts=frozen)
         certificate = tls.SelfSignedCert(
             f"{name}-cert",
             private_key_pem=key.private_key_pem,
@@ -71,7 +81,7 @@ class AppCertificate(pulumi.ComponentResource):
             # Client authentication with a signature: what Entra's certificate credential flow needs, nothing more.
             allowed_uses=["digital_signature", "client_auth"],
             set_subject_key_id=True,
-            opts=child,
+            opts=frozen,
         )
         credential = azuread.ApplicationCertificate(
             f"{name}-credential",

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Optional, Sequence
 
 import pulumi
 import pulumi_azuread as azuread
@@ -33,6 +33,10 @@ class ExchangeAppIdentityArgs:
     """The national cloud: decides -ExchangeEnvironmentName and the Security & Compliance endpoints."""
     certificate: CertificateSpec
     """Subject, key size and lifetime of the identity's certificate."""
+    certificate_generation: int = 1
+    """Bumping it issues a new key and certificate under new resource names (planned rotation)."""
+    keep_previous_certificate: bool = False
+    """Keep generation-1's key credential next to the current one until hosts have switched (add before remove)."""
 
 
 class ExchangeAppIdentity(pulumi.ComponentResource):
@@ -51,13 +55,16 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
     certificate_not_after: pulumi.Output[str]
     private_key_pem: pulumi.Output[str]
     """PKCS#8 PEM private key (secret)."""
+    previous_thumbprint: pulumi.Output[str] | None
+    """Thumbprint of the previous generation while it is kept for the overlap."""
+    certificate_generation: int
     connect_command: pulumi.Output[str]
     """Connect-ExchangeOnline with the certificate thumbprint."""
     roles: list[str]
     """Entra roles the identity holds."""
     exchange_environment_name: str
     """-ExchangeEnvironmentName of the identity's cloud."""
-    ipps_connect_command: Optional[pulumi.Output[str]]
+    ipps_connect_command: pulumi.Output[str] | None
     """Connect-IPPSSession with the certificate, where the roles allow Security & Compliance PowerShell."""
 
     def __init__(self, name: str, args: ExchangeAppIdentityArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -89,10 +96,20 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
             app_role_assignment_required=True,
             opts=child,
         )
+        generation = args.certificate_generation
         certificate = AppCertificate(
-            f"{name}-certificate",
+            f"{name}-certificate-g{generation}",
             AppCertificateArgs(application_id=application.id, spec=args.certificate),
             opts=child,
+        )
+        previous = (
+            AppCertificate(
+                f"{name}-certificate-g{generation - 1}",
+                AppCertificateArgs(application_id=application.id, spec=args.certificate, retired=True),
+                opts=child,
+            )
+            if args.keep_previous_certificate
+            else None
         )
         ExchangeGrant(
             f"{name}-grant",
@@ -117,6 +134,8 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
         self.certificate_pem = certificate.certificate_pem
         self.certificate_not_after = certificate.not_after
         self.private_key_pem = certificate.private_key_pem
+        self.certificate_generation = generation
+        self.previous_thumbprint = previous.thumbprint if previous is not None else None
         self.connect_command = pulumi.Output.all(self.thumbprint, self.client_id, self.organization).apply(
             lambda v: connect_commands.exchange_certificate_command(v[0], v[1], v[2], cloud)
         )
@@ -152,8 +171,11 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
             "thumbprint": self.thumbprint,
             "certificatePem": self.certificate_pem,
             "certificateNotAfter": self.certificate_not_after,
+            "certificateGeneration": self.certificate_generation,
             "connectCommand": self.connect_command,
         }
+        if self.previous_thumbprint is not None:
+            values["previousThumbprint"] = self.previous_thumbprint
         if self.ipps_connect_command is not None:
             values["ippsConnectCommand"] = self.ipps_connect_command
         return values

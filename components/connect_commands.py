@@ -20,7 +20,7 @@ def exchange_certificate_command(thumbprint: str, client_id: str, organization: 
     ]
     if cloud.exchange_environment_name != "O365Default":
         parts.append(f"-ExchangeEnvironmentName {cloud.exchange_environment_name}")
-    return " ".join(parts + ["-ShowBanner:$false"])
+    return " ".join([*parts, "-ShowBanner:$false"])
 
 
 def exchange_managed_identity_command(organization: str, cloud: facts.CloudEnvironment) -> str:
@@ -28,7 +28,7 @@ def exchange_managed_identity_command(organization: str, cloud: facts.CloudEnvir
     parts = ["Connect-ExchangeOnline", "-ManagedIdentity", f"-Organization {_quote(organization)}"]
     if cloud.exchange_environment_name != "O365Default":
         parts.append(f"-ExchangeEnvironmentName {cloud.exchange_environment_name}")
-    return " ".join(parts + ["-ShowBanner:$false"])
+    return " ".join([*parts, "-ShowBanner:$false"])
 
 
 def compliance_certificate_command(thumbprint: str, client_id: str, organization: str, cloud: facts.CloudEnvironment) -> str:
@@ -43,4 +43,4 @@ def compliance_certificate_command(thumbprint: str, client_id: str, organization
         parts.append(f"-ConnectionUri {_quote(cloud.ipps_connection_uri)}")
     if cloud.ipps_authorization_endpoint:
         parts.append(f"-AzureADAuthorizationEndpointUri {_quote(cloud.ipps_authorization_endpoint)}")
-    return " ".join(parts + ["-ShowBanner:$false"])
+    return " ".join([*parts, "-ShowBanner:$false"])

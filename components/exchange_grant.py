@@ -5,8 +5,8 @@ One component for every principal: an app registration's service principal and a
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
-from typing import Sequence
 
 import pulumi
 import pulumi_azuread as azuread
@@ -44,7 +44,8 @@ class ExchangeGrant(pulumi.ComponentResource):
         if unknown or not args.roles:
             raise ValueError(f"ExchangeGrant {name}: roles must be from {', '.join(facts.ROLES)}; got {list(args.roles)}")
 
-        # No principal_type exists on these azuread resources; the provider itself retries while a new principal replicates.
+        # A new principal takes a while to replicate in Entra. The provider retries the app role assignment on 404 but not the
+        # directory role assignment, so the roles wait for the app role assignment: once it exists, the principal is visible.
         manage_as_app = azuread.AppRoleAssignment(
             f"{name}-manage-as-app",
             app_role_id=args.manage_as_app_role_id,
@@ -59,15 +60,13 @@ class ExchangeGrant(pulumi.ComponentResource):
                 role_id=facts.ROLES[role].template_id,
                 principal_object_id=args.principal_object_id,
                 directory_scope_id="/",
-                opts=pulumi.ResourceOptions(parent=self),
+                opts=pulumi.ResourceOptions(parent=self, depends_on=[manage_as_app]),
             )
             for role in args.roles
         }
         self.app_role_assignment_id = manage_as_app.id
-        self.role_assignment_ids = pulumi.Output.all(
-            **{role: assignment.id for role, assignment in assignments.items()}
-        ).apply(lambda ids: dict(ids))
-        # Registering outputs marks the component complete, so a preview shows its children under it.
-        self.register_outputs(
-            {"appRoleAssignmentId": self.app_role_assignment_id, "roleAssignmentIds": self.role_assignment_ids}
+        self.role_assignment_ids = pulumi.Output.all(**{role: assignment.id for role, assignment in assignments.items()}).apply(
+            lambda ids: dict(ids)
         )
+        # Registering outputs marks the component complete, so a preview shows its children under it.
+        self.register_outputs({"appRoleAssignmentId": self.app_role_assignment_id, "roleAssignmentIds": self.role_assignment_ids})

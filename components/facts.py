@@ -6,9 +6,9 @@ Every value here is a fact about Microsoft's cloud, not a choice of ours. Each b
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
-from typing import Mapping
 
 # Office 365 Exchange Online: the resource application, same app id in every tenant. Its service principal's *object* id differs per
 # tenant and is looked up, never managed (destroy would delete Microsoft's SP from the tenant).
@@ -79,9 +79,11 @@ class CloudEnvironment:
     """Connect-IPPSSession -AzureADAuthorizationEndpointUri; None where the module's default applies."""
 
 
-# azuread provider `environment` values (provider docs: global, usgovernmentl4, usgovernmentl5, china; ARM_ENVIRONMENT) mapped to
-# Connect-ExchangeOnline -ExchangeEnvironmentName (office-docs-powershell Connect-ExchangeOnline.md) and the Connect-IPPSSession
-# endpoints (office-docs-powershell connect-to-scc-powershell.md).
+# azuread provider `environment` values (the names go-azure-sdk's environments.FromName parses; the provider reads ARM_ENVIRONMENT too)
+# mapped to Connect-ExchangeOnline -ExchangeEnvironmentName (office-docs-powershell Connect-ExchangeOnline.md) and the
+# Connect-IPPSSession -ConnectionUri / -AzureADAuthorizationEndpointUri values (Connect-IPPSSession.md). For DoD, Connect-IPPSSession.md
+# and app-only-auth-powershell-v2.md disagree (l5.ps.compliance.protection.office365.us vs compliance.dod.microsoft.com); we follow the
+# cmdlet reference. Germany is not offered: the provider's parser rejects it.
 CLOUD_ENVIRONMENTS: Mapping[str, CloudEnvironment] = MappingProxyType(
     {
         "global": CloudEnvironment("global", "O365Default", (".onmicrosoft.com",), None, None),
@@ -104,12 +106,12 @@ CLOUD_ENVIRONMENTS: Mapping[str, CloudEnvironment] = MappingProxyType(
             "O365China",
             (".partner.onmschina.cn", ".onmschina.cn"),
             "https://ps.compliance.protection.partner.outlook.cn/powershell-liveid",
-            "https://login.chinacloudapi.cn/common",
+            "https://login.chinacloudapi.cn/organizations",
         ),
     }
 )
 DEFAULT_CLOUD_ENVIRONMENT = "global"
-# The azuread provider also accepts these aliases (its `environment` setting); normalised to the keys above.
+# Aliases the azuread provider accepts for the same clouds; normalised to the keys above.
 CLOUD_ENVIRONMENT_ALIASES: Mapping[str, str] = MappingProxyType(
-    {"public": "global", "usgovernment": "usgovernmentl4", "azureusgovernment": "usgovernmentl4", "azurechinacloud": "china"}
+    {"public": "global", "usgovernment": "usgovernmentl4", "dod": "usgovernmentl5"}
 )

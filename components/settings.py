@@ -9,8 +9,9 @@ from __future__ import annotations
 import json
 import re
 import uuid
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Callable, Mapping, Sequence, TypeVar
+from typing import Any, TypeVar
 
 import pulumi
 
@@ -51,6 +52,8 @@ class CertificateSettings:
     validity_months: int
     renew_before_days: int
     rsa_bits: int
+    generation: int
+    keep_previous_generation: bool
 
     @property
     def validity_period_hours(self) -> int:
@@ -98,7 +101,8 @@ CONFIG_KEYS = {
 }
 
 _IDENTITY_KEYS = ("name", "displayName", "roles", "securityCompliance", "certificate")
-_CERTIFICATE_KEYS = ("commonName", "validityMonths", "renewBeforeDays", "rsaBits")
+_CERTIFICATE_KEYS = ("commonName", "validityMonths", "renewBeforeDays", "rsaBits", "generation", "keepPreviousGeneration")
+GENERATION_RANGE = (1, 999)
 
 T = TypeVar("T")
 
@@ -212,10 +216,8 @@ def _parse_certificate(key: str, value: Any, default_common_name: str) -> Certif
 
     def common_name(raw: Any) -> str:
         text = _expect(f"{key}.commonName", raw, str, "a string").strip()
-        if not text or len(text) > _CN_MAX or any(c in text for c in ",+=\"\\<>;#\n\r"):
-            raise ConfigError(
-                f"{key}.commonName", f"must be 1 to {_CN_MAX} characters without , + = \" \\ < > ; # (got {raw!r})"
-            )
+        if not text or len(text) > _CN_MAX or any(c in text for c in ',+="\\<>;#\n\r'):
+            raise ConfigError(f"{key}.commonName", f'must be 1 to {_CN_MAX} characters without , + = " \\ < > ; # (got {raw!r})')
         return text
 
     validity = _optional(
@@ -242,11 +244,21 @@ def _parse_certificate(key: str, value: Any, default_common_name: str) -> Certif
             raise ConfigError(f"{key}.rsaBits", f"must be one of {', '.join(map(str, RSA_KEY_SIZES))}, got {bits}")
         return bits
 
+    generation = _optional(mapping, "generation", 1, lambda v: _bounded_int(f"{key}.generation", v, *GENERATION_RANGE))
+    keep_previous = _optional(
+        mapping, "keepPreviousGeneration", False, lambda v: _expect(f"{key}.keepPreviousGeneration", v, bool, "true or false")
+    )
+    if keep_previous and generation == 1:
+        raise ConfigError(
+            f"{key}.keepPreviousGeneration", "generation 1 has no previous generation; bump generation to 2 to rotate with an overlap"
+        )
     return CertificateSettings(
         common_name=_optional(mapping, "commonName", default_common_name, common_name),
         validity_months=validity,
         renew_before_days=renew,
         rsa_bits=_optional(mapping, "rsaBits", DEFAULT_RSA_BITS, rsa_bits),
+        generation=generation,
+        keep_previous_generation=keep_previous,
     )
 
 
@@ -284,9 +296,8 @@ def _parse_identity(key: str, value: Any, stack: str, allow_global_administrator
             f"Security & Compliance PowerShell (Connect-IPPSSession) does not accept {', '.join(r.display_name for r in roles)}; "
             f"add one of {', '.join(usable)} to roles, or set securityCompliance to false",
         )
-    certificate = _optional(
-        mapping, "certificate", None, lambda v: _parse_certificate(f"{key}.certificate", v, shown[:_CN_MAX])
-    ) or _parse_certificate(f"{key}.certificate", {}, shown[:_CN_MAX])
+    raw_certificate = mapping.get("certificate")
+    certificate = _parse_certificate(f"{key}.certificate", {} if raw_certificate is None else raw_certificate, shown[:_CN_MAX])
     return IdentitySettings(name, shown, roles, security_compliance, certificate)
 
 
@@ -312,9 +323,7 @@ def parse_settings(config: Mapping[str, str | None], stack: str, azuread_environ
     `azuread_environment` is the azuread provider's cloud (its `environment` setting or ARM_ENVIRONMENT).
     """
     cloud = parse_cloud("azuread:environment", azuread_environment)
-    allow_global_administrator = _parse_bool(
-        _key("allowGlobalAdministrator"), config.get("allowGlobalAdministrator"), default=False
-    )
+    allow_global_administrator = _parse_bool(_key("allowGlobalAdministrator"), config.get("allowGlobalAdministrator"), default=False)
 
     raw_identities = config.get("identities")
     identities_key = _key("identities")
@@ -333,15 +342,11 @@ def parse_settings(config: Mapping[str, str | None], stack: str, azuread_environ
         for index, identity in enumerate(identities):
             value = str(getattr(identity, attribute)).lower()
             if value in seen:
-                raise ConfigError(
-                    f"{identities_key}[{index}].{label}", f"{value!r} is already used by {identities_key}[{seen[value]}]"
-                )
+                raise ConfigError(f"{identities_key}[{index}].{label}", f"{value!r} is already used by {identities_key}[{seen[value]}]")
             seen[value] = index
 
     raw_organization = config.get("organization")
-    organization = (
-        parse_organization(_key("organization"), raw_organization, cloud) if raw_organization not in (None, "") else None
-    )
+    organization = parse_organization(_key("organization"), raw_organization, cloud) if raw_organization not in (None, "") else None
     return StackSettings(
         identities=identities,
         organization=organization,

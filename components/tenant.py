@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 import pulumi
 import pulumi_azuread as azuread
@@ -81,17 +82,13 @@ def _single_initial_domain(domains: Sequence[Any], cloud: facts.CloudEnvironment
     return names[0]
 
 
-def lookup_tenant(
-    cloud: facts.CloudEnvironment, organization: str | None, opts: pulumi.InvokeOutputOptions | None = None
-) -> Tenant:
+def lookup_tenant(cloud: facts.CloudEnvironment, organization: str | None, opts: pulumi.InvokeOutputOptions | None = None) -> Tenant:
     """Read the deployer, the tenant id, the organization (initial domain unless given) and the Exchange SP."""
     client = azuread.get_client_config_output(opts=opts)
     resolved_organization = (
         pulumi.Output.from_input(organization)
         if organization is not None
-        else azuread.get_domains_output(only_initial=True, opts=opts).domains.apply(
-            lambda domains: _single_initial_domain(domains, cloud)
-        )
+        else azuread.get_domains_output(only_initial=True, opts=opts).domains.apply(lambda domains: _single_initial_domain(domains, cloud))
     )
     return Tenant(
         tenant_id=client.tenant_id,

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import json
 import runpy
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import pulumi
 from pulumi.runtime import settings as runtime_settings

@@ -15,14 +15,16 @@ import datetime as dt
 import random
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 import pulumi
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from google.protobuf import struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor, MockResourceArgs
 from pulumi.runtime.proto import resource_pb2
@@ -69,7 +71,7 @@ def is_unknown(value: Any) -> bool:
 
 def rfc3339(moment: dt.datetime) -> str:
     # Go's time.RFC3339, as the tls provider writes it: seconds, 'Z'.
-    return moment.astimezone(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass
@@ -128,7 +130,7 @@ class MockTenant(pulumi.runtime.Mocks):
         self.vanity_domain = f"{word}.example"
         self.exchange_object_id = self._uuid()
         self.exchange_present = exchange_present
-        self.clock = clock or (lambda: dt.datetime.now(dt.timezone.utc))
+        self.clock = clock or (lambda: dt.datetime.now(dt.UTC))
         roles = [
             # Look-alikes on the real SP: a program that picks by value prefix, or the first 'ManageAsApp', grabs the wrong one.
             {"value": "Exchange.ManageAsAppV2", "id": self._uuid(), "allowedMemberTypes": ["Application"]},
@@ -305,9 +307,7 @@ class MockTenant(pulumi.runtime.Mocks):
             .serial_number(x509.random_serial_number())
             .not_valid_before(now)
             .not_valid_after(not_after)
-            .add_extension(
-                x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True
-            )
+            .add_extension(x509.KeyUsage(True, False, False, False, False, False, False, False, False), critical=True)
             .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CLIENT_AUTH]), critical=False)
         )
         certificate = builder.sign(key, hashes.SHA256())
@@ -322,7 +322,12 @@ class MockTenant(pulumi.runtime.Mocks):
     def _application(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         object_id, client_id = self._uuid(), self._uuid()
         self.applications[object_id] = client_id
-        return f"/applications/{object_id}", {**inputs, "objectId": object_id, "clientId": client_id, "publisherDomain": self.initial_domain}
+        return f"/applications/{object_id}", {
+            **inputs,
+            "objectId": object_id,
+            "clientId": client_id,
+            "publisherDomain": self.initial_domain,
+        }
 
     def _service_principal_resource(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         client_id = inputs.get("clientId")
@@ -344,7 +349,7 @@ class MockTenant(pulumi.runtime.Mocks):
         certificate = x509.load_pem_x509_certificate(str(inputs["value"]).encode())
         end_date = inputs.get("endDate")
         if end_date is not None:
-            end = dt.datetime.strptime(end_date, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.timezone.utc)
+            end = dt.datetime.strptime(end_date, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
             if end > certificate.not_valid_after_utc:
                 raise TenantError("Key credential end date is invalid: it is after the certificate's notAfter")
         key_id = self._uuid()
@@ -410,7 +415,7 @@ class TenantMonitor(MockMonitor):
         if not request.custom:
             # Components have no provider: the engine just records them.
             self.resources[urn] = MockMonitor.ResourceRegistration(urn, "", {})
-            return resource_pb2.RegisterResourceResponse(urn=urn, id="", object=rpc.struct_pb2.Struct())
+            return resource_pb2.RegisterResourceResponse(urn=urn, id="", object=struct_pb2.Struct())
         resource_id, state = self.tenant.new_resource(
             MockResourceArgs(typ=request.type, name=request.name, inputs=inputs, provider=request.provider, custom=True)
         )

@@ -23,7 +23,9 @@ from tests.mock_tenant import is_secret, is_unknown
 PACKAGES = {"azuread": "pulumi_azuread", "tls": "pulumi_tls", "azure-native": "pulumi_azure_native"}
 
 # Bridged providers (azuread, tls) carry their enumerations only in documentation; these phrases introduce them in the SDK docstrings.
-_DOMAIN_SENTENCE = re.compile(r"(Accepted values:|Must be one of|Possible values are|Possible values:|Valid values are)([^.]*(?:\.[a-z][^.]*)*)")
+_DOMAIN_SENTENCE = re.compile(
+    r"(Accepted values:|Must be one of|Possible values are|Possible values:|Valid values are)([^.]*(?:\.[a-z][^.]*)*)"
+)
 _BACKTICKED = re.compile(r"`([^`]+)`")
 
 
