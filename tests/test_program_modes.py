@@ -101,10 +101,10 @@ class Idempotence(unittest.IsolatedAsyncioTestCase):
     async def test_two_updates_register_identical_inputs_even_at_different_times(self) -> None:
         for label, config in CONFIGS.items():
             with self.subTest(config=label):
-                now = dt.datetime(2026, 11, 28, 6, 0, tzinfo=dt.timezone.utc)
-                tenant = MockTenant(clock=lambda: now)
+                wall_clock = [dt.datetime(2026, 11, 28, 6, 0, tzinfo=dt.UTC)]
+                tenant = MockTenant(clock=lambda clock=wall_clock: clock[0])
                 first = await evaluate(tenant, preview=False, config=config)
-                now = now + dt.timedelta(days=3, hours=5)
+                wall_clock[0] += dt.timedelta(days=3, hours=5)
                 second = await evaluate(tenant, preview=False, config=config)
                 self.assertEqual(plain_inputs(first), plain_inputs(second))
                 self.assertEqual(
