@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import runpy
 from collections.abc import Iterator, Mapping
@@ -82,6 +83,18 @@ async def _settle(output: Any) -> StackOutput:
     return StackOutput(output, True, False)
 
 
+async def _drain() -> None:
+    """After a failed run, let every outstanding RPC and output finish, so that nothing outlives this test's event loop."""
+    manager = runtime_settings._get_rpc_manager()  # pyright: ignore[reportPrivateUsage]
+    for _ in range(1000):
+        pending = [*manager.rpcs, *runtime_settings.SETTINGS.outputs]
+        if not pending:
+            return
+        manager.rpcs.clear()
+        runtime_settings.SETTINGS.outputs.clear()
+        await asyncio.gather(*pending, return_exceptions=True)
+
+
 async def evaluate(
     tenant: MockTenant, *, preview: bool, config: Mapping[str, Any] | None = None, stack: str = "dev", program: Path = MAIN
 ) -> Deployment:
@@ -90,7 +103,11 @@ async def evaluate(
     pulumi.runtime.set_all_config(config_for(config or {}))
     pulumi.runtime.set_mocks(tenant, project=PROJECT, stack=stack, preview=preview, monitor=TenantMonitor(tenant))
     runpy.run_path(str(program), run_name="__main__")
-    await wait_for_rpcs()
+    try:
+        await wait_for_rpcs()
+    except BaseException:
+        await _drain()
+        raise
     deployment = Deployment(tenant=tenant, preview=preview, registrations=list(tenant.registrations))
     root = runtime_settings.get_root_resource()
     exported: dict[str, Any] = getattr(root, "outputs", {})
