@@ -86,12 +86,13 @@ async def _settle(output: Any) -> StackOutput:
 async def _drain() -> None:
     """After a failed run, let every outstanding RPC and output finish, so that nothing outlives this test's event loop."""
     manager = runtime_settings._get_rpc_manager()  # pyright: ignore[reportPrivateUsage]
+    outputs: set[asyncio.Task[Any]] = getattr(runtime_settings.SETTINGS, "outputs")  # noqa: B009 - a property pyright mistypes
     for _ in range(1000):
-        pending = [*manager.rpcs, *runtime_settings.SETTINGS.outputs]
+        pending = [*manager.rpcs, *outputs]
         if not pending:
             return
         manager.rpcs.clear()
-        runtime_settings.SETTINGS.outputs.clear()
+        outputs.clear()
         await asyncio.gather(*pending, return_exceptions=True)
 
 
