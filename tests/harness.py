@@ -83,10 +83,21 @@ async def _settle(output: Any) -> StackOutput:
     return StackOutput(output, True, False)
 
 
+def _pending_outputs() -> set[asyncio.Task[Any]]:
+    return getattr(runtime_settings.SETTINGS, "outputs")  # noqa: B009 - a property pyright mistypes
+
+
+def _forget_other_loops() -> None:
+    """Drop tasks an earlier test's event loop left in Pulumi's shared settings: they can never finish on this loop."""
+    loop = asyncio.get_running_loop()
+    stale = {task for task in _pending_outputs() if task.get_loop() is not loop}
+    _pending_outputs().difference_update(stale)
+
+
 async def _drain() -> None:
     """After a failed run, let every outstanding RPC and output finish, so that nothing outlives this test's event loop."""
     manager = runtime_settings._get_rpc_manager()  # pyright: ignore[reportPrivateUsage]
-    outputs: set[asyncio.Task[Any]] = getattr(runtime_settings.SETTINGS, "outputs")  # noqa: B009 - a property pyright mistypes
+    outputs = _pending_outputs()
     for _ in range(1000):
         pending = [*manager.rpcs, *outputs]
         if not pending:
@@ -100,11 +111,12 @@ async def evaluate(
     tenant: MockTenant, *, preview: bool, config: Mapping[str, Any] | None = None, stack: str = "dev", program: Path = MAIN
 ) -> Deployment:
     """One `pulumi preview` (preview=True) or `pulumi up` of the program against the tenant. Call from a test's own event loop."""
+    _forget_other_loops()
     tenant.begin(preview=preview)
     pulumi.runtime.set_all_config(config_for(config or {}))
     pulumi.runtime.set_mocks(tenant, project=PROJECT, stack=stack, preview=preview, monitor=TenantMonitor(tenant))
-    runpy.run_path(str(program), run_name="__main__")
     try:
+        runpy.run_path(str(program), run_name="__main__")
         await wait_for_rpcs()
     except BaseException:
         await _drain()
