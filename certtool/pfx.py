@@ -19,21 +19,27 @@ from __future__ import annotations
 import enum
 import hashlib
 import hmac
+import importlib
 from dataclasses import dataclass
-from typing import Any, cast
+from typing import Any
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
-from pyasn1.codec.der import decoder as der_decoder
-from pyasn1.codec.der import encoder as der_encoder
+from pyasn1.codec.der import decoder as _der_decoder
+from pyasn1.codec.der import encoder as _der_encoder
 from pyasn1.error import PyAsn1Error
 from pyasn1.type import char, univ
-from pyasn1_modules import rfc5652, rfc5958, rfc7292, rfc8018  # pyright: ignore[reportMissingTypeStubs]
 
 from certtool.errors import BadInputError, WrongPasswordError
 from certtool.material import key_matches_certificate
+
+# pyasn1-modules ships no type information: its ASN.1 specifications are used as untyped values.
+rfc5652: Any = importlib.import_module("pyasn1_modules.rfc5652")
+rfc5958: Any = importlib.import_module("pyasn1_modules.rfc5958")
+rfc7292: Any = importlib.import_module("pyasn1_modules.rfc7292")
+rfc8018: Any = importlib.import_module("pyasn1_modules.rfc8018")
 
 CSP_NAME_ATTRIBUTE_OID = "1.3.6.1.4.1.311.17.1"
 # PROV_RSA_AES: the CSP that can make the SHA-256 RSA signatures Entra client assertions need. The default
@@ -43,12 +49,12 @@ CSP_NAME = "Microsoft Enhanced RSA and AES Cryptographic Provider"
 # is the cheapest check a password guesser can run, so it gets the same count as the encryption.
 DEFAULT_ITERATIONS = 50_000
 
-_DATA_OID = univ.ObjectIdentifier(str(rfc5652.id_data))
-_ENCRYPTED_DATA_OID = univ.ObjectIdentifier(str(rfc5652.id_encryptedData))
-_SHROUDED_KEY_BAG_OID = univ.ObjectIdentifier(str(rfc7292.id_pkcs8ShroudedKeyBag))
-_FRIENDLY_NAME_OID = univ.ObjectIdentifier(str(rfc7292.pkcs_9_at_friendlyName))
+_DATA_OID = univ.ObjectIdentifier("1.2.840.113549.1.7.1")
+_ENCRYPTED_DATA_OID = univ.ObjectIdentifier("1.2.840.113549.1.7.6")
+_SHROUDED_KEY_BAG_OID = univ.ObjectIdentifier("1.2.840.113549.1.12.10.1.2")
+_FRIENDLY_NAME_OID = univ.ObjectIdentifier("1.2.840.113549.1.9.20")
 _CSP_NAME_OID = univ.ObjectIdentifier(CSP_NAME_ATTRIBUTE_OID)
-_PBES2_OID = str(rfc8018.id_PBES2)
+_PBES2_OID = "1.2.840.113549.1.5.13"
 
 _MAC_DIGESTS = {
     "1.3.14.3.2.26": "sha1",
@@ -102,7 +108,14 @@ class PfxContents:
     encryption: PfxEncryption | None
 
 
-def pkcs12_kdf(password: bytes, salt: bytes, purpose: int, iterations: int, digest: str, length: int) -> bytes:
+def pkcs12_kdf(
+    password: bytes,
+    salt: bytes,
+    purpose: int,
+    iterations: int,
+    digest: str,
+    length: int,
+) -> bytes:
     """RFC 7292 appendix B.2 key derivation.
 
     `password` is already formatted as the RFC requires (BMPString with a two-byte terminator, see
@@ -129,7 +142,9 @@ def pkcs12_kdf(password: bytes, salt: bytes, purpose: int, iterations: int, dige
         increment = int.from_bytes(fill(block)[:block_size], "big") + 1
         modulus = 1 << (8 * block_size)
         for start in range(0, len(material), block_size):
-            chunk = (int.from_bytes(material[start : start + block_size], "big") + increment) % modulus
+            chunk = (
+                int.from_bytes(material[start : start + block_size], "big") + increment
+            ) % modulus
             material[start : start + block_size] = chunk.to_bytes(block_size, "big")
 
 
@@ -169,7 +184,9 @@ def build_pfx(
     return add_csp_name(base, password, CSP_NAME, mac_iterations=iterations)
 
 
-def add_csp_name(pfx_der: bytes, password: str, csp_name: str, *, mac_iterations: int) -> bytes:
+def add_csp_name(
+    pfx_der: bytes, password: str, csp_name: str, *, mac_iterations: int
+) -> bytes:
     """Add the Microsoft CSP Name attribute to every shrouded key bag of `pfx_der` and re-MAC it."""
     pfx = _decode_pfx(pfx_der, "PFX")
     safes = _authenticated_safe(pfx)
@@ -177,7 +194,9 @@ def add_csp_name(pfx_der: bytes, password: str, csp_name: str, *, mac_iterations
     for content_info in _iterate(safes):
         if content_info["contentType"] != _DATA_OID:
             continue  # encrypted SafeContents hold the certificate; the key bag is in plain data
-        safe_contents = _decode_data_content(content_info["content"], rfc7292.SafeContents())
+        safe_contents = _decode_data_content(
+            content_info["content"], rfc7292.SafeContents()
+        )
         for bag in _iterate(safe_contents):
             if bag["bagId"] != _SHROUDED_KEY_BAG_OID:
                 continue
@@ -187,20 +206,28 @@ def add_csp_name(pfx_der: bytes, password: str, csp_name: str, *, mac_iterations
                     raise ValueError("the key bag already names a CSP")
             attribute = rfc7292.PKCS12Attribute()
             attribute["attrType"] = _CSP_NAME_OID
-            attribute["attrValues"].append(univ.Any(der_encoder.encode(char.BMPString(csp_name))))
+            attribute["attrValues"].append(
+                univ.Any(_der_encode(char.BMPString(csp_name)))
+            )
             attributes.append(attribute)
             added += 1
-        content_info["content"] = univ.Any(der_encoder.encode(univ.OctetString(der_encoder.encode(safe_contents))))
+        content_info["content"] = univ.Any(
+            _der_encode(univ.OctetString(_der_encode(safe_contents)))
+        )
     if added != 1:
-        raise ValueError(f"expected one shrouded key bag in unencrypted data, found {added}")
-    new_auth_safe = der_encoder.encode(safes)
-    pfx["authSafe"]["content"] = univ.Any(der_encoder.encode(univ.OctetString(new_auth_safe)))
+        raise ValueError(
+            f"expected one shrouded key bag in unencrypted data, found {added}"
+        )
+    new_auth_safe = _der_encode(safes)
+    pfx["authSafe"]["content"] = univ.Any(_der_encode(univ.OctetString(new_auth_safe)))
     mac_data = pfx["macData"]
     digest = _MAC_DIGESTS[str(mac_data["mac"]["digestAlgorithm"]["algorithm"])]
     salt = bytes(mac_data["macSalt"])
     mac_data["iterations"] = mac_iterations
-    mac_data["mac"]["digest"] = _mac(new_auth_safe, password, salt, mac_iterations, digest)
-    return der_encoder.encode(pfx)
+    mac_data["mac"]["digest"] = _mac(
+        new_auth_safe, password, salt, mac_iterations, digest
+    )
+    return _der_encode(pfx)
 
 
 def read_pfx(data: bytes, password: str, source: str) -> PfxContents:
@@ -212,12 +239,18 @@ def read_pfx(data: bytes, password: str, source: str) -> PfxContents:
         mac_data = pfx["macData"]
         algorithm = str(mac_data["mac"]["digestAlgorithm"]["algorithm"])
         if algorithm not in _MAC_DIGESTS:
-            raise BadInputError(f"{source}: unsupported PFX integrity MAC algorithm {algorithm}.")
+            raise BadInputError(
+                f"{source}: unsupported PFX integrity MAC algorithm {algorithm}."
+            )
         mac_digest = _MAC_DIGESTS[algorithm]
         mac_iterations = int(mac_data["iterations"])
         expected = bytes(mac_data["mac"]["digest"])
         computed = _mac(
-            _auth_safe_octets(pfx), password, bytes(mac_data["macSalt"]), mac_iterations, mac_digest
+            _auth_safe_octets(pfx),
+            password,
+            bytes(mac_data["macSalt"]),
+            mac_iterations,
+            mac_digest,
         )
         if not hmac.compare_digest(expected, computed):
             raise WrongPasswordError(
@@ -227,16 +260,24 @@ def read_pfx(data: bytes, password: str, source: str) -> PfxContents:
     try:
         loaded = pkcs12.load_pkcs12(data, password.encode("utf-8"))
     except ValueError as error:
-        raise BadInputError(f"{source}: the PFX could not be decrypted ({error}).") from error
+        raise BadInputError(
+            f"{source}: the PFX could not be decrypted ({error})."
+        ) from error
     if loaded.key is None or loaded.cert is None:
-        raise BadInputError(f"{source}: the PFX must hold a private key and its certificate.")
+        raise BadInputError(
+            f"{source}: the PFX must hold a private key and its certificate."
+        )
     if not isinstance(loaded.key, rsa.RSAPrivateKey):
-        raise BadInputError(f"{source}: the PFX key is {type(loaded.key).__name__}; a CSP key provider needs RSA.")
+        raise BadInputError(
+            f"{source}: the PFX key is {type(loaded.key).__name__}; a CSP key provider needs RSA."
+        )
     structure = _structure(pfx)
     return PfxContents(
         private_key=loaded.key,
         certificate=loaded.cert.certificate,
-        additional_certificates=tuple(extra.certificate for extra in loaded.additional_certs),
+        additional_certificates=tuple(
+            extra.certificate for extra in loaded.additional_certs
+        ),
         csp_name=structure.csp_name,
         friendly_name=structure.friendly_name,
         key_encryption=structure.key_encryption,
@@ -264,42 +305,59 @@ def _structure(pfx: Any) -> _Structure:
     certificate_encryption = certificate_oid = "none"
     for content_info in _iterate(_authenticated_safe(pfx)):
         if content_info["contentType"] == _ENCRYPTED_DATA_OID:
-            encrypted, _ = der_decoder.decode(bytes(content_info["content"]), asn1Spec=rfc5652.EncryptedData())
-            algorithm = cast(Any, encrypted)["encryptedContentInfo"]["contentEncryptionAlgorithm"]
+            encrypted, _ = _der_decode(
+                bytes(content_info["content"]), rfc5652.EncryptedData()
+            )
+            algorithm = encrypted["encryptedContentInfo"]["contentEncryptionAlgorithm"]
             certificate_oid, certificate_encryption = _describe_algorithm(algorithm)
             continue
         if content_info["contentType"] != _DATA_OID:
             continue
-        for bag in _iterate(_decode_data_content(content_info["content"], rfc7292.SafeContents())):
+        for bag in _iterate(
+            _decode_data_content(content_info["content"], rfc7292.SafeContents())
+        ):
             if bag["bagId"] != _SHROUDED_KEY_BAG_OID:
                 continue
-            encrypted_key, _ = der_decoder.decode(bytes(bag["bagValue"]), asn1Spec=rfc5958.EncryptedPrivateKeyInfo())
-            key_oid, key_encryption = _describe_algorithm(cast(Any, encrypted_key)["encryptionAlgorithm"])
+            encrypted_key, _ = _der_decode(
+                bytes(bag["bagValue"]), rfc5958.EncryptedPrivateKeyInfo()
+            )
+            key_oid, key_encryption = _describe_algorithm(
+                encrypted_key["encryptionAlgorithm"]
+            )
             for attribute in _iterate(bag["bagAttributes"]):
                 if attribute["attrType"] == _CSP_NAME_OID:
                     csp_name = _bmp_text(attribute["attrValues"][0])
                 elif attribute["attrType"] == _FRIENDLY_NAME_OID:
                     friendly_name = _bmp_text(attribute["attrValues"][0])
-    return _Structure(csp_name, friendly_name, key_encryption, key_oid, certificate_encryption, certificate_oid)
+    return _Structure(
+        csp_name,
+        friendly_name,
+        key_encryption,
+        key_oid,
+        certificate_encryption,
+        certificate_oid,
+    )
 
 
 def _describe_algorithm(algorithm: Any) -> tuple[str, str]:
     oid = str(algorithm["algorithm"])
     if oid != _PBES2_OID:
         return oid, _ALGORITHM_NAMES.get(oid, oid)
-    params, _ = der_decoder.decode(bytes(algorithm["parameters"]), asn1Spec=rfc8018.PBES2_params())
-    params = cast(Any, params)
+    params, _ = _der_decode(bytes(algorithm["parameters"]), rfc8018.PBES2_params())
     cipher_oid = str(params["encryptionScheme"]["algorithm"])
-    kdf_params, _ = der_decoder.decode(
-        bytes(params["keyDerivationFunc"]["parameters"]), asn1Spec=rfc8018.PBKDF2_params()
+    kdf_params, _ = _der_decode(
+        bytes(params["keyDerivationFunc"]["parameters"]),
+        rfc8018.PBKDF2_params(),
     )
-    prf_oid = str(cast(Any, kdf_params)["prf"]["algorithm"])
+    prf_oid = str(kdf_params["prf"]["algorithm"])
     cipher = _ALGORITHM_NAMES.get(cipher_oid, cipher_oid)
     prf = _ALGORITHM_NAMES.get(prf_oid, prf_oid)
     return f"{oid}/{cipher_oid}", f"PBES2 (PBKDF2 with {prf}, {cipher})"
 
 
-def _classify(key_oid: str, certificate_oid: str, mac_digest: str | None) -> PfxEncryption | None:
+def _classify(
+    key_oid: str, certificate_oid: str, mac_digest: str | None
+) -> PfxEncryption | None:
     triple_des = "1.2.840.113549.1.12.1.3"
     aes256 = f"{_PBES2_OID}/2.16.840.1.101.3.4.1.42"
     if key_oid == certificate_oid == triple_des and mac_digest == "sha1":
@@ -309,21 +367,41 @@ def _classify(key_oid: str, certificate_oid: str, mac_digest: str | None) -> Pfx
     return None
 
 
-def _mac(auth_safe: bytes, password: str, salt: bytes, iterations: int, digest: str) -> bytes:
-    key = pkcs12_kdf(bmp_password(password), salt, 3, iterations, digest, hashlib.new(digest).digest_size)
+def _mac(
+    auth_safe: bytes, password: str, salt: bytes, iterations: int, digest: str
+) -> bytes:
+    key = pkcs12_kdf(
+        bmp_password(password),
+        salt,
+        3,
+        iterations,
+        digest,
+        hashlib.new(digest).digest_size,
+    )
     return hmac.new(key, auth_safe, digest).digest()
 
 
 def _decode_pfx(data: bytes, source: str) -> Any:
+    if data.lstrip().startswith(b"-----BEGIN"):
+        raise BadInputError(
+            f"{source}: this is PEM text, not a PFX; use --pem for PEM files."
+        )
+    if not data:
+        raise BadInputError(f"{source}: the file is empty.")
     try:
-        pfx, rest = der_decoder.decode(data, asn1Spec=rfc7292.PFX())
+        pfx, rest = _der_decode(data, rfc7292.PFX())
     except PyAsn1Error as error:
-        raise BadInputError(f"{source}: not a PKCS#12/PFX file ({error.__class__.__name__}).") from error
+        raise BadInputError(
+            f"{source}: not a PKCS#12/PFX file (its DER structure does not parse: {error})."
+        ) from error
     if rest:
-        raise BadInputError(f"{source}: not a PKCS#12/PFX file ({len(rest)} bytes follow the PFX structure).")
-    pfx = cast(Any, pfx)
+        raise BadInputError(
+            f"{source}: not a PKCS#12/PFX file ({len(rest)} bytes follow the PFX structure)."
+        )
     if pfx["authSafe"]["contentType"] != _DATA_OID:
-        raise BadInputError(f"{source}: public-key protected PFX files are not supported; use a password PFX.")
+        raise BadInputError(
+            f"{source}: public-key protected PFX files are not supported; use a password PFX."
+        )
     return pfx
 
 
@@ -337,10 +415,10 @@ def _authenticated_safe(pfx: Any) -> Any:
 
 def _decode_data_content(content: Any, spec: Any) -> Any:
     """Decode a ContentInfo `data` payload: an OCTET STRING whose octets are the DER of `spec`."""
-    octets, _ = der_decoder.decode(bytes(content), asn1Spec=univ.OctetString())
+    octets, _ = _der_decode(bytes(content), univ.OctetString())
     if isinstance(spec, univ.OctetString):
         return octets
-    value, _ = der_decoder.decode(bytes(octets), asn1Spec=spec)
+    value, _ = _der_decode(bytes(octets), spec)
     return value
 
 
@@ -349,5 +427,17 @@ def _iterate(sequence: Any) -> list[Any]:
 
 
 def _bmp_text(value: Any) -> str:
-    text, _ = der_decoder.decode(bytes(value), asn1Spec=char.BMPString())
+    text, _ = _der_decode(bytes(value), char.BMPString())
     return str(text)
+
+
+def _der_decode(data: bytes, spec: Any) -> tuple[Any, bytes]:
+    """DER-decode `data` against an ASN.1 specification; returns the value and any bytes after it."""
+    decode: Any = _der_decoder.decode
+    value, rest = decode(data, asn1Spec=spec)
+    return value, bytes(rest)
+
+
+def _der_encode(value: Any) -> bytes:
+    encode: Any = _der_encoder.encode
+    return bytes(encode(value))
