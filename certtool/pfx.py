@@ -391,8 +391,10 @@ def _decode_pfx(data: bytes, source: str) -> Any:
     try:
         pfx, rest = _der_decode(data, rfc7292.PFX())
     except PyAsn1Error as error:
+        # pyasn1 messages can quote the whole schema; the first words say enough.
+        detail = str(error).split("<", 1)[0].strip() or "unexpected structure"
         raise BadInputError(
-            f"{source}: not a PKCS#12/PFX file (its DER structure does not parse: {error})."
+            f"{source}: not a PKCS#12/PFX file (its DER structure does not parse: {detail[:80]})."
         ) from error
     if rest:
         raise BadInputError(
