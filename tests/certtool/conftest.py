@@ -24,8 +24,9 @@ for _path in (str(_TESTS.parent), str(_TESTS)):
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
-from certtool.cli import Environment  # noqa: E402
-from certtool.material import thumbprint  # noqa: E402
+from certtool.cli import Environment
+from certtool.material import thumbprint
+from certtool.stack import StackOutputs, parse_stack_outputs
 
 NOW = datetime.datetime(2026, 11, 28, 12, 0, tzinfo=datetime.UTC)
 
@@ -136,13 +137,11 @@ class FakeWorld:
     pulumi_outputs: dict[str, Any] | None = None
 
     def environment(self) -> Environment:
-        from certtool.stack import parse_stack_outputs
-
         def prompt(text: str) -> str:
             self.asked.append(text)
             return self.prompts.pop(0)
 
-        def run_pulumi(stack: str | None, cwd: str | None):  # noqa: ANN202 - matches Environment.run_pulumi
+        def run_pulumi(stack: str | None, cwd: str | None) -> StackOutputs:
             self.pulumi_calls.append((stack, cwd))
             if self.pulumi_outputs is None:
                 raise AssertionError("the test did not expect the Pulumi CLI to run")
