@@ -9,9 +9,10 @@ Shared by the tests of the Windows scripts and of the runbooks:
     problems = exchange_problems(calls, reference) # cmdlets/parameters that do not exist in Exchange Online
     parameters = script_parameters(source)         # the script's own param() block: name -> type
 
-Known grammar gaps of tree-sitter-powershell 0.26: a statement that starts with ForEach-Object, Do-... or Data-...
-(a keyword followed by '-') is reported as a syntax error; pipe into ForEach-Object (`$items | ForEach-Object`)
-or use `foreach ($item in $items)` instead.
+Known grammar gaps of tree-sitter-powershell 0.26, reported as syntax errors in valid PowerShell:
+- a statement that starts with ForEach-Object, Do-... or Data-... (a keyword followed by '-'): pipe into it
+  (`$items | ForEach-Object { }`) or use `foreach ($item in $items) { }`;
+- a list of bare words as an argument (`-Function Get-A, Get-B`): quote them (`'Get-A', 'Get-B'`).
 """
 
 from __future__ import annotations

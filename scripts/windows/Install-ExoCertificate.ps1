@@ -72,23 +72,8 @@ $ErrorActionPreference = 'Stop'
 $CspName = 'Microsoft Enhanced RSA and AES Cryptographic Provider'
 $ProvRsaAes = 24
 $StoreLocation = 'Cert:\LocalMachine\My'
-$MachineKeysDirectory = Join-Path -Path $env:ProgramData -ChildPath 'Microsoft\Crypto\RSA\MachineKeys'
 
-function Get-CspKeyInfo {
-    <# The CSP container of the certificate's private key, or $null when the key is a CNG key or unreadable. #>
-    param([System.Security.Cryptography.X509Certificates.X509Certificate2] $Certificate)
-    try {
-        # Windows PowerShell (.NET Framework) throws here for CNG keys; PowerShell 7 returns an RSACng instead.
-        $key = $Certificate.PrivateKey
-    }
-    catch {
-        return $null
-    }
-    if ($key -is [System.Security.Cryptography.RSACryptoServiceProvider]) {
-        return $key.CspKeyContainerInfo
-    }
-    return $null
-}
+Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'ExoCertificate.psm1') -Force
 
 function Remove-InstalledCertificate {
     <# Removes a certificate and its private key from LocalMachine\My. #>
@@ -102,7 +87,12 @@ function Remove-InstalledCertificate {
 function Get-PfxThumbprint {
     <# The thumbprint of the PFX's certificate, read without persisting its key. #>
     param([string] $Path, [securestring] $Secret)
+    # EphemeralKeySet (.NET Framework 4.7.2+, PowerShell 7) keeps the key off disk; older .NET gets a temporary
+    # container that Reset() deletes.
     $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]::DefaultKeySet
+    if ([Enum]::GetNames([System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]) -contains 'EphemeralKeySet') {
+        $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]'EphemeralKeySet'
+    }
     try {
         $probe = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2 -ArgumentList $Path, $Secret, $flags
     }
@@ -117,7 +107,6 @@ function Get-PfxThumbprint {
         return $probe.Thumbprint
     }
     finally {
-        # Without PersistKeySet the temporary key container is deleted when the object is reset.
         $probe.Reset()
     }
 }
@@ -143,7 +132,8 @@ $installedPath = Join-Path -Path $StoreLocation -ChildPath $thumbprint
 $alreadyInstalled = $false
 if (Test-Path -LiteralPath $installedPath) {
     $existing = Get-Item -LiteralPath $installedPath
-    if ($existing.HasPrivateKey -and (Get-CspKeyInfo -Certificate $existing)) {
+    $existingKey = Get-ExoKeyProvider -Certificate $existing
+    if ($existingKey -and -not $existingKey.IsCng -and $existingKey.MachineKeySet -and $existingKey.KeyFile) {
         $alreadyInstalled = $true
         Write-Verbose "Certificate $thumbprint is already installed with a CSP key; keeping it."
     }
@@ -189,21 +179,29 @@ if (-not (Test-Path -LiteralPath $installedPath)) {
     throw "Certificate $thumbprint is not in $StoreLocation after the import."
 }
 $installed = Get-Item -LiteralPath $installedPath
-$keyInfo = Get-CspKeyInfo -Certificate $installed
-if (-not $keyInfo) {
+$key = Get-ExoKeyProvider -Certificate $installed
+if (-not $key) {
     Remove-InstalledCertificate -Thumbprint $thumbprint
-    throw "The private key was imported into a CNG key storage provider, which Exchange Online does not support. The import was undone; run again with -ImportMethod CertUtil to force the CSP '$CspName'."
+    throw 'The certificate was imported without its private key; the import was undone. Is the PFX complete?'
 }
-if ($keyInfo.Exportable) {
+if ($key.IsCng) {
+    Remove-InstalledCertificate -Thumbprint $thumbprint
+    throw "The private key was imported into the CNG key storage provider '$($key.ProviderName)', which Exchange Online does not support. The import was undone; run again with -ImportMethod CertUtil to force the CSP '$CspName'."
+}
+if (-not $key.MachineKeySet -or -not $key.KeyFile) {
+    Remove-InstalledCertificate -Thumbprint $thumbprint
+    throw 'The private key is not in the machine key set, so a task account could not be given access; the import was undone.'
+}
+if ($key.Exportable) {
     Remove-InstalledCertificate -Thumbprint $thumbprint
     throw 'The private key was imported as exportable; the import was undone. Run again with -ImportMethod CertUtil.'
 }
-if ($keyInfo.ProviderType -ne $ProvRsaAes) {
-    Write-Warning "The key is in '$($keyInfo.ProviderName)', which may not sign with SHA-256. Re-import with -ImportMethod CertUtil to use '$CspName'."
+if ($key.ProviderType -ne $ProvRsaAes) {
+    Write-Warning "The key is in '$($key.ProviderName)' (provider type $($key.ProviderType)), which may not sign with SHA-256. Re-import with -ImportMethod CertUtil to use '$CspName'."
 }
 
 # Read access for the task account on the key file; Full Control stays with SYSTEM and Administrators.
-$keyFile = Join-Path -Path $MachineKeysDirectory -ChildPath $keyInfo.UniqueKeyContainerName
+$keyFile = $key.KeyFile
 if (-not (Test-Path -LiteralPath $keyFile)) {
     throw "The private key file $keyFile was not found; cannot grant $TaskAccount access."
 }
@@ -227,5 +225,5 @@ foreach ($old in $expired) {
     }
 }
 
-Write-Verbose "Installed $thumbprint in $StoreLocation; key in '$($keyInfo.ProviderName)', readable by $TaskAccount; expires $($installed.NotAfter.ToString('u'))."
+Write-Verbose "Installed $thumbprint in $StoreLocation; key in '$($key.ProviderName)', readable by $TaskAccount; expires $($installed.NotAfter.ToString('u'))."
 Write-Output $thumbprint

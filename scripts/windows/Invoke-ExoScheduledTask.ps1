@@ -109,28 +109,17 @@ function Find-TaskCertificate {
     return $null
 }
 
-function Test-PrivateKeyReadable {
-    <# $null when this account can use the key, otherwise the reason it cannot. #>
-    param([System.Security.Cryptography.X509Certificates.X509Certificate2] $Certificate)
-    if (-not $Certificate.HasPrivateKey) {
-        return 'the certificate has no private key in this store'
-    }
-    try {
-        $key = $Certificate.PrivateKey
-    }
-    catch {
-        return "this account ($([Security.Principal.WindowsIdentity]::GetCurrent().Name)) cannot open the private key ($($_.Exception.Message)). Run Install-ExoCertificate.ps1 -TaskAccount <this account>; a CNG key gives the same error in Windows PowerShell"
-    }
-    if ($key -isnot [System.Security.Cryptography.RSACryptoServiceProvider]) {
-        return 'the private key is in a CNG key storage provider; Exchange Online needs a CSP key. Re-install it with Install-ExoCertificate.ps1'
-    }
-    return $null
-}
-
 function Invoke-Task {
     <# Checks, connects, runs the task script, disconnects; returns the exit code. Output goes to the host. #>
     if (-not (Test-Path -LiteralPath $ScriptPath -PathType Leaf)) {
         Write-Log -Level ERROR -Message "Task script $ScriptPath does not exist."
+        return $ExitSetupProblem
+    }
+    try {
+        Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'ExoCertificate.psm1') -Force -ErrorAction Stop
+    }
+    catch {
+        Write-Log -Level ERROR -Message "ExoCertificate.psm1 must sit next to this script: $($_.Exception.Message)"
         return $ExitSetupProblem
     }
 
@@ -146,9 +135,20 @@ function Invoke-Task {
         Write-Log -Level ERROR -Message "Certificate $CertificateThumbprint is outside its validity ($($certificate.NotBefore.ToString('u')) to $($certificate.NotAfter.ToString('u'))). Rotate it: see docs/certificate-handover.md."
         return $ExitCertificateProblem
     }
-    $keyProblem = Test-PrivateKeyReadable -Certificate $certificate
-    if ($keyProblem) {
-        Write-Log -Level ERROR -Message "Certificate $CertificateThumbprint ($($found.Location)\My): $keyProblem."
+    $where = "Certificate $CertificateThumbprint ($($found.Location)\My)"
+    $key = Get-ExoKeyProvider -Certificate $certificate
+    if (-not $key) {
+        Write-Log -Level ERROR -Message "$where has no private key. Install it from the PFX with Install-ExoCertificate.ps1."
+        return $ExitCertificateProblem
+    }
+    if ($key.IsCng) {
+        Write-Log -Level ERROR -Message "$where has its key in the CNG provider '$($key.ProviderName)'; Exchange Online needs a CSP key. Re-install it with Install-ExoCertificate.ps1."
+        return $ExitCertificateProblem
+    }
+    $signingProblem = Test-ExoKeySigning -Certificate $certificate
+    if ($signingProblem) {
+        $account = [Security.Principal.WindowsIdentity]::GetCurrent().Name
+        Write-Log -Level ERROR -Message "$where`: $account cannot sign with the private key ($signingProblem). Run Install-ExoCertificate.ps1 -TaskAccount '$account' to grant it read access."
         return $ExitCertificateProblem
     }
     if ($daysLeft -lt $WarnDays) {

@@ -23,7 +23,10 @@ SCRIPTS = Path(__file__).resolve().parents[2] / "scripts" / "windows"
 INSTALL = SCRIPTS / "Install-ExoCertificate.ps1"
 WRAPPER = SCRIPTS / "Invoke-ExoScheduledTask.ps1"
 SWITCH = SCRIPTS / "Switch-ExoTaskCertificate.ps1"
-ALL_SCRIPTS = sorted(SCRIPTS.glob("*.ps1"))
+MODULE = SCRIPTS / "ExoCertificate.psm1"
+ALL_SCRIPTS = sorted(
+    [*SCRIPTS.glob("*.ps1"), *SCRIPTS.glob("*.psm1")], key=lambda path: path.name
+)
 
 
 @pytest.fixture(scope="module")
@@ -44,8 +47,9 @@ def calls_named(path: Path, name: str) -> list[CommandCall]:
     ]
 
 
-def test_the_three_scripts_exist() -> None:
+def test_the_scripts_exist() -> None:
     assert [path.name for path in ALL_SCRIPTS] == [
+        "ExoCertificate.psm1",
         "Install-ExoCertificate.ps1",
         "Invoke-ExoScheduledTask.ps1",
         "Switch-ExoTaskCertificate.ps1",
@@ -176,10 +180,47 @@ def test_install_script_removes_only_expired_same_subject_certificates() -> None
     )
 
 
-def test_install_script_undoes_a_cng_import() -> None:
+def test_install_script_undoes_a_cng_or_exportable_import() -> None:
     text = INSTALL.read_text()
-    assert "RSACryptoServiceProvider" in text
-    assert re.search(r"if \(-not \$keyInfo\) \{\s+Remove-InstalledCertificate", text)
+    assert re.search(r"if \(\$key\.IsCng\) \{\s+Remove-InstalledCertificate", text)
+    assert re.search(r"if \(\$key\.Exportable\) \{\s+Remove-InstalledCertificate", text)
+
+
+def test_key_provider_module_reads_the_provider_recorded_with_the_certificate() -> None:
+    """Provider type 0 in CERT_KEY_PROV_INFO marks a CNG key; the C# mirrors the wincrypt.h struct field order."""
+    text = MODULE.read_text()
+    struct = text[text.index("struct CRYPT_KEY_PROV_INFO") :]
+    fields = re.findall(r"public (?:IntPtr|int) (\w+);", struct[: struct.index("}")])
+    assert fields == [
+        "pwszContainerName",
+        "pwszProvName",
+        "dwProvType",
+        "dwFlags",
+        "cProvParam",
+        "rgProvParam",
+        "dwKeySpec",
+    ]
+    assert (
+        "CERT_KEY_PROV_INFO_PROP_ID = 2" in text
+        and "CRYPT_MACHINE_KEYSET = 0x20" in text
+    )
+    assert "IsCng         = ($info.ProviderType -eq 0)" in text
+    # The signing check is what MSAL does for a client assertion: RS256.
+    assert (
+        "HashAlgorithmName]::SHA256, [System.Security.Cryptography.RSASignaturePadding]::Pkcs1"
+        in text
+    )
+    assert [call.parameters for call in calls_named(MODULE, "Export-ModuleMember")] == [
+        ("Function",)
+    ]
+
+
+def test_both_scripts_load_the_module_from_their_own_folder() -> None:
+    for script in (INSTALL, WRAPPER):
+        assert (
+            "Join-Path -Path $PSScriptRoot -ChildPath 'ExoCertificate.psm1'"
+            in script.read_text()
+        )
 
 
 def test_install_script_prints_the_thumbprint() -> None:
