@@ -157,7 +157,8 @@ if (-not $alreadyInstalled -and $PSCmdlet.ShouldProcess($StoreLocation, "Import 
         }
     }
     else {
-        # No Exportable flag: the key is imported non-exportable.
+        # No Exportable flag: the key is imported non-exportable. This constructor keeps the PFX's CSP-name
+        # attribute; .NET 9's X509CertificateLoader.LoadPkcs12 would drop it by default.
         $flags = [System.Security.Cryptography.X509Certificates.X509KeyStorageFlags]'MachineKeySet, PersistKeySet'
         $certificate = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Certificate2 -ArgumentList $PfxPath, $Password, $flags
         $store = New-Object -TypeName System.Security.Cryptography.X509Certificates.X509Store -ArgumentList 'My', 'LocalMachine'

@@ -68,12 +68,9 @@ def test_export_writes_a_private_pfx_that_imports_with_the_password(
         contents.encryption is pfx.PfxEncryption.TRIPLEDES_SHA1
     )  # the default: imports on Server 2016
     assert contents.friendly_name == "exo-automation exo until 2027-11-28"
-    report = world.stdout.getvalue()
-    assert (
-        pair.thumbprint in report
-        and "Windows Server 2016" in report
-        and PASSWORD not in report
-    )
+    report = world.stdout.getvalue() + world.stderr.getvalue()
+    assert pair.thumbprint in report and "Windows Server 2016" in report
+    assert PASSWORD not in report and "PRIVATE KEY" not in report
 
 
 def test_export_with_aes(
@@ -489,6 +486,23 @@ def test_verify_after_rotation_says_the_host_is_behind(
     assert (
         f"NO (the stack's current thumbprint is {other_pair.thumbprint})"
         in world.stdout.getvalue()
+    )
+
+
+def test_verify_pfx_from_stdin(world: FakeWorld, exported: Path) -> None:
+    world.stdin = exported.read_bytes()
+    assert (
+        verify(world, "--pfx", "-", "--password-env", "PFX_PASSWORD", "--no-stack") == 0
+    )
+    assert "Source:          stdin" in world.stdout.getvalue()
+
+
+def test_verify_refuses_two_inputs_on_stdin(world: FakeWorld) -> None:
+    code = verify(
+        world, "--pfx", "-", "--password-env", "PFX_PASSWORD", "--stack-outputs", "-"
+    )
+    assert (
+        code == 1 and "stdin ('-') can feed only one input" in world.stderr.getvalue()
     )
 
 
