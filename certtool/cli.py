@@ -253,7 +253,7 @@ def run_export(args: argparse.Namespace, env: Environment) -> int:
         friendly_name=friendly_name,
     )
 
-    # Read the file back as an importer would before handing it over.
+    # Read the PFX back as an importer would before writing it out.
     written = pfx.read_pfx(data, password, args.out)
     if (
         material.thumbprint(written.certificate) != material.thumbprint(certificate)
