@@ -1,0 +1,5 @@
+"""Entry point for `python -m certtool`."""
+
+from certtool.cli import main
+
+raise SystemExit(main())

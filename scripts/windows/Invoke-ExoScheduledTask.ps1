@@ -1,0 +1,237 @@
+#Requires -Version 5.1
+<#
+.SYNOPSIS
+    Runs an Exchange Online script unattended: connect with the app's certificate, run, disconnect, log.
+
+.DESCRIPTION
+    For scheduled tasks and Hybrid Runbook Worker jobs. The values come from the stack outputs of exo-automation:
+    identities.<name>.thumbprint, .clientId, .organization and .exchangeEnvironmentName.
+
+    The certificate is looked up in Cert:\CurrentUser\My and then Cert:\LocalMachine\My (where
+    Install-ExoCertificate.ps1 puts it). From the user store the script connects with -CertificateThumbprint. Microsoft
+    documents that form for the user store only, so a machine-store certificate is passed as the same certificate
+    object with -Certificate instead.
+
+    Before connecting, the script checks that the certificate is there, unexpired, has a private key, and that this
+    account can read it: the usual reasons an unattended job fails.
+
+    Exit codes: 0 success; 1 the task script failed; 2 connecting failed; 3 certificate problem; 4 setup problem
+    (module missing, bad arguments).
+
+.PARAMETER ScriptPath
+    The script to run once connected. It runs in this session and can use the Exchange Online cmdlets.
+
+.PARAMETER ScriptParameters
+    Parameters for that script, as a hashtable.
+
+.PARAMETER CertificateThumbprint
+    identities.<name>.thumbprint from the stack outputs.
+
+.PARAMETER AppId
+    identities.<name>.clientId from the stack outputs.
+
+.PARAMETER Organization
+    identities.<name>.organization: the initial *.onmicrosoft.com domain (not a GUID, not a vanity domain).
+
+.PARAMETER ExchangeEnvironmentName
+    identities.<name>.exchangeEnvironmentName; O365Default unless the tenant is in a sovereign cloud.
+
+.PARAMETER LogDirectory
+    Where the run log goes. One file per run; files older than LogRetentionDays are deleted.
+
+.EXAMPLE
+    powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -File C:\ExoAutomation\Invoke-ExoScheduledTask.ps1 `
+        -ScriptPath C:\ExoAutomation\Tasks\Set-MailboxQuotas.ps1 -CertificateThumbprint 0123... `
+        -AppId 11111111-2222-3333-4444-555555555555 -Organization contoso.onmicrosoft.com
+#>
+[CmdletBinding()]
+param(
+    [Parameter(Mandatory = $true)]
+    [string] $ScriptPath,
+
+    [hashtable] $ScriptParameters = @{},
+
+    [Parameter(Mandatory = $true)]
+    [ValidatePattern('^[0-9A-Fa-f]{40}$')]
+    [string] $CertificateThumbprint,
+
+    [Parameter(Mandatory = $true)]
+    [ValidatePattern('^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$')]
+    [string] $AppId,
+
+    [Parameter(Mandatory = $true)]
+    [ValidatePattern('\.(onmicrosoft\.com|onmicrosoft\.us|partner\.onmschina\.cn)$')]
+    [string] $Organization,
+
+    [ValidateSet('O365Default', 'O365USGovGCCHigh', 'O365USGovDoD', 'O365China')]
+    [string] $ExchangeEnvironmentName = 'O365Default',
+
+    [string] $LogDirectory = (Join-Path -Path $env:ProgramData -ChildPath 'ExoAutomation\Logs'),
+
+    [ValidateRange(1, 3650)]
+    [int] $LogRetentionDays = 30,
+
+    [ValidateRange(0, 365)]
+    [int] $WarnDays = 30
+)
+
+Set-StrictMode -Version Latest
+$ErrorActionPreference = 'Stop'
+
+$ExitSuccess = 0
+$ExitTaskFailed = 1
+$ExitConnectFailed = 2
+$ExitCertificateProblem = 3
+$ExitSetupProblem = 4
+
+$taskName = [System.IO.Path]::GetFileNameWithoutExtension($ScriptPath)
+$script:LogFile = $null
+
+function Write-Log {
+    <# A timestamped line in the run log and on the host (Task Scheduler and job output). #>
+    param([string] $Message, [ValidateSet('INFO', 'WARN', 'ERROR')] [string] $Level = 'INFO')
+    $line = '{0} {1,-5} {2}' -f (Get-Date).ToUniversalTime().ToString('yyyy-MM-ddTHH:mm:ssZ'), $Level, $Message
+    if ($script:LogFile) {
+        Add-Content -LiteralPath $script:LogFile -Value $line -Encoding UTF8
+    }
+    Write-Host $line
+}
+
+function Find-TaskCertificate {
+    <# The certificate and the store it was found in, user store first. #>
+    param([string] $Thumbprint)
+    foreach ($location in 'CurrentUser', 'LocalMachine') {
+        $path = "Cert:\$location\My\$Thumbprint"
+        if (Test-Path -LiteralPath $path) {
+            return [pscustomobject]@{ Certificate = Get-Item -LiteralPath $path; Location = $location }
+        }
+    }
+    return $null
+}
+
+function Invoke-Task {
+    <# Checks, connects, runs the task script, disconnects; returns the exit code. Output goes to the host. #>
+    if (-not (Test-Path -LiteralPath $ScriptPath -PathType Leaf)) {
+        Write-Log -Level ERROR -Message "Task script $ScriptPath does not exist."
+        return $ExitSetupProblem
+    }
+    try {
+        Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'ExoCertificate.psm1') -Force -ErrorAction Stop
+    }
+    catch {
+        Write-Log -Level ERROR -Message "ExoCertificate.psm1 must sit next to this script: $($_.Exception.Message)"
+        return $ExitSetupProblem
+    }
+
+    $found = Find-TaskCertificate -Thumbprint $CertificateThumbprint
+    if (-not $found) {
+        Write-Log -Level ERROR -Message "Certificate $CertificateThumbprint is in neither Cert:\CurrentUser\My nor Cert:\LocalMachine\My. Install it with Install-ExoCertificate.ps1."
+        return $ExitCertificateProblem
+    }
+    $certificate = $found.Certificate
+    $now = Get-Date
+    $daysLeft = [math]::Floor(($certificate.NotAfter - $now).TotalDays)
+    if ($certificate.NotAfter -lt $now -or $certificate.NotBefore -gt $now) {
+        Write-Log -Level ERROR -Message "Certificate $CertificateThumbprint is outside its validity ($($certificate.NotBefore.ToString('u')) to $($certificate.NotAfter.ToString('u'))). Rotate it: see docs/certificate-handover.md."
+        return $ExitCertificateProblem
+    }
+    $where = "Certificate $CertificateThumbprint ($($found.Location)\My)"
+    $key = Get-ExoKeyProvider -Certificate $certificate
+    if (-not $key) {
+        Write-Log -Level ERROR -Message "$where has no private key. Install it from the PFX with Install-ExoCertificate.ps1."
+        return $ExitCertificateProblem
+    }
+    if ($key.IsCng) {
+        Write-Log -Level ERROR -Message "$where has its key in the CNG provider '$($key.ProviderName)'; Exchange Online needs a CSP key. Re-install it with Install-ExoCertificate.ps1."
+        return $ExitCertificateProblem
+    }
+    $signingProblem = Test-ExoKeySigning -Certificate $certificate
+    if ($signingProblem) {
+        $account = [Security.Principal.WindowsIdentity]::GetCurrent().Name
+        Write-Log -Level ERROR -Message "$where`: $account cannot sign with the private key ($signingProblem). Run Install-ExoCertificate.ps1 -TaskAccount '$account' to grant it read access."
+        return $ExitCertificateProblem
+    }
+    if ($daysLeft -lt $WarnDays) {
+        Write-Log -Level WARN -Message "Certificate $CertificateThumbprint expires in $daysLeft days ($($certificate.NotAfter.ToString('u'))); rotate it soon."
+    }
+
+    try {
+        Import-Module -Name ExchangeOnlineManagement -MinimumVersion 3.0.0 -ErrorAction Stop
+    }
+    catch {
+        Write-Log -Level ERROR -Message "ExchangeOnlineManagement 3.0.0 or later is not available to this account: $($_.Exception.Message). Install it with Install-Module ExchangeOnlineManagement -Scope AllUsers."
+        return $ExitSetupProblem
+    }
+
+    try {
+        if ($found.Location -eq 'CurrentUser') {
+            Connect-ExchangeOnline -CertificateThumbprint $CertificateThumbprint -AppId $AppId -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName -ShowBanner:$false -ErrorAction Stop
+        }
+        else {
+            Connect-ExchangeOnline -Certificate $certificate -AppId $AppId -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName -ShowBanner:$false -ErrorAction Stop
+        }
+    }
+    catch {
+        Write-Log -Level ERROR -Message "Connect-ExchangeOnline failed: $($_.Exception.Message)"
+        return $ExitConnectFailed
+    }
+    Write-Log "Connected with certificate $CertificateThumbprint from $($found.Location)\My (expires in $daysLeft days)."
+
+    try {
+        $global:LASTEXITCODE = 0
+        & $ScriptPath @ScriptParameters | Out-Host
+        if ($LASTEXITCODE) {
+            throw "the script exited with code $LASTEXITCODE"
+        }
+        Write-Log "Task script $ScriptPath finished."
+        return $ExitSuccess
+    }
+    catch {
+        Write-Log -Level ERROR -Message "Task script $ScriptPath failed: $($_.Exception.Message)"
+        if ($_.InvocationInfo) {
+            Write-Log -Level ERROR -Message $_.InvocationInfo.PositionMessage
+        }
+        return $ExitTaskFailed
+    }
+    finally {
+        try {
+            Disconnect-ExchangeOnline -Confirm:$false -ErrorAction Stop
+            Write-Log 'Disconnected.'
+        }
+        catch {
+            Write-Log -Level WARN -Message "Disconnect-ExchangeOnline failed: $($_.Exception.Message)"
+        }
+    }
+}
+
+$transcribing = $false
+try {
+    New-Item -ItemType Directory -Path $LogDirectory -Force | Out-Null
+    $script:LogFile = Join-Path -Path $LogDirectory -ChildPath ('{0}-{1}.log' -f $taskName, (Get-Date).ToUniversalTime().ToString('yyyyMMdd-HHmmss'))
+    Get-ChildItem -LiteralPath $LogDirectory -Filter '*.log*' |
+        Where-Object { $_.LastWriteTime -lt (Get-Date).AddDays(-$LogRetentionDays) } |
+        Remove-Item -Force
+    # The transcript also records what the task script itself prints.
+    Start-Transcript -LiteralPath ($script:LogFile + '.transcript') -Append | Out-Null
+    $transcribing = $true
+}
+catch {
+    Write-Log -Level WARN -Message "Logging to $LogDirectory is not available: $($_.Exception.Message)"
+}
+
+$exitCode = $ExitSetupProblem
+try {
+    Write-Log "Task $taskName as $([Security.Principal.WindowsIdentity]::GetCurrent().Name) on $env:COMPUTERNAME; app $AppId in $Organization ($ExchangeEnvironmentName)."
+    # The last value is the exit code; anything a command let slip into the pipeline before it is ignored.
+    $exitCode = Invoke-Task | Select-Object -Last 1
+}
+catch {
+    Write-Log -Level ERROR -Message "Unexpected failure: $($_.Exception.Message)"
+}
+finally {
+    Write-Log "Exit code $exitCode."
+    if ($transcribing) {
+        Stop-Transcript | Out-Null
+    }
+}
+exit $exitCode
