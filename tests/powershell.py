@@ -1,0 +1,404 @@
+"""Static reading of PowerShell scripts with tree-sitter-powershell.
+
+Nothing here runs PowerShell: the scripts are parsed with the tree-sitter grammar from PyPI, and tests ask the parsed
+script what it declares and calls. Used by the runbook tests (and any other test that ships PowerShell).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Iterator, Mapping
+from dataclasses import dataclass
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import tree_sitter_powershell
+from tree_sitter import Language, Node, Parser
+
+# Parameters every cmdlet accepts (about_CommonParameters). The Exchange reference lists only cmdlet-specific ones,
+# plus WhatIf/Confirm where the cmdlet supports ShouldProcess.
+COMMON_PARAMETERS: frozenset[str] = frozenset(
+    {
+        "Debug",
+        "ErrorAction",
+        "ErrorVariable",
+        "InformationAction",
+        "InformationVariable",
+        "OutBuffer",
+        "OutVariable",
+        "PipelineVariable",
+        "ProgressAction",
+        "Verbose",
+        "WarningAction",
+        "WarningVariable",
+    }
+)
+
+
+@dataclass(frozen=True)
+class SyntaxProblem:
+    """A node tree-sitter could not fit into the grammar (ERROR) or had to invent (MISSING)."""
+
+    kind: str
+    line: int
+    column: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} at line {self.line}, column {self.column}: {self.text!r}"
+
+
+@dataclass(frozen=True)
+class CommandCall:
+    """One command invocation: its name as written and the `-Parameter` names given to it (without the dash)."""
+
+    name: str
+    parameters: tuple[str, ...]
+    line: int
+    splatted: bool
+    """True when a hashtable or array is splatted (`@args`): those parameter names are invisible here."""
+    in_finally: bool
+    """True when the call sits (at any depth) inside a `finally { }` block."""
+    in_function: str | None
+    """Name of the function whose body holds the call, or None at script level."""
+
+    def has_parameter(self, name: str) -> bool:
+        """Parameter names are case-insensitive in PowerShell."""
+        return name.lower() in (p.lower() for p in self.parameters)
+
+
+@dataclass(frozen=True)
+class ScriptParameter:
+    """A parameter from the script's own `param()` block."""
+
+    name: str
+    type_name: str | None
+    mandatory: bool
+    default: str | None
+    """Source text of the default value (`$false`, `'O365Default'`), or None when there is none."""
+    attributes: tuple[str, ...]
+    """Attribute names other than the type, e.g. ("Parameter", "ValidatePattern")."""
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not None
+
+
+@dataclass(frozen=True)
+class Assignment:
+    """`$Variable = value` (also `+=` and friends) to a plain variable, not to a member or index."""
+
+    variable: str
+    operator: str
+    value: str
+    line: int
+    in_function: str | None
+
+
+@dataclass(frozen=True)
+class PowerShellScript:
+    """What a parsed script declares and calls."""
+
+    path: Path | None
+    problems: tuple[SyntaxProblem, ...]
+    commands: tuple[CommandCall, ...]
+    parameters: tuple[ScriptParameter, ...]
+    functions: tuple[str, ...]
+    assignments: tuple[Assignment, ...]
+
+    def calls(self, name: str) -> list[CommandCall]:
+        """Every invocation of `name` (case-insensitive)."""
+        return [c for c in self.commands if c.name.lower() == name.lower()]
+
+    def parameter(self, name: str) -> ScriptParameter | None:
+        return next(
+            (p for p in self.parameters if p.name.lower() == name.lower()), None
+        )
+
+
+@cache
+def _parser() -> Parser:
+    return Parser(Language(tree_sitter_powershell.language()))
+
+
+def _text(node: Node) -> str:
+    return (node.text or b"").decode("utf-8", errors="replace")
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def _syntax_problems(root: Node) -> list[SyntaxProblem]:
+    problems: list[SyntaxProblem] = []
+    for node in _walk(root):
+        if node.is_error or node.type == "ERROR":
+            kind = "ERROR"
+        elif node.is_missing:
+            kind = "MISSING"
+        else:
+            continue
+        snippet = _text(node).splitlines()[0][:60] if _text(node) else node.type
+        problems.append(
+            SyntaxProblem(
+                kind, node.start_point.row + 1, node.start_point.column + 1, snippet
+            )
+        )
+    return problems
+
+
+def _enclosing(node: Node) -> tuple[bool, str | None]:
+    """Whether `node` is inside a finally block, and the name of the nearest enclosing function."""
+    in_finally = False
+    function: str | None = None
+    parent = node.parent
+    while parent is not None:
+        if parent.type == "finally_clause":
+            in_finally = True
+        if parent.type == "function_statement" and function is None:
+            name = next((c for c in parent.children if c.type == "function_name"), None)
+            function = _text(name) if name is not None else "?"
+        parent = parent.parent
+    return in_finally, function
+
+
+def _command_call(node: Node) -> CommandCall | None:
+    name_node = node.child_by_field_name("command_name")
+    if name_node is None:
+        # `& $scriptBlock` / `. .\file.ps1`: no static name to check.
+        return None
+    parameters: list[str] = []
+    splatted = False
+    elements = node.child_by_field_name("command_elements")
+    if elements is not None:
+        for element in elements.children:
+            if element.type == "command_parameter":
+                # "-Name" or "-Name:" when the value is glued on with a colon.
+                parameters.append(_text(element).lstrip("-").rstrip(":"))
+            elif element.type == "array_literal_expression" and _text(
+                element
+            ).startswith("@"):
+                splatted = splatted or any(
+                    n.type == "variable" and _text(n).startswith("@")
+                    for n in _walk(element)
+                )
+    in_finally, function = _enclosing(node)
+    return CommandCall(
+        name=_text(name_node),
+        parameters=tuple(parameters),
+        line=node.start_point.row + 1,
+        splatted=splatted,
+        in_finally=in_finally,
+        in_function=function,
+    )
+
+
+def _attribute_name(attribute: Node) -> str | None:
+    name = next((c for c in attribute.children if c.type == "attribute_name"), None)
+    return _text(name) if name is not None else None
+
+
+def _is_mandatory(attribute: Node) -> bool:
+    """[Parameter(Mandatory)], [Parameter(Mandatory = $true)]; not [Parameter(Mandatory = $false)]."""
+    arguments = next(
+        (c for c in attribute.children if c.type == "attribute_arguments"), None
+    )
+    if arguments is None:
+        return False
+    for argument in arguments.children:
+        if argument.type != "attribute_argument":
+            continue
+        key = next((c for c in argument.children if c.type == "simple_name"), None)
+        if key is None or _text(key).lower() != "mandatory":
+            continue
+        value = [c for c in argument.children if c.type not in ("simple_name", "=")]
+        if not value:
+            return True
+        return _text(value[0]).strip().lower() in ("$true", "1")
+    return False
+
+
+def _script_parameters(root: Node) -> list[ScriptParameter]:
+    block = next((c for c in root.children if c.type == "param_block"), None)
+    if block is None:
+        return []
+    parameter_list = next(
+        (c for c in block.children if c.type == "parameter_list"), None
+    )
+    if parameter_list is None:
+        return []
+    result: list[ScriptParameter] = []
+    for parameter in parameter_list.children:
+        if parameter.type != "script_parameter":
+            continue
+        variable = next(c for c in parameter.children if c.type == "variable")
+        type_name: str | None = None
+        mandatory = False
+        attributes: list[str] = []
+        attribute_list = next(
+            (c for c in parameter.children if c.type == "attribute_list"), None
+        )
+        for attribute in attribute_list.children if attribute_list is not None else []:
+            type_literal = next(
+                (c for c in attribute.children if c.type == "type_literal"), None
+            )
+            if type_literal is not None:
+                type_name = _text(type_literal).strip("[]")
+                continue
+            name = _attribute_name(attribute)
+            if name is None:
+                continue
+            attributes.append(name)
+            if name.lower() == "parameter" and _is_mandatory(attribute):
+                mandatory = True
+        default = next(
+            (c for c in parameter.children if c.type == "script_parameter_default"),
+            None,
+        )
+        result.append(
+            ScriptParameter(
+                name=_text(variable).lstrip("$"),
+                type_name=type_name,
+                mandatory=mandatory,
+                default=_text(default).lstrip("=").strip()
+                if default is not None
+                else None,
+                attributes=tuple(attributes),
+            )
+        )
+    return result
+
+
+def _assignment(node: Node) -> Assignment | None:
+    target = next(
+        (c for c in node.children if c.type == "left_assignment_expression"), None
+    )
+    operator = next(
+        (c for c in node.children if c.type == "assignement_operator"), None
+    )  # sic, grammar spelling
+    value = node.child_by_field_name("value")
+    if target is None or operator is None or value is None:
+        return None
+    # Only a bare variable on the left: `$a.b = 1` or `$a[0] = 1` are not assignments *to* $a.
+    leaves = [
+        n for n in _walk(target) if n.named_child_count == 0 or n.type == "variable"
+    ]
+    variables = [n for n in leaves if n.type == "variable"]
+    if len(variables) != 1 or any(
+        n.type in ("member_access", "element_access") for n in _walk(target)
+    ):
+        return None
+    return Assignment(
+        variable=_text(variables[0]).lstrip("$"),
+        operator=_text(operator),
+        value=_text(value),
+        line=node.start_point.row + 1,
+        in_function=_enclosing(node)[1],
+    )
+
+
+def parse_source(source: str | bytes, path: Path | None = None) -> PowerShellScript:
+    """Parse PowerShell source text."""
+    data = source.encode("utf-8") if isinstance(source, str) else source
+    root = _parser().parse(data).root_node
+    commands = [
+        call
+        for node in _walk(root)
+        if node.type == "command"
+        if (call := _command_call(node)) is not None
+    ]
+    functions = [
+        _text(name)
+        for node in _walk(root)
+        if node.type == "function_statement"
+        for name in node.children
+        if name.type == "function_name"
+    ]
+    assignments = [
+        a
+        for node in _walk(root)
+        if node.type == "assignment_expression"
+        if (a := _assignment(node))
+    ]
+    return PowerShellScript(
+        path=path,
+        problems=tuple(_syntax_problems(root)),
+        commands=tuple(commands),
+        parameters=tuple(_script_parameters(root)),
+        functions=tuple(functions),
+        assignments=tuple(assignments),
+    )
+
+
+def parse_file(path: Path) -> PowerShellScript:
+    """Parse a .ps1 file (UTF-8, with or without a byte order mark)."""
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return parse_source(data, path)
+
+
+# --- Exchange cmdlet reference ------------------------------------------------------------------------------------
+
+ExchangeReference = Mapping[str, Mapping[str, Any]]
+"""exo-cmdlets.json: cmdlet -> {"exo": bool, "applicable": str, "params": {name: applies to Exchange Online}}."""
+
+
+def load_exchange_reference(path: Path) -> dict[str, dict[str, Any]]:
+    """Load the cmdlet index; keys are re-cased to lower case for PowerShell's case-insensitive lookups."""
+    raw: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    return {name.lower(): {**entry, "name": name} for name, entry in raw.items()}
+
+
+def exchange_usage_problems(
+    script: PowerShellScript,
+    reference: ExchangeReference,
+    other_commands: Iterable[str] = (),
+) -> list[str]:
+    """Every command the script runs must be an Exchange Online cmdlet from the reference, a function the script
+    defines, or one of `other_commands` (PowerShell's own cmdlets); every parameter given to an Exchange cmdlet must
+    exist for Exchange Online (or be a common parameter), and Exchange cmdlets must not be splatted (the parameter
+    names would be invisible to this check). Returns readable problems; empty means clean."""
+    known_elsewhere = {name.lower() for name in other_commands} | {
+        name.lower() for name in script.functions
+    }
+    common = {name.lower() for name in COMMON_PARAMETERS}
+    problems: list[str] = []
+    for call in script.commands:
+        where = f"line {call.line}: {call.name}"
+        entry = reference.get(call.name.lower())
+        if entry is None:
+            if call.name.lower() not in known_elsewhere:
+                problems.append(
+                    f"{where}: not an Exchange cmdlet in the reference, not defined in the script, "
+                    "and not a known PowerShell cmdlet"
+                )
+            continue
+        if not entry.get("exo"):
+            problems.append(
+                f"{where}: not available in Exchange Online (applies to: {entry.get('applicable')})"
+            )
+            continue
+        if call.splatted:
+            problems.append(
+                f"{where}: splatted arguments hide parameter names; pass Exchange parameters explicitly"
+            )
+        parameters: Mapping[str, bool] = {
+            name.lower(): ok for name, ok in entry.get("params", {}).items()
+        }
+        for parameter in call.parameters:
+            key = parameter.lower()
+            if key in common:
+                continue
+            if key not in parameters:
+                problems.append(f"{where}: unknown parameter -{parameter}")
+            elif not parameters[key]:
+                problems.append(
+                    f"{where}: parameter -{parameter} does not apply to Exchange Online"
+                )
+    return problems
