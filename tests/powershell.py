@@ -105,6 +105,8 @@ class PowerShellScript:
     commands: tuple[CommandCall, ...]
     parameters: tuple[ScriptParameter, ...]
     functions: tuple[str, ...]
+    function_parameters: dict[str, tuple[ScriptParameter, ...]]
+    """Declared parameters of each function the script defines, by function name."""
     assignments: tuple[Assignment, ...]
 
     def calls(self, name: str) -> list[CommandCall]:
@@ -224,7 +226,29 @@ def _is_mandatory(attribute: Node) -> bool:
 
 
 def _script_parameters(root: Node) -> list[ScriptParameter]:
-    block = next((c for c in root.children if c.type == "param_block"), None)
+    """Parameters of the script's own param() block (not those of its functions)."""
+    return _parameters_of(
+        next((c for c in root.children if c.type == "param_block"), None)
+    )
+
+
+def _function_parameters(function: Node) -> list[ScriptParameter]:
+    """`function F { param(...) }` or `function F($a, $b) { }`."""
+    declaration = next(
+        (c for c in function.children if c.type == "function_parameter_declaration"),
+        None,
+    )
+    if declaration is not None:
+        return _parameters_of(declaration)
+    body = next((c for c in function.children if c.type == "script_block"), None)
+    return _parameters_of(
+        next((c for c in body.children if c.type == "param_block"), None)
+        if body
+        else None
+    )
+
+
+def _parameters_of(block: Node | None) -> list[ScriptParameter]:
     if block is None:
         return []
     parameter_list = next(
@@ -325,12 +349,20 @@ def parse_source(source: str | bytes, path: Path | None = None) -> PowerShellScr
         if node.type == "assignment_expression"
         if (a := _assignment(node))
     ]
+    function_parameters = {
+        _text(name): tuple(_function_parameters(node))
+        for node in _walk(root)
+        if node.type == "function_statement"
+        for name in node.children
+        if name.type == "function_name"
+    }
     return PowerShellScript(
         path=path,
         problems=tuple(_syntax_problems(root)),
         commands=tuple(commands),
         parameters=tuple(_script_parameters(root)),
         functions=tuple(functions),
+        function_parameters=function_parameters,
         assignments=tuple(assignments),
     )
 
@@ -400,5 +432,25 @@ def exchange_usage_problems(
             elif not parameters[key]:
                 problems.append(
                     f"{where}: parameter -{parameter} does not apply to Exchange Online"
+                )
+    return problems
+
+
+def local_function_call_problems(script: PowerShellScript) -> list[str]:
+    """Calls to functions the script defines must use parameters those functions declare (plus common parameters)."""
+    declared = {
+        name.lower(): {p.name.lower() for p in parameters}
+        for name, parameters in script.function_parameters.items()
+    }
+    common = {name.lower() for name in COMMON_PARAMETERS}
+    problems: list[str] = []
+    for call in script.commands:
+        names = declared.get(call.name.lower())
+        if names is None:
+            continue
+        for parameter in call.parameters:
+            if parameter.lower() not in names | common:
+                problems.append(
+                    f"line {call.line}: {call.name}: no parameter -{parameter}"
                 )
     return problems

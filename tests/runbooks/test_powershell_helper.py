@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.powershell import exchange_usage_problems, parse_source
+from tests.powershell import (
+    exchange_usage_problems,
+    local_function_call_problems,
+    parse_source,
+)
 
 BROKEN = """\
 param([Parameter(Mandatory)] [string] $Organization)
@@ -119,3 +123,21 @@ def test_unknown_command_and_splatting_are_reported() -> None:
     assert any("Get-EXOMailboxx: not an Exchange cmdlet" in p for p in problems)
     assert any("splatted" in p for p in problems)
     assert not any("Write-Output" in p for p in problems)
+
+
+def test_local_function_called_with_an_undeclared_parameter_is_reported() -> None:
+    script = parse_source(
+        """
+        function Write-Record { param([psobject] $Record, [string] $Format) }
+        function Join-Pair($Left, $Right) { }
+        Write-Record -Record $x -Formatt Json -Verbose
+        Join-Pair -Left 1 -Right 2
+        """
+    )
+    assert [p.name for p in script.function_parameters["Join-Pair"]] == [
+        "Left",
+        "Right",
+    ]
+    assert local_function_call_problems(script) == [
+        "line 4: Write-Record: no parameter -Formatt"
+    ]

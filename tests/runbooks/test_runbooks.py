@@ -10,7 +10,11 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from tests.powershell import PowerShellScript, exchange_usage_problems
+from tests.powershell import (
+    PowerShellScript,
+    exchange_usage_problems,
+    local_function_call_problems,
+)
 
 from .conftest import RUNBOOK_FILES
 
@@ -146,6 +150,13 @@ def test_runbook_uses_only_existing_exchange_online_cmdlets_and_parameters(
     runbook: PowerShellScript, exchange_reference: dict[str, dict[str, Any]]
 ) -> None:
     problems = exchange_usage_problems(runbook, exchange_reference, POWERSHELL_CMDLETS)
+    assert problems == [], "\n".join(problems)
+
+
+def test_runbook_calls_its_own_functions_with_declared_parameters(
+    runbook: PowerShellScript,
+) -> None:
+    problems = local_function_call_problems(runbook)
     assert problems == [], "\n".join(problems)
 
 
