@@ -187,19 +187,20 @@ try {
     $mailboxProperties = @('GrantSendOnBehalfTo')
     $identities = @(Split-ListParameter -Value $Identity)
     if ($identities.Count -gt 0) {
-        $mailboxes = foreach ($mailboxIdentity in $identities) {
+        # @(): an empty result must be an empty array, not $null (which foreach would visit once).
+        $mailboxes = @(foreach ($mailboxIdentity in $identities) {
             try {
                 Get-EXOMailbox -Identity $mailboxIdentity -Properties $mailboxProperties
             }
             catch {
                 $failures.Add([pscustomobject]@{ Mailbox = $mailboxIdentity; Step = 'Get-EXOMailbox'; Error = (Get-ExceptionText -ErrorRecord $_) })
             }
-        }
+        })
     }
     else {
         $types = @(Split-ListParameter -Value $RecipientTypeDetails)
         try {
-            $mailboxes = Get-EXOMailbox -ResultSize Unlimited -RecipientTypeDetails $types -Properties $mailboxProperties
+            $mailboxes = @(Get-EXOMailbox -ResultSize Unlimited -RecipientTypeDetails $types -Properties $mailboxProperties)
         }
         catch {
             # The first cmdlet after connecting is where a missing Exchange role shows up as well.
@@ -208,14 +209,14 @@ try {
         }
     }
 
-    foreach ($mailbox in @($mailboxes)) {
+    foreach ($mailbox in $mailboxes) {
         $mailboxesScanned++
         $address = [string] $mailbox.PrimarySmtpAddress
         Write-Verbose "Reading permissions of $address"
 
         try {
-            $mailboxPermissions = Get-EXOMailboxPermission -ExternalDirectoryObjectId $mailbox.ExternalDirectoryObjectId -ResultSize Unlimited
-            foreach ($entry in @($mailboxPermissions)) {
+            $mailboxPermissions = @(Get-EXOMailboxPermission -ExternalDirectoryObjectId $mailbox.ExternalDirectoryObjectId -ResultSize Unlimited)
+            foreach ($entry in $mailboxPermissions) {
                 $trustee = [string] $entry.User
                 if ((Get-PropertyValue $entry 'IsInherited') -or $trustee -eq $SelfTrustee) { continue }
                 $rights = (@($entry.AccessRights) | ForEach-Object { [string] $_ }) -join ','
@@ -231,8 +232,8 @@ try {
         }
 
         try {
-            $sendAs = Get-EXORecipientPermission -ExternalDirectoryObjectId $mailbox.ExternalDirectoryObjectId -AccessRights SendAs -ResultSize Unlimited
-            foreach ($entry in @($sendAs)) {
+            $sendAs = @(Get-EXORecipientPermission -ExternalDirectoryObjectId $mailbox.ExternalDirectoryObjectId -AccessRights SendAs -ResultSize Unlimited)
+            foreach ($entry in $sendAs) {
                 $trustee = [string] $entry.Trustee
                 if ((Get-PropertyValue $entry 'IsInherited') -or $trustee -eq $SelfTrustee) { continue }
                 $counts.SendAs++

@@ -272,18 +272,19 @@ try {
     $mailboxProperties = @('ForwardingSmtpAddress', 'ForwardingAddress', 'DeliverToMailboxAndForward')
     $identities = @(Split-ListParameter -Value $Identity)
     if ($identities.Count -gt 0) {
-        $mailboxes = foreach ($mailboxIdentity in $identities) {
+        # @(): an empty result must be an empty array, not $null (which foreach would visit once).
+        $mailboxes = @(foreach ($mailboxIdentity in $identities) {
             try {
                 Get-EXOMailbox -Identity $mailboxIdentity -Properties $mailboxProperties
             }
             catch {
                 $failures.Add([pscustomobject]@{ Mailbox = $mailboxIdentity; Step = 'Get-EXOMailbox'; Error = (Get-ExceptionText -ErrorRecord $_) })
             }
-        }
+        })
     }
     else {
         try {
-            $mailboxes = Get-EXOMailbox -ResultSize Unlimited -RecipientTypeDetails 'UserMailbox', 'SharedMailbox' -Properties $mailboxProperties
+            $mailboxes = @(Get-EXOMailbox -ResultSize Unlimited -RecipientTypeDetails 'UserMailbox', 'SharedMailbox' -Properties $mailboxProperties)
         }
         catch {
             throw (Get-ConnectionFailureMessage -ErrorRecord $_ -Organization $Organization `
@@ -291,7 +292,7 @@ try {
         }
     }
 
-    foreach ($mailbox in @($mailboxes)) {
+    foreach ($mailbox in $mailboxes) {
         $mailboxesScanned++
         $address = [string] $mailbox.PrimarySmtpAddress
         $mailboxKey = [string] $mailbox.Guid
@@ -362,11 +363,11 @@ try {
             continue
         }
         foreach ($rule in $rules) {
-            $targets = foreach ($propertyName in 'ForwardTo', 'ForwardAsAttachmentTo', 'RedirectTo') {
+            $targets = @(foreach ($propertyName in 'ForwardTo', 'ForwardAsAttachmentTo', 'RedirectTo') {
                 foreach ($recipientText in @(Get-PropertyValue $rule $propertyName)) {
                     if ($recipientText) { Get-SmtpAddress -Value ([string] $recipientText) }
                 }
-            }
+            })
             $externalTargets = @($targets | Where-Object {
                     Test-ExternalAddress -Address $_ -InternalDomains $internalDomains -AllowedDomains $allowedDomains
                 } | Sort-Object -Unique)
@@ -374,12 +375,19 @@ try {
 
             $ruleEnabled = [bool] (Get-PropertyValue $rule 'Enabled')
             $ruleIdentity = [string] $rule.Identity
+            # RuleIdentity (a number) plus -Mailbox is unambiguous; Identity alone is 'alias\RuleIdentity'.
+            $ruleNumber = [string] (Get-PropertyValue $rule 'RuleIdentity')
             $action = if ($ruleEnabled) { 'WouldDisable' } else { 'AlreadyDisabled' }
             $detail = ''
             if ($Remediate -and $ruleEnabled) {
                 try {
                     # -Force: a scheduled job cannot answer the client-side-rules confirmation prompt.
-                    Disable-InboxRule -Identity $ruleIdentity -Mailbox $mailboxKey -Force -Confirm:$false
+                    if ($ruleNumber) {
+                        Disable-InboxRule -Identity $ruleNumber -Mailbox $mailboxKey -Force -Confirm:$false
+                    }
+                    else {
+                        Disable-InboxRule -Identity $ruleIdentity -Force -Confirm:$false
+                    }
                     $action = 'Disabled'
                     $counts.Remediated++
                 }
