@@ -120,7 +120,7 @@ function Get-ConnectionFailureMessage {
         [string] $Step = 'Connect-ExchangeOnline -ManagedIdentity'
     )
     $text = Get-ExceptionText -ErrorRecord $ErrorRecord
-    if ($text -match "(isn't|is not) supported in this scenario") {
+    if ($text -match "(isn.t|is not) supported in this scenario") {
         return ("Exchange Online refused the managed identity's role: '$text'. The identity holds Exchange.ManageAsApp " +
             "but no Entra role that Exchange Online accepts for app-only access. Assign $RequiredRoleHint to the " +
             "managed identity's service principal, wait for the assignment to replicate (it can take up to an hour), " +
@@ -129,12 +129,12 @@ function Get-ConnectionFailureMessage {
     if ($text -match 'cannot be a Guid') {
         return "-Organization must be the initial *.onmicrosoft.com domain, not the tenant id ('$Organization'): $text"
     }
-    if ($text -match 'Unauthori[sz]ed|401|403|Forbidden|AADSTS') {
+    if ($text -match 'Unauthori[sz]ed|\b(401|403)\b|Forbidden|AADSTS') {
         return ("Exchange Online rejected the managed identity's token for organization '$Organization': '$text'. " +
             "Check that the identity holds the Exchange.ManageAsApp app role on the 'Office 365 Exchange Online' " +
             "service principal of this tenant and that -Organization is the tenant's initial onmicrosoft domain.")
     }
-    if ($text -match 'managed identity|ManagedIdentity|IDENTITY_ENDPOINT|MSI') {
+    if ($text -match 'managed identity|ManagedIdentity|IDENTITY_ENDPOINT|\bMSI\b') {
         return ("No managed identity token could be obtained: '$text'. Enable the system-assigned identity on the " +
             "Automation account (or pass -ManagedIdentityClientId of a user-assigned identity attached to it).")
     }
