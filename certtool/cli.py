@@ -43,9 +43,7 @@ class Environment:
     prompt: Callable[[str], str] = getpass.getpass
     terminal_available: Callable[[], bool] = lambda: _terminal_available()
     now: Callable[[], datetime.datetime] = lambda: datetime.datetime.now(datetime.UTC)
-    run_pulumi: Callable[[str | None, str | None], StackOutputs] = lambda stack, cwd: (
-        run_pulumi_stack_output(stack, cwd)
-    )
+    run_pulumi: Callable[[str | None, str | None], StackOutputs] = lambda stack, cwd: run_pulumi_stack_output(stack, cwd)
 
     def read_stdin(self) -> bytes:
         stream = self.stdin if self.stdin is not None else sys.stdin.buffer
@@ -88,12 +86,8 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="PATH",
         help="read the certificate and private key from PEM file(s) instead of the stack ('-' = stdin); repeatable",
     )
-    export.add_argument(
-        "--out", required=True, metavar="PATH", help="PFX file to write (mode 0600)"
-    )
-    export.add_argument(
-        "--force", action="store_true", help="overwrite --out if it exists"
-    )
+    export.add_argument("--out", required=True, metavar="PATH", help="PFX file to write (mode 0600)")
+    export.add_argument("--force", action="store_true", help="overwrite --out if it exists")
     export.add_argument(
         "--encryption",
         choices=[choice.value for choice in pfx.PfxEncryption],
@@ -116,9 +110,7 @@ def build_parser() -> argparse.ArgumentParser:
         "5 fewer than --min-days days left, 1 other errors, 2 usage.",
     )
     material_source = verify.add_mutually_exclusive_group(required=True)
-    material_source.add_argument(
-        "--pfx", metavar="PATH", help="PFX file to check ('-' = stdin)"
-    )
+    material_source.add_argument("--pfx", metavar="PATH", help="PFX file to check ('-' = stdin)")
     material_source.add_argument(
         "--pem",
         action="append",
@@ -126,9 +118,7 @@ def build_parser() -> argparse.ArgumentParser:
         help="PEM file(s) with the certificate and optionally its key ('-' = stdin)",
     )
     _add_stack_source(verify)
-    verify.add_argument(
-        "--no-stack", action="store_true", help="do not compare with the stack outputs"
-    )
+    verify.add_argument("--no-stack", action="store_true", help="do not compare with the stack outputs")
     verify.add_argument(
         "--min-days",
         type=int,
@@ -142,20 +132,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def _add_stack_source(parser: argparse.ArgumentParser) -> None:
-    group = parser.add_argument_group(
-        "stack outputs (default: run `pulumi stack output --show-secrets --json`)"
-    )
+    group = parser.add_argument_group("stack outputs (default: run `pulumi stack output --show-secrets --json`)")
     group.add_argument(
         "--stack-outputs",
         metavar="FILE",
         help="read the JSON of `pulumi stack output --show-secrets --json` from FILE ('-' = stdin)",
     )
-    group.add_argument(
-        "--stack", metavar="NAME", help="stack to read with the Pulumi CLI"
-    )
-    group.add_argument(
-        "--cwd", metavar="DIR", help="Pulumi project directory for the Pulumi CLI"
-    )
+    group.add_argument("--stack", metavar="NAME", help="stack to read with the Pulumi CLI")
+    group.add_argument("--cwd", metavar="DIR", help="Pulumi project directory for the Pulumi CLI")
     group.add_argument(
         "--identity",
         metavar="NAME",
@@ -170,9 +154,7 @@ def _add_password_options(parser: argparse.ArgumentParser) -> None:
         help="take the PFX password from environment variable VAR (default: prompt)",
     )
     for refused in ("--password", "--pass", "--passout", "--passin"):
-        parser.add_argument(
-            refused, action=_RefusePasswordArgument, nargs="?", help=argparse.SUPPRESS
-        )
+        parser.add_argument(refused, action=_RefusePasswordArgument, nargs="?", help=argparse.SUPPRESS)
 
 
 def main(argv: Sequence[str] | None = None, env: Environment | None = None) -> int:
@@ -203,14 +185,10 @@ def run_export(args: argparse.Namespace, env: Environment) -> int:
         raise BadInputError("stdin ('-') can feed only one input.")
     if args.pem:
         if args.stack_outputs or args.stack or args.identity:
-            raise BadInputError(
-                "--pem replaces the stack outputs; do not combine it with --stack-outputs, --stack or --identity."
-            )
+            raise BadInputError("--pem replaces the stack outputs; do not combine it with --stack-outputs, --stack or --identity.")
         loaded = _load_pem_material(args.pem, env)
         if loaded.private_key is None:
-            raise BadInputError(
-                f"{loaded.source}: no private key found; give the key PEM too (--pem key.pem)."
-            )
+            raise BadInputError(f"{loaded.source}: no private key found; give the key PEM too (--pem key.pem).")
         certificate, private_key, what = (
             loaded.certificate,
             loaded.private_key,
@@ -220,12 +198,8 @@ def run_export(args: argparse.Namespace, env: Environment) -> int:
         outputs = _load_stack(args, env)
         identity = outputs.identity(args.identity)
         what = f"identity '{identity.name}' ({outputs.source})"
-        certificate = material.load_certificate_pem(
-            identity.certificate_pem, f"identities.{identity.name}.certificatePem"
-        )
-        private_key = material.load_private_key_pem(
-            outputs.private_key_pem(identity.name), f"privateKeys.{identity.name}"
-        )
+        certificate = material.load_certificate_pem(identity.certificate_pem, f"identities.{identity.name}.certificatePem")
+        private_key = material.load_private_key_pem(outputs.private_key_pem(identity.name), f"privateKeys.{identity.name}")
         if material.thumbprint(certificate) != identity.thumbprint:
             raise BadInputError(
                 f"{what}: output thumbprint {identity.thumbprint} is not the SHA-1 of certificatePem "
@@ -240,11 +214,10 @@ def run_export(args: argparse.Namespace, env: Environment) -> int:
     password = _read_password(args.password_env, env, confirm=True)
     if len(password) < MIN_PASSWORD_LENGTH:
         raise PasswordSourceError(
-            f"the PFX password must have at least {MIN_PASSWORD_LENGTH} characters; it guards a key that can run Exchange as an administrator."
+            f"the PFX password must have at least {MIN_PASSWORD_LENGTH} characters; "
+            "it guards a key that can run Exchange as an administrator."
         )
-    friendly_name = args.friendly_name or _default_friendly_name(
-        identity, state.not_after
-    )
+    friendly_name = args.friendly_name or _default_friendly_name(identity, state.not_after)
     data = pfx.build_pfx(
         private_key,
         certificate,
@@ -257,14 +230,10 @@ def run_export(args: argparse.Namespace, env: Environment) -> int:
     written = pfx.read_pfx(data, password, args.out)
     if (
         material.thumbprint(written.certificate) != material.thumbprint(certificate)
-        or not material.key_matches_certificate(
-            written.private_key, written.certificate
-        )
+        or not material.key_matches_certificate(written.private_key, written.certificate)
         or written.csp_name != pfx.CSP_NAME
     ):
-        raise CertToolError(
-            "internal check failed: the written PFX does not read back as the same key, certificate and CSP name"
-        )
+        raise CertToolError("internal check failed: the written PFX does not read back as the same key, certificate and CSP name")
     _write_private_file(args.out, data)
 
     out = env.stdout
@@ -281,9 +250,7 @@ def run_export(args: argparse.Namespace, env: Environment) -> int:
         file=out,
     )
     if identity is not None:
-        print(
-            f"  app:         {identity.client_id} in {identity.organization}", file=out
-        )
+        print(f"  app:         {identity.client_id} in {identity.organization}", file=out)
     if state.days_left < WARN_DAYS:
         print(
             f"warning: only {state.days_left} days left; rotate soon (see docs/certificate-handover.md).",
@@ -298,13 +265,9 @@ def run_export(args: argparse.Namespace, env: Environment) -> int:
 
 def run_verify(args: argparse.Namespace, env: Environment) -> int:
     if args.no_stack and (args.stack_outputs or args.stack or args.identity):
-        raise BadInputError(
-            "--no-stack conflicts with --stack-outputs, --stack and --identity."
-        )
+        raise BadInputError("--no-stack conflicts with --stack-outputs, --stack and --identity.")
     if args.stack_outputs == "-" and (args.pfx == "-" or "-" in (args.pem or [])):
-        raise BadInputError(
-            "stdin ('-') can feed only one input; give the stack outputs or the certificate as a file."
-        )
+        raise BadInputError("stdin ('-') can feed only one input; give the stack outputs or the certificate as a file.")
     report: dict[str, Any] = {}
     if args.pfx:
         source = "stdin" if args.pfx == "-" else args.pfx
@@ -319,17 +282,12 @@ def run_verify(args: argparse.Namespace, env: Environment) -> int:
             "certificateEncryption": contents.certificate_encryption,
             "macDigest": contents.mac_digest,
             "macIterations": contents.mac_iterations,
-            "windowsSupport": contents.encryption.windows_support
-            if contents.encryption
-            else "unknown encryption profile",
-            "importsIntoCsp": contents.csp_name is not None
-            and "Key Storage Provider" not in contents.csp_name,
+            "windowsSupport": contents.encryption.windows_support if contents.encryption else "unknown encryption profile",
+            "importsIntoCsp": contents.csp_name is not None and "Key Storage Provider" not in contents.csp_name,
         }
     else:
         if args.password_env:
-            raise BadInputError(
-                "--password-env applies to --pfx only; PEM input is not password-protected here."
-            )
+            raise BadInputError("--password-env applies to --pfx only; PEM input is not password-protected here.")
         loaded = _load_pem_material(args.pem, env)
 
     certificate = loaded.certificate
@@ -346,9 +304,7 @@ def run_verify(args: argparse.Namespace, env: Environment) -> int:
             "daysLeft": state.days_left,
             "expired": state.expired,
             "notYetValid": state.not_yet_valid,
-            "privateKey": "absent"
-            if loaded.private_key is None
-            else "matches the certificate",
+            "privateKey": "absent" if loaded.private_key is None else "matches the certificate",
         }
     )
 
@@ -396,11 +352,7 @@ def _print_report(report: Mapping[str, Any], out: TextIO) -> None:
         ("Not after", report["notAfter"]),
         (
             "Days left",
-            "expired"
-            if report["expired"]
-            else (
-                "not yet valid" if report["notYetValid"] else str(report["daysLeft"])
-            ),
+            "expired" if report["expired"] else ("not yet valid" if report["notYetValid"] else str(report["daysLeft"])),
         ),
         ("Private key", report["privateKey"]),
     ]
@@ -409,16 +361,13 @@ def _print_report(report: Mapping[str, Any], out: TextIO) -> None:
         lines += [
             (
                 "Key bag CSP",
-                pfx_report["cspName"]
-                or "none (Windows picks the provider; .NET/Import-PfxCertificate may choose CNG)",
+                pfx_report["cspName"] or "none (Windows picks the provider; .NET/Import-PfxCertificate may choose CNG)",
             ),
             ("Key encryption", pfx_report["keyEncryption"]),
             ("Cert encryption", pfx_report["certificateEncryption"]),
             (
                 "Integrity MAC",
-                f"{pfx_report['macDigest']} x {pfx_report['macIterations']}"
-                if pfx_report["macDigest"]
-                else "none",
+                f"{pfx_report['macDigest']} x {pfx_report['macIterations']}" if pfx_report["macDigest"] else "none",
             ),
             ("Imports on", pfx_report["windowsSupport"]),
         ]
@@ -444,13 +393,9 @@ def _print_report(report: Mapping[str, Any], out: TextIO) -> None:
 def _load_stack(args: argparse.Namespace, env: Environment) -> StackOutputs:
     if args.stack_outputs:
         if args.stack or args.cwd:
-            raise BadInputError(
-                "--stack-outputs replaces the Pulumi CLI; do not combine it with --stack or --cwd."
-            )
+            raise BadInputError("--stack-outputs replaces the Pulumi CLI; do not combine it with --stack or --cwd.")
         if args.stack_outputs == "-":
-            return parse_stack_outputs(
-                env.read_stdin().decode("utf-8", errors="replace"), "stdin"
-            )
+            return parse_stack_outputs(env.read_stdin().decode("utf-8", errors="replace"), "stdin")
         return parse_stack_outputs(
             _read_file(args.stack_outputs).decode("utf-8", errors="replace"),
             args.stack_outputs,
@@ -472,13 +417,9 @@ def _load_pem_material(paths: Sequence[str], env: Environment) -> _Material:
             keys.append(bundle.private_key)
     what = ", ".join("stdin" if path == "-" else path for path in paths)
     if len(certificates) != 1:
-        raise BadInputError(
-            f"{what}: expected exactly one certificate, found {len(certificates)}."
-        )
+        raise BadInputError(f"{what}: expected exactly one certificate, found {len(certificates)}.")
     if len(keys) > 1:
-        raise BadInputError(
-            f"{what}: expected at most one private key, found {len(keys)}."
-        )
+        raise BadInputError(f"{what}: expected at most one private key, found {len(keys)}.")
     return _Material(certificates[0], keys[0] if keys else None, what)
 
 
@@ -487,27 +428,19 @@ def _read_file(path: str) -> bytes:
         with open(path, "rb") as handle:
             return handle.read()
     except OSError as error:
-        raise BadInputError(
-            f"{path}: cannot read ({error.strerror or error})."
-        ) from error
+        raise BadInputError(f"{path}: cannot read ({error.strerror or error}).") from error
 
 
 def _read_password(variable: str | None, env: Environment, *, confirm: bool) -> str:
     if variable:
         value = env.environ.get(variable)
         if value is None:
-            raise PasswordSourceError(
-                f"environment variable {variable} (from --password-env) is not set."
-            )
+            raise PasswordSourceError(f"environment variable {variable} (from --password-env) is not set.")
         if not value:
-            raise PasswordSourceError(
-                f"environment variable {variable} (from --password-env) is empty."
-            )
+            raise PasswordSourceError(f"environment variable {variable} (from --password-env) is empty.")
         return value
     if not env.terminal_available():
-        raise PasswordSourceError(
-            "no terminal to prompt for the PFX password; pass --password-env VAR."
-        )
+        raise PasswordSourceError("no terminal to prompt for the PFX password; pass --password-env VAR.")
     first = env.prompt("PFX password: ")
     if confirm and env.prompt("PFX password (again): ") != first:
         raise PasswordSourceError("the two passwords differ.")
@@ -516,9 +449,7 @@ def _read_password(variable: str | None, env: Environment, *, confirm: bool) -> 
     return first
 
 
-def _default_friendly_name(
-    identity: Identity | None, not_after: datetime.datetime
-) -> str:
+def _default_friendly_name(identity: Identity | None, not_after: datetime.datetime) -> str:
     who = f"exo-automation {identity.name}" if identity else "exo-automation"
     return f"{who} until {not_after.date().isoformat()}"
 
@@ -535,9 +466,7 @@ def _write_private_file(path: str, data: bytes) -> None:
     except OSError as error:
         if os.path.exists(temporary):
             os.unlink(temporary)
-        raise BadInputError(
-            f"{path}: cannot write ({error.strerror or error})."
-        ) from error
+        raise BadInputError(f"{path}: cannot write ({error.strerror or error}).") from error
 
 
 def _terminal_available() -> bool:

@@ -14,9 +14,7 @@ from cryptography.hazmat.primitives.asymmetric import rsa
 from certtool.errors import BadInputError, ExpiredCertificateError, KeyMismatchError
 
 # A PEM block: the label in BEGIN and END must agree. This only splits text; the DER inside is parsed by `cryptography`.
-_PEM_BLOCK = re.compile(
-    r"-----BEGIN (?P<label>[A-Z0-9 ]+)-----\r?\n.*?-----END (?P=label)-----", re.DOTALL
-)
+_PEM_BLOCK = re.compile(r"-----BEGIN (?P<label>[A-Z0-9 ]+)-----\r?\n.*?-----END (?P=label)-----", re.DOTALL)
 _CERTIFICATE_LABELS = {"CERTIFICATE", "X509 CERTIFICATE", "TRUSTED CERTIFICATE"}
 _PRIVATE_KEY_LABELS = {"PRIVATE KEY", "RSA PRIVATE KEY"}
 
@@ -51,9 +49,7 @@ def load_pem_bundle(text: bytes, source: str) -> PemBundle:
     keys: list[rsa.RSAPrivateKey] = []
     blocks = list(_PEM_BLOCK.finditer(text.decode("ascii", errors="replace")))
     if not blocks:
-        raise BadInputError(
-            f"{source}: no PEM block found (expected '-----BEGIN CERTIFICATE-----' or '-----BEGIN PRIVATE KEY-----')."
-        )
+        raise BadInputError(f"{source}: no PEM block found (expected '-----BEGIN CERTIFICATE-----' or '-----BEGIN PRIVATE KEY-----').")
     for block in blocks:
         label = block.group("label")
         pem = block.group(0).encode("ascii")
@@ -61,12 +57,8 @@ def load_pem_bundle(text: bytes, source: str) -> PemBundle:
             try:
                 certificates.append(x509.load_pem_x509_certificate(pem))
             except ValueError as error:
-                raise BadInputError(
-                    f"{source}: a CERTIFICATE block is not a valid X.509 certificate ({error})."
-                ) from error
-        elif label == "ENCRYPTED PRIVATE KEY" or (
-            label in _PRIVATE_KEY_LABELS and "ENCRYPTED" in block.group(0)
-        ):
+                raise BadInputError(f"{source}: a CERTIFICATE block is not a valid X.509 certificate ({error}).") from error
+        elif label == "ENCRYPTED PRIVATE KEY" or (label in _PRIVATE_KEY_LABELS and "ENCRYPTED" in block.group(0)):
             raise BadInputError(
                 f"{source}: the private key is password-encrypted; give the unencrypted PKCS#8 key the stack outputs "
                 "(privateKeys.<identity>) or decrypt it first."
@@ -74,9 +66,7 @@ def load_pem_bundle(text: bytes, source: str) -> PemBundle:
         elif label in _PRIVATE_KEY_LABELS:
             keys.append(_load_rsa_private_key(pem, source))
     if len(keys) > 1:
-        raise BadInputError(
-            f"{source}: found {len(keys)} private keys; give exactly one."
-        )
+        raise BadInputError(f"{source}: found {len(keys)} private keys; give exactly one.")
     return PemBundle(tuple(certificates), keys[0] if keys else None)
 
 
@@ -84,9 +74,7 @@ def load_certificate_pem(text: str, source: str) -> x509.Certificate:
     """Exactly one certificate from PEM text."""
     bundle = load_pem_bundle(text.encode("ascii", errors="replace"), source)
     if len(bundle.certificates) != 1:
-        raise BadInputError(
-            f"{source}: expected one certificate, found {len(bundle.certificates)}."
-        )
+        raise BadInputError(f"{source}: expected one certificate, found {len(bundle.certificates)}.")
     return bundle.certificates[0]
 
 
@@ -94,9 +82,7 @@ def load_private_key_pem(text: str, source: str) -> rsa.RSAPrivateKey:
     """Exactly one unencrypted RSA private key from PEM text."""
     bundle = load_pem_bundle(text.encode("ascii", errors="replace"), source)
     if bundle.private_key is None:
-        raise BadInputError(
-            f"{source}: no private key found (expected '-----BEGIN PRIVATE KEY-----')."
-        )
+        raise BadInputError(f"{source}: no private key found (expected '-----BEGIN PRIVATE KEY-----').")
     return bundle.private_key
 
 
@@ -104,20 +90,14 @@ def _load_rsa_private_key(pem: bytes, source: str) -> rsa.RSAPrivateKey:
     try:
         key = serialization.load_pem_private_key(pem, password=None)
     except (ValueError, TypeError) as error:
-        raise BadInputError(
-            f"{source}: the PRIVATE KEY block is not a valid unencrypted private key ({error})."
-        ) from error
+        raise BadInputError(f"{source}: the PRIVATE KEY block is not a valid unencrypted private key ({error}).") from error
     if not isinstance(key, rsa.RSAPrivateKey):
         # Windows CSP providers hold RSA keys; Exchange app-only authentication uses RSA certificates.
-        raise BadInputError(
-            f"{source}: the private key is {type(key).__name__}, but a CSP key provider needs an RSA key."
-        )
+        raise BadInputError(f"{source}: the private key is {type(key).__name__}, but a CSP key provider needs an RSA key.")
     return key
 
 
-def key_matches_certificate(
-    private_key: rsa.RSAPrivateKey, certificate: x509.Certificate
-) -> bool:
+def key_matches_certificate(private_key: rsa.RSAPrivateKey, certificate: x509.Certificate) -> bool:
     """True when the certificate's public key is the public half of `private_key`."""
     certificate_key = certificate.public_key()
     if not isinstance(certificate_key, rsa.RSAPublicKey):
@@ -125,9 +105,7 @@ def key_matches_certificate(
     return certificate_key.public_numbers() == private_key.public_key().public_numbers()
 
 
-def ensure_key_matches(
-    private_key: rsa.RSAPrivateKey, certificate: x509.Certificate, what: str
-) -> None:
+def ensure_key_matches(private_key: rsa.RSAPrivateKey, certificate: x509.Certificate, what: str) -> None:
     """Raise KeyMismatchError unless the key belongs to the certificate; `what` names where both came from."""
     if not key_matches_certificate(private_key, certificate):
         raise KeyMismatchError(
@@ -150,9 +128,7 @@ def validity(certificate: x509.Certificate, now: datetime.datetime) -> Validity:
     )
 
 
-def ensure_currently_valid(
-    certificate: x509.Certificate, now: datetime.datetime, what: str
-) -> Validity:
+def ensure_currently_valid(certificate: x509.Certificate, now: datetime.datetime, what: str) -> Validity:
     """Raise ExpiredCertificateError when the certificate is expired or not yet valid."""
     state = validity(certificate, now)
     if state.expired:

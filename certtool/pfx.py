@@ -143,9 +143,7 @@ def pkcs12_kdf(
         increment = int.from_bytes(fill(block)[:block_size], "big") + 1
         modulus = 1 << (8 * block_size)
         for start in range(0, len(material), block_size):
-            chunk = (
-                int.from_bytes(material[start : start + block_size], "big") + increment
-            ) % modulus
+            chunk = (int.from_bytes(material[start : start + block_size], "big") + increment) % modulus
             material[start : start + block_size] = chunk.to_bytes(block_size, "big")
 
 
@@ -179,15 +177,11 @@ def build_pfx(
         .hmac_hash(mac_hash)
         .build(password.encode("utf-8"))
     )
-    base = pkcs12.serialize_key_and_certificates(
-        friendly_name.encode("utf-8"), private_key, certificate, None, protection
-    )
+    base = pkcs12.serialize_key_and_certificates(friendly_name.encode("utf-8"), private_key, certificate, None, protection)
     return add_csp_name(base, password, CSP_NAME, mac_iterations=iterations)
 
 
-def add_csp_name(
-    pfx_der: bytes, password: str, csp_name: str, *, mac_iterations: int
-) -> bytes:
+def add_csp_name(pfx_der: bytes, password: str, csp_name: str, *, mac_iterations: int) -> bytes:
     """Add the Microsoft CSP Name attribute to every shrouded key bag of `pfx_der` and re-MAC it."""
     pfx = _decode_pfx(pfx_der, "PFX")
     safes = _authenticated_safe(pfx)
@@ -195,9 +189,7 @@ def add_csp_name(
     for content_info in _iterate(safes):
         if content_info["contentType"] != _DATA_OID:
             continue  # encrypted SafeContents hold the certificate; the key bag is in plain data
-        safe_contents = _decode_data_content(
-            content_info["content"], rfc7292.SafeContents()
-        )
+        safe_contents = _decode_data_content(content_info["content"], rfc7292.SafeContents())
         for bag in _iterate(safe_contents):
             if bag["bagId"] != _SHROUDED_KEY_BAG_OID:
                 continue
@@ -207,27 +199,19 @@ def add_csp_name(
                     raise ValueError("the key bag already names a CSP")
             attribute = rfc7292.PKCS12Attribute()
             attribute["attrType"] = _CSP_NAME_OID
-            attribute["attrValues"].append(
-                univ.Any(_der_encode(char.BMPString(csp_name)))
-            )
+            attribute["attrValues"].append(univ.Any(_der_encode(char.BMPString(csp_name))))
             attributes.append(attribute)
             added += 1
-        content_info["content"] = univ.Any(
-            _der_encode(univ.OctetString(_der_encode(safe_contents)))
-        )
+        content_info["content"] = univ.Any(_der_encode(univ.OctetString(_der_encode(safe_contents))))
     if added != 1:
-        raise ValueError(
-            f"expected one shrouded key bag in unencrypted data, found {added}"
-        )
+        raise ValueError(f"expected one shrouded key bag in unencrypted data, found {added}")
     new_auth_safe = _der_encode(safes)
     pfx["authSafe"]["content"] = univ.Any(_der_encode(univ.OctetString(new_auth_safe)))
     mac_data = pfx["macData"]
     digest = _MAC_DIGESTS[str(mac_data["mac"]["digestAlgorithm"]["algorithm"])]
     salt = bytes(mac_data["macSalt"])
     mac_data["iterations"] = mac_iterations
-    mac_data["mac"]["digest"] = _mac(
-        new_auth_safe, password, salt, mac_iterations, digest
-    )
+    mac_data["mac"]["digest"] = _mac(new_auth_safe, password, salt, mac_iterations, digest)
     return _der_encode(pfx)
 
 
@@ -240,9 +224,7 @@ def read_pfx(data: bytes, password: str, source: str) -> PfxContents:
         mac_data = pfx["macData"]
         algorithm = str(mac_data["mac"]["digestAlgorithm"]["algorithm"])
         if algorithm not in _MAC_DIGESTS:
-            raise BadInputError(
-                f"{source}: unsupported PFX integrity MAC algorithm {algorithm}."
-            )
+            raise BadInputError(f"{source}: unsupported PFX integrity MAC algorithm {algorithm}.")
         mac_digest = _MAC_DIGESTS[algorithm]
         mac_iterations = int(mac_data["iterations"])
         expected = bytes(mac_data["mac"]["digest"])
@@ -255,30 +237,21 @@ def read_pfx(data: bytes, password: str, source: str) -> PfxContents:
         )
         if not hmac.compare_digest(expected, computed):
             raise WrongPasswordError(
-                f"{source}: wrong password (the PFX integrity check failed; if the password is right, the file "
-                "was altered or truncated)."
+                f"{source}: wrong password (the PFX integrity check failed; if the password is right, the file was altered or truncated)."
             )
     try:
         loaded = pkcs12.load_pkcs12(data, password.encode("utf-8"))
     except ValueError as error:
-        raise BadInputError(
-            f"{source}: the PFX could not be decrypted ({error})."
-        ) from error
+        raise BadInputError(f"{source}: the PFX could not be decrypted ({error}).") from error
     if loaded.key is None or loaded.cert is None:
-        raise BadInputError(
-            f"{source}: the PFX must hold a private key and its certificate."
-        )
+        raise BadInputError(f"{source}: the PFX must hold a private key and its certificate.")
     if not isinstance(loaded.key, rsa.RSAPrivateKey):
-        raise BadInputError(
-            f"{source}: the PFX key is {type(loaded.key).__name__}; a CSP key provider needs RSA."
-        )
+        raise BadInputError(f"{source}: the PFX key is {type(loaded.key).__name__}; a CSP key provider needs RSA.")
     structure = _structure(pfx)
     return PfxContents(
         private_key=loaded.key,
         certificate=loaded.cert.certificate,
-        additional_certificates=tuple(
-            extra.certificate for extra in loaded.additional_certs
-        ),
+        additional_certificates=tuple(extra.certificate for extra in loaded.additional_certs),
         csp_name=structure.csp_name,
         friendly_name=structure.friendly_name,
         key_encryption=structure.key_encryption,
@@ -306,25 +279,17 @@ def _structure(pfx: Any) -> _Structure:
     certificate_encryption = certificate_oid = "none"
     for content_info in _iterate(_authenticated_safe(pfx)):
         if content_info["contentType"] == _ENCRYPTED_DATA_OID:
-            encrypted, _ = _der_decode(
-                bytes(content_info["content"]), rfc5652.EncryptedData()
-            )
+            encrypted, _ = _der_decode(bytes(content_info["content"]), rfc5652.EncryptedData())
             algorithm = encrypted["encryptedContentInfo"]["contentEncryptionAlgorithm"]
             certificate_oid, certificate_encryption = _describe_algorithm(algorithm)
             continue
         if content_info["contentType"] != _DATA_OID:
             continue
-        for bag in _iterate(
-            _decode_data_content(content_info["content"], rfc7292.SafeContents())
-        ):
+        for bag in _iterate(_decode_data_content(content_info["content"], rfc7292.SafeContents())):
             if bag["bagId"] != _SHROUDED_KEY_BAG_OID:
                 continue
-            encrypted_key, _ = _der_decode(
-                bytes(bag["bagValue"]), rfc5958.EncryptedPrivateKeyInfo()
-            )
-            key_oid, key_encryption = _describe_algorithm(
-                encrypted_key["encryptionAlgorithm"]
-            )
+            encrypted_key, _ = _der_decode(bytes(bag["bagValue"]), rfc5958.EncryptedPrivateKeyInfo())
+            key_oid, key_encryption = _describe_algorithm(encrypted_key["encryptionAlgorithm"])
             for attribute in _iterate(bag["bagAttributes"]):
                 if attribute["attrType"] == _CSP_NAME_OID:
                     csp_name = _bmp_text(attribute["attrValues"][0])
@@ -356,9 +321,7 @@ def _describe_algorithm(algorithm: Any) -> tuple[str, str]:
     return f"{oid}/{cipher_oid}", f"PBES2 (PBKDF2 with {prf}, {cipher})"
 
 
-def _classify(
-    key_oid: str, certificate_oid: str, mac_digest: str | None
-) -> PfxEncryption | None:
+def _classify(key_oid: str, certificate_oid: str, mac_digest: str | None) -> PfxEncryption | None:
     triple_des = "1.2.840.113549.1.12.1.3"
     aes256 = f"{_PBES2_OID}/2.16.840.1.101.3.4.1.42"
     if key_oid == certificate_oid == triple_des and mac_digest == "sha1":
@@ -368,9 +331,7 @@ def _classify(
     return None
 
 
-def _mac(
-    auth_safe: bytes, password: str, salt: bytes, iterations: int, digest: str
-) -> bytes:
+def _mac(auth_safe: bytes, password: str, salt: bytes, iterations: int, digest: str) -> bytes:
     key = pkcs12_kdf(
         bmp_password(password),
         salt,
@@ -384,9 +345,7 @@ def _mac(
 
 def _decode_pfx(data: bytes, source: str) -> Any:
     if data.lstrip().startswith(b"-----BEGIN"):
-        raise BadInputError(
-            f"{source}: this is PEM text, not a PFX; use --pem for PEM files."
-        )
+        raise BadInputError(f"{source}: this is PEM text, not a PFX; use --pem for PEM files.")
     if not data:
         raise BadInputError(f"{source}: the file is empty.")
     try:
@@ -394,17 +353,11 @@ def _decode_pfx(data: bytes, source: str) -> Any:
     except PyAsn1Error as error:
         # pyasn1 messages can quote the whole schema; the first words say enough.
         detail = str(error).split("<", 1)[0].strip() or "unexpected structure"
-        raise BadInputError(
-            f"{source}: not a PKCS#12/PFX file (its DER structure does not parse: {detail[:80]})."
-        ) from error
+        raise BadInputError(f"{source}: not a PKCS#12/PFX file (its DER structure does not parse: {detail[:80]}).") from error
     if rest:
-        raise BadInputError(
-            f"{source}: not a PKCS#12/PFX file ({len(rest)} bytes follow the PFX structure)."
-        )
+        raise BadInputError(f"{source}: not a PKCS#12/PFX file ({len(rest)} bytes follow the PFX structure).")
     if pfx["authSafe"]["contentType"] != _DATA_OID:
-        raise BadInputError(
-            f"{source}: public-key protected PFX files are not supported; use a password PFX."
-        )
+        raise BadInputError(f"{source}: public-key protected PFX files are not supported; use a password PFX.")
     return pfx
 
 

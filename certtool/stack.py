@@ -61,9 +61,7 @@ class StackOutputs:
             )
         entry = identities[name]
         if not isinstance(entry, Mapping):
-            raise BadInputError(
-                f"{self.source}: output 'identities.{name}' is not an object."
-            )
+            raise BadInputError(f"{self.source}: output 'identities.{name}' is not an object.")
         entry = cast(Mapping[str, Any], entry)
         return Identity(
             name=name,
@@ -79,32 +77,22 @@ class StackOutputs:
         """The secret `privateKeys.<name>` PEM."""
         keys = self.values.get("privateKeys")
         if keys is None:
-            raise MissingOutputError(
-                f"{self.source}: the stack has no output 'privateKeys'."
-            )
+            raise MissingOutputError(f"{self.source}: the stack has no output 'privateKeys'.")
         if keys == _SECRET_PLACEHOLDER:
             raise MissingOutputError(
                 f"{self.source}: output 'privateKeys' is masked as [secret]; read the outputs with "
                 "`pulumi stack output --show-secrets --json`."
             )
         if not isinstance(keys, Mapping):
-            raise BadInputError(
-                f"{self.source}: output 'privateKeys' is not an object."
-            )
+            raise BadInputError(f"{self.source}: output 'privateKeys' is not an object.")
         keys = cast(Mapping[str, Any], keys)
         value = keys.get(name)
         if value is None:
-            raise MissingOutputError(
-                f"{self.source}: no private key 'privateKeys.{name}' in the stack outputs."
-            )
+            raise MissingOutputError(f"{self.source}: no private key 'privateKeys.{name}' in the stack outputs.")
         if value == _SECRET_PLACEHOLDER:
-            raise MissingOutputError(
-                f"{self.source}: 'privateKeys.{name}' is masked as [secret]; use --show-secrets."
-            )
+            raise MissingOutputError(f"{self.source}: 'privateKeys.{name}' is masked as [secret]; use --show-secrets.")
         if not isinstance(value, str) or not value.strip():
-            raise BadInputError(
-                f"{self.source}: 'privateKeys.{name}' is not a PEM string."
-            )
+            raise BadInputError(f"{self.source}: 'privateKeys.{name}' is not a PEM string.")
         return value
 
     def _identities(self) -> Mapping[str, Any]:
@@ -125,15 +113,11 @@ def parse_stack_outputs(text: str, source: str) -> StackOutputs:
     except json.JSONDecodeError as error:
         raise BadInputError(f"{source}: not JSON stack outputs ({error}).") from error
     if not isinstance(values, dict):
-        raise BadInputError(
-            f"{source}: stack outputs must be a JSON object, got {type(values).__name__}."
-        )
+        raise BadInputError(f"{source}: stack outputs must be a JSON object, got {type(values).__name__}.")
     return StackOutputs(cast(dict[str, Any], values), source)
 
 
-def run_pulumi_stack_output(
-    stack: str | None, cwd: str | None, runner: Runner | None = None
-) -> StackOutputs:
+def run_pulumi_stack_output(stack: str | None, cwd: str | None, runner: Runner | None = None) -> StackOutputs:
     """Run `pulumi stack output --show-secrets --json` and parse its output."""
     command = [
         "pulumi",
@@ -156,11 +140,7 @@ def run_pulumi_stack_output(
         runner = _run
     completed = runner(command)
     if completed.returncode != 0:
-        detail = (
-            completed.stderr.strip()
-            or completed.stdout.strip()
-            or f"exit code {completed.returncode}"
-        )
+        detail = completed.stderr.strip() or completed.stdout.strip() or f"exit code {completed.returncode}"
         raise PulumiCliError(f"`{' '.join(command)}` failed: {detail}")
     return parse_stack_outputs(completed.stdout, "pulumi stack output")
 
@@ -172,13 +152,9 @@ def _run(command: Sequence[str]) -> subprocess.CompletedProcess[str]:
 def _required_text(entry: Mapping[str, Any], name: str, key: str, source: str) -> str:
     value = entry.get(key)
     if value is None:
-        raise MissingOutputError(
-            f"{source}: output 'identities.{name}.{key}' is missing."
-        )
+        raise MissingOutputError(f"{source}: output 'identities.{name}.{key}' is missing.")
     if not isinstance(value, str) or not value.strip():
-        raise BadInputError(
-            f"{source}: output 'identities.{name}.{key}' must be a non-empty string."
-        )
+        raise BadInputError(f"{source}: output 'identities.{name}.{key}' must be a non-empty string.")
     return value.strip()
 
 

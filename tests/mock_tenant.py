@@ -280,7 +280,7 @@ class MockTenant(pulumi.runtime.Mocks):
         pkcs8 = key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption())
         public = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
         self._keys[pkcs1.decode()] = key
-        fingerprint = hashes.Hash(hashes.SHA1())  # noqa: S303 - the tls provider's id is a SHA-1 of the public key
+        fingerprint = hashes.Hash(hashes.SHA1())
         fingerprint.update(public)
         return fingerprint.finalize().hex(), {
             **inputs,

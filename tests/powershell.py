@@ -1,18 +1,12 @@
-# pyright: strict
-"""PowerShell checks without PowerShell: parse with tree-sitter-powershell, list the commands a script calls.
+"""Static reading of PowerShell scripts with tree-sitter-powershell.
 
-Shared by the tests of the Windows scripts and of the runbooks:
+Nothing here runs PowerShell: the scripts are parsed with the tree-sitter grammar from PyPI, and tests ask the parsed
+script what it declares and calls. Used by the tests of the runbooks and of the Windows host scripts.
 
-    errors = syntax_errors(source)                 # ERROR / MISSING nodes, as "line:column: text"
-    calls = command_calls(source)                  # every command with its -Parameter names
-    reference = load_exo_reference()               # None when ../shared/reference/exo-cmdlets.json is absent
-    problems = exchange_problems(calls, reference) # cmdlets/parameters that do not exist in Exchange Online
-    parameters = script_parameters(source)         # the script's own param() block: name -> type
-
-Known grammar gaps of tree-sitter-powershell 0.26, reported as syntax errors in valid PowerShell:
-- a statement that starts with ForEach-Object, Do-... or Data-... (a keyword followed by '-'): pipe into it
-  (`$items | ForEach-Object { }`) or use `foreach ($item in $items) { }`;
-- a list of bare words as an argument (`-Function Get-A, Get-B`): quote them (`'Get-A', 'Get-B'`).
+Known grammar gaps of tree-sitter-powershell 0.26, reported as syntax errors in valid PowerShell (write around them):
+- a statement that starts with ForEach-Object, Do-... or Data-... (a keyword followed by '-'): pipe into it or use foreach;
+- a list of bare words as an argument (`-Function Get-A, Get-B`): quote them;
+- `$x = if (...) { } <newline> else { }`: keep `else` on the closing brace's line.
 """
 
 from __future__ import annotations
@@ -20,206 +14,393 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
 import tree_sitter_powershell
 from tree_sitter import Language, Node, Parser
 
-REPO_ROOT = Path(__file__).resolve().parents[1]
-EXO_REFERENCE_PATH = REPO_ROOT.parent / "shared" / "reference" / "exo-cmdlets.json"
+# Parameters every cmdlet accepts (about_CommonParameters). The Exchange reference lists only cmdlet-specific ones,
+# plus WhatIf/Confirm where the cmdlet supports ShouldProcess.
+COMMON_PARAMETERS: frozenset[str] = frozenset(
+    {
+        "Debug",
+        "ErrorAction",
+        "ErrorVariable",
+        "InformationAction",
+        "InformationVariable",
+        "OutBuffer",
+        "OutVariable",
+        "PipelineVariable",
+        "ProgressAction",
+        "Verbose",
+        "WarningAction",
+        "WarningVariable",
+    }
+)
 
-# PowerShell's common parameters (about_CommonParameters); every cmdlet accepts them.
-COMMON_PARAMETERS = frozenset(
-    name.lower()
-    for name in (
-        "Debug", "ErrorAction", "ErrorVariable", "InformationAction", "InformationVariable", "OutBuffer",
-        "OutVariable", "PipelineVariable", "ProgressAction", "Verbose", "WarningAction", "WarningVariable",
-    )
-)  # fmt: skip
 
-_LANGUAGE = Language(tree_sitter_powershell.language())
+@dataclass(frozen=True)
+class SyntaxProblem:
+    """A node tree-sitter could not fit into the grammar (ERROR) or had to invent (MISSING)."""
+
+    kind: str
+    line: int
+    column: int
+    text: str
+
+    def __str__(self) -> str:
+        return f"{self.kind} at line {self.line}, column {self.column}: {self.text!r}"
 
 
 @dataclass(frozen=True)
 class CommandCall:
-    """One command invocation: its name as written, the -Parameter names used, and any @splatted variables."""
+    """One command invocation: its name as written and the `-Parameter` names given to it (without the dash)."""
 
     name: str
     parameters: tuple[str, ...]
-    splatted: tuple[str, ...]
     line: int
+    splatted: bool
+    """True when a hashtable or array is splatted (`@args`): those parameter names are invisible here."""
+    in_finally: bool
+    """True when the call sits (at any depth) inside a `finally { }` block."""
+    in_function: str | None
+    """Name of the function whose body holds the call, or None at script level."""
+
+    def has_parameter(self, name: str) -> bool:
+        """Parameter names are case-insensitive in PowerShell."""
+        return name.lower() in (p.lower() for p in self.parameters)
 
 
-def parse(source: bytes) -> Node:
-    """The root node of the script's syntax tree."""
-    return Parser(_LANGUAGE).parse(source).root_node
+@dataclass(frozen=True)
+class ScriptParameter:
+    """A parameter from the script's own `param()` block."""
+
+    name: str
+    type_name: str | None
+    mandatory: bool
+    default: str | None
+    """Source text of the default value (`$false`, `'O365Default'`), or None when there is none."""
+    attributes: tuple[str, ...]
+    """Attribute names other than the type, e.g. ("Parameter", "ValidatePattern")."""
+
+    @property
+    def has_default(self) -> bool:
+        return self.default is not None
 
 
-def syntax_errors(source: bytes) -> list[str]:
-    """Every ERROR or MISSING node as 'line:column: text'; empty when the script parses cleanly."""
-    problems: list[str] = []
-    for node in _walk(parse(source)):
-        if node.is_error or node.is_missing:
-            line, column = node.start_point
-            kind = f"missing {node.type}" if node.is_missing else "syntax error"
-            snippet = _text(node)[:60].replace("\n", " ")
-            problems.append(f"{line + 1}:{column + 1}: {kind} near {snippet!r}")
-    return problems
+@dataclass(frozen=True)
+class Assignment:
+    """`$Variable = value` (also `+=` and friends) to a plain variable, not to a member or index."""
+
+    variable: str
+    operator: str
+    value: str
+    line: int
+    in_function: str | None
 
 
-def command_calls(source: bytes) -> list[CommandCall]:
-    """Every command invocation with a literal name (`Get-Mailbox -Identity x`), in source order.
+@dataclass(frozen=True)
+class PowerShellScript:
+    """What a parsed script declares and calls."""
 
-    Calls through `&`/`.` count when the name is literal (`& certutil.exe -f`); a variable or quoted path as the
-    target (`& $ScriptPath`) is skipped: it is not known statically.
-    """
-    calls: list[CommandCall] = []
-    for node in _walk(parse(source)):
-        if node.type != "command":
-            continue
-        name_node = next(
-            (child for child in node.children if child.type == "command_name"), None
-        )
-        if name_node is None:
-            # `& name` / `. name`: only a literal command name counts, not a variable or a quoted path.
-            expression = next(
-                (child for child in node.children if child.type == "command_name_expr"),
-                None,
-            )
-            if expression is not None:
-                name_node = next(
-                    (
-                        child
-                        for child in expression.children
-                        if child.type == "command_name"
-                    ),
-                    None,
-                )
-        if name_node is None:
-            continue
-        parameters: list[str] = []
-        splatted: list[str] = []
-        for element in node.children:
-            if element.type != "command_elements":
-                continue
-            # Commands nested in script-block arguments are listed on their own, not as part of this one.
-            for child in _walk(element, stop_at="command"):
-                if child.type == "command_parameter":
-                    parameters.append(_text(child).lstrip("-").rstrip(":"))
-                elif child.type == "variable" and _text(child).startswith("@"):
-                    splatted.append(_text(child))
-        calls.append(
-            CommandCall(
-                _text(name_node),
-                tuple(parameters),
-                tuple(splatted),
-                name_node.start_point[0] + 1,
-            )
-        )
-    return calls
+    path: Path | None
+    problems: tuple[SyntaxProblem, ...]
+    commands: tuple[CommandCall, ...]
+    parameters: tuple[ScriptParameter, ...]
+    functions: tuple[str, ...]
+    function_parameters: dict[str, tuple[ScriptParameter, ...]]
+    """Declared parameters of each function the script defines, by function name."""
+    assignments: tuple[Assignment, ...]
+
+    def calls(self, name: str) -> list[CommandCall]:
+        """Every invocation of `name` (case-insensitive)."""
+        return [c for c in self.commands if c.name.lower() == name.lower()]
+
+    def parameter(self, name: str) -> ScriptParameter | None:
+        return next((p for p in self.parameters if p.name.lower() == name.lower()), None)
 
 
-def script_parameters(source: bytes) -> dict[str, str | None]:
-    """The script's top-level param() block: parameter name (without $) -> declared type name, or None."""
-    root = parse(source)
-    block = next(
-        (child for child in root.children if child.type == "param_block"), None
-    )
-    result: dict[str, str | None] = {}
-    if block is None:
-        return result
-    for node in _walk(block):
-        if node.type != "script_parameter":
-            continue
-        variable = next(
-            (child for child in node.children if child.type == "variable"), None
-        )
-        if variable is None:
-            continue
-        # The type constraint is the attribute written as a bare type literal: [string], [securestring], [string[]].
-        type_literal = next(
-            (
-                item
-                for item in _walk(node, stop_at="variable")
-                if item.type == "type_literal"
-            ),
-            None,
-        )
-        type_spec = (
-            None
-            if type_literal is None
-            else next((c for c in type_literal.children if c.type == "type_spec"), None)
-        )
-        result[_text(variable).lstrip("$")] = (
-            None if type_spec is None else _text(type_spec)
-        )
-    return result
-
-
-def load_exo_reference(path: Path = EXO_REFERENCE_PATH) -> dict[str, Any] | None:
-    """The Exchange cmdlet reference, or None when it is not next to the repo (tests then skip)."""
-    if not path.is_file():
-        return None
-    return cast(dict[str, Any], json.loads(path.read_text(encoding="utf-8")))
-
-
-def exchange_problems(
-    calls: Iterable[CommandCall], reference: Mapping[str, Any]
-) -> list[str]:
-    """Problems with calls to cmdlets the reference knows: not in Exchange Online, unknown or non-EXO parameters,
-    or splatting (which hides the parameters from this check)."""
-    by_name = {name.lower(): (name, entry) for name, entry in reference.items()}
-    problems: list[str] = []
-    for call in calls:
-        found = by_name.get(call.name.lower())
-        if found is None:
-            continue
-        _, entry = found
-        where = f"line {call.line}: {call.name}"
-        if not entry.get("exo"):
-            problems.append(
-                f"{where} is not available in Exchange Online ({entry.get('applicable')})"
-            )
-            continue
-        parameters = {
-            key.lower(): (key, available)
-            for key, available in cast(Mapping[str, bool], entry["params"]).items()
-        }
-        for parameter in call.parameters:
-            known = parameters.get(parameter.lower())
-            if known is None:
-                if parameter.lower() not in COMMON_PARAMETERS:
-                    problems.append(f"{where} has no parameter -{parameter}")
-            elif not known[1]:
-                problems.append(
-                    f"{where} -{known[0]} does not apply to Exchange Online"
-                )
-        if call.splatted:
-            problems.append(
-                f"{where} uses splatting ({', '.join(call.splatted)}); write the parameters out so they can be checked"
-            )
-    return problems
-
-
-def exchange_cmdlets(
-    calls: Iterable[CommandCall], reference: Mapping[str, Any]
-) -> set[str]:
-    """The names (as the reference spells them) of the Exchange cmdlets among the calls."""
-    by_name = {name.lower(): name for name in reference}
-    return {
-        by_name[call.name.lower()] for call in calls if call.name.lower() in by_name
-    }
-
-
-def _walk(node: Node, stop_at: str | None = None) -> Iterator[Node]:
-    """Depth-first over `node`; descendants of type `stop_at` (and their subtrees) are left out."""
-    yield node
-    for child in node.children:
-        if stop_at is not None and child.type == stop_at:
-            continue
-        yield from _walk(child, stop_at)
+@cache
+def _parser() -> Parser:
+    return Parser(Language(tree_sitter_powershell.language()))
 
 
 def _text(node: Node) -> str:
     return (node.text or b"").decode("utf-8", errors="replace")
+
+
+def _walk(node: Node) -> Iterator[Node]:
+    stack = [node]
+    while stack:
+        current = stack.pop()
+        yield current
+        stack.extend(reversed(current.children))
+
+
+def _syntax_problems(root: Node) -> list[SyntaxProblem]:
+    problems: list[SyntaxProblem] = []
+    for node in _walk(root):
+        if node.is_error or node.type == "ERROR":
+            kind = "ERROR"
+        elif node.is_missing:
+            kind = "MISSING"
+        else:
+            continue
+        snippet = _text(node).splitlines()[0][:60] if _text(node) else node.type
+        problems.append(SyntaxProblem(kind, node.start_point.row + 1, node.start_point.column + 1, snippet))
+    return problems
+
+
+def _enclosing(node: Node) -> tuple[bool, str | None]:
+    """Whether `node` is inside a finally block, and the name of the nearest enclosing function."""
+    in_finally = False
+    function: str | None = None
+    parent = node.parent
+    while parent is not None:
+        if parent.type == "finally_clause":
+            in_finally = True
+        if parent.type == "function_statement" and function is None:
+            name = next((c for c in parent.children if c.type == "function_name"), None)
+            function = _text(name) if name is not None else "?"
+        parent = parent.parent
+    return in_finally, function
+
+
+def _command_call(node: Node) -> CommandCall | None:
+    name_node = node.child_by_field_name("command_name")
+    if name_node is None:
+        # `& $scriptBlock` / `. .\file.ps1`: no static name to check.
+        return None
+    parameters: list[str] = []
+    splatted = False
+    elements = node.child_by_field_name("command_elements")
+    if elements is not None:
+        for element in elements.children:
+            if element.type == "command_parameter":
+                # "-Name" or "-Name:" when the value is glued on with a colon.
+                parameters.append(_text(element).lstrip("-").rstrip(":"))
+            elif element.type == "array_literal_expression" and _text(element).startswith("@"):
+                splatted = splatted or any(n.type == "variable" and _text(n).startswith("@") for n in _walk(element))
+    in_finally, function = _enclosing(node)
+    return CommandCall(
+        name=_text(name_node),
+        parameters=tuple(parameters),
+        line=node.start_point.row + 1,
+        splatted=splatted,
+        in_finally=in_finally,
+        in_function=function,
+    )
+
+
+def _attribute_name(attribute: Node) -> str | None:
+    name = next((c for c in attribute.children if c.type == "attribute_name"), None)
+    return _text(name) if name is not None else None
+
+
+def _is_mandatory(attribute: Node) -> bool:
+    """[Parameter(Mandatory)], [Parameter(Mandatory = $true)]; not [Parameter(Mandatory = $false)]."""
+    arguments = next((c for c in attribute.children if c.type == "attribute_arguments"), None)
+    if arguments is None:
+        return False
+    for argument in arguments.children:
+        if argument.type != "attribute_argument":
+            continue
+        key = next((c for c in argument.children if c.type == "simple_name"), None)
+        if key is None or _text(key).lower() != "mandatory":
+            continue
+        value = [c for c in argument.children if c.type not in ("simple_name", "=")]
+        if not value:
+            return True
+        return _text(value[0]).strip().lower() in ("$true", "1")
+    return False
+
+
+def _script_parameters(root: Node) -> list[ScriptParameter]:
+    """Parameters of the script's own param() block (not those of its functions)."""
+    return _parameters_of(next((c for c in root.children if c.type == "param_block"), None))
+
+
+def _function_parameters(function: Node) -> list[ScriptParameter]:
+    """`function F { param(...) }` or `function F($a, $b) { }`."""
+    declaration = next(
+        (c for c in function.children if c.type == "function_parameter_declaration"),
+        None,
+    )
+    if declaration is not None:
+        return _parameters_of(declaration)
+    body = next((c for c in function.children if c.type == "script_block"), None)
+    return _parameters_of(next((c for c in body.children if c.type == "param_block"), None) if body else None)
+
+
+def _parameters_of(block: Node | None) -> list[ScriptParameter]:
+    if block is None:
+        return []
+    parameter_list = next((c for c in block.children if c.type == "parameter_list"), None)
+    if parameter_list is None:
+        return []
+    result: list[ScriptParameter] = []
+    for parameter in parameter_list.children:
+        if parameter.type != "script_parameter":
+            continue
+        variable = next(c for c in parameter.children if c.type == "variable")
+        type_name: str | None = None
+        mandatory = False
+        attributes: list[str] = []
+        attribute_list = next((c for c in parameter.children if c.type == "attribute_list"), None)
+        for attribute in attribute_list.children if attribute_list is not None else []:
+            type_literal = next((c for c in attribute.children if c.type == "type_literal"), None)
+            if type_literal is not None:
+                type_name = _text(type_literal).strip("[]")
+                continue
+            name = _attribute_name(attribute)
+            if name is None:
+                continue
+            attributes.append(name)
+            if name.lower() == "parameter" and _is_mandatory(attribute):
+                mandatory = True
+        default = next(
+            (c for c in parameter.children if c.type == "script_parameter_default"),
+            None,
+        )
+        result.append(
+            ScriptParameter(
+                name=_text(variable).lstrip("$"),
+                type_name=type_name,
+                mandatory=mandatory,
+                default=_text(default).lstrip("=").strip() if default is not None else None,
+                attributes=tuple(attributes),
+            )
+        )
+    return result
+
+
+def _assignment(node: Node) -> Assignment | None:
+    target = next((c for c in node.children if c.type == "left_assignment_expression"), None)
+    operator = next((c for c in node.children if c.type == "assignement_operator"), None)  # sic, grammar spelling
+    value = node.child_by_field_name("value")
+    if target is None or operator is None or value is None:
+        return None
+    # Only a bare variable on the left: `$a.b = 1` or `$a[0] = 1` are not assignments *to* $a.
+    leaves = [n for n in _walk(target) if n.named_child_count == 0 or n.type == "variable"]
+    variables = [n for n in leaves if n.type == "variable"]
+    if len(variables) != 1 or any(n.type in ("member_access", "element_access") for n in _walk(target)):
+        return None
+    return Assignment(
+        variable=_text(variables[0]).lstrip("$"),
+        operator=_text(operator),
+        value=_text(value),
+        line=node.start_point.row + 1,
+        in_function=_enclosing(node)[1],
+    )
+
+
+def parse_source(source: str | bytes, path: Path | None = None) -> PowerShellScript:
+    """Parse PowerShell source text."""
+    data = source.encode("utf-8") if isinstance(source, str) else source
+    root = _parser().parse(data).root_node
+    commands = [call for node in _walk(root) if node.type == "command" if (call := _command_call(node)) is not None]
+    functions = [
+        _text(name) for node in _walk(root) if node.type == "function_statement" for name in node.children if name.type == "function_name"
+    ]
+    assignments = [a for node in _walk(root) if node.type == "assignment_expression" if (a := _assignment(node))]
+    function_parameters = {
+        _text(name): tuple(_function_parameters(node))
+        for node in _walk(root)
+        if node.type == "function_statement"
+        for name in node.children
+        if name.type == "function_name"
+    }
+    return PowerShellScript(
+        path=path,
+        problems=tuple(_syntax_problems(root)),
+        commands=tuple(commands),
+        parameters=tuple(_script_parameters(root)),
+        functions=tuple(functions),
+        function_parameters=function_parameters,
+        assignments=tuple(assignments),
+    )
+
+
+def parse_file(path: Path) -> PowerShellScript:
+    """Parse a .ps1 file (UTF-8, with or without a byte order mark)."""
+    data = path.read_bytes()
+    if data.startswith(b"\xef\xbb\xbf"):
+        data = data[3:]
+    return parse_source(data, path)
+
+
+# --- Exchange cmdlet reference ------------------------------------------------------------------------------------
+
+# Shared reference data lives beside the repository, never inside it (../shared/reference/README.md).
+EXCHANGE_REFERENCE_PATH = Path(__file__).resolve().parents[2] / "shared" / "reference" / "exo-cmdlets.json"
+
+ExchangeReference = Mapping[str, Mapping[str, Any]]
+"""exo-cmdlets.json: cmdlet -> {"exo": bool, "applicable": str, "params": {name: applies to Exchange Online}}."""
+
+
+def load_exchange_reference(path: Path) -> dict[str, dict[str, Any]]:
+    """Load the cmdlet index; keys are re-cased to lower case for PowerShell's case-insensitive lookups."""
+    raw: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
+    return {name.lower(): {**entry, "name": name} for name, entry in raw.items()}
+
+
+def exchange_usage_problems(
+    script: PowerShellScript,
+    reference: ExchangeReference,
+    other_commands: Iterable[str] | None = (),
+) -> list[str]:
+    """Every command the script runs must be an Exchange Online cmdlet from the reference, a function the script
+    defines, or one of `other_commands` (PowerShell's own cmdlets); every parameter given to an Exchange cmdlet must
+    exist for Exchange Online (or be a common parameter), and Exchange cmdlets must not be splatted (the parameter
+    names would be invisible to this check). `other_commands=None` checks only the commands the reference knows
+    (scripts that mostly call Windows cmdlets). Returns readable problems; empty means clean."""
+    check_unknown = other_commands is not None
+    known_elsewhere = {name.lower() for name in other_commands or ()} | {name.lower() for name in script.functions}
+    common = {name.lower() for name in COMMON_PARAMETERS}
+    problems: list[str] = []
+    for call in script.commands:
+        where = f"line {call.line}: {call.name}"
+        entry = reference.get(call.name.lower())
+        if entry is None:
+            if check_unknown and call.name.lower() not in known_elsewhere:
+                problems.append(
+                    f"{where}: not an Exchange cmdlet in the reference, not defined in the script, and not a known PowerShell cmdlet"
+                )
+            continue
+        if not entry.get("exo"):
+            problems.append(f"{where}: not available in Exchange Online (applies to: {entry.get('applicable')})")
+            continue
+        if call.splatted:
+            problems.append(f"{where}: splatted arguments hide parameter names; pass Exchange parameters explicitly")
+        parameters: Mapping[str, bool] = {name.lower(): ok for name, ok in entry.get("params", {}).items()}
+        for parameter in call.parameters:
+            key = parameter.lower()
+            if key in common:
+                continue
+            if key not in parameters:
+                problems.append(f"{where}: unknown parameter -{parameter}")
+            elif not parameters[key]:
+                problems.append(f"{where}: parameter -{parameter} does not apply to Exchange Online")
+    return problems
+
+
+def exchange_cmdlets(script: PowerShellScript, reference: ExchangeReference) -> set[str]:
+    """The Exchange cmdlets the script calls, spelled as the reference spells them."""
+    return {str(reference[call.name.lower()]["name"]) for call in script.commands if call.name.lower() in reference}
+
+
+def local_function_call_problems(script: PowerShellScript) -> list[str]:
+    """Calls to functions the script defines must use parameters those functions declare (plus common parameters)."""
+    declared = {name.lower(): {p.name.lower() for p in parameters} for name, parameters in script.function_parameters.items()}
+    common = {name.lower() for name in COMMON_PARAMETERS}
+    problems: list[str] = []
+    for call in script.commands:
+        names = declared.get(call.name.lower())
+        if names is None:
+            continue
+        for parameter in call.parameters:
+            if parameter.lower() not in names | common:
+                problems.append(f"line {call.line}: {call.name}: no parameter -{parameter}")
+    return problems

@@ -40,7 +40,7 @@ TWO_IDENTITIES = {
 
 def independent_thumbprint(pem: str) -> str:
     der = x509.load_pem_x509_certificate(pem.encode()).public_bytes(serialization.Encoding.DER)
-    return hashlib.sha1(der).hexdigest().upper()  # noqa: S324 - Windows' thumbprint is SHA-1 by definition
+    return hashlib.sha1(der).hexdigest().upper()
 
 
 class TenantView:

@@ -5,7 +5,6 @@ from __future__ import annotations
 import datetime
 import io
 import json
-import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,13 +15,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.x509.oid import NameOID
-
-# The repo root (for `certtool`) and tests/ (for the shared `powershell` helper) are importable however pytest
-# was started; this folder has no __init__.py so its module names must stay unique (test_certtool_*).
-_TESTS = Path(__file__).resolve().parents[1]
-for _path in (str(_TESTS.parent), str(_TESTS)):
-    if _path not in sys.path:
-        sys.path.insert(0, _path)
 
 from certtool.cli import Environment
 from certtool.material import thumbprint
@@ -77,9 +69,7 @@ def make_certificate(
 @pytest.fixture(scope="session")
 def rsa_keys() -> list[rsa.RSAPrivateKey]:
     """Two real 2048-bit RSA keys, generated once per test session."""
-    return [
-        rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2)
-    ]
+    return [rsa.generate_private_key(public_exponent=65537, key_size=2048) for _ in range(2)]
 
 
 @pytest.fixture(scope="session")
@@ -91,9 +81,7 @@ def pair(rsa_keys: list[rsa.RSAPrivateKey]) -> KeyPair:
 @pytest.fixture(scope="session")
 def other_pair(rsa_keys: list[rsa.RSAPrivateKey]) -> KeyPair:
     """A second, unrelated key pair (the 'new' certificate of a rotation)."""
-    return KeyPair(
-        rsa_keys[1], make_certificate(rsa_keys[1], common_name="exo-automation")
-    )
+    return KeyPair(rsa_keys[1], make_certificate(rsa_keys[1], common_name="exo-automation"))
 
 
 def stack_outputs(*identities: tuple[str, KeyPair], **overrides: Any) -> dict[str, Any]:
@@ -145,9 +133,7 @@ class FakeWorld:
             self.pulumi_calls.append((stack, cwd))
             if self.pulumi_outputs is None:
                 raise AssertionError("the test did not expect the Pulumi CLI to run")
-            return parse_stack_outputs(
-                json.dumps(self.pulumi_outputs), "pulumi stack output"
-            )
+            return parse_stack_outputs(json.dumps(self.pulumi_outputs), "pulumi stack output")
 
         return Environment(
             environ=self.environ,

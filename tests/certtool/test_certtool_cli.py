@@ -13,13 +13,13 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import NOW, FakeWorld, KeyPair, make_certificate, stack_outputs
 from cryptography.hazmat.primitives.asymmetric import rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
 from certtool import pfx
 from certtool.cli import main
 from certtool.material import thumbprint
+from tests.certtool.conftest import NOW, FakeWorld, KeyPair, make_certificate, stack_outputs
 
 PASSWORD = "a long enough PFX password"
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -58,33 +58,21 @@ def test_export_writes_a_private_pfx_that_imports_with_the_password(
 
     assert stat.S_IMODE(out.stat().st_mode) == 0o600
     loaded = pkcs12.load_pkcs12(out.read_bytes(), PASSWORD.encode())
-    assert (
-        loaded.cert is not None
-        and thumbprint(loaded.cert.certificate) == pair.thumbprint
-    )
+    assert loaded.cert is not None and thumbprint(loaded.cert.certificate) == pair.thumbprint
     contents = pfx.read_pfx(out.read_bytes(), PASSWORD, str(out))
     assert contents.csp_name == "Microsoft Enhanced RSA and AES Cryptographic Provider"
-    assert (
-        contents.encryption is pfx.PfxEncryption.TRIPLEDES_SHA1
-    )  # the default: imports on Server 2016
+    assert contents.encryption is pfx.PfxEncryption.TRIPLEDES_SHA1  # the default: imports on Server 2016
     assert contents.friendly_name == "exo-automation exo until 2027-11-28"
     report = world.stdout.getvalue() + world.stderr.getvalue()
     assert pair.thumbprint in report and "Windows Server 2016" in report
     assert PASSWORD not in report and "PRIVATE KEY" not in report
 
 
-def test_export_with_aes(
-    world: FakeWorld, pair: KeyPair, write_json: WriteJson, tmp_path: Path
-) -> None:
+def test_export_with_aes(world: FakeWorld, pair: KeyPair, write_json: WriteJson, tmp_path: Path) -> None:
     outputs = write_json("outputs.json", stack_outputs(("exo", pair)))
     out = tmp_path / "exo.pfx"
-    assert (
-        export_from_outputs(world, outputs, out, "--encryption", "aes256-sha256") == 0
-    )
-    assert (
-        pfx.read_pfx(out.read_bytes(), PASSWORD, "x").encryption
-        is pfx.PfxEncryption.AES256_SHA256
-    )
+    assert export_from_outputs(world, outputs, out, "--encryption", "aes256-sha256") == 0
+    assert pfx.read_pfx(out.read_bytes(), PASSWORD, "x").encryption is pfx.PfxEncryption.AES256_SHA256
     assert "Windows Server 2019" in world.stdout.getvalue()
 
 
@@ -95,15 +83,10 @@ def test_export_picks_the_named_identity(
     write_json: WriteJson,
     tmp_path: Path,
 ) -> None:
-    outputs = write_json(
-        "outputs.json", stack_outputs(("exo", pair), ("reports", other_pair))
-    )
+    outputs = write_json("outputs.json", stack_outputs(("exo", pair), ("reports", other_pair)))
     out = tmp_path / "reports.pfx"
     assert export_from_outputs(world, outputs, out, "--identity", "reports") == 0
-    assert (
-        thumbprint(pfx.read_pfx(out.read_bytes(), PASSWORD, "x").certificate)
-        == other_pair.thumbprint
-    )
+    assert thumbprint(pfx.read_pfx(out.read_bytes(), PASSWORD, "x").certificate) == other_pair.thumbprint
 
 
 def test_export_without_identity_when_there_are_several(
@@ -113,17 +96,13 @@ def test_export_without_identity_when_there_are_several(
     write_json: WriteJson,
     tmp_path: Path,
 ) -> None:
-    outputs = write_json(
-        "outputs.json", stack_outputs(("exo", pair), ("reports", other_pair))
-    )
+    outputs = write_json("outputs.json", stack_outputs(("exo", pair), ("reports", other_pair)))
     assert export_from_outputs(world, outputs, tmp_path / "x.pfx") == 1
     assert "choose one with --identity" in world.stderr.getvalue()
     assert not (tmp_path / "x.pfx").exists()
 
 
-def test_export_reads_outputs_from_the_pulumi_cli_by_default(
-    world: FakeWorld, pair: KeyPair, tmp_path: Path
-) -> None:
+def test_export_reads_outputs_from_the_pulumi_cli_by_default(world: FakeWorld, pair: KeyPair, tmp_path: Path) -> None:
     world.pulumi_outputs = stack_outputs(("exo", pair))
     world.environ["PFX_PASSWORD"] = PASSWORD
     code = run(
@@ -139,9 +118,7 @@ def test_export_reads_outputs_from_the_pulumi_cli_by_default(
     assert code == 0 and world.pulumi_calls == [("dev", None)]
 
 
-def test_export_reads_outputs_from_stdin(
-    world: FakeWorld, pair: KeyPair, tmp_path: Path
-) -> None:
+def test_export_reads_outputs_from_stdin(world: FakeWorld, pair: KeyPair, tmp_path: Path) -> None:
     world.stdin = json.dumps(stack_outputs(("exo", pair))).encode()
     world.environ["PFX_PASSWORD"] = PASSWORD
     code = run(
@@ -167,15 +144,10 @@ def test_export_from_pem_files(world: FakeWorld, pair: KeyPair, tmp_path: Path) 
         "--out", str(out), "--password-env", "PFX_PASSWORD",
     )  # fmt: skip
     assert code == 0, world.stderr.getvalue()
-    assert (
-        thumbprint(pfx.read_pfx(out.read_bytes(), PASSWORD, "x").certificate)
-        == pair.thumbprint
-    )
+    assert thumbprint(pfx.read_pfx(out.read_bytes(), PASSWORD, "x").certificate) == pair.thumbprint
 
 
-def test_export_prompts_twice_for_the_password(
-    world: FakeWorld, pair: KeyPair, write_json: WriteJson, tmp_path: Path
-) -> None:
+def test_export_prompts_twice_for_the_password(world: FakeWorld, pair: KeyPair, write_json: WriteJson, tmp_path: Path) -> None:
     outputs = write_json("outputs.json", stack_outputs(("exo", pair)))
     world.prompts = [PASSWORD, PASSWORD]
     out = tmp_path / "x.pfx"
@@ -184,9 +156,7 @@ def test_export_prompts_twice_for_the_password(
     pfx.read_pfx(out.read_bytes(), PASSWORD, "x")
 
 
-def test_export_refuses_differing_prompt_answers(
-    world: FakeWorld, pair: KeyPair, write_json: WriteJson, tmp_path: Path
-) -> None:
+def test_export_refuses_differing_prompt_answers(world: FakeWorld, pair: KeyPair, write_json: WriteJson, tmp_path: Path) -> None:
     outputs = write_json("outputs.json", stack_outputs(("exo", pair)))
     world.prompts = [PASSWORD, PASSWORD + "!"]
     assert (
@@ -203,9 +173,7 @@ def test_export_refuses_differing_prompt_answers(
     assert "the two passwords differ" in world.stderr.getvalue()
 
 
-def test_export_without_terminal_or_variable(
-    world: FakeWorld, pair: KeyPair, write_json: WriteJson, tmp_path: Path
-) -> None:
+def test_export_without_terminal_or_variable(world: FakeWorld, pair: KeyPair, write_json: WriteJson, tmp_path: Path) -> None:
     outputs = write_json("outputs.json", stack_outputs(("exo", pair)))
     world.terminal = False
     assert (
@@ -222,9 +190,7 @@ def test_export_without_terminal_or_variable(
     assert "--password-env VAR" in world.stderr.getvalue()
 
 
-@pytest.mark.parametrize(
-    "environ", [{}, {"PFX_PASSWORD": ""}, {"PFX_PASSWORD": "short"}]
-)
+@pytest.mark.parametrize("environ", [{}, {"PFX_PASSWORD": ""}, {"PFX_PASSWORD": "short"}])
 def test_export_password_variable_problems(
     world: FakeWorld,
     pair: KeyPair,
@@ -245,10 +211,7 @@ def test_export_password_variable_problems(
         "PFX_PASSWORD",
     )
     assert code == 1
-    assert any(
-        text in world.stderr.getvalue()
-        for text in ("is not set", "is empty", "at least 12 characters")
-    )
+    assert any(text in world.stderr.getvalue() for text in ("is not set", "is empty", "at least 12 characters"))
     assert not (tmp_path / "x.pfx").exists()
 
 
@@ -278,9 +241,7 @@ def test_password_on_the_command_line_is_refused(
     assert not (tmp_path / "x.pfx").exists()
 
 
-def test_export_refuses_to_overwrite_without_force(
-    world: FakeWorld, pair: KeyPair, write_json: WriteJson, tmp_path: Path
-) -> None:
+def test_export_refuses_to_overwrite_without_force(world: FakeWorld, pair: KeyPair, write_json: WriteJson, tmp_path: Path) -> None:
     outputs = write_json("outputs.json", stack_outputs(("exo", pair)))
     out = tmp_path / "x.pfx"
     out.write_bytes(b"keep me")
@@ -299,10 +260,7 @@ def test_export_refuses_a_key_from_another_pair(
 ) -> None:
     values = stack_outputs(("exo", pair))
     values["privateKeys"]["exo"] = other_pair.key_pem
-    assert (
-        export_from_outputs(world, write_json("o.json", values), tmp_path / "x.pfx")
-        == 1
-    )
+    assert export_from_outputs(world, write_json("o.json", values), tmp_path / "x.pfx") == 1
     assert "does not match the certificate" in world.stderr.getvalue()
 
 
@@ -320,14 +278,9 @@ def test_export_refuses_an_expired_certificate(
             not_after=NOW - datetime.timedelta(hours=1),
         ),
     )
-    code = export_from_outputs(
-        world, write_json("o.json", stack_outputs(("exo", expired))), tmp_path / "x.pfx"
-    )
+    code = export_from_outputs(world, write_json("o.json", stack_outputs(("exo", expired))), tmp_path / "x.pfx")
     assert code == 4
-    assert (
-        "expired on" in world.stderr.getvalue()
-        and "pulumi up" in world.stderr.getvalue()
-    )
+    assert "expired on" in world.stderr.getvalue() and "pulumi up" in world.stderr.getvalue()
 
 
 def test_export_refuses_inconsistent_outputs(
@@ -339,31 +292,19 @@ def test_export_refuses_inconsistent_outputs(
 ) -> None:
     values = stack_outputs(("exo", pair))
     values["identities"]["exo"]["thumbprint"] = other_pair.thumbprint
-    assert (
-        export_from_outputs(world, write_json("o.json", values), tmp_path / "x.pfx")
-        == 1
-    )
+    assert export_from_outputs(world, write_json("o.json", values), tmp_path / "x.pfx") == 1
     assert "not the SHA-1 of certificatePem" in world.stderr.getvalue()
 
 
-def test_export_reports_a_missing_output(
-    world: FakeWorld, pair: KeyPair, write_json: WriteJson, tmp_path: Path
-) -> None:
+def test_export_reports_a_missing_output(world: FakeWorld, pair: KeyPair, write_json: WriteJson, tmp_path: Path) -> None:
     values = stack_outputs(("exo", pair))
     del values["privateKeys"]
-    assert (
-        export_from_outputs(world, write_json("o.json", values), tmp_path / "x.pfx")
-        == 1
-    )
+    assert export_from_outputs(world, write_json("o.json", values), tmp_path / "x.pfx") == 1
     assert "no output 'privateKeys'" in world.stderr.getvalue()
 
 
-def test_export_reports_an_unreadable_outputs_file(
-    world: FakeWorld, tmp_path: Path
-) -> None:
-    assert (
-        export_from_outputs(world, tmp_path / "missing.json", tmp_path / "x.pfx") == 1
-    )
+def test_export_reports_an_unreadable_outputs_file(world: FakeWorld, tmp_path: Path) -> None:
+    assert export_from_outputs(world, tmp_path / "missing.json", tmp_path / "x.pfx") == 1
     assert "missing.json: cannot read" in world.stderr.getvalue()
 
 
@@ -394,12 +335,7 @@ def test_export_warns_when_expiry_is_near(
 @pytest.fixture
 def exported(pair: KeyPair, write_json: WriteJson, tmp_path: Path) -> Path:
     out = tmp_path / "exo.pfx"
-    assert (
-        export_from_outputs(
-            FakeWorld(), write_json("first.json", stack_outputs(("exo", pair))), out
-        )
-        == 0
-    )
+    assert export_from_outputs(FakeWorld(), write_json("first.json", stack_outputs(("exo", pair))), out) == 0
     return out
 
 
@@ -408,9 +344,7 @@ def verify(world: FakeWorld, *args: str) -> int:
     return run(world, "verify", *args)
 
 
-def test_verify_pfx_that_matches_the_current_credential(
-    world: FakeWorld, pair: KeyPair, exported: Path, write_json: WriteJson
-) -> None:
+def test_verify_pfx_that_matches_the_current_credential(world: FakeWorld, pair: KeyPair, exported: Path, write_json: WriteJson) -> None:
     outputs = write_json("outputs.json", stack_outputs(("exo", pair)))
     assert (
         verify(
@@ -428,15 +362,10 @@ def test_verify_pfx_that_matches_the_current_credential(
     assert pair.thumbprint in report
     assert "Days left:          365" in report
     assert "Current credential: yes" in report
-    assert (
-        "Key bag CSP:        Microsoft Enhanced RSA and AES Cryptographic Provider"
-        in report
-    )
+    assert "Key bag CSP:        Microsoft Enhanced RSA and AES Cryptographic Provider" in report
 
 
-def test_verify_json_report(
-    world: FakeWorld, pair: KeyPair, exported: Path, write_json: WriteJson
-) -> None:
+def test_verify_json_report(world: FakeWorld, pair: KeyPair, exported: Path, write_json: WriteJson) -> None:
     outputs = write_json("outputs.json", stack_outputs(("exo", pair)))
     code = verify(
         world,
@@ -450,16 +379,9 @@ def test_verify_json_report(
     )
     report = json.loads(world.stdout.getvalue())
     assert code == 0 and report["exitCode"] == 0
-    assert (
-        report["thumbprint"] == pair.thumbprint
-        and report["daysLeft"] == 365
-        and report["expired"] is False
-    )
+    assert report["thumbprint"] == pair.thumbprint and report["daysLeft"] == 365 and report["expired"] is False
     assert report["stack"]["matchesCurrentCredential"] is True
-    assert (
-        report["pfx"]["cspName"] == pfx.CSP_NAME
-        and report["pfx"]["importsIntoCsp"] is True
-    )
+    assert report["pfx"]["cspName"] == pfx.CSP_NAME and report["pfx"]["importsIntoCsp"] is True
     assert report["pfx"]["macIterations"] == pfx.DEFAULT_ITERATIONS
 
 
@@ -483,27 +405,18 @@ def test_verify_after_rotation_says_the_host_is_behind(
         )
         == 3
     )
-    assert (
-        f"NO (the stack's current thumbprint is {other_pair.thumbprint})"
-        in world.stdout.getvalue()
-    )
+    assert f"NO (the stack's current thumbprint is {other_pair.thumbprint})" in world.stdout.getvalue()
 
 
 def test_verify_pfx_from_stdin(world: FakeWorld, exported: Path) -> None:
     world.stdin = exported.read_bytes()
-    assert (
-        verify(world, "--pfx", "-", "--password-env", "PFX_PASSWORD", "--no-stack") == 0
-    )
+    assert verify(world, "--pfx", "-", "--password-env", "PFX_PASSWORD", "--no-stack") == 0
     assert "Source:          stdin" in world.stdout.getvalue()
 
 
 def test_verify_refuses_two_inputs_on_stdin(world: FakeWorld) -> None:
-    code = verify(
-        world, "--pfx", "-", "--password-env", "PFX_PASSWORD", "--stack-outputs", "-"
-    )
-    assert (
-        code == 1 and "stdin ('-') can feed only one input" in world.stderr.getvalue()
-    )
+    code = verify(world, "--pfx", "-", "--password-env", "PFX_PASSWORD", "--stack-outputs", "-")
+    assert code == 1 and "stdin ('-') can feed only one input" in world.stderr.getvalue()
 
 
 def test_verify_wrong_password(world: FakeWorld, exported: Path) -> None:
@@ -526,18 +439,11 @@ def test_verify_wrong_password(world: FakeWorld, exported: Path) -> None:
 def test_verify_bad_file(world: FakeWorld, tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.pfx"
     bogus.write_bytes(b"PK\x03\x04 this is a zip file")
-    assert (
-        verify(
-            world, "--pfx", str(bogus), "--password-env", "PFX_PASSWORD", "--no-stack"
-        )
-        == 1
-    )
+    assert verify(world, "--pfx", str(bogus), "--password-env", "PFX_PASSWORD", "--no-stack") == 1
     assert "bogus.pfx: not a PKCS#12/PFX file" in world.stderr.getvalue()
 
 
-def test_verify_expired_pem(
-    world: FakeWorld, rsa_keys: list[rsa.RSAPrivateKey], tmp_path: Path
-) -> None:
+def test_verify_expired_pem(world: FakeWorld, rsa_keys: list[rsa.RSAPrivateKey], tmp_path: Path) -> None:
     expired = make_certificate(
         rsa_keys[0],
         not_before=NOW - datetime.timedelta(days=90),
@@ -549,9 +455,7 @@ def test_verify_expired_pem(
     assert "Days left:   expired" in world.stdout.getvalue()
 
 
-def test_verify_min_days(
-    world: FakeWorld, rsa_keys: list[rsa.RSAPrivateKey], tmp_path: Path
-) -> None:
+def test_verify_min_days(world: FakeWorld, rsa_keys: list[rsa.RSAPrivateKey], tmp_path: Path) -> None:
     soon = make_certificate(rsa_keys[0], not_after=NOW + datetime.timedelta(days=20))
     path = tmp_path / "soon.pem"
     path.write_text(KeyPair(rsa_keys[0], soon).certificate_pem)
@@ -559,18 +463,14 @@ def test_verify_min_days(
     assert "only 20 days left" in world.stderr.getvalue()
 
 
-def test_verify_pem_with_a_foreign_key(
-    world: FakeWorld, pair: KeyPair, other_pair: KeyPair, tmp_path: Path
-) -> None:
+def test_verify_pem_with_a_foreign_key(world: FakeWorld, pair: KeyPair, other_pair: KeyPair, tmp_path: Path) -> None:
     path = tmp_path / "bundle.pem"
     path.write_text(pair.certificate_pem + other_pair.key_pem)
     assert verify(world, "--pem", str(path), "--no-stack") == 1
     assert "does not match the certificate" in world.stderr.getvalue()
 
 
-def test_verify_pem_against_the_stack(
-    world: FakeWorld, pair: KeyPair, write_json: WriteJson, tmp_path: Path
-) -> None:
+def test_verify_pem_against_the_stack(world: FakeWorld, pair: KeyPair, write_json: WriteJson, tmp_path: Path) -> None:
     path = tmp_path / "bundle.pem"
     path.write_text(pair.certificate_pem + pair.key_pem)
     outputs = write_json("outputs.json", stack_outputs(("exo", pair)))
@@ -578,9 +478,7 @@ def test_verify_pem_against_the_stack(
     assert "Private key:        matches the certificate" in world.stdout.getvalue()
 
 
-def test_verify_reports_a_missing_identity(
-    world: FakeWorld, pair: KeyPair, exported: Path, write_json: WriteJson
-) -> None:
+def test_verify_reports_a_missing_identity(world: FakeWorld, pair: KeyPair, exported: Path, write_json: WriteJson) -> None:
     outputs = write_json("outputs.json", stack_outputs(("exo", pair)))
     code = verify(
         world,
@@ -599,9 +497,7 @@ def test_verify_reports_a_missing_identity(
 # --- the real entry point -----------------------------------------------------------------------------------
 
 
-def test_python_dash_m_certtool_from_the_repo_root(
-    rsa_keys: list[rsa.RSAPrivateKey], tmp_path: Path
-) -> None:
+def test_python_dash_m_certtool_from_the_repo_root(rsa_keys: list[rsa.RSAPrivateKey], tmp_path: Path) -> None:
     # A child process reads the real clock, so this certificate is valid around the real now.
     real_now = datetime.datetime.now(datetime.UTC)
     current = KeyPair(

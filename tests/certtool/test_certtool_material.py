@@ -5,18 +5,16 @@ from __future__ import annotations
 import datetime
 
 import pytest
-from conftest import NOW, KeyPair, make_certificate
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 
 from certtool import material
 from certtool.errors import BadInputError, ExpiredCertificateError, KeyMismatchError
+from tests.certtool.conftest import NOW, KeyPair, make_certificate
 
 
 def test_bundle_with_certificate_and_key(pair: KeyPair) -> None:
-    bundle = material.load_pem_bundle(
-        (pair.certificate_pem + pair.key_pem).encode(), "bundle.pem"
-    )
+    bundle = material.load_pem_bundle((pair.certificate_pem + pair.key_pem).encode(), "bundle.pem")
     assert bundle.certificates == (pair.certificate,)
     assert bundle.private_key is not None
     assert material.key_matches_certificate(bundle.private_key, pair.certificate)
@@ -28,10 +26,7 @@ def test_traditional_rsa_key_format_is_accepted(pair: KeyPair) -> None:
         serialization.PrivateFormat.TraditionalOpenSSL,
         serialization.NoEncryption(),
     ).decode()
-    assert (
-        material.load_private_key_pem(traditional, "key.pem").private_numbers()
-        == pair.key.private_numbers()
-    )
+    assert material.load_private_key_pem(traditional, "key.pem").private_numbers() == pair.key.private_numbers()
 
 
 def test_key_mismatch_names_the_certificate(pair: KeyPair, other_pair: KeyPair) -> None:
@@ -81,9 +76,7 @@ def test_bad_pem_gets_a_clear_message(text: str, message: str) -> None:
 
 def test_two_keys_are_ambiguous(pair: KeyPair, other_pair: KeyPair) -> None:
     with pytest.raises(BadInputError, match="2 private keys"):
-        material.load_pem_bundle(
-            (pair.key_pem + other_pair.key_pem).encode(), "keys.pem"
-        )
+        material.load_pem_bundle((pair.key_pem + other_pair.key_pem).encode(), "keys.pem")
 
 
 def test_validity_counts_whole_days_left(pair: KeyPair) -> None:

@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from conftest import KeyPair
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.serialization import pkcs12
 from pyasn1.codec.der import decoder, encoder
@@ -20,6 +19,7 @@ from pyasn1_modules import rfc5958, rfc7292
 from certtool import pfx
 from certtool.errors import BadInputError, WrongPasswordError
 from certtool.material import key_matches_certificate, thumbprint
+from tests.certtool.conftest import KeyPair
 
 PASSWORD = "correct horse battery staple"
 SHROUDED_KEY_BAG = univ.ObjectIdentifier("1.2.840.113549.1.12.10.1.2")
@@ -31,42 +31,30 @@ PBES2 = "1.2.840.113549.1.5.13"
 SHA1 = "1.3.14.3.2.26"
 SHA256 = "2.16.840.1.101.3.4.2.1"
 OPENSSL = shutil.which("openssl")
-needs_openssl = pytest.mark.skipif(
-    OPENSSL is None, reason="the openssl command-line tool is not installed"
-)
+needs_openssl = pytest.mark.skipif(OPENSSL is None, reason="the openssl command-line tool is not installed")
 
 
 def key_bags(data: bytes) -> list[Any]:
     """Every shrouded key bag of a PFX, found by walking RFC 7292 structures independently of certtool."""
     pfx_value, _ = decoder.decode(data, asn1Spec=rfc7292.PFX())
-    auth_octets, _ = decoder.decode(
-        bytes(pfx_value["authSafe"]["content"]), asn1Spec=univ.OctetString()
-    )
+    auth_octets, _ = decoder.decode(bytes(pfx_value["authSafe"]["content"]), asn1Spec=univ.OctetString())
     safes, _ = decoder.decode(bytes(auth_octets), asn1Spec=rfc7292.AuthenticatedSafe())
     bags = []
     for content_info in safes:
         if content_info["contentType"] != DATA:
             continue
-        octets, _ = decoder.decode(
-            bytes(content_info["content"]), asn1Spec=univ.OctetString()
-        )
+        octets, _ = decoder.decode(bytes(content_info["content"]), asn1Spec=univ.OctetString())
         contents, _ = decoder.decode(bytes(octets), asn1Spec=rfc7292.SafeContents())
         bags += [bag for bag in contents if bag["bagId"] == SHROUDED_KEY_BAG]
     return bags
 
 
 def csp_attributes(bag: Any) -> list[Any]:
-    return [
-        attribute
-        for attribute in bag["bagAttributes"]
-        if attribute["attrType"] == CSP_NAME_OID
-    ]
+    return [attribute for attribute in bag["bagAttributes"] if attribute["attrType"] == CSP_NAME_OID]
 
 
 @pytest.mark.parametrize("encryption", list(pfx.PfxEncryption))
-def test_round_trip_gives_back_the_same_key_and_certificate(
-    pair: KeyPair, encryption: pfx.PfxEncryption
-) -> None:
+def test_round_trip_gives_back_the_same_key_and_certificate(pair: KeyPair, encryption: pfx.PfxEncryption) -> None:
     data = pfx.build_pfx(pair.key, pair.certificate, PASSWORD, encryption=encryption)
 
     # cryptography (OpenSSL underneath) checks the MAC we recomputed and decrypts the key.
@@ -89,9 +77,7 @@ def test_thumbprint_is_uppercase_sha1_of_the_der(pair: KeyPair) -> None:
 
 
 @pytest.mark.parametrize("encryption", list(pfx.PfxEncryption))
-def test_key_bag_names_the_aes_csp_as_a_bmpstring(
-    pair: KeyPair, encryption: pfx.PfxEncryption
-) -> None:
+def test_key_bag_names_the_aes_csp_as_a_bmpstring(pair: KeyPair, encryption: pfx.PfxEncryption) -> None:
     data = pfx.build_pfx(pair.key, pair.certificate, PASSWORD, encryption=encryption)
 
     bags = key_bags(data)
@@ -109,9 +95,7 @@ def test_key_bag_names_the_aes_csp_as_a_bmpstring(
 def test_cryptography_alone_writes_no_csp_name(pair: KeyPair) -> None:
     """Why the attribute is added by hand: without it .NET and Windows choose the provider themselves."""
     protection = serialization.BestAvailableEncryption(PASSWORD.encode())
-    data = pkcs12.serialize_key_and_certificates(
-        b"x", pair.key, pair.certificate, None, protection
-    )
+    data = pkcs12.serialize_key_and_certificates(b"x", pair.key, pair.certificate, None, protection)
     assert [csp_attributes(bag) for bag in key_bags(data)] == [[]]
 
 
@@ -122,32 +106,20 @@ def test_cryptography_alone_writes_no_csp_name(pair: KeyPair) -> None:
         (pfx.PfxEncryption.AES256_SHA256, PBES2, SHA256),
     ],
 )
-def test_encryption_profiles_use_the_promised_algorithms(
-    pair: KeyPair, encryption: pfx.PfxEncryption, algorithm: str, mac: str
-) -> None:
+def test_encryption_profiles_use_the_promised_algorithms(pair: KeyPair, encryption: pfx.PfxEncryption, algorithm: str, mac: str) -> None:
     data = pfx.build_pfx(pair.key, pair.certificate, PASSWORD, encryption=encryption)
     pfx_value, _ = decoder.decode(data, asn1Spec=rfc7292.PFX())
     assert str(pfx_value["macData"]["mac"]["digestAlgorithm"]["algorithm"]) == mac
     assert int(pfx_value["macData"]["iterations"]) == pfx.DEFAULT_ITERATIONS
 
-    encrypted_key, _ = decoder.decode(
-        bytes(key_bags(data)[0]["bagValue"]), asn1Spec=rfc5958.EncryptedPrivateKeyInfo()
-    )
+    encrypted_key, _ = decoder.decode(bytes(key_bags(data)[0]["bagValue"]), asn1Spec=rfc5958.EncryptedPrivateKeyInfo())
     assert str(encrypted_key["encryptionAlgorithm"]["algorithm"]) == algorithm
 
     contents = pfx.read_pfx(data, PASSWORD, "test.pfx")
     if encryption is pfx.PfxEncryption.TRIPLEDES_SHA1:
-        assert (
-            contents.key_encryption
-            == contents.certificate_encryption
-            == "pbeWithSHAAnd3-KeyTripleDES-CBC"
-        )
+        assert contents.key_encryption == contents.certificate_encryption == "pbeWithSHAAnd3-KeyTripleDES-CBC"
     else:
-        assert (
-            contents.key_encryption
-            == contents.certificate_encryption
-            == "PBES2 (PBKDF2 with HMAC-SHA256, AES-256-CBC)"
-        )
+        assert contents.key_encryption == contents.certificate_encryption == "PBES2 (PBKDF2 with HMAC-SHA256, AES-256-CBC)"
 
 
 @pytest.mark.parametrize("hash_algorithm", [hashes.SHA1(), hashes.SHA256()])
@@ -155,24 +127,13 @@ def test_encryption_profiles_use_the_promised_algorithms(
     "password",
     ["ascii password", "pässwörd-ünïcödé", "clé 🔑 with an astral character"],
 )
-def test_kdf_reproduces_openssl_macs(
-    pair: KeyPair, hash_algorithm: hashes.HashAlgorithm, password: str
-) -> None:
+def test_kdf_reproduces_openssl_macs(pair: KeyPair, hash_algorithm: hashes.HashAlgorithm, password: str) -> None:
     """The one hand-written primitive (RFC 7292 B.2 KDF), checked against MACs that OpenSSL computed."""
-    protection = (
-        serialization.PrivateFormat.PKCS12.encryption_builder()
-        .kdf_rounds(1000)
-        .hmac_hash(hash_algorithm)
-        .build(password.encode())
-    )
-    data = pkcs12.serialize_key_and_certificates(
-        b"x", pair.key, pair.certificate, None, protection
-    )
+    protection = serialization.PrivateFormat.PKCS12.encryption_builder().kdf_rounds(1000).hmac_hash(hash_algorithm).build(password.encode())
+    data = pkcs12.serialize_key_and_certificates(b"x", pair.key, pair.certificate, None, protection)
     pfx_value, _ = decoder.decode(data, asn1Spec=rfc7292.PFX())
     mac_data = pfx_value["macData"]
-    auth_octets, _ = decoder.decode(
-        bytes(pfx_value["authSafe"]["content"]), asn1Spec=univ.OctetString()
-    )
+    auth_octets, _ = decoder.decode(bytes(pfx_value["authSafe"]["content"]), asn1Spec=univ.OctetString())
     digest = hash_algorithm.name
     key = pfx.pkcs12_kdf(
         pfx.bmp_password(password),
@@ -182,9 +143,7 @@ def test_kdf_reproduces_openssl_macs(
         digest,
         hash_algorithm.digest_size,
     )
-    assert hmac.new(key, bytes(auth_octets), digest).digest() == bytes(
-        mac_data["mac"]["digest"]
-    )
+    assert hmac.new(key, bytes(auth_octets), digest).digest() == bytes(mac_data["mac"]["digest"])
 
 
 def test_kdf_output_longer_than_one_digest_is_stable() -> None:
@@ -203,31 +162,21 @@ def test_other_structure_is_left_byte_for_byte(pair: KeyPair) -> None:
         .hmac_hash(hashes.SHA1())
         .build(PASSWORD.encode())
     )
-    base = pkcs12.serialize_key_and_certificates(
-        b"x", pair.key, pair.certificate, None, protection
-    )
+    base = pkcs12.serialize_key_and_certificates(b"x", pair.key, pair.certificate, None, protection)
     patched = pfx.add_csp_name(base, PASSWORD, pfx.CSP_NAME, mac_iterations=2000)
 
     def safes(data: bytes) -> list[Any]:
         value, _ = decoder.decode(data, asn1Spec=rfc7292.PFX())
-        octets, _ = decoder.decode(
-            bytes(value["authSafe"]["content"]), asn1Spec=univ.OctetString()
-        )
+        octets, _ = decoder.decode(bytes(value["authSafe"]["content"]), asn1Spec=univ.OctetString())
         result, _ = decoder.decode(bytes(octets), asn1Spec=rfc7292.AuthenticatedSafe())
         return list(result)
 
     before, after = safes(base), safes(patched)
-    encrypted_before = [
-        encoder.encode(item) for item in before if item["contentType"] == ENCRYPTED_DATA
-    ]
-    encrypted_after = [
-        encoder.encode(item) for item in after if item["contentType"] == ENCRYPTED_DATA
-    ]
+    encrypted_before = [encoder.encode(item) for item in before if item["contentType"] == ENCRYPTED_DATA]
+    encrypted_after = [encoder.encode(item) for item in after if item["contentType"] == ENCRYPTED_DATA]
     assert encrypted_before == encrypted_after and len(encrypted_before) == 1
     bag_before, bag_after = key_bags(base)[0], key_bags(patched)[0]
-    assert bytes(bag_before["bagValue"]) == bytes(
-        bag_after["bagValue"]
-    )  # the encrypted key itself
+    assert bytes(bag_before["bagValue"]) == bytes(bag_after["bagValue"])  # the encrypted key itself
     assert len(bag_after["bagAttributes"]) == len(bag_before["bagAttributes"]) + 1
 
 
@@ -275,13 +224,9 @@ def test_refuses_an_empty_password(pair: KeyPair) -> None:
 
 @needs_openssl
 @pytest.mark.parametrize("encryption", list(pfx.PfxEncryption))
-def test_openssl_reads_the_csp_name_and_verifies_the_mac(
-    pair: KeyPair, encryption: pfx.PfxEncryption, tmp_path: Path
-) -> None:
+def test_openssl_reads_the_csp_name_and_verifies_the_mac(pair: KeyPair, encryption: pfx.PfxEncryption, tmp_path: Path) -> None:
     path = tmp_path / "host.pfx"
-    path.write_bytes(
-        pfx.build_pfx(pair.key, pair.certificate, PASSWORD, encryption=encryption)
-    )
+    path.write_bytes(pfx.build_pfx(pair.key, pair.certificate, PASSWORD, encryption=encryption))
     result = subprocess.run(
         [
             str(OPENSSL),
@@ -300,20 +245,12 @@ def test_openssl_reads_the_csp_name_and_verifies_the_mac(
         check=False,
     )
     assert result.returncode == 0, result.stderr
-    assert (
-        "Microsoft CSP Name: Microsoft Enhanced RSA and AES Cryptographic Provider"
-        in result.stdout
-    )
-    assert (
-        f"MAC: {'sha1' if encryption is pfx.PfxEncryption.TRIPLEDES_SHA1 else 'sha256'}"
-        in result.stderr + result.stdout
-    )
+    assert "Microsoft CSP Name: Microsoft Enhanced RSA and AES Cryptographic Provider" in result.stdout
+    assert f"MAC: {'sha1' if encryption is pfx.PfxEncryption.TRIPLEDES_SHA1 else 'sha256'}" in result.stderr + result.stdout
 
 
 @needs_openssl
-def test_attribute_is_byte_identical_to_openssl_export_csp(
-    pair: KeyPair, tmp_path: Path
-) -> None:
+def test_attribute_is_byte_identical_to_openssl_export_csp(pair: KeyPair, tmp_path: Path) -> None:
     """`openssl pkcs12 -export -CSP NAME` is the reference writer of this attribute; ours encodes the same."""
     (tmp_path / "cert.pem").write_text(pair.certificate_pem)
     (tmp_path / "key.pem").write_text(pair.key_pem)
@@ -338,9 +275,5 @@ def test_attribute_is_byte_identical_to_openssl_export_csp(
         capture_output=True,
     )
     reference = csp_attributes(key_bags((tmp_path / "openssl.pfx").read_bytes())[0])
-    ours = csp_attributes(
-        key_bags(pfx.build_pfx(pair.key, pair.certificate, PASSWORD))[0]
-    )
-    assert [encoder.encode(item) for item in ours] == [
-        encoder.encode(item) for item in reference
-    ]
+    ours = csp_attributes(key_bags(pfx.build_pfx(pair.key, pair.certificate, PASSWORD))[0])
+    assert [encoder.encode(item) for item in ours] == [encoder.encode(item) for item in reference]

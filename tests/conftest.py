@@ -1,0 +1,20 @@
+"""Fixtures shared by every test folder."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.powershell import EXCHANGE_REFERENCE_PATH, load_exchange_reference
+
+
+@pytest.fixture(scope="session")
+def exchange_reference() -> dict[str, dict[str, Any]]:
+    """Microsoft's Exchange cmdlet reference as data (which cmdlets and parameters exist in Exchange Online)."""
+    if not EXCHANGE_REFERENCE_PATH.is_file():
+        pytest.skip(
+            f"Exchange cmdlet reference not found at {EXCHANGE_REFERENCE_PATH}: "
+            "it is shared data kept beside the repository (../shared/reference/exo-cmdlets.json), never copied into it"
+        )
+    return load_exchange_reference(EXCHANGE_REFERENCE_PATH)
