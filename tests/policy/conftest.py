@@ -1,8 +1,9 @@
-"""Make the policy pack's modules importable the way the Pulumi CLI imports them (top-level, from policy/)."""
+"""Import the policy pack's modules the way the Pulumi CLI does (top-level, from policy/), plus test support."""
 
 import sys
 from pathlib import Path
 
-POLICY_DIR = Path(__file__).resolve().parents[2] / "policy"
-if str(POLICY_DIR) not in sys.path:
-    sys.path.insert(0, str(POLICY_DIR))
+REPO = Path(__file__).resolve().parents[2]
+for path in (REPO / "policy", REPO / "tests" / "support"):
+    if str(path) not in sys.path:
+        sys.path.insert(0, str(path))
