@@ -5,8 +5,8 @@ CrossGuard hands a policy the resource's inputs with the engine's camelCase name
 here takes such a mapping and returns violation messages, so the same code runs in the pack (`__main__.py`),
 in unit tests with crafted resources, and over every resource a whole program registers under mocks:
 
-    from policy.exo_policies import ResourceRecord, evaluate
-    violations = evaluate([ResourceRecord(args.typ, args.name, args.inputs), ...])
+    import exo_policies                      # with policy/ on sys.path, as the Pulumi CLI runs the pack
+    violations = exo_policies.evaluate([exo_policies.ResourceRecord(args.typ, args.name, args.inputs), ...])
 
 This module is stdlib-only on purpose: it runs in the policy pack's own virtualenv (pulumi-policy pins an
 older protobuf than the program's SDKs) and in the program's test virtualenv alike.
@@ -377,6 +377,8 @@ def check_schedule_start(
     return []
 
 
+_DEFAULTS = PolicySettings()
+
 RULES: Sequence[Rule] = (
     Rule(
         name="no-client-secrets",
@@ -402,7 +404,10 @@ RULES: Sequence[Rule] = (
         resource_types=frozenset({AZUREAD_DIRECTORY_ROLE_ASSIGNMENT}),
         check=check_directory_roles,
         config_properties={
-            "allowGlobalAdministrator": {"type": "boolean", "default": False}
+            "allowGlobalAdministrator": {
+                "type": "boolean",
+                "default": _DEFAULTS.allow_global_administrator,
+            }
         },
     ),
     Rule(
@@ -424,7 +429,11 @@ RULES: Sequence[Rule] = (
         ),
         check=check_certificate_validity,
         config_properties={
-            "maxValidityDays": {"type": "integer", "minimum": 1, "default": 365}
+            "maxValidityDays": {
+                "type": "integer",
+                "minimum": 1,
+                "default": _DEFAULTS.max_certificate_validity_days,
+            }
         },
     ),
     Rule(
@@ -448,7 +457,11 @@ RULES: Sequence[Rule] = (
         # long ago would otherwise block every later deploy. See docs/policy.md.
         enforcement="advisory",
         config_properties={
-            "minimumLeadMinutes": {"type": "integer", "minimum": 0, "default": 5}
+            "minimumLeadMinutes": {
+                "type": "integer",
+                "minimum": 0,
+                "default": _DEFAULTS.schedule_minimum_lead_minutes,
+            }
         },
     ),
 )

@@ -242,6 +242,13 @@ def test_state_backend_is_entra_only_versioned_and_protected(run: Run) -> None:
     assert key.inputs["properties"]["keyOps"] == ["encrypt", "decrypt"]
 
 
+def test_manifest_row_is_a_valid_stacks_manifest_row(run: Run) -> None:
+    schema = json.loads(
+        (MAIN.parents[1] / ".github" / "pulumi-stacks.schema.json").read_text()
+    )["properties"]["stacks"]["items"]
+    assert set(run.manifest_row) == set(schema["required"])
+
+
 def test_manifest_row_fills_every_field_the_workflows_read(run: Run) -> None:
     assert run.manifest_row == {
         "stack": "contoso",

@@ -137,17 +137,64 @@ def test_cloud_jobs_authenticate_by_oidc_with_the_right_identity(
     assert set(env) >= {"ARM_SUBSCRIPTION_ID", "AZURE_STORAGE_ACCOUNT"}
 
 
-def test_stack_manifest_rows_carry_every_field_the_workflows_read() -> None:
-    manifest = json.loads((REPO / ".github" / "pulumi-stacks.json").read_text())
-    used = set()
+def manifest_schema() -> dict[str, Any]:
+    return json.loads((REPO / ".github" / "pulumi-stacks.schema.json").read_text())
+
+
+def row_schema() -> dict[str, Any]:
+    return manifest_schema()["properties"]["stacks"]["items"]
+
+
+def test_workflows_read_exactly_the_fields_a_manifest_row_requires() -> None:
+    used: set[str] = set()
     for name in ("preview.yml", "deploy.yml", "drift.yml"):
         used |= set(re.findall(r"matrix\.(\w+)", (WORKFLOWS / name).read_text()))
-    example = json.loads(
-        "{" + manifest["$comment"].split("Example row: {", 1)[1].rsplit("}", 1)[0] + "}"
-    )
-    assert used == set(example)
-    for row in manifest["stacks"]:
-        assert set(row) == used
+    assert used == set(row_schema()["required"]) == set(row_schema()["properties"])
+
+
+def row_problems(row: dict[str, Any]) -> list[str]:
+    schema = row_schema()
+    problems = [f"missing {key}" for key in schema["required"] if key not in row]
+    problems += [f"unknown {key}" for key in row if key not in schema["properties"]]
+    problems += [
+        f"bad {key}: {value!r}"
+        for key, value in row.items()
+        if key in schema["properties"]
+        and not re.match(schema["properties"][key]["pattern"], str(value))
+    ]
+    return problems
+
+
+EXAMPLE_ROW = {
+    "stack": "contoso",
+    "environment": "exo-contoso",
+    "tenantId": "99999999-8888-7777-6666-555555555555",
+    "subscriptionId": "00000000-1111-2222-3333-444444444444",
+    "plannerClientId": "11111111-2222-3333-4444-555555555555",
+    "deployerClientId": "66666666-7777-8888-9999-000000000000",
+    "stateStorageAccount": "contosoexostate",
+    "stateContainer": "pulumi-state",
+}
+
+
+def test_schema_accepts_a_bootstrap_row_and_names_what_is_wrong() -> None:
+    assert row_problems(EXAMPLE_ROW) == []
+    bad = {**EXAMPLE_ROW, "tenantId": "contoso.onmicrosoft.com", "secret": "x"}
+    del bad["stateContainer"]
+    assert sorted(row_problems(bad)) == [
+        "bad tenantId: 'contoso.onmicrosoft.com'",
+        "missing stateContainer",
+        "unknown secret",
+    ]
+
+
+def test_committed_stack_manifest_rows_match_the_schema() -> None:
+    manifest = json.loads((REPO / ".github" / "pulumi-stacks.json").read_text())
+    assert manifest["$schema"] == "./pulumi-stacks.schema.json"
+    assert isinstance(manifest["stacks"], list)
+    assert [row_problems(row) for row in manifest["stacks"]] == [
+        [] for _ in manifest["stacks"]
+    ]
 
 
 def test_pulumi_cli_version_matches_the_sdk_pin() -> None:
