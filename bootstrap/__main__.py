@@ -15,7 +15,7 @@ from bootstrap_permissions import (
     DEPLOYER_WORKLOAD_ACTIONS,
     KEY_VAULT_CRYPTO_USER,
     PLANNER_GRAPH_APP_ROLES,
-    READER,
+    PLANNER_WORKLOAD_ACTIONS,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
     STORAGE_BLOB_DATA_READER,
 )
@@ -114,6 +114,23 @@ deployer_role = azure_native.authorization.RoleDefinition(
     ],
 )
 
+planner_role = azure_native.authorization.RoleDefinition(
+    "planner-role",
+    role_definition_id=workload_group.id.apply(
+        lambda scope: stable_guid(scope, "planner-role")
+    ),
+    role_name=f"{settings.name_prefix} planner ({settings.workload_resource_group})",
+    description="Read the exo-automation workload, including runbook blobs (read with the storage account key).",
+    role_type="CustomRole",
+    scope=workload_group.id,
+    assignable_scopes=[workload_group.id],
+    permissions=[
+        azure_native.authorization.PermissionArgs(
+            actions=list(PLANNER_WORKLOAD_ACTIONS)
+        )
+    ],
+)
+
 subscription_id = azure_client.subscription_id
 service_principal = "ServicePrincipal"
 container_scope = backend.container.id
@@ -143,7 +160,7 @@ grant(
 grant(
     "planner-workload",
     principal_id=planner.object_id,
-    role_definition=role_definition_id(subscription_id, READER),
+    role_definition=planner_role.id,
     scope=workload_group.id,
     principal_type=service_principal,
 )

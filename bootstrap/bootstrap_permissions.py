@@ -44,8 +44,9 @@ DEPLOYER_WORKLOAD_ACTIONS: Mapping[str, str] = {
         "the Automation account with its runbooks, modules, runtime environments, schedules and job schedules"
     ),
     "Microsoft.Storage/storageAccounts/*": (
-        "the runbook-content storage account, its container and blobs (uploading a blob through azure-native "
-        "reads the account key, so listKeys is needed)"
+        "the runbook-content storage account, its container and blobs; azure-native's storage.Blob calls "
+        "listKeys and uploads with the account key (provider/pkg/resources/customresources/"
+        "custom_storage_azidentity.go)"
     ),
     "Microsoft.ManagedIdentity/userAssignedIdentities/read": "a user-assigned identity for Automation, if used",
     "Microsoft.ManagedIdentity/userAssignedIdentities/write": "a user-assigned identity for Automation, if used",
@@ -55,14 +56,20 @@ DEPLOYER_WORKLOAD_ACTIONS: Mapping[str, str] = {
     ),
 }
 
+# The planner's role on the workload resource group: Reader's `*/read`, plus listKeys because refreshing an
+# azure-native storage.Blob reads it with the account key. That key could overwrite runbook content; the Automation
+# account imports a runbook only when its content matches the SHA256 the program pins, which limits the damage.
+PLANNER_WORKLOAD_ACTIONS: Mapping[str, str] = {
+    "*/read": "refresh every workload resource (the same actions as the built-in Reader role)",
+    "Microsoft.Storage/storageAccounts/listKeys/action": "refresh azure-native storage.Blob (read with the account key)",
+}
+
 # Built-in Azure roles by id (ids are the same in every tenant; Azure built-in roles reference).
-READER = "acdd72a7-3385-48ef-bd42-f606fba81ae7"
 STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
 STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
 KEY_VAULT_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
 
 BUILTIN_ROLE_REASONS: Mapping[str, str] = {
-    READER: "planner: refresh the workload resources (read only)",
     STORAGE_BLOB_DATA_CONTRIBUTOR: "deployer (and the admin who runs `pulumi stack init`): read, lock and write "
     "stack state in the azblob:// container",
     STORAGE_BLOB_DATA_READER: "planner: read stack state (previews take no lock in DIY backends)",

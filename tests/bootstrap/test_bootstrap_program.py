@@ -17,7 +17,7 @@ from bootstrap_permissions import (
     DEPLOYER_WORKLOAD_ACTIONS,
     KEY_VAULT_CRYPTO_USER,
     PLANNER_GRAPH_APP_ROLES,
-    READER,
+    PLANNER_WORKLOAD_ACTIONS,
     STORAGE_BLOB_DATA_CONTRIBUTOR,
     STORAGE_BLOB_DATA_READER,
 )
@@ -185,12 +185,8 @@ def test_azure_role_assignments_are_scoped_to_what_each_identity_touches(
     run: Run,
 ) -> None:
     # Mock resource ids are "<logical name>-id".
-    workload, container, key, custom = (
-        "workload-id",
-        "state-container-id",
-        "state-key-id",
-        "deployer-role-id",
-    )
+    workload, container, key = "workload-id", "state-container-id", "state-key-id"
+    deployer_role, planner_role = "deployer-role-id", "planner-role-id"
     deployer = "exo-automation-deployer-sp-object-id"
     planner = "exo-automation-planner-sp-object-id"
     assignments = {
@@ -203,10 +199,10 @@ def test_azure_role_assignments_are_scoped_to_what_each_identity_touches(
         for r in run.of_type("azure-native:authorization:RoleAssignment")
     }
     assert assignments == {
-        (deployer, custom, workload, "ServicePrincipal"),
+        (deployer, deployer_role, workload, "ServicePrincipal"),
         (deployer, role(STORAGE_BLOB_DATA_CONTRIBUTOR), container, "ServicePrincipal"),
         (deployer, role(KEY_VAULT_CRYPTO_USER), key, "ServicePrincipal"),
-        (planner, role(READER), workload, "ServicePrincipal"),
+        (planner, planner_role, workload, "ServicePrincipal"),
         (planner, role(STORAGE_BLOB_DATA_READER), container, "ServicePrincipal"),
         (planner, role(KEY_VAULT_CRYPTO_USER), key, "ServicePrincipal"),
         (ADMIN, role(STORAGE_BLOB_DATA_CONTRIBUTOR), container, "User"),
@@ -220,13 +216,25 @@ def test_azure_role_assignments_are_scoped_to_what_each_identity_touches(
     assert all(uuid.UUID(name).version == 5 for name in names)
 
 
-def test_deployer_custom_role_holds_only_the_documented_actions(run: Run) -> None:
-    (definition,) = run.of_type("azure-native:authorization:RoleDefinition")
-    assert definition.inputs["permissions"] == [
-        {"actions": list(DEPLOYER_WORKLOAD_ACTIONS)}
+def test_custom_roles_hold_only_the_documented_actions(run: Run) -> None:
+    definitions = {
+        r.name: r for r in run.of_type("azure-native:authorization:RoleDefinition")
+    }
+    expected = {
+        "deployer-role": DEPLOYER_WORKLOAD_ACTIONS,
+        "planner-role": PLANNER_WORKLOAD_ACTIONS,
+    }
+    assert set(definitions) == set(expected)
+    for name, actions in expected.items():
+        inputs = definitions[name].inputs
+        assert inputs["permissions"] == [{"actions": list(actions)}]
+        assert inputs["assignableScopes"] == ["workload-id"]
+        assert inputs["roleType"] == "CustomRole"
+        assert uuid.UUID(inputs["roleDefinitionId"]).version == 5
+    # The planner writes nothing: every action but listKeys is a read.
+    assert [a for a in PLANNER_WORKLOAD_ACTIONS if not a.endswith("/read")] == [
+        "Microsoft.Storage/storageAccounts/listKeys/action"
     ]
-    assert definition.inputs["assignableScopes"] == ["workload-id"]
-    assert uuid.UUID(definition.inputs["roleDefinitionId"]).version == 5
 
 
 def test_state_backend_is_entra_only_versioned_and_protected(run: Run) -> None:
