@@ -5,6 +5,7 @@ keeps its state in the container created here. See docs/gitops.md#bootstrapping-
 """
 
 import json
+from collections.abc import Mapping
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -97,106 +98,113 @@ backend = StateBackend(
     ),
 )
 
-deployer_role = azure_native.authorization.RoleDefinition(
-    "deployer-role",
-    role_definition_id=workload_group.id.apply(
-        lambda scope: stable_guid(scope, "deployer-role")
+
+def workload_role(
+    identity: str, purpose: str, actions: Mapping[str, str]
+) -> azure_native.authorization.RoleDefinition:
+    """A custom role assignable only on the workload resource group, with a name stable across runs."""
+    return azure_native.authorization.RoleDefinition(
+        f"{identity}-role",
+        role_definition_id=workload_group.id.apply(
+            lambda scope: stable_guid(scope, f"{identity}-role")
+        ),
+        role_name=f"{settings.name_prefix} {identity} ({settings.workload_resource_group})",
+        description=purpose,
+        role_type="CustomRole",
+        scope=workload_group.id,
+        assignable_scopes=[workload_group.id],
+        permissions=[azure_native.authorization.PermissionArgs(actions=list(actions))],
+    )
+
+
+deployer_role = workload_role(
+    "deployer",
+    "What the exo-automation main stack deploys: Automation, runbook storage, user-assigned identity.",
+    DEPLOYER_WORKLOAD_ACTIONS,
+)
+planner_role = workload_role(
+    "planner",
+    "Read the exo-automation workload, including runbook blobs (read with the storage account key).",
+    PLANNER_WORKLOAD_ACTIONS,
+)
+
+
+def builtin_role(role_guid: str) -> pulumi.Output[str]:
+    return role_definition_id(azure_client.subscription_id, role_guid)
+
+
+# (name, principal object id, principal type, role definition id, scope)
+role_assignments = [
+    (
+        "deployer-workload",
+        deployer.object_id,
+        "ServicePrincipal",
+        deployer_role.id,
+        workload_group.id,
     ),
-    role_name=f"{settings.name_prefix} deployer ({settings.workload_resource_group})",
-    description="What the exo-automation main stack deploys: Automation, runbook storage, user-assigned identity.",
-    role_type="CustomRole",
-    scope=workload_group.id,
-    assignable_scopes=[workload_group.id],
-    permissions=[
-        azure_native.authorization.PermissionArgs(
-            actions=list(DEPLOYER_WORKLOAD_ACTIONS)
-        )
-    ],
-)
-
-planner_role = azure_native.authorization.RoleDefinition(
-    "planner-role",
-    role_definition_id=workload_group.id.apply(
-        lambda scope: stable_guid(scope, "planner-role")
+    (
+        "deployer-state",
+        deployer.object_id,
+        "ServicePrincipal",
+        builtin_role(STORAGE_BLOB_DATA_CONTRIBUTOR),
+        backend.container.id,
     ),
-    role_name=f"{settings.name_prefix} planner ({settings.workload_resource_group})",
-    description="Read the exo-automation workload, including runbook blobs (read with the storage account key).",
-    role_type="CustomRole",
-    scope=workload_group.id,
-    assignable_scopes=[workload_group.id],
-    permissions=[
-        azure_native.authorization.PermissionArgs(
-            actions=list(PLANNER_WORKLOAD_ACTIONS)
-        )
-    ],
-)
-
-subscription_id = azure_client.subscription_id
-service_principal = "ServicePrincipal"
-container_scope = backend.container.id
-key_scope = backend.key.id
-
-grant(
-    "deployer-workload",
-    principal_id=deployer.object_id,
-    role_definition=deployer_role.id,
-    scope=workload_group.id,
-    principal_type=service_principal,
-)
-grant(
-    "deployer-state",
-    principal_id=deployer.object_id,
-    role_definition=role_definition_id(subscription_id, STORAGE_BLOB_DATA_CONTRIBUTOR),
-    scope=container_scope,
-    principal_type=service_principal,
-)
-grant(
-    "deployer-secrets",
-    principal_id=deployer.object_id,
-    role_definition=role_definition_id(subscription_id, KEY_VAULT_CRYPTO_USER),
-    scope=key_scope,
-    principal_type=service_principal,
-)
-grant(
-    "planner-workload",
-    principal_id=planner.object_id,
-    role_definition=planner_role.id,
-    scope=workload_group.id,
-    principal_type=service_principal,
-)
-grant(
-    "planner-state",
-    principal_id=planner.object_id,
-    role_definition=role_definition_id(subscription_id, STORAGE_BLOB_DATA_READER),
-    scope=container_scope,
-    principal_type=service_principal,
-)
-grant(
-    "planner-secrets",
-    principal_id=planner.object_id,
-    role_definition=role_definition_id(subscription_id, KEY_VAULT_CRYPTO_USER),
-    scope=key_scope,
-    principal_type=service_principal,
-)
-# The administrator (a user signed in with `az login`) creates the main stack once (`pulumi stack init
-# --secrets-provider ...`): Owner grants no data-plane access, so give them the deployer's state and key access.
-grant(
-    "admin-state",
-    principal_id=admin.object_id,
-    role_definition=role_definition_id(subscription_id, STORAGE_BLOB_DATA_CONTRIBUTOR),
-    scope=container_scope,
-    principal_type="User",
-)
-grant(
-    "admin-secrets",
-    principal_id=admin.object_id,
-    role_definition=role_definition_id(subscription_id, KEY_VAULT_CRYPTO_USER),
-    scope=key_scope,
-    principal_type="User",
-)
+    (
+        "deployer-secrets",
+        deployer.object_id,
+        "ServicePrincipal",
+        builtin_role(KEY_VAULT_CRYPTO_USER),
+        backend.key.id,
+    ),
+    (
+        "planner-workload",
+        planner.object_id,
+        "ServicePrincipal",
+        planner_role.id,
+        workload_group.id,
+    ),
+    (
+        "planner-state",
+        planner.object_id,
+        "ServicePrincipal",
+        builtin_role(STORAGE_BLOB_DATA_READER),
+        backend.container.id,
+    ),
+    (
+        "planner-secrets",
+        planner.object_id,
+        "ServicePrincipal",
+        builtin_role(KEY_VAULT_CRYPTO_USER),
+        backend.key.id,
+    ),
+    # The administrator (a user signed in with `az login`) creates the main stack once (`pulumi stack init
+    # --secrets-provider ...`): Owner grants no data-plane access, so give them the deployer's state and key access.
+    (
+        "admin-state",
+        admin.object_id,
+        "User",
+        builtin_role(STORAGE_BLOB_DATA_CONTRIBUTOR),
+        backend.container.id,
+    ),
+    (
+        "admin-secrets",
+        admin.object_id,
+        "User",
+        builtin_role(KEY_VAULT_CRYPTO_USER),
+        backend.key.id,
+    ),
+]
+for name, principal_id, principal_type, role_definition, scope in role_assignments:
+    grant(
+        name,
+        principal_id=principal_id,
+        principal_type=principal_type,
+        role_definition=role_definition,
+        scope=scope,
+    )
 
 pulumi.export("tenantId", admin.tenant_id)
-pulumi.export("subscriptionId", subscription_id)
+pulumi.export("subscriptionId", azure_client.subscription_id)
 pulumi.export("plannerClientId", planner.client_id)
 pulumi.export("deployerClientId", deployer.client_id)
 pulumi.export("deployerObjectId", deployer.object_id)
@@ -208,7 +216,7 @@ pulumi.export("secretsProvider", backend.secrets_provider)
 # Paste into .github/pulumi-stacks.json "stacks".
 stacks_manifest_row = pulumi.Output.all(
     admin.tenant_id,
-    subscription_id,
+    azure_client.subscription_id,
     planner.client_id,
     deployer.client_id,
     backend.account.name,
