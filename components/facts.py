@@ -51,12 +51,15 @@ _ROLE_LIST = (
 ROLES: Mapping[str, ExchangeRole] = MappingProxyType({role.display_name: role for role in _ROLE_LIST})
 DEFAULT_ROLE = "Exchange Administrator"
 
-# Microsoft first-party applications whose service principals must never be managed as resources here.
+MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
+
+# Microsoft first-party applications whose service principals must never be managed as resources here (pulumi/pulumi-azuread #2045:
+# destroying a managed one deletes it from the tenant). This module stays stdlib-only: the policy pack loads it by path.
 MICROSOFT_FIRST_PARTY_APP_IDS: Mapping[str, str] = MappingProxyType(
     {
         EXCHANGE_ONLINE_APP_ID: "Office 365 Exchange Online",
         "00000007-0000-0ff1-ce00-000000000000": "Security & Compliance (Exchange Online Protection, GCC High/DoD resource)",
-        "00000003-0000-0000-c000-000000000000": "Microsoft Graph",
+        MICROSOFT_GRAPH_APP_ID: "Microsoft Graph",
         "00000003-0000-0ff1-ce00-000000000000": "Office 365 SharePoint Online",
         "00000002-0000-0000-c000-000000000000": "Windows Azure Active Directory",
         "797f4846-ba00-4fd7-ba43-dac1f8f63013": "Windows Azure Service Management API",

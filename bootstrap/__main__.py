@@ -1,0 +1,238 @@
+"""Bootstrap stack (run once per tenant by an administrator): the pipeline's identities and state backend.
+
+Separate from the main program because the main program's pipeline signs in *as* the deployer created here and
+keeps its state in the container created here. See docs/gitops.md#bootstrapping-the-pipeline-identity.
+"""
+
+import json
+from collections.abc import Mapping
+
+import pulumi
+import pulumi_azure_native as azure_native
+import pulumi_azuread as azuread
+from bootstrap_facts import MICROSOFT_GRAPH_APP_ID
+from bootstrap_permissions import (
+    DEPLOYER_GRAPH_APP_ROLES,
+    DEPLOYER_WORKLOAD_ACTIONS,
+    KEY_VAULT_CRYPTO_USER,
+    PLANNER_GRAPH_APP_ROLES,
+    PLANNER_WORKLOAD_ACTIONS,
+    STORAGE_BLOB_DATA_CONTRIBUTOR,
+    STORAGE_BLOB_DATA_READER,
+)
+from bootstrap_resources import (
+    PipelineIdentity,
+    PipelineIdentityArgs,
+    StateBackend,
+    StateBackendArgs,
+    github_subjects_for_deployer,
+    github_subjects_for_planner,
+    grant,
+    role_definition_id,
+    stable_guid,
+)
+from bootstrap_settings import CONFIG_NAMESPACE, STRUCTURED_KEYS, parse_settings
+
+config = pulumi.Config(CONFIG_NAMESPACE)
+# Lists and booleans arrive as JSON; everything else is read as the plain string it is.
+settings = parse_settings(
+    lambda key: config.get_object(key) if key in STRUCTURED_KEYS else config.get(key),
+    pulumi.get_stack(),
+)
+
+admin = azuread.get_client_config_output()
+azure_client = azure_native.authorization.get_client_config_output()
+graph = azuread.get_service_principal_output(client_id=MICROSOFT_GRAPH_APP_ID)
+
+planner = PipelineIdentity(
+    f"{settings.name_prefix}-planner",
+    PipelineIdentityArgs(
+        display_name=f"{settings.name_prefix} pipeline planner ({settings.github_repository})",
+        owner_object_ids=[admin.object_id],
+        subjects=github_subjects_for_planner(
+            settings.github_repository,
+            settings.plan_branch,
+            settings.plan_pull_requests,
+        ),
+        graph_app_id=MICROSOFT_GRAPH_APP_ID,
+        graph_object_id=graph.object_id,
+        graph_app_role_ids=graph.app_role_ids,
+        graph_app_roles=list(PLANNER_GRAPH_APP_ROLES),
+    ),
+)
+deployer = PipelineIdentity(
+    f"{settings.name_prefix}-deployer",
+    PipelineIdentityArgs(
+        display_name=f"{settings.name_prefix} pipeline deployer ({settings.github_repository})",
+        owner_object_ids=[admin.object_id],
+        subjects=github_subjects_for_deployer(
+            settings.github_repository, settings.deploy_environments
+        ),
+        graph_app_id=MICROSOFT_GRAPH_APP_ID,
+        graph_object_id=graph.object_id,
+        graph_app_role_ids=graph.app_role_ids,
+        graph_app_roles=list(DEPLOYER_GRAPH_APP_ROLES),
+    ),
+)
+
+pipeline_group = azure_native.resources.ResourceGroup(
+    "pipeline",
+    resource_group_name=settings.pipeline_resource_group,
+    location=settings.location,
+)
+workload_group = azure_native.resources.ResourceGroup(
+    "workload",
+    resource_group_name=settings.workload_resource_group,
+    location=settings.location,
+)
+backend = StateBackend(
+    "state",
+    StateBackendArgs(
+        resource_group_name=pipeline_group.name,
+        location=settings.location,
+        tenant_id=admin.tenant_id,
+        storage_account_name=settings.state_storage_account,
+        container_name=settings.state_container,
+        key_vault_name=settings.key_vault,
+        key_name=settings.secrets_key,
+    ),
+)
+
+
+def workload_role(
+    identity: str, purpose: str, actions: Mapping[str, str]
+) -> azure_native.authorization.RoleDefinition:
+    """A custom role assignable only on the workload resource group, with a name stable across runs."""
+    return azure_native.authorization.RoleDefinition(
+        f"{identity}-role",
+        role_definition_id=workload_group.id.apply(
+            lambda scope: stable_guid(scope, f"{identity}-role")
+        ),
+        role_name=f"{settings.name_prefix} {identity} ({settings.workload_resource_group})",
+        description=purpose,
+        role_type="CustomRole",
+        scope=workload_group.id,
+        assignable_scopes=[workload_group.id],
+        permissions=[azure_native.authorization.PermissionArgs(actions=list(actions))],
+    )
+
+
+deployer_role = workload_role(
+    "deployer",
+    "What the exo-automation main stack deploys: Automation, runbook storage, user-assigned identity.",
+    DEPLOYER_WORKLOAD_ACTIONS,
+)
+planner_role = workload_role(
+    "planner",
+    "Read the exo-automation workload, including runbook blobs (read with the storage account key).",
+    PLANNER_WORKLOAD_ACTIONS,
+)
+
+
+def builtin_role(role_guid: str) -> pulumi.Output[str]:
+    return role_definition_id(azure_client.subscription_id, role_guid)
+
+
+# (name, principal object id, principal type, role definition id, scope)
+role_assignments = [
+    (
+        "deployer-workload",
+        deployer.object_id,
+        "ServicePrincipal",
+        deployer_role.id,
+        workload_group.id,
+    ),
+    (
+        "deployer-state",
+        deployer.object_id,
+        "ServicePrincipal",
+        builtin_role(STORAGE_BLOB_DATA_CONTRIBUTOR),
+        backend.container.id,
+    ),
+    (
+        "deployer-secrets",
+        deployer.object_id,
+        "ServicePrincipal",
+        builtin_role(KEY_VAULT_CRYPTO_USER),
+        backend.key.id,
+    ),
+    (
+        "planner-workload",
+        planner.object_id,
+        "ServicePrincipal",
+        planner_role.id,
+        workload_group.id,
+    ),
+    (
+        "planner-state",
+        planner.object_id,
+        "ServicePrincipal",
+        builtin_role(STORAGE_BLOB_DATA_READER),
+        backend.container.id,
+    ),
+    (
+        "planner-secrets",
+        planner.object_id,
+        "ServicePrincipal",
+        builtin_role(KEY_VAULT_CRYPTO_USER),
+        backend.key.id,
+    ),
+    # The administrator (a user signed in with `az login`) creates the main stack once (`pulumi stack init
+    # --secrets-provider ...`): Owner grants no data-plane access, so give them the deployer's state and key access.
+    (
+        "admin-state",
+        admin.object_id,
+        "User",
+        builtin_role(STORAGE_BLOB_DATA_CONTRIBUTOR),
+        backend.container.id,
+    ),
+    (
+        "admin-secrets",
+        admin.object_id,
+        "User",
+        builtin_role(KEY_VAULT_CRYPTO_USER),
+        backend.key.id,
+    ),
+]
+for name, principal_id, principal_type, role_definition, scope in role_assignments:
+    grant(
+        name,
+        principal_id=principal_id,
+        principal_type=principal_type,
+        role_definition=role_definition,
+        scope=scope,
+    )
+
+pulumi.export("tenantId", admin.tenant_id)
+pulumi.export("subscriptionId", azure_client.subscription_id)
+pulumi.export("plannerClientId", planner.client_id)
+pulumi.export("deployerClientId", deployer.client_id)
+pulumi.export("deployerObjectId", deployer.object_id)
+pulumi.export("workloadResourceGroup", workload_group.name)
+pulumi.export("stateStorageAccount", backend.account.name)
+pulumi.export("stateContainer", backend.container.name)
+pulumi.export("backendUrl", backend.backend_url)
+pulumi.export("secretsProvider", backend.secrets_provider)
+# Paste into .github/pulumi-stacks.json "stacks".
+stacks_manifest_row = pulumi.Output.all(
+    admin.tenant_id,
+    azure_client.subscription_id,
+    planner.client_id,
+    deployer.client_id,
+    backend.account.name,
+    backend.container.name,
+).apply(
+    lambda values: json.dumps(
+        {
+            "stack": settings.main_stack,
+            "environment": settings.deploy_environments[0],
+            "tenantId": values[0],
+            "subscriptionId": values[1],
+            "plannerClientId": values[2],
+            "deployerClientId": values[3],
+            "stateStorageAccount": values[4],
+            "stateContainer": values[5],
+        }
+    )
+)
+pulumi.export("stacksManifestRow", stacks_manifest_row)

@@ -1,0 +1,80 @@
+"""Exactly what the pipeline identities may do, each grant with the reason the main stack needs it.
+
+Two identities per tenant:
+- the *planner* (pull-request previews and drift checks) reads the tenant and the state;
+- the *deployer* (merge to main, behind a GitHub environment) changes the tenant.
+
+Sources: the "API Permissions" section of each azuread resource and data source the main stack uses
+(hashicorp/terraform-provider-azuread docs/resources/*.md, the provider pulumi-azuread bridges), the Pulumi
+DIY-backend docs (Storage Blob Data Contributor for azblob://), and the Azure built-in roles reference.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+# Microsoft Graph application permissions (app roles on the Graph service principal), by value.
+DEPLOYER_GRAPH_APP_ROLES: Mapping[str, str] = {
+    "Application.ReadWrite.OwnedBy": (
+        "create the Exchange app registrations, their service principals and certificate credentials, and change "
+        "only apps it owns (the main stack lists the deployer in `owners` of each Application and ServicePrincipal)"
+    ),
+    "Application.Read.All": (
+        "look up Microsoft's Exchange Online service principal and the Automation managed identity's service "
+        "principal (azuread.get_service_principal), and read the app role assignments it manages"
+    ),
+    "AppRoleAssignment.ReadWrite.All": (
+        "grant Exchange.ManageAsApp on the Exchange Online service principal to the app and the managed identity"
+    ),
+    "RoleManagement.ReadWrite.Directory": (
+        "assign the Exchange directory role (e.g. Exchange Administrator) to the app and the managed identity"
+    ),
+}
+
+PLANNER_GRAPH_APP_ROLES: Mapping[str, str] = {
+    "Application.Read.All": "refresh/preview the apps, service principals, credentials and app role assignments",
+    "RoleManagement.Read.Directory": "refresh/preview the directory role assignments",
+}
+
+# Azure RBAC for the workload resource group (where the main stack puts Automation and runbook storage).
+# A custom role instead of Contributor: nothing outside these resource providers.
+DEPLOYER_WORKLOAD_ACTIONS: Mapping[str, str] = {
+    "Microsoft.Resources/subscriptions/resourceGroups/read": "resolve the resource group the stack deploys into",
+    "Microsoft.Automation/automationAccounts/*": (
+        "the Automation account with its runbooks, modules, runtime environments, schedules and job schedules"
+    ),
+    "Microsoft.Storage/storageAccounts/*": (
+        "the runbook-content storage account, its container and blobs; azure-native's storage.Blob calls "
+        "listKeys and uploads with the account key (provider/pkg/resources/customresources/"
+        "custom_storage_azidentity.go)"
+    ),
+    "Microsoft.ManagedIdentity/userAssignedIdentities/read": "a user-assigned identity for Automation, if used",
+    "Microsoft.ManagedIdentity/userAssignedIdentities/write": "a user-assigned identity for Automation, if used",
+    "Microsoft.ManagedIdentity/userAssignedIdentities/delete": "a user-assigned identity for Automation, if used",
+    "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action": (
+        "attach that user-assigned identity to the Automation account"
+    ),
+}
+
+# The planner's role on the workload resource group: Reader's `*/read`, plus listKeys because refreshing an
+# azure-native storage.Blob reads it with the account key. That key could overwrite runbook content; the Automation
+# account imports a runbook only when its content matches the SHA256 the program pins, which limits the damage.
+PLANNER_WORKLOAD_ACTIONS: Mapping[str, str] = {
+    "*/read": "refresh every workload resource (the same actions as the built-in Reader role)",
+    "Microsoft.Storage/storageAccounts/listKeys/action": "refresh azure-native storage.Blob (read with the account key)",
+}
+
+# Built-in Azure roles by id (ids are the same in every tenant; Azure built-in roles reference).
+STORAGE_BLOB_DATA_CONTRIBUTOR = "ba92f5b4-2d11-453d-a403-e96b0029c9fe"
+STORAGE_BLOB_DATA_READER = "2a2b9908-6ea1-4ae2-8e65-a410df84e7d1"
+KEY_VAULT_CRYPTO_USER = "12338af0-0e69-4776-bea7-57ae8d297424"
+
+BUILTIN_ROLE_REASONS: Mapping[str, str] = {
+    STORAGE_BLOB_DATA_CONTRIBUTOR: "deployer (and the admin who runs `pulumi stack init`): read, lock and write "
+    "stack state in the azblob:// container",
+    STORAGE_BLOB_DATA_READER: "planner: read stack state (previews take no lock in DIY backends)",
+    KEY_VAULT_CRYPTO_USER: "every identity that opens the stack: encrypt/decrypt with the azurekeyvault:// key",
+}
+
+GITHUB_OIDC_ISSUER = "https://token.actions.githubusercontent.com"
+ENTRA_TOKEN_EXCHANGE_AUDIENCE = "api://AzureADTokenExchange"

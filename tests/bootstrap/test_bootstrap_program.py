@@ -1,0 +1,270 @@
+"""The bootstrap program under mocks: who may sign in as whom, and with exactly which permissions."""
+
+from __future__ import annotations
+
+import json
+import runpy
+import uuid
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+import exo_policies as ep
+import pulumi
+import pytest
+from bootstrap_permissions import (
+    DEPLOYER_GRAPH_APP_ROLES,
+    DEPLOYER_WORKLOAD_ACTIONS,
+    KEY_VAULT_CRYPTO_USER,
+    PLANNER_GRAPH_APP_ROLES,
+    PLANNER_WORKLOAD_ACTIONS,
+    STORAGE_BLOB_DATA_CONTRIBUTOR,
+    STORAGE_BLOB_DATA_READER,
+)
+from recording_mocks import RecordingMocks
+
+MAIN = Path(__file__).resolve().parents[2] / "bootstrap" / "__main__.py"
+REPOSITORY = "contoso-msp/exo-automation"
+SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
+TENANT = "99999999-8888-7777-6666-555555555555"
+ADMIN = "admin-object-id"
+GRAPH_OBJECT = "graph-sp-object-id"
+GRAPH_ROLE_IDS = {
+    value: str(uuid.uuid5(uuid.NAMESPACE_URL, value))
+    for value in {
+        *DEPLOYER_GRAPH_APP_ROLES,
+        *PLANNER_GRAPH_APP_ROLES,
+        "Directory.ReadWrite.All",
+    }
+}
+# The input that carries each azure-native resource's own name (its `name` output).
+NAME_INPUT = {
+    "azure-native:resources:ResourceGroup": "resourceGroupName",
+    "azure-native:storage:StorageAccount": "accountName",
+    "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:keyvault:Vault": "vaultName",
+    "azure-native:keyvault:Key": "keyName",
+    "azure-native:authorization:RoleDefinition": "roleName",
+}
+
+
+def computed(typ: str, name: str, inputs: Mapping[str, Any]) -> Mapping[str, Any]:
+    outputs: dict[str, Any] = {}
+    if typ == ep.AZUREAD_APPLICATION:
+        outputs["clientId"] = f"{name}-client-id"
+    if typ == ep.AZUREAD_SERVICE_PRINCIPAL:
+        outputs["objectId"] = f"{name}-object-id"
+    if typ in NAME_INPUT:
+        outputs["name"] = inputs[NAME_INPUT[typ]]
+    return outputs
+
+
+CALLS = {
+    "azuread:index/getClientConfig:getClientConfig": {
+        "objectId": ADMIN,
+        "tenantId": TENANT,
+        "clientId": "cli",
+    },
+    "azure-native:authorization:getClientConfig": {
+        "subscriptionId": SUBSCRIPTION,
+        "tenantId": TENANT,
+        "objectId": ADMIN,
+        "clientId": "cli",
+    },
+    "azuread:index/getServicePrincipal:getServicePrincipal": {
+        "objectId": GRAPH_OBJECT,
+        "clientId": "00000003-0000-0000-c000-000000000000",
+        "appRoleIds": GRAPH_ROLE_IDS,
+    },
+}
+
+
+class Run:
+    def __init__(
+        self, records: list[ep.ResourceRecord], manifest_row: dict[str, Any]
+    ) -> None:
+        self.records = records
+        self.manifest_row = manifest_row
+
+    def of_type(self, typ: str) -> list[ep.ResourceRecord]:
+        return [r for r in self.records if r.type == typ]
+
+
+@pytest.fixture(scope="module")
+def run() -> Run:
+    mocks = RecordingMocks(computed_outputs=computed, call_results=CALLS)
+    pulumi.runtime.set_mocks(
+        mocks, project="exo-bootstrap", stack="contoso", preview=False
+    )
+    config = {
+        "exo-bootstrap:githubRepository": REPOSITORY,
+        "exo-bootstrap:deployEnvironments": json.dumps(["exo-contoso"]),
+        "exo-bootstrap:location": "westeurope",
+        "exo-bootstrap:stateStorageAccount": "contosoexostate",
+        "exo-bootstrap:keyVault": "contoso-exo-pulumi",
+    }
+    for key, value in config.items():
+        pulumi.runtime.set_config(key, value)
+    captured: dict[str, Any] = {}
+
+    @pulumi.runtime.test
+    def program() -> pulumi.Output[str]:
+        namespace = runpy.run_path(str(MAIN))
+        row: pulumi.Output[str] = namespace["stacks_manifest_row"]
+        return row.apply(lambda text: captured.setdefault("row", json.loads(text)))
+
+    program()
+    return Run(mocks.records, captured["row"])
+
+
+def credentials_by_app(run: Run) -> dict[str, set[str]]:
+    subjects: dict[str, set[str]] = {}
+    for record in run.of_type(
+        "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential"
+    ):
+        assert record.inputs["issuer"] == "https://token.actions.githubusercontent.com"
+        assert record.inputs["audiences"] == ["api://AzureADTokenExchange"]
+        role = "deployer" if "deployer" in record.name else "planner"
+        subjects.setdefault(role, set()).add(record.inputs["subject"])
+    return subjects
+
+
+def test_only_protected_environment_jobs_can_become_the_deployer(run: Run) -> None:
+    assert credentials_by_app(run) == {
+        "deployer": {f"repo:{REPOSITORY}:environment:exo-contoso"},
+        "planner": {
+            f"repo:{REPOSITORY}:ref:refs/heads/main",
+            f"repo:{REPOSITORY}:pull_request",
+        },
+    }
+
+
+def test_graph_permissions_are_exactly_the_documented_ones(run: Run) -> None:
+    granted: dict[str, set[str]] = {"deployer": set(), "planner": set()}
+    ids_to_value = {v: k for k, v in GRAPH_ROLE_IDS.items()}
+    for record in run.of_type("azuread:index/appRoleAssignment:AppRoleAssignment"):
+        assert record.inputs["resourceObjectId"] == GRAPH_OBJECT
+        role = "deployer" if "deployer" in record.name else "planner"
+        assert (
+            record.inputs["principalObjectId"] == f"exo-automation-{role}-sp-object-id"
+        )
+        granted[role].add(ids_to_value[record.inputs["appRoleId"]])
+    assert granted == {
+        "deployer": set(DEPLOYER_GRAPH_APP_ROLES),
+        "planner": set(PLANNER_GRAPH_APP_ROLES),
+    }
+
+
+def test_apps_declare_the_same_permissions_and_have_no_secret(run: Run) -> None:
+    apps = {r.name: r for r in run.of_type(ep.AZUREAD_APPLICATION)}
+    assert set(apps) == {"exo-automation-deployer-app", "exo-automation-planner-app"}
+    for name, record in apps.items():
+        wanted = (
+            DEPLOYER_GRAPH_APP_ROLES if "deployer" in name else PLANNER_GRAPH_APP_ROLES
+        )
+        (access,) = record.inputs["requiredResourceAccesses"]
+        assert access["resourceAppId"] == "00000003-0000-0000-c000-000000000000"
+        assert {a["id"] for a in access["resourceAccesses"]} == {
+            GRAPH_ROLE_IDS[v] for v in wanted
+        }
+        assert {a["type"] for a in access["resourceAccesses"]} == {"Role"}
+        assert record.inputs["owners"] == [ADMIN]
+        assert "password" not in record.inputs
+    assert run.of_type(ep.AZUREAD_APPLICATION_PASSWORD) == []
+
+
+def test_bootstrap_passes_the_policy_pack(run: Run) -> None:
+    assert ep.evaluate(run.records) == []
+
+
+def role(guid: str) -> str:
+    return f"/subscriptions/{SUBSCRIPTION}/providers/Microsoft.Authorization/roleDefinitions/{guid}"
+
+
+def test_azure_role_assignments_are_scoped_to_what_each_identity_touches(
+    run: Run,
+) -> None:
+    # Mock resource ids are "<logical name>-id".
+    workload, container, key = "workload-id", "state-container-id", "state-key-id"
+    deployer_role, planner_role = "deployer-role-id", "planner-role-id"
+    deployer = "exo-automation-deployer-sp-object-id"
+    planner = "exo-automation-planner-sp-object-id"
+    assignments = {
+        (
+            r.inputs["principalId"],
+            r.inputs["roleDefinitionId"],
+            r.inputs["scope"],
+            r.inputs.get("principalType"),
+        )
+        for r in run.of_type("azure-native:authorization:RoleAssignment")
+    }
+    assert assignments == {
+        (deployer, deployer_role, workload, "ServicePrincipal"),
+        (deployer, role(STORAGE_BLOB_DATA_CONTRIBUTOR), container, "ServicePrincipal"),
+        (deployer, role(KEY_VAULT_CRYPTO_USER), key, "ServicePrincipal"),
+        (planner, planner_role, workload, "ServicePrincipal"),
+        (planner, role(STORAGE_BLOB_DATA_READER), container, "ServicePrincipal"),
+        (planner, role(KEY_VAULT_CRYPTO_USER), key, "ServicePrincipal"),
+        (ADMIN, role(STORAGE_BLOB_DATA_CONTRIBUTOR), container, "User"),
+        (ADMIN, role(KEY_VAULT_CRYPTO_USER), key, "User"),
+    }
+    names = [
+        r.inputs["roleAssignmentName"]
+        for r in run.of_type("azure-native:authorization:RoleAssignment")
+    ]
+    assert len(set(names)) == len(names)
+    assert all(uuid.UUID(name).version == 5 for name in names)
+
+
+def test_custom_roles_hold_only_the_documented_actions(run: Run) -> None:
+    definitions = {
+        r.name: r for r in run.of_type("azure-native:authorization:RoleDefinition")
+    }
+    expected = {
+        "deployer-role": DEPLOYER_WORKLOAD_ACTIONS,
+        "planner-role": PLANNER_WORKLOAD_ACTIONS,
+    }
+    assert set(definitions) == set(expected)
+    for name, actions in expected.items():
+        inputs = definitions[name].inputs
+        assert inputs["permissions"] == [{"actions": list(actions)}]
+        assert inputs["assignableScopes"] == ["workload-id"]
+        assert inputs["roleType"] == "CustomRole"
+        assert uuid.UUID(inputs["roleDefinitionId"]).version == 5
+    # The planner writes nothing: every action but listKeys is a read.
+    assert [a for a in PLANNER_WORKLOAD_ACTIONS if not a.endswith("/read")] == [
+        "Microsoft.Storage/storageAccounts/listKeys/action"
+    ]
+
+
+def test_state_backend_is_entra_only_versioned_and_protected(run: Run) -> None:
+    (account,) = run.of_type(ep.STORAGE_ACCOUNT)
+    assert account.inputs["allowSharedKeyAccess"] is False
+    (service,) = run.of_type("azure-native:storage:BlobServiceProperties")
+    assert service.inputs["isVersioningEnabled"] is True
+    (vault,) = run.of_type("azure-native:keyvault:Vault")
+    assert vault.inputs["properties"]["enableRbacAuthorization"] is True
+    assert vault.inputs["properties"]["enablePurgeProtection"] is True
+    (key,) = run.of_type("azure-native:keyvault:Key")
+    assert key.inputs["properties"]["kty"] == "RSA"
+    assert key.inputs["properties"]["keyOps"] == ["encrypt", "decrypt"]
+
+
+def test_manifest_row_is_a_valid_stacks_manifest_row(run: Run) -> None:
+    schema = json.loads(
+        (MAIN.parents[1] / ".github" / "pulumi-stacks.schema.json").read_text()
+    )["properties"]["stacks"]["items"]
+    assert set(run.manifest_row) == set(schema["required"])
+
+
+def test_manifest_row_fills_every_field_the_workflows_read(run: Run) -> None:
+    assert run.manifest_row == {
+        "stack": "contoso",
+        "environment": "exo-contoso",
+        "tenantId": TENANT,
+        "subscriptionId": SUBSCRIPTION,
+        "plannerClientId": "exo-automation-planner-app-client-id",
+        "deployerClientId": "exo-automation-deployer-app-client-id",
+        "stateStorageAccount": "contosoexostate",
+        "stateContainer": "pulumi-state",
+    }

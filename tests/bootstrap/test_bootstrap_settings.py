@@ -1,0 +1,68 @@
+"""Bootstrap configuration: one clear error naming the key, before anything is registered."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from bootstrap_settings import BootstrapConfigError, parse_settings
+
+VALID: dict[str, Any] = {
+    "githubRepository": "contoso-msp/exo-automation",
+    "deployEnvironments": ["exo-contoso"],
+    "location": "westeurope",
+    "stateStorageAccount": "contosoexostate",
+    "keyVault": "contoso-exo-pulumi",
+}
+
+
+def parse(**overrides: Any):
+    values = {**VALID, **overrides}
+    return parse_settings(values.get, "contoso")
+
+
+def test_defaults_fill_the_optional_keys() -> None:
+    settings = parse()
+    assert settings.plan_branch == "main"
+    assert settings.plan_pull_requests is True
+    assert settings.workload_resource_group == "exo-automation-rg"
+    assert settings.pipeline_resource_group == "exo-automation-pipeline-rg"
+    assert settings.state_container == "pulumi-state"
+    assert settings.secrets_key == "pulumi-secrets"
+    assert settings.main_stack == "contoso"
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "expected"),
+    [
+        ("githubRepository", None, "exo-bootstrap:githubRepository is required"),
+        (
+            "githubRepository",
+            "just-a-name",
+            "exo-bootstrap:githubRepository is 'just-a-name'",
+        ),
+        (
+            "deployEnvironments",
+            [],
+            "exo-bootstrap:deployEnvironments must be a non-empty list",
+        ),
+        (
+            "deployEnvironments",
+            ["ok", "bad name"],
+            "invalid GitHub environment name 'bad name'",
+        ),
+        (
+            "stateStorageAccount",
+            "Has-Caps",
+            "exo-bootstrap:stateStorageAccount is 'Has-Caps'",
+        ),
+        ("keyVault", "x", "exo-bootstrap:keyVault is 'x'"),
+        ("location", "West Europe", "exo-bootstrap:location is 'West Europe'"),
+        ("planPullRequests", "yes", "exo-bootstrap:planPullRequests is 'yes'"),
+    ],
+)
+def test_bad_values_name_the_key(key: str, value: Any, expected: str) -> None:
+    with pytest.raises(BootstrapConfigError) as error:
+        parse(**{key: value})
+    assert expected in str(error.value)
+    assert error.value.key == key
