@@ -65,9 +65,7 @@ deployer = PipelineIdentity(
     PipelineIdentityArgs(
         display_name=f"{settings.name_prefix} pipeline deployer ({settings.github_repository})",
         owner_object_ids=[admin.object_id],
-        subjects=github_subjects_for_deployer(
-            settings.github_repository, settings.deploy_environments
-        ),
+        subjects=github_subjects_for_deployer(settings.github_repository, settings.deploy_environments),
         graph_app_id=MICROSOFT_GRAPH_APP_ID,
         graph_object_id=graph.object_id,
         graph_app_role_ids=graph.app_role_ids,
@@ -99,15 +97,11 @@ backend = StateBackend(
 )
 
 
-def workload_role(
-    identity: str, purpose: str, actions: Mapping[str, str]
-) -> azure_native.authorization.RoleDefinition:
+def workload_role(identity: str, purpose: str, actions: Mapping[str, str]) -> azure_native.authorization.RoleDefinition:
     """A custom role assignable only on the workload resource group, with a name stable across runs."""
     return azure_native.authorization.RoleDefinition(
         f"{identity}-role",
-        role_definition_id=workload_group.id.apply(
-            lambda scope: stable_guid(scope, f"{identity}-role")
-        ),
+        role_definition_id=workload_group.id.apply(lambda scope: stable_guid(scope, f"{identity}-role")),
         role_name=f"{settings.name_prefix} {identity} ({settings.workload_resource_group})",
         description=purpose,
         role_type="CustomRole",

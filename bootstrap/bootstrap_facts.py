@@ -22,9 +22,7 @@ def _load_facts() -> ModuleType:
     if spec is None or spec.loader is None:
         raise ImportError(f"cannot load the facts module at {FACTS_PATH}")
     module = importlib.util.module_from_spec(spec)
-    sys.modules[module_name] = (
-        module  # dataclasses resolve their module through sys.modules
-    )
+    sys.modules[module_name] = module  # dataclasses resolve their module through sys.modules
     spec.loader.exec_module(module)
     return module
 

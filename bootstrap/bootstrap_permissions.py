@@ -51,9 +51,7 @@ DEPLOYER_WORKLOAD_ACTIONS: Mapping[str, str] = {
     "Microsoft.ManagedIdentity/userAssignedIdentities/read": "a user-assigned identity for Automation, if used",
     "Microsoft.ManagedIdentity/userAssignedIdentities/write": "a user-assigned identity for Automation, if used",
     "Microsoft.ManagedIdentity/userAssignedIdentities/delete": "a user-assigned identity for Automation, if used",
-    "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action": (
-        "attach that user-assigned identity to the Automation account"
-    ),
+    "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action": ("attach that user-assigned identity to the Automation account"),
 }
 
 # The planner's role on the workload resource group: Reader's `*/read`, plus listKeys because refreshing an

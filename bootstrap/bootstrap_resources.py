@@ -25,19 +25,13 @@ def credential_name(subject: str) -> str:
     return ("github-" + re.sub(r"[^A-Za-z0-9_-]+", "-", tail)).strip("-")[:120]
 
 
-def github_subjects_for_deployer(
-    repository: str, environments: Sequence[str]
-) -> list[str]:
+def github_subjects_for_deployer(repository: str, environments: Sequence[str]) -> list[str]:
     # Jobs that name an environment get `environment:<name>` as their subject, so only jobs that passed the
     # environment's protection rules (reviewers, main-only branches) can become the deployer.
-    return [
-        f"repo:{repository}:environment:{environment}" for environment in environments
-    ]
+    return [f"repo:{repository}:environment:{environment}" for environment in environments]
 
 
-def github_subjects_for_planner(
-    repository: str, branch: str, pull_requests: bool
-) -> list[str]:
+def github_subjects_for_planner(repository: str, branch: str, pull_requests: bool) -> list[str]:
     subjects = [f"repo:{repository}:ref:refs/heads/{branch}"]
     if pull_requests:
         subjects.append(f"repo:{repository}:pull_request")
@@ -185,9 +179,7 @@ class StateBackend(pulumi.ComponentResource):
             resource_group_name=args.resource_group_name,
             location=args.location,
             kind=azure_native.storage.Kind.STORAGE_V2,
-            sku=azure_native.storage.SkuArgs(
-                name=azure_native.storage.SkuName.STANDARD_ZRS
-            ),
+            sku=azure_native.storage.SkuArgs(name=azure_native.storage.SkuName.STANDARD_ZRS),
             enable_https_traffic_only=True,
             minimum_tls_version=azure_native.storage.MinimumTlsVersion.TLS1_2,
             allow_blob_public_access=False,
@@ -202,12 +194,8 @@ class StateBackend(pulumi.ComponentResource):
             resource_group_name=args.resource_group_name,
             blob_services_name="default",
             is_versioning_enabled=True,
-            delete_retention_policy=azure_native.storage.DeleteRetentionPolicyArgs(
-                enabled=True, days=30
-            ),
-            container_delete_retention_policy=azure_native.storage.DeleteRetentionPolicyArgs(
-                enabled=True, days=30
-            ),
+            delete_retention_policy=azure_native.storage.DeleteRetentionPolicyArgs(enabled=True, days=30),
+            container_delete_retention_policy=azure_native.storage.DeleteRetentionPolicyArgs(enabled=True, days=30),
             opts=child,
         )
         self.container = azure_native.storage.BlobContainer(
@@ -251,17 +239,11 @@ class StateBackend(pulumi.ComponentResource):
             opts=child,
         )
         self.backend_url = pulumi.Output.concat("azblob://", self.container.name)
-        self.secrets_provider = pulumi.Output.concat(
-            "azurekeyvault://", self.vault.name, ".vault.azure.net/keys/", self.key.name
-        )
-        self.register_outputs(
-            {"backendUrl": self.backend_url, "secretsProvider": self.secrets_provider}
-        )
+        self.secrets_provider = pulumi.Output.concat("azurekeyvault://", self.vault.name, ".vault.azure.net/keys/", self.key.name)
+        self.register_outputs({"backendUrl": self.backend_url, "secretsProvider": self.secrets_provider})
 
 
-def role_definition_id(
-    subscription_id: pulumi.Input[str], role_guid: pulumi.Input[str]
-) -> pulumi.Output[str]:
+def role_definition_id(subscription_id: pulumi.Input[str], role_guid: pulumi.Input[str]) -> pulumi.Output[str]:
     return pulumi.Output.concat(
         "/subscriptions/",
         subscription_id,
@@ -280,9 +262,7 @@ def grant(
     opts: pulumi.ResourceOptions | None = None,
 ) -> azure_native.authorization.RoleAssignment:
     """One Azure role assignment; its name is derived from (scope, principal, role), so re-runs are idempotent."""
-    assignment_name = pulumi.Output.all(scope, principal_id, role_definition).apply(
-        lambda parts: stable_guid(*(str(p) for p in parts))
-    )
+    assignment_name = pulumi.Output.all(scope, principal_id, role_definition).apply(lambda parts: stable_guid(*(str(p) for p in parts)))
     return azure_native.authorization.RoleAssignment(
         name,
         role_assignment_name=assignment_name,

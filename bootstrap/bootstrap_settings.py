@@ -96,9 +96,7 @@ def parse_settings(get: Getter, stack: str) -> BootstrapSettings:
     if plan_pull_requests is None:
         plan_pull_requests = True
     if not isinstance(plan_pull_requests, bool):
-        raise BootstrapConfigError(
-            "planPullRequests", f"is {plan_pull_requests!r}; expected true or false"
-        )
+        raise BootstrapConfigError("planPullRequests", f"is {plan_pull_requests!r}; expected true or false")
     return BootstrapSettings(
         github_repository=_text(
             get,

@@ -30,19 +30,11 @@ FACTS_PATH = REPO_ROOT / "components" / "facts.py"
 # pulumi_azuread 6.11.1, pulumi_azure_native 3.29.0, pulumi_tls 5.6.2).
 AZUREAD_APPLICATION = "azuread:index/application:Application"
 AZUREAD_APPLICATION_PASSWORD = "azuread:index/applicationPassword:ApplicationPassword"
-AZUREAD_APPLICATION_CERTIFICATE = (
-    "azuread:index/applicationCertificate:ApplicationCertificate"
-)
+AZUREAD_APPLICATION_CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"
 AZUREAD_SERVICE_PRINCIPAL = "azuread:index/servicePrincipal:ServicePrincipal"
-AZUREAD_SERVICE_PRINCIPAL_PASSWORD = (
-    "azuread:index/servicePrincipalPassword:ServicePrincipalPassword"
-)
-AZUREAD_SERVICE_PRINCIPAL_CERTIFICATE = (
-    "azuread:index/servicePrincipalCertificate:ServicePrincipalCertificate"
-)
-AZUREAD_DIRECTORY_ROLE_ASSIGNMENT = (
-    "azuread:index/directoryRoleAssignment:DirectoryRoleAssignment"
-)
+AZUREAD_SERVICE_PRINCIPAL_PASSWORD = "azuread:index/servicePrincipalPassword:ServicePrincipalPassword"
+AZUREAD_SERVICE_PRINCIPAL_CERTIFICATE = "azuread:index/servicePrincipalCertificate:ServicePrincipalCertificate"
+AZUREAD_DIRECTORY_ROLE_ASSIGNMENT = "azuread:index/directoryRoleAssignment:DirectoryRoleAssignment"
 TLS_PRIVATE_KEY = "tls:index/privateKey:PrivateKey"
 TLS_SELF_SIGNED_CERT = "tls:index/selfSignedCert:SelfSignedCert"
 TLS_LOCALLY_SIGNED_CERT = "tls:index/locallySignedCert:LocallySignedCert"
@@ -95,12 +87,8 @@ def _catalog_from_module(facts: ModuleType) -> Catalog:
     first_party: Mapping[str, str] = facts.MICROSOFT_FIRST_PARTY_APP_IDS
     return Catalog(
         exchange_role_names_by_template_id=exchange_roles,
-        global_administrator_template_id=str(
-            roles[global_admin_name].template_id
-        ).lower(),
-        first_party_apps={
-            str(app_id).lower(): str(name) for app_id, name in first_party.items()
-        },
+        global_administrator_template_id=str(roles[global_admin_name].template_id).lower(),
+        first_party_apps={str(app_id).lower(): str(name) for app_id, name in first_party.items()},
     )
 
 
@@ -190,9 +178,7 @@ def _as_int(value: Any) -> int | None:
 # ---------------------------------------------------------------------------------------------- rules
 
 
-def check_no_client_secrets(
-    resource_type: str, inputs: Mapping[str, Any], _ctx: RuleContext
-) -> list[str]:
+def check_no_client_secrets(resource_type: str, inputs: Mapping[str, Any], _ctx: RuleContext) -> list[str]:
     if resource_type in (
         AZUREAD_APPLICATION_PASSWORD,
         AZUREAD_SERVICE_PRINCIPAL_PASSWORD,
@@ -213,9 +199,7 @@ def check_no_client_secrets(
     return []
 
 
-def check_no_first_party_service_principal(
-    resource_type: str, inputs: Mapping[str, Any], ctx: RuleContext
-) -> list[str]:
+def check_no_first_party_service_principal(resource_type: str, inputs: Mapping[str, Any], ctx: RuleContext) -> list[str]:
     client_id = inputs.get("clientId")
     if not isinstance(client_id, str):
         return []
@@ -231,9 +215,7 @@ def check_no_first_party_service_principal(
     ]
 
 
-def check_directory_roles(
-    resource_type: str, inputs: Mapping[str, Any], ctx: RuleContext
-) -> list[str]:
+def check_directory_roles(resource_type: str, inputs: Mapping[str, Any], ctx: RuleContext) -> list[str]:
     messages: list[str] = []
     role_id = inputs.get("roleId")
     if isinstance(role_id, str):
@@ -250,8 +232,7 @@ def check_directory_roles(
                 sorted(
                     name
                     for template_id, name in ctx.catalog.exchange_role_names_by_template_id.items()
-                    if ctx.settings.allow_global_administrator
-                    or template_id != ctx.catalog.global_administrator_template_id
+                    if ctx.settings.allow_global_administrator or template_id != ctx.catalog.global_administrator_template_id
                 )
             )
             messages.append(
@@ -267,30 +248,22 @@ def check_directory_roles(
     return messages
 
 
-def check_rsa_key_size(
-    resource_type: str, inputs: Mapping[str, Any], _ctx: RuleContext
-) -> list[str]:
+def check_rsa_key_size(resource_type: str, inputs: Mapping[str, Any], _ctx: RuleContext) -> list[str]:
     if inputs.get("algorithm") != "RSA":
         return []
     raw_bits = inputs.get("rsaBits")
     bits = TLS_DEFAULT_RSA_BITS if raw_bits is None else _as_int(raw_bits)
     if bits is None or bits < MINIMUM_RSA_BITS:
-        return [
-            f"RSA key size {raw_bits!r} is too small: set `rsaBits` to at least {MINIMUM_RSA_BITS}."
-        ]
+        return [f"RSA key size {raw_bits!r} is too small: set `rsaBits` to at least {MINIMUM_RSA_BITS}."]
     return []
 
 
-def check_certificate_validity(
-    resource_type: str, inputs: Mapping[str, Any], ctx: RuleContext
-) -> list[str]:
+def check_certificate_validity(resource_type: str, inputs: Mapping[str, Any], ctx: RuleContext) -> list[str]:
     max_days = ctx.settings.max_certificate_validity_days
     if resource_type in (TLS_SELF_SIGNED_CERT, TLS_LOCALLY_SIGNED_CERT):
         hours = _as_int(inputs.get("validityPeriodHours"))
         if hours is None or hours <= 0:
-            return [
-                "certificate validity is not set: `validityPeriodHours` must be a positive number of hours."
-            ]
+            return ["certificate validity is not set: `validityPeriodHours` must be a positive number of hours."]
         if hours > max_days * 24:
             return [
                 (
@@ -319,9 +292,7 @@ def check_certificate_validity(
     return []
 
 
-def check_automation_account(
-    resource_type: str, inputs: Mapping[str, Any], _ctx: RuleContext
-) -> list[str]:
+def check_automation_account(resource_type: str, inputs: Mapping[str, Any], _ctx: RuleContext) -> list[str]:
     messages: list[str] = []
     identity = inputs.get("identity")
     identity_type = identity.get("type") if isinstance(identity, Mapping) else None
@@ -331,40 +302,28 @@ def check_automation_account(
             "(or 'UserAssigned') so runbooks connect with Connect-ExchangeOnline -ManagedIdentity."
         )
     if inputs.get("disableLocalAuth") is not True:
-        messages.append(
-            "Automation account allows local (shared key) authentication: set `disableLocalAuth` to true."
-        )
+        messages.append("Automation account allows local (shared key) authentication: set `disableLocalAuth` to true.")
     return messages
 
 
-def check_storage_account(
-    resource_type: str, inputs: Mapping[str, Any], _ctx: RuleContext
-) -> list[str]:
+def check_storage_account(resource_type: str, inputs: Mapping[str, Any], _ctx: RuleContext) -> list[str]:
     messages: list[str] = []
     if inputs.get("enableHttpsTrafficOnly") is not True:
-        messages.append(
-            "storage account must be HTTPS-only: set `enableHttpsTrafficOnly` to true explicitly."
-        )
+        messages.append("storage account must be HTTPS-only: set `enableHttpsTrafficOnly` to true explicitly.")
     if inputs.get("minimumTlsVersion") not in ACCEPTED_TLS_VERSIONS:
         messages.append(
             f"storage account minimum TLS version is {inputs.get('minimumTlsVersion')!r}: set "
             "`minimumTlsVersion` to 'TLS1_2' (the service default is TLS 1.0)."
         )
     if inputs.get("allowBlobPublicAccess") is not False:
-        messages.append(
-            "storage account must not allow public blob access: set `allowBlobPublicAccess` to false."
-        )
+        messages.append("storage account must not allow public blob access: set `allowBlobPublicAccess` to false.")
     return messages
 
 
-def check_schedule_start(
-    resource_type: str, inputs: Mapping[str, Any], ctx: RuleContext
-) -> list[str]:
+def check_schedule_start(resource_type: str, inputs: Mapping[str, Any], ctx: RuleContext) -> list[str]:
     start = _parse_rfc3339(inputs.get("startTime"))
     if start is None:
-        return [
-            f"schedule `startTime` {inputs.get('startTime')!r} is not an RFC3339 date-time."
-        ]
+        return [f"schedule `startTime` {inputs.get('startTime')!r} is not an RFC3339 date-time."]
     earliest = ctx.now + timedelta(minutes=ctx.settings.schedule_minimum_lead_minutes)
     if start < earliest:
         return [
@@ -469,30 +428,20 @@ RULES: Sequence[Rule] = (
 RULES_BY_NAME: Mapping[str, Rule] = {rule.name: rule for rule in RULES}
 
 
-def settings_from_config(
-    config: Mapping[str, Any], base: PolicySettings | None = None
-) -> PolicySettings:
+def settings_from_config(config: Mapping[str, Any], base: PolicySettings | None = None) -> PolicySettings:
     """Overlay one policy's CrossGuard config (camelCase keys) onto `base`."""
     settings = base or PolicySettings()
     max_days = _as_int(config.get("maxValidityDays"))
     lead = _as_int(config.get("minimumLeadMinutes"))
     allow_ga = config.get("allowGlobalAdministrator")
     return PolicySettings(
-        max_certificate_validity_days=max_days
-        if max_days is not None
-        else settings.max_certificate_validity_days,
-        allow_global_administrator=allow_ga
-        if isinstance(allow_ga, bool)
-        else settings.allow_global_administrator,
-        schedule_minimum_lead_minutes=lead
-        if lead is not None
-        else settings.schedule_minimum_lead_minutes,
+        max_certificate_validity_days=max_days if max_days is not None else settings.max_certificate_validity_days,
+        allow_global_administrator=allow_ga if isinstance(allow_ga, bool) else settings.allow_global_administrator,
+        schedule_minimum_lead_minutes=lead if lead is not None else settings.schedule_minimum_lead_minutes,
     )
 
 
-def check_resource(
-    rule: Rule, resource_type: str, inputs: Mapping[str, Any], ctx: RuleContext
-) -> list[str]:
+def check_resource(rule: Rule, resource_type: str, inputs: Mapping[str, Any], ctx: RuleContext) -> list[str]:
     """Messages of one rule for one resource; empty when the rule does not apply or passes."""
     if resource_type not in rule.resource_types:
         return []

@@ -36,9 +36,7 @@ _ENFORCEMENT = {
 
 
 def _validator(rule: Rule, catalog: Catalog):
-    def validate(
-        args: ResourceValidationArgs, report_violation: ReportViolation
-    ) -> None:
+    def validate(args: ResourceValidationArgs, report_violation: ReportViolation) -> None:
         ctx = RuleContext(
             catalog=catalog,
             settings=settings_from_config(args.get_config(), PolicySettings()),
@@ -50,9 +48,7 @@ def _validator(rule: Rule, catalog: Catalog):
     return validate
 
 
-def build_policies(
-    catalog: Catalog | None = None, rules: Sequence[Rule] = RULES
-) -> list[ResourceValidationPolicy]:
+def build_policies(catalog: Catalog | None = None, rules: Sequence[Rule] = RULES) -> list[ResourceValidationPolicy]:
     """The pack's policies, in rule order."""
     resolved = catalog or load_catalog()
     return [
@@ -61,9 +57,7 @@ def build_policies(
             description=rule.description,
             enforcement_level=_ENFORCEMENT[rule.enforcement],
             validate=_validator(rule, resolved),
-            config_schema=PolicyConfigSchema(
-                properties={k: dict(v) for k, v in rule.config_properties.items()}
-            )
+            config_schema=PolicyConfigSchema(properties={k: dict(v) for k, v in rule.config_properties.items()})
             if rule.config_properties
             else None,
         )

@@ -6,12 +6,13 @@ from typing import Any
 
 import pytest
 
-from tests.powershell import EXCHANGE_REFERENCE_PATH, load_exchange_reference
-
 
 @pytest.fixture(scope="session")
 def exchange_reference() -> dict[str, dict[str, Any]]:
     """Microsoft's Exchange cmdlet reference as data (which cmdlets and parameters exist in Exchange Online)."""
+    # Imported here: the policy pack's own venv runs tests/policy without tree-sitter installed.
+    from tests.powershell import EXCHANGE_REFERENCE_PATH, load_exchange_reference
+
     if not EXCHANGE_REFERENCE_PATH.is_file():
         pytest.skip(
             f"Exchange cmdlet reference not found at {EXCHANGE_REFERENCE_PATH}: "

@@ -80,9 +80,7 @@ CALLS = {
 
 
 class Run:
-    def __init__(
-        self, records: list[ep.ResourceRecord], manifest_row: dict[str, Any]
-    ) -> None:
+    def __init__(self, records: list[ep.ResourceRecord], manifest_row: dict[str, Any]) -> None:
         self.records = records
         self.manifest_row = manifest_row
 
@@ -93,9 +91,7 @@ class Run:
 @pytest.fixture(scope="module")
 def run() -> Run:
     mocks = RecordingMocks(computed_outputs=computed, call_results=CALLS)
-    pulumi.runtime.set_mocks(
-        mocks, project="exo-bootstrap", stack="contoso", preview=False
-    )
+    pulumi.runtime.set_mocks(mocks, project="exo-bootstrap", stack="contoso", preview=False)
     config = {
         "exo-bootstrap:githubRepository": REPOSITORY,
         "exo-bootstrap:deployEnvironments": json.dumps(["exo-contoso"]),
@@ -119,9 +115,7 @@ def run() -> Run:
 
 def credentials_by_app(run: Run) -> dict[str, set[str]]:
     subjects: dict[str, set[str]] = {}
-    for record in run.of_type(
-        "azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential"
-    ):
+    for record in run.of_type("azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential"):
         assert record.inputs["issuer"] == "https://token.actions.githubusercontent.com"
         assert record.inputs["audiences"] == ["api://AzureADTokenExchange"]
         role = "deployer" if "deployer" in record.name else "planner"
@@ -145,9 +139,7 @@ def test_graph_permissions_are_exactly_the_documented_ones(run: Run) -> None:
     for record in run.of_type("azuread:index/appRoleAssignment:AppRoleAssignment"):
         assert record.inputs["resourceObjectId"] == GRAPH_OBJECT
         role = "deployer" if "deployer" in record.name else "planner"
-        assert (
-            record.inputs["principalObjectId"] == f"exo-automation-{role}-sp-object-id"
-        )
+        assert record.inputs["principalObjectId"] == f"exo-automation-{role}-sp-object-id"
         granted[role].add(ids_to_value[record.inputs["appRoleId"]])
     assert granted == {
         "deployer": set(DEPLOYER_GRAPH_APP_ROLES),
@@ -159,14 +151,10 @@ def test_apps_declare_the_same_permissions_and_have_no_secret(run: Run) -> None:
     apps = {r.name: r for r in run.of_type(ep.AZUREAD_APPLICATION)}
     assert set(apps) == {"exo-automation-deployer-app", "exo-automation-planner-app"}
     for name, record in apps.items():
-        wanted = (
-            DEPLOYER_GRAPH_APP_ROLES if "deployer" in name else PLANNER_GRAPH_APP_ROLES
-        )
+        wanted = DEPLOYER_GRAPH_APP_ROLES if "deployer" in name else PLANNER_GRAPH_APP_ROLES
         (access,) = record.inputs["requiredResourceAccesses"]
         assert access["resourceAppId"] == "00000003-0000-0000-c000-000000000000"
-        assert {a["id"] for a in access["resourceAccesses"]} == {
-            GRAPH_ROLE_IDS[v] for v in wanted
-        }
+        assert {a["id"] for a in access["resourceAccesses"]} == {GRAPH_ROLE_IDS[v] for v in wanted}
         assert {a["type"] for a in access["resourceAccesses"]} == {"Role"}
         assert record.inputs["owners"] == [ADMIN]
         assert "password" not in record.inputs
@@ -208,18 +196,13 @@ def test_azure_role_assignments_are_scoped_to_what_each_identity_touches(
         (ADMIN, role(STORAGE_BLOB_DATA_CONTRIBUTOR), container, "User"),
         (ADMIN, role(KEY_VAULT_CRYPTO_USER), key, "User"),
     }
-    names = [
-        r.inputs["roleAssignmentName"]
-        for r in run.of_type("azure-native:authorization:RoleAssignment")
-    ]
+    names = [r.inputs["roleAssignmentName"] for r in run.of_type("azure-native:authorization:RoleAssignment")]
     assert len(set(names)) == len(names)
     assert all(uuid.UUID(name).version == 5 for name in names)
 
 
 def test_custom_roles_hold_only_the_documented_actions(run: Run) -> None:
-    definitions = {
-        r.name: r for r in run.of_type("azure-native:authorization:RoleDefinition")
-    }
+    definitions = {r.name: r for r in run.of_type("azure-native:authorization:RoleDefinition")}
     expected = {
         "deployer-role": DEPLOYER_WORKLOAD_ACTIONS,
         "planner-role": PLANNER_WORKLOAD_ACTIONS,
@@ -232,9 +215,7 @@ def test_custom_roles_hold_only_the_documented_actions(run: Run) -> None:
         assert inputs["roleType"] == "CustomRole"
         assert uuid.UUID(inputs["roleDefinitionId"]).version == 5
     # The planner writes nothing: every action but listKeys is a read.
-    assert [a for a in PLANNER_WORKLOAD_ACTIONS if not a.endswith("/read")] == [
-        "Microsoft.Storage/storageAccounts/listKeys/action"
-    ]
+    assert [a for a in PLANNER_WORKLOAD_ACTIONS if not a.endswith("/read")] == ["Microsoft.Storage/storageAccounts/listKeys/action"]
 
 
 def test_state_backend_is_entra_only_versioned_and_protected(run: Run) -> None:
@@ -251,9 +232,7 @@ def test_state_backend_is_entra_only_versioned_and_protected(run: Run) -> None:
 
 
 def test_manifest_row_is_a_valid_stacks_manifest_row(run: Run) -> None:
-    schema = json.loads(
-        (MAIN.parents[1] / ".github" / "pulumi-stacks.schema.json").read_text()
-    )["properties"]["stacks"]["items"]
+    schema = json.loads((MAIN.parents[1] / ".github" / "pulumi-stacks.schema.json").read_text())["properties"]["stacks"]["items"]
     assert set(run.manifest_row) == set(schema["required"])
 
 

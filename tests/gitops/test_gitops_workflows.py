@@ -44,9 +44,7 @@ def test_every_action_is_pinned_to_a_commit_with_its_version_noted(name: str) ->
     for line in uses_lines:
         ref = line.split("uses:", 1)[1].split("#", 1)[0].strip()
         assert PINNED.match(ref), f"{name}: {ref} is not pinned to a commit SHA"
-        assert re.search(r"# v\d+\.\d+\.\d+$", line), (
-            f"{name}: {line} lacks its version comment"
-        )
+        assert re.search(r"# v\d+\.\d+\.\d+$", line), f"{name}: {line} lacks its version comment"
 
 
 @pytest.mark.parametrize("name", ["preview.yml", "deploy.yml", "drift.yml"])
@@ -55,12 +53,8 @@ def test_permissions_are_granted_per_job_and_only_where_needed(name: str) -> Non
     assert workflow["permissions"] == {}
     for job_name, job in workflow["jobs"].items():
         permissions = job["permissions"]
-        runs_token_script = any(
-            "azure-federated-token.sh" in step.get("run", "") for step in job["steps"]
-        )
-        comments = any(
-            step.get("with", {}).get("comment-on-pr") is True for step in job["steps"]
-        )
+        runs_token_script = any("azure-federated-token.sh" in step.get("run", "") for step in job["steps"])
+        comments = any(step.get("with", {}).get("comment-on-pr") is True for step in job["steps"])
         expected = {"contents": "read"}
         if runs_token_script:
             expected["id-token"] = "write"
@@ -70,11 +64,7 @@ def test_permissions_are_granted_per_job_and_only_where_needed(name: str) -> Non
 
 
 def pulumi_step(workflow: dict[str, Any]) -> dict[str, Any]:
-    steps = [
-        step
-        for _, step in all_steps(workflow)
-        if step.get("uses", "").startswith("pulumi/actions@")
-    ]
+    steps = [step for _, step in all_steps(workflow) if step.get("uses", "").startswith("pulumi/actions@")]
     assert len(steps) == 1
     return steps[0]["with"]
 
@@ -118,9 +108,7 @@ def test_drift_is_a_refreshing_preview_that_fails_on_changes() -> None:
         ("drift.yml", "plannerClientId"),
     ],
 )
-def test_cloud_jobs_authenticate_by_oidc_with_the_right_identity(
-    name: str, identity: str
-) -> None:
+def test_cloud_jobs_authenticate_by_oidc_with_the_right_identity(name: str, identity: str) -> None:
     workflow = load(name)
     text = (WORKFLOWS / name).read_text()
     assert "secrets." not in text, "no long-lived secret may be referenced"
@@ -128,11 +116,7 @@ def test_cloud_jobs_authenticate_by_oidc_with_the_right_identity(
     assert len(cloud_jobs) == 1
     env = cloud_jobs[0]["env"]
     assert env["ARM_USE_OIDC"] == "true"
-    assert (
-        env["ARM_CLIENT_ID"]
-        == env["AZURE_CLIENT_ID"]
-        == f"${{{{ matrix.{identity} }}}}"
-    )
+    assert env["ARM_CLIENT_ID"] == env["AZURE_CLIENT_ID"] == f"${{{{ matrix.{identity} }}}}"
     assert env["ARM_TENANT_ID"] == env["AZURE_TENANT_ID"]
     assert set(env) >= {"ARM_SUBSCRIPTION_ID", "AZURE_STORAGE_ACCOUNT"}
 
@@ -159,8 +143,7 @@ def row_problems(row: dict[str, Any]) -> list[str]:
     problems += [
         f"bad {key}: {value!r}"
         for key, value in row.items()
-        if key in schema["properties"]
-        and not re.match(schema["properties"][key]["pattern"], str(value))
+        if key in schema["properties"] and not re.match(schema["properties"][key]["pattern"], str(value))
     ]
     return problems
 
@@ -192,9 +175,7 @@ def test_committed_stack_manifest_rows_match_the_schema() -> None:
     manifest = json.loads((REPO / ".github" / "pulumi-stacks.json").read_text())
     assert manifest["$schema"] == "./pulumi-stacks.schema.json"
     assert isinstance(manifest["stacks"], list)
-    assert [row_problems(row) for row in manifest["stacks"]] == [
-        [] for _ in manifest["stacks"]
-    ]
+    assert [row_problems(row) for row in manifest["stacks"]] == [[] for _ in manifest["stacks"]]
 
 
 def test_pulumi_cli_version_matches_the_sdk_pin() -> None:

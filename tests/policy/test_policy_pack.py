@@ -15,8 +15,7 @@ import pytest
 
 pulumi_policy = pytest.importorskip(
     "pulumi_policy",
-    reason="pulumi-policy lives in the pack's own venv: run "
-    "`policy/venv/bin/python -m pytest tests/policy` (docs/policy.md)",
+    reason="pulumi-policy lives in the pack's own venv: run `policy/venv/bin/python -m pytest tests/policy` (docs/policy.md)",
 )
 
 import exo_policies as ep
@@ -70,30 +69,16 @@ def run(
 def test_one_policy_per_rule_with_its_enforcement_level() -> None:
     assert list(POLICIES) == [rule.name for rule in ep.RULES]
     for rule in ep.RULES:
-        expected = (
-            EnforcementLevel.ADVISORY
-            if rule.enforcement == "advisory"
-            else EnforcementLevel.MANDATORY
-        )
+        expected = EnforcementLevel.ADVISORY if rule.enforcement == "advisory" else EnforcementLevel.MANDATORY
         assert POLICIES[rule.name].enforcement_level == expected
 
 
 def test_configurable_policies_publish_their_schema() -> None:
-    schemas = {
-        name: policy.config_schema.properties
-        for name, policy in POLICIES.items()
-        if policy.config_schema is not None
-    }
+    schemas = {name: policy.config_schema.properties for name, policy in POLICIES.items() if policy.config_schema is not None}
     assert schemas == {
-        "exchange-app-only-directory-roles": {
-            "allowGlobalAdministrator": {"type": "boolean", "default": False}
-        },
-        "certificate-validity-bounded": {
-            "maxValidityDays": {"type": "integer", "minimum": 1, "default": 365}
-        },
-        "schedule-start-in-future": {
-            "minimumLeadMinutes": {"type": "integer", "minimum": 0, "default": 5}
-        },
+        "exchange-app-only-directory-roles": {"allowGlobalAdministrator": {"type": "boolean", "default": False}},
+        "certificate-validity-bounded": {"maxValidityDays": {"type": "integer", "minimum": 1, "default": 365}},
+        "schedule-start-in-future": {"minimumLeadMinutes": {"type": "integer", "minimum": 0, "default": 5}},
     }
 
 
@@ -103,9 +88,7 @@ def test_validator_reports_the_rule_message() -> None:
         ep.TLS_PRIVATE_KEY,
         {"algorithm": "RSA", "rsaBits": 1024.0},
     )
-    assert reported == [
-        "RSA key size 1024.0 is too small: set `rsaBits` to at least 2048."
-    ]
+    assert reported == ["RSA key size 1024.0 is too small: set `rsaBits` to at least 2048."]
 
 
 def test_validator_ignores_other_resource_types() -> None:
@@ -141,9 +124,7 @@ def test_project_file_runs_the_pack_with_its_own_virtualenv() -> None:
 
 def test_requirements_pin_the_installed_sdks() -> None:
     pins = dict(
-        line.split("==")
-        for line in (POLICY_DIR / "requirements.txt").read_text().splitlines()
-        if "==" in line and not line.startswith("#")
+        line.split("==") for line in (POLICY_DIR / "requirements.txt").read_text().splitlines() if "==" in line and not line.startswith("#")
     )
     assert pins["pulumi-policy"] == version("pulumi-policy")
     assert pins["pulumi"] == version("pulumi")
@@ -154,14 +135,10 @@ def test_main_only_builds_the_pack() -> None:
     calls = [
         node.value.func.id
         for node in tree.body
-        if isinstance(node, ast.Expr)
-        and isinstance(node.value, ast.Call)
-        and isinstance(node.value.func, ast.Name)
+        if isinstance(node, ast.Expr) and isinstance(node.value, ast.Call) and isinstance(node.value.func, ast.Name)
     ]
     assert calls == ["PolicyPack"]
-    assert not any(
-        isinstance(node, ast.FunctionDef | ast.ClassDef) for node in tree.body
-    )
+    assert not any(isinstance(node, ast.FunctionDef | ast.ClassDef) for node in tree.body)
 
 
 def test_pack_serves_the_analyzer_protocol_like_the_cli_runs_it() -> None:
@@ -201,9 +178,7 @@ def test_pack_serves_the_analyzer_protocol_like_the_cli_runs_it() -> None:
                 ),
                 timeout=30,
             )
-        assert [(d.policyName, d.enforcementLevel) for d in response.diagnostics] == [
-            ("rsa-key-minimum-size", analyzer_pb2.MANDATORY)
-        ]
+        assert [(d.policyName, d.enforcementLevel) for d in response.diagnostics] == [("rsa-key-minimum-size", analyzer_pb2.MANDATORY)]
         assert "set `rsaBits` to at least 2048" in response.diagnostics[0].message
     finally:
         server.terminate()

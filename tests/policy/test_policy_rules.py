@@ -42,21 +42,15 @@ def only(
 
 
 GOOD_RESOURCES: list[ep.ResourceRecord] = [
-    ep.ResourceRecord(
-        ep.TLS_PRIVATE_KEY, "key", {"algorithm": "RSA", "rsaBits": 3072.0}
-    ),
+    ep.ResourceRecord(ep.TLS_PRIVATE_KEY, "key", {"algorithm": "RSA", "rsaBits": 3072.0}),
     ep.ResourceRecord(ep.TLS_PRIVATE_KEY, "key-default-bits", {"algorithm": "RSA"}),
-    ep.ResourceRecord(
-        ep.TLS_PRIVATE_KEY, "ecdsa", {"algorithm": "ECDSA", "ecdsaCurve": "P256"}
-    ),
+    ep.ResourceRecord(ep.TLS_PRIVATE_KEY, "ecdsa", {"algorithm": "ECDSA", "ecdsaCurve": "P256"}),
     ep.ResourceRecord(
         ep.TLS_SELF_SIGNED_CERT,
         "cert",
         {"validityPeriodHours": 8760.0, "privateKeyPem": "x"},
     ),
-    ep.ResourceRecord(
-        ep.AZUREAD_APPLICATION, "app", {"displayName": "exo", "owners": ["o"]}
-    ),
+    ep.ResourceRecord(ep.AZUREAD_APPLICATION, "app", {"displayName": "exo", "owners": ["o"]}),
     ep.ResourceRecord(
         ep.AZUREAD_APPLICATION_CERTIFICATE,
         "app-cert",
@@ -119,18 +113,14 @@ def test_rule_names_are_unique_and_every_rule_has_a_resource_type() -> None:
     [ep.AZUREAD_APPLICATION_PASSWORD, ep.AZUREAD_SERVICE_PRINCIPAL_PASSWORD],
 )
 def test_password_resources_are_client_secrets(resource_type: str) -> None:
-    found = only(
-        resource_type, {"applicationId": "/applications/1", "displayName": "ci"}
-    )
+    found = only(resource_type, {"applicationId": "/applications/1", "displayName": "ci"})
     assert found.policy == "no-client-secrets"
     assert found.enforcement == "mandatory"
     assert "client secrets are not allowed" in found.message
 
 
 def test_inline_application_password_is_a_client_secret() -> None:
-    found = only(
-        ep.AZUREAD_APPLICATION, {"displayName": "exo", "password": {"displayName": "p"}}
-    )
+    found = only(ep.AZUREAD_APPLICATION, {"displayName": "exo", "password": {"displayName": "p"}})
     assert found.policy == "no-client-secrets"
     assert "inline `password` block" in found.message
 
@@ -150,9 +140,7 @@ def test_inline_application_password_is_a_client_secret() -> None:
     ],
 )
 def test_first_party_service_principal_is_refused(client_id: str, name: str) -> None:
-    found = only(
-        ep.AZUREAD_SERVICE_PRINCIPAL, {"clientId": client_id, "useExisting": True}
-    )
+    found = only(ep.AZUREAD_SERVICE_PRINCIPAL, {"clientId": client_id, "useExisting": True})
     assert found.policy == "no-first-party-service-principal"
     assert name in found.message
     assert "get_service_principal_output" in found.message
@@ -206,9 +194,7 @@ def test_scoped_role_assignment_is_refused() -> None:
 
 def test_every_catalog_role_except_global_administrator_is_accepted() -> None:
     for template_id in CATALOG.exchange_role_names_by_template_id:
-        found = violations(
-            ep.AZUREAD_DIRECTORY_ROLE_ASSIGNMENT, {"roleId": template_id.upper()}
-        )
+        found = violations(ep.AZUREAD_DIRECTORY_ROLE_ASSIGNMENT, {"roleId": template_id.upper()})
         assert (found != []) == (template_id == GLOBAL_ADMINISTRATOR)
 
 
@@ -222,9 +208,7 @@ def test_small_rsa_key_is_refused(bits: float) -> None:
     assert "at least 2048" in found.message
 
 
-@pytest.mark.parametrize(
-    "resource_type", [ep.TLS_SELF_SIGNED_CERT, ep.TLS_LOCALLY_SIGNED_CERT]
-)
+@pytest.mark.parametrize("resource_type", [ep.TLS_SELF_SIGNED_CERT, ep.TLS_LOCALLY_SIGNED_CERT])
 def test_certificate_validity_above_maximum_is_refused(resource_type: str) -> None:
     found = only(resource_type, {"validityPeriodHours": 2 * 8760.0})
     assert found.policy == "certificate-validity-bounded"
@@ -233,12 +217,7 @@ def test_certificate_validity_above_maximum_is_refused(resource_type: str) -> No
 
 def test_certificate_maximum_is_configurable() -> None:
     settings = ep.settings_from_config({"maxValidityDays": 730})
-    assert (
-        violations(
-            ep.TLS_SELF_SIGNED_CERT, {"validityPeriodHours": 2 * 8760.0}, settings
-        )
-        == []
-    )
+    assert violations(ep.TLS_SELF_SIGNED_CERT, {"validityPeriodHours": 2 * 8760.0}, settings) == []
     found = only(
         ep.TLS_SELF_SIGNED_CERT,
         {"validityPeriodHours": 24 * 31.0},
@@ -273,21 +252,14 @@ def test_application_certificate_lifetime_is_bounded() -> None:
     )
     assert "more than 365 days after its start" in found.message
     # Without a start date the lifetime is measured from now.
-    assert (
-        violations(
-            ep.AZUREAD_APPLICATION_CERTIFICATE, {"endDate": "2027-01-01T00:00:00Z"}
-        )
-        == []
-    )
+    assert violations(ep.AZUREAD_APPLICATION_CERTIFICATE, {"endDate": "2027-01-01T00:00:00Z"}) == []
 
 
 # ---------------------------------------------------------------------------------------------- automation, storage
 
 
 def test_automation_account_without_identity_or_with_local_auth_is_refused() -> None:
-    found = violations(
-        ep.AUTOMATION_ACCOUNT, {"identity": {"type": "None"}, "disableLocalAuth": False}
-    )
+    found = violations(ep.AUTOMATION_ACCOUNT, {"identity": {"type": "None"}, "disableLocalAuth": False})
     assert [v.policy for v in found] == ["automation-account-managed-identity"] * 2
     assert "no managed identity" in found[0].message
     assert "`disableLocalAuth` to true" in found[1].message
@@ -328,9 +300,7 @@ def test_storage_defaults_are_not_trusted() -> None:
 # ---------------------------------------------------------------------------------------------- schedules
 
 
-@pytest.mark.parametrize(
-    "start", ["2026-05-31T06:00:00Z", "2026-06-01T12:03:00Z", "2020-01-01T00:00:00"]
-)
+@pytest.mark.parametrize("start", ["2026-05-31T06:00:00Z", "2026-06-01T12:03:00Z", "2020-01-01T00:00:00"])
 def test_schedule_start_in_the_past_is_reported(start: str) -> None:
     found = only(ep.AUTOMATION_SCHEDULE, {"startTime": start})
     assert found.policy == "schedule-start-in-future"
@@ -339,10 +309,7 @@ def test_schedule_start_in_the_past_is_reported(start: str) -> None:
 
 
 def test_schedule_with_unparseable_start_is_reported() -> None:
-    assert (
-        "not an RFC3339 date-time"
-        in only(ep.AUTOMATION_SCHEDULE, {"startTime": "tomorrow"}).message
-    )
+    assert "not an RFC3339 date-time" in only(ep.AUTOMATION_SCHEDULE, {"startTime": "tomorrow"}).message
 
 
 # ---------------------------------------------------------------------------------------------- catalog, config
@@ -350,22 +317,11 @@ def test_schedule_with_unparseable_start_is_reported() -> None:
 
 def test_catalog_comes_from_the_facts_module() -> None:
     assert CATALOG.global_administrator_template_id == GLOBAL_ADMINISTRATOR
-    assert (
-        CATALOG.exchange_role_names_by_template_id[EXCHANGE_ADMINISTRATOR]
-        == "Exchange Administrator"
-    )
+    assert CATALOG.exchange_role_names_by_template_id[EXCHANGE_ADMINISTRATOR] == "Exchange Administrator"
     assert "00000002-0000-0ff1-ce00-000000000000" in CATALOG.first_party_apps
 
 
 def test_settings_from_config_keeps_defaults_for_missing_or_mistyped_keys() -> None:
     assert ep.settings_from_config({}) == ep.PolicySettings()
-    assert (
-        ep.settings_from_config(
-            {"maxValidityDays": "long", "allowGlobalAdministrator": "yes"}
-        )
-        == ep.PolicySettings()
-    )
-    assert (
-        ep.settings_from_config({"minimumLeadMinutes": 0}).schedule_minimum_lead_minutes
-        == 0
-    )
+    assert ep.settings_from_config({"maxValidityDays": "long", "allowGlobalAdministrator": "yes"}) == ep.PolicySettings()
+    assert ep.settings_from_config({"minimumLeadMinutes": 0}).schedule_minimum_lead_minutes == 0

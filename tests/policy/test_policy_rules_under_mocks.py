@@ -13,18 +13,10 @@ from typing import Any
 
 import pytest
 
-pulumi = pytest.importorskip(
-    "pulumi", reason="needs the program's SDKs (run in the main .venv)"
-)
-tls = pytest.importorskip(
-    "pulumi_tls", reason="needs the program's SDKs (run in the main .venv)"
-)
-azuread = pytest.importorskip(
-    "pulumi_azuread", reason="needs the program's SDKs (run in the main .venv)"
-)
-azure_native = pytest.importorskip(
-    "pulumi_azure_native", reason="needs the program's SDKs (run in the main .venv)"
-)
+pulumi = pytest.importorskip("pulumi", reason="needs the program's SDKs (run in the main .venv)")
+tls = pytest.importorskip("pulumi_tls", reason="needs the program's SDKs (run in the main .venv)")
+azuread = pytest.importorskip("pulumi_azuread", reason="needs the program's SDKs (run in the main .venv)")
+azure_native = pytest.importorskip("pulumi_azure_native", reason="needs the program's SDKs (run in the main .venv)")
 
 import exo_policies as ep
 from recording_mocks import RecordingMocks
@@ -34,9 +26,7 @@ EXCHANGE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 EXCHANGE_ADMINISTRATOR = "29232cdf-9323-42fd-ade2-1d097af3e4de"
 
 
-def computed_outputs(
-    typ: str, _name: str, _inputs: Mapping[str, Any]
-) -> Mapping[str, Any]:
+def computed_outputs(typ: str, _name: str, _inputs: Mapping[str, Any]) -> Mapping[str, Any]:
     if typ == ep.TLS_SELF_SIGNED_CERT:
         return {
             "certPem": "-----BEGIN CERTIFICATE-----\nMIIB\n-----END CERTIFICATE-----\n",
@@ -78,9 +68,7 @@ def compliant_program() -> list[Any]:
         allowed_uses=["digital_signature", "key_encipherment"],
         subject=tls.SelfSignedCertSubjectArgs(common_name="exo"),
     )
-    app = azuread.Application(
-        "exo-app", display_name="exo", owners=["deployer-object-id"]
-    )
+    app = azuread.Application("exo-app", display_name="exo", owners=["deployer-object-id"])
     app_cert = azuread.ApplicationCertificate(
         "exo-app-cert",
         application_id=app.id,
@@ -89,9 +77,7 @@ def compliant_program() -> list[Any]:
         start_date=cert.validity_start_time,
         end_date=cert.validity_end_time,
     )
-    sp = azuread.ServicePrincipal(
-        "exo-sp", client_id=app.client_id, owners=["deployer-object-id"]
-    )
+    sp = azuread.ServicePrincipal("exo-sp", client_id=app.client_id, owners=["deployer-object-id"])
     exchange = azuread.get_service_principal_output(client_id=EXCHANGE_APP_ID)
     grant = azuread.AppRoleAssignment(
         "exo-manage-as-app",
@@ -107,21 +93,15 @@ def compliant_program() -> list[Any]:
     account = azure_native.automation.AutomationAccount(
         "exo-automation",
         resource_group_name="rg",
-        sku=azure_native.automation.SkuArgs(
-            name=azure_native.automation.SkuNameEnum.BASIC
-        ),
-        identity=azure_native.automation.IdentityArgs(
-            type=azure_native.automation.ResourceIdentityType.SYSTEM_ASSIGNED
-        ),
+        sku=azure_native.automation.SkuArgs(name=azure_native.automation.SkuNameEnum.BASIC),
+        identity=azure_native.automation.IdentityArgs(type=azure_native.automation.ResourceIdentityType.SYSTEM_ASSIGNED),
         disable_local_auth=True,
     )
     storage = azure_native.storage.StorageAccount(
         "exorunbooks",
         resource_group_name="rg",
         kind=azure_native.storage.Kind.STORAGE_V2,
-        sku=azure_native.storage.SkuArgs(
-            name=azure_native.storage.SkuName.STANDARD_LRS
-        ),
+        sku=azure_native.storage.SkuArgs(name=azure_native.storage.SkuName.STANDARD_LRS),
         enable_https_traffic_only=True,
         minimum_tls_version=azure_native.storage.MinimumTlsVersion.TLS1_2,
         allow_blob_public_access=False,
@@ -159,11 +139,7 @@ def bad_password() -> list[Any]:
 
 
 def bad_first_party_sp() -> list[Any]:
-    return [
-        azuread.ServicePrincipal(
-            "exchange", client_id=EXCHANGE_APP_ID, use_existing=True
-        )
-    ]
+    return [azuread.ServicePrincipal("exchange", client_id=EXCHANGE_APP_ID, use_existing=True)]
 
 
 def bad_global_admin() -> list[Any]:
@@ -256,8 +232,6 @@ def bad_schedule() -> list[Any]:
         (bad_schedule, "schedule-start-in-future", 1),
     ],
 )
-def test_each_rule_fires_on_sdk_declared_resources(
-    declare: Callable[[], list[Any]], policy: str, expected_messages: int
-) -> None:
+def test_each_rule_fires_on_sdk_declared_resources(declare: Callable[[], list[Any]], policy: str, expected_messages: int) -> None:
     found = ep.evaluate(run_program(declare), now=NOW)
     assert [v.policy for v in found] == [policy] * expected_messages

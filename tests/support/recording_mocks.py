@@ -19,9 +19,7 @@ from exo_policies import ResourceRecord
 ComputedOutputs = Callable[[str, str, Mapping[str, Any]], Mapping[str, Any]]
 
 
-def _no_computed_outputs(
-    _typ: str, _name: str, _inputs: Mapping[str, Any]
-) -> Mapping[str, Any]:
+def _no_computed_outputs(_typ: str, _name: str, _inputs: Mapping[str, Any]) -> Mapping[str, Any]:
     return {}
 
 
@@ -35,9 +33,7 @@ class RecordingMocks(pulumi.runtime.Mocks):
         self._computed_outputs = computed_outputs
         self._call_results = call_results or {}
 
-    def new_resource(
-        self, args: pulumi.runtime.MockResourceArgs
-    ) -> tuple[str | None, dict[Any, Any]]:
+    def new_resource(self, args: pulumi.runtime.MockResourceArgs) -> tuple[str | None, dict[Any, Any]]:
         self.records.append(ResourceRecord(args.typ, args.name, dict(args.inputs)))
         outputs = {
             **args.inputs,
@@ -45,8 +41,6 @@ class RecordingMocks(pulumi.runtime.Mocks):
         }
         return f"{args.name}-id", outputs
 
-    def call(
-        self, args: pulumi.runtime.MockCallArgs
-    ) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
+    def call(self, args: pulumi.runtime.MockCallArgs) -> tuple[dict[Any, Any], list[tuple[str, str]] | None]:
         # An empty failure list, not None: the mock monitor iterates it.
         return dict(self._call_results.get(args.token, {})), []
