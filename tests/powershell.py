@@ -12,14 +12,23 @@ Known grammar gaps of tree-sitter-powershell 0.26, reported as syntax errors in 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from functools import cache
 from pathlib import Path
 from typing import Any
 
-import tree_sitter_powershell
-from tree_sitter import Language, Node, Parser
+from tree_sitter import Node
+
+from components.powershell_script import (
+    ScriptParameter,
+    SyntaxProblem,
+    function_parameters,
+    parser,
+    script_parameters,
+    syntax_problems,
+    text,
+    walk,
+)
 
 # Parameters every cmdlet accepts (about_CommonParameters). The Exchange reference lists only cmdlet-specific ones,
 # plus WhatIf/Confirm where the cmdlet supports ShouldProcess.
@@ -42,19 +51,6 @@ COMMON_PARAMETERS: frozenset[str] = frozenset(
 
 
 @dataclass(frozen=True)
-class SyntaxProblem:
-    """A node tree-sitter could not fit into the grammar (ERROR) or had to invent (MISSING)."""
-
-    kind: str
-    line: int
-    column: int
-    text: str
-
-    def __str__(self) -> str:
-        return f"{self.kind} at line {self.line}, column {self.column}: {self.text!r}"
-
-
-@dataclass(frozen=True)
 class CommandCall:
     """One command invocation: its name as written and the `-Parameter` names given to it (without the dash)."""
 
@@ -71,23 +67,6 @@ class CommandCall:
     def has_parameter(self, name: str) -> bool:
         """Parameter names are case-insensitive in PowerShell."""
         return name.lower() in (p.lower() for p in self.parameters)
-
-
-@dataclass(frozen=True)
-class ScriptParameter:
-    """A parameter from the script's own `param()` block."""
-
-    name: str
-    type_name: str | None
-    mandatory: bool
-    default: str | None
-    """Source text of the default value (`$false`, `'O365Default'`), or None when there is none."""
-    attributes: tuple[str, ...]
-    """Attribute names other than the type, e.g. ("Parameter", "ValidatePattern")."""
-
-    @property
-    def has_default(self) -> bool:
-        return self.default is not None
 
 
 @dataclass(frozen=True)
@@ -122,37 +101,6 @@ class PowerShellScript:
         return next((p for p in self.parameters if p.name.lower() == name.lower()), None)
 
 
-@cache
-def _parser() -> Parser:
-    return Parser(Language(tree_sitter_powershell.language()))
-
-
-def _text(node: Node) -> str:
-    return (node.text or b"").decode("utf-8", errors="replace")
-
-
-def _walk(node: Node) -> Iterator[Node]:
-    stack = [node]
-    while stack:
-        current = stack.pop()
-        yield current
-        stack.extend(reversed(current.children))
-
-
-def _syntax_problems(root: Node) -> list[SyntaxProblem]:
-    problems: list[SyntaxProblem] = []
-    for node in _walk(root):
-        if node.is_error or node.type == "ERROR":
-            kind = "ERROR"
-        elif node.is_missing:
-            kind = "MISSING"
-        else:
-            continue
-        snippet = _text(node).splitlines()[0][:60] if _text(node) else node.type
-        problems.append(SyntaxProblem(kind, node.start_point.row + 1, node.start_point.column + 1, snippet))
-    return problems
-
-
 def _enclosing(node: Node) -> tuple[bool, str | None]:
     """Whether `node` is inside a finally block, and the name of the nearest enclosing function."""
     in_finally = False
@@ -163,7 +111,7 @@ def _enclosing(node: Node) -> tuple[bool, str | None]:
             in_finally = True
         if parent.type == "function_statement" and function is None:
             name = next((c for c in parent.children if c.type == "function_name"), None)
-            function = _text(name) if name is not None else "?"
+            function = text(name) if name is not None else "?"
         parent = parent.parent
     return in_finally, function
 
@@ -180,100 +128,18 @@ def _command_call(node: Node) -> CommandCall | None:
         for element in elements.children:
             if element.type == "command_parameter":
                 # "-Name" or "-Name:" when the value is glued on with a colon.
-                parameters.append(_text(element).lstrip("-").rstrip(":"))
-            elif element.type == "array_literal_expression" and _text(element).startswith("@"):
-                splatted = splatted or any(n.type == "variable" and _text(n).startswith("@") for n in _walk(element))
+                parameters.append(text(element).lstrip("-").rstrip(":"))
+            elif element.type == "array_literal_expression" and text(element).startswith("@"):
+                splatted = splatted or any(n.type == "variable" and text(n).startswith("@") for n in walk(element))
     in_finally, function = _enclosing(node)
     return CommandCall(
-        name=_text(name_node),
+        name=text(name_node),
         parameters=tuple(parameters),
         line=node.start_point.row + 1,
         splatted=splatted,
         in_finally=in_finally,
         in_function=function,
     )
-
-
-def _attribute_name(attribute: Node) -> str | None:
-    name = next((c for c in attribute.children if c.type == "attribute_name"), None)
-    return _text(name) if name is not None else None
-
-
-def _is_mandatory(attribute: Node) -> bool:
-    """[Parameter(Mandatory)], [Parameter(Mandatory = $true)]; not [Parameter(Mandatory = $false)]."""
-    arguments = next((c for c in attribute.children if c.type == "attribute_arguments"), None)
-    if arguments is None:
-        return False
-    for argument in arguments.children:
-        if argument.type != "attribute_argument":
-            continue
-        key = next((c for c in argument.children if c.type == "simple_name"), None)
-        if key is None or _text(key).lower() != "mandatory":
-            continue
-        value = [c for c in argument.children if c.type not in ("simple_name", "=")]
-        if not value:
-            return True
-        return _text(value[0]).strip().lower() in ("$true", "1")
-    return False
-
-
-def _script_parameters(root: Node) -> list[ScriptParameter]:
-    """Parameters of the script's own param() block (not those of its functions)."""
-    return _parameters_of(next((c for c in root.children if c.type == "param_block"), None))
-
-
-def _function_parameters(function: Node) -> list[ScriptParameter]:
-    """`function F { param(...) }` or `function F($a, $b) { }`."""
-    declaration = next(
-        (c for c in function.children if c.type == "function_parameter_declaration"),
-        None,
-    )
-    if declaration is not None:
-        return _parameters_of(declaration)
-    body = next((c for c in function.children if c.type == "script_block"), None)
-    return _parameters_of(next((c for c in body.children if c.type == "param_block"), None) if body else None)
-
-
-def _parameters_of(block: Node | None) -> list[ScriptParameter]:
-    if block is None:
-        return []
-    parameter_list = next((c for c in block.children if c.type == "parameter_list"), None)
-    if parameter_list is None:
-        return []
-    result: list[ScriptParameter] = []
-    for parameter in parameter_list.children:
-        if parameter.type != "script_parameter":
-            continue
-        variable = next(c for c in parameter.children if c.type == "variable")
-        type_name: str | None = None
-        mandatory = False
-        attributes: list[str] = []
-        attribute_list = next((c for c in parameter.children if c.type == "attribute_list"), None)
-        for attribute in attribute_list.children if attribute_list is not None else []:
-            type_literal = next((c for c in attribute.children if c.type == "type_literal"), None)
-            if type_literal is not None:
-                type_name = _text(type_literal).strip("[]")
-                continue
-            name = _attribute_name(attribute)
-            if name is None:
-                continue
-            attributes.append(name)
-            if name.lower() == "parameter" and _is_mandatory(attribute):
-                mandatory = True
-        default = next(
-            (c for c in parameter.children if c.type == "script_parameter_default"),
-            None,
-        )
-        result.append(
-            ScriptParameter(
-                name=_text(variable).lstrip("$"),
-                type_name=type_name,
-                mandatory=mandatory,
-                default=_text(default).lstrip("=").strip() if default is not None else None,
-                attributes=tuple(attributes),
-            )
-        )
-    return result
 
 
 def _assignment(node: Node) -> Assignment | None:
@@ -283,14 +149,14 @@ def _assignment(node: Node) -> Assignment | None:
     if target is None or operator is None or value is None:
         return None
     # Only a bare variable on the left: `$a.b = 1` or `$a[0] = 1` are not assignments *to* $a.
-    leaves = [n for n in _walk(target) if n.named_child_count == 0 or n.type == "variable"]
+    leaves = [n for n in walk(target) if n.named_child_count == 0 or n.type == "variable"]
     variables = [n for n in leaves if n.type == "variable"]
-    if len(variables) != 1 or any(n.type in ("member_access", "element_access") for n in _walk(target)):
+    if len(variables) != 1 or any(n.type in ("member_access", "element_access") for n in walk(target)):
         return None
     return Assignment(
-        variable=_text(variables[0]).lstrip("$"),
-        operator=_text(operator),
-        value=_text(value),
+        variable=text(variables[0]).lstrip("$"),
+        operator=text(operator),
+        value=text(value),
         line=node.start_point.row + 1,
         in_function=_enclosing(node)[1],
     )
@@ -299,26 +165,26 @@ def _assignment(node: Node) -> Assignment | None:
 def parse_source(source: str | bytes, path: Path | None = None) -> PowerShellScript:
     """Parse PowerShell source text."""
     data = source.encode("utf-8") if isinstance(source, str) else source
-    root = _parser().parse(data).root_node
-    commands = [call for node in _walk(root) if node.type == "command" if (call := _command_call(node)) is not None]
+    root = parser().parse(data).root_node
+    commands = [call for node in walk(root) if node.type == "command" if (call := _command_call(node)) is not None]
     functions = [
-        _text(name) for node in _walk(root) if node.type == "function_statement" for name in node.children if name.type == "function_name"
+        text(name) for node in walk(root) if node.type == "function_statement" for name in node.children if name.type == "function_name"
     ]
-    assignments = [a for node in _walk(root) if node.type == "assignment_expression" if (a := _assignment(node))]
-    function_parameters = {
-        _text(name): tuple(_function_parameters(node))
-        for node in _walk(root)
+    assignments = [a for node in walk(root) if node.type == "assignment_expression" if (a := _assignment(node))]
+    parameters_by_function = {
+        text(name): tuple(function_parameters(node))
+        for node in walk(root)
         if node.type == "function_statement"
         for name in node.children
         if name.type == "function_name"
     }
     return PowerShellScript(
         path=path,
-        problems=tuple(_syntax_problems(root)),
+        problems=tuple(syntax_problems(root)),
         commands=tuple(commands),
-        parameters=tuple(_script_parameters(root)),
+        parameters=tuple(script_parameters(root)),
         functions=tuple(functions),
-        function_parameters=function_parameters,
+        function_parameters=parameters_by_function,
         assignments=tuple(assignments),
     )
 
