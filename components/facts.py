@@ -118,3 +118,86 @@ DEFAULT_CLOUD_ENVIRONMENT = "global"
 CLOUD_ENVIRONMENT_ALIASES: Mapping[str, str] = MappingProxyType(
     {"public": "global", "usgovernment": "usgovernmentl4", "dod": "usgovernmentl5"}
 )
+
+
+# -- Azure Automation -------------------------------------------------------------------------------------------------------------
+
+# The module's name is a constant, never config: the PowerShell Gallery carries look-alikes (ExchangeOnlineMangement, ...).
+EXCHANGE_MODULE_NAME = "ExchangeOnlineManagement"
+# A pinned gallery version as a content link (azure-docs articles/automation/shared-resources/modules.md); the gallery redirects to
+# the .nupkg.
+POWERSHELL_GALLERY_PACKAGE_URI = "https://www.powershellgallery.com/api/v2/package/{name}/{version}"
+# -ManagedIdentity exists from ExchangeOnlineManagement 3.0.0 (connect-exo-powershell-managed-identity.md).
+MANAGED_IDENTITY_MINIMUM_MODULE = (3, 0, 0)
+
+
+@dataclass(frozen=True)
+class ModuleRange:
+    """ExchangeOnlineManagement versions first..last (inclusive; None: open) and the PowerShell 7 they need."""
+
+    first: tuple[int, int, int]
+    last: tuple[int, int, int] | None
+    powershell7: tuple[int, int]
+
+
+# office-docs-powershell exchange/docs-conceptual/exchange-online-powershell-v2.md (commit 93336da2): 3.0.0-3.4.0 need PowerShell
+# 7.2+ (.NET 6), 3.5.0-3.9.2 need 7.4+ (.NET 8), 3.10.0+ need 7.6+ (.NET 10); Windows PowerShell 5.1 runs every version.
+EXCHANGE_MODULE_MATRIX = (
+    ModuleRange((3, 0, 0), (3, 4, 0), (7, 2)),
+    ModuleRange((3, 5, 0), (3, 9, 2), (7, 4)),
+    ModuleRange((3, 10, 0), None, (7, 6)),
+)
+
+
+@dataclass(frozen=True)
+class AutomationRuntime:
+    """A PowerShell runtime an Automation runbook can run on, and how its modules are installed there."""
+
+    name: str
+    """The config value."""
+    powershell: tuple[int, int]
+    windows_powershell: bool
+    module_resource: str
+    """runtime-environment (automation.RuntimeEnvironment + Package), powershell72-module, or module (5.1)."""
+    runbook_type: str
+    default_module_version: str
+    hybrid_workers: bool
+    """Whether runbooks on this runtime can run on a hybrid worker group."""
+
+
+# Runtime environments: azure-docs articles/automation/manage-runtime-environment.md (PowerShell 5.1 and 7.4; "It is not possible to
+# run Runbooks in a User Created Runtime environment on a Hybrid Worker"); REST spec Microsoft.Automation 2024-10-23
+# examples/runtimeEnvironment/createRuntimeEnvironment.json ({"language": "PowerShell", "version": "7.4"}) and
+# examples/runbook/createOrUpdateRunbook.json (runbookType "PowerShell" + runtimeEnvironment). 7.2 uses PowerShell72Module and
+# runbookType "PowerShell72" (pulumi-azure-native RunbookTypeEnum).
+AUTOMATION_RUNTIMES: Mapping[str, AutomationRuntime] = MappingProxyType(
+    {
+        "PowerShell-7.4": AutomationRuntime("PowerShell-7.4", (7, 4), False, "runtime-environment", "PowerShell", "3.9.2", False),
+        "PowerShell-7.2": AutomationRuntime("PowerShell-7.2", (7, 2), False, "powershell72-module", "PowerShell72", "3.4.0", True),
+        "WindowsPowerShell-5.1": AutomationRuntime("WindowsPowerShell-5.1", (5, 1), True, "module", "PowerShell", "3.10.1", True),
+    }
+)
+DEFAULT_AUTOMATION_RUNTIME = "PowerShell-7.4"
+RUNTIME_ENVIRONMENT_LANGUAGE = "PowerShell"
+
+
+def powershell7_needed(version: tuple[int, int, int]) -> tuple[int, int]:
+    """The PowerShell 7 a module version needs; versions past the table need at least what its last row needs."""
+    for row in EXCHANGE_MODULE_MATRIX:
+        if row.first <= version and (row.last is None or version <= row.last):
+            return row.powershell7
+    return EXCHANGE_MODULE_MATRIX[-1].powershell7
+
+
+def module_runs_on(version: tuple[int, int, int], runtime: AutomationRuntime) -> bool:
+    if version < MANAGED_IDENTITY_MINIMUM_MODULE:
+        return False
+    return runtime.windows_powershell or powershell7_needed(version) <= runtime.powershell
+
+
+def module_versions_for(runtime: AutomationRuntime) -> str:
+    """Human-readable range of module versions that run on the runtime, for error messages."""
+    rows = [row for row in EXCHANGE_MODULE_MATRIX if runtime.windows_powershell or row.powershell7 <= runtime.powershell]
+    first = ".".join(map(str, rows[0].first))
+    last = rows[-1].last
+    return f"{first} to {'.'.join(map(str, last))}" if last else f"{first} or later"

@@ -6,18 +6,27 @@
 
 from __future__ import annotations
 
-import json
 import re
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, TypeVar
-
-import pulumi
+from pathlib import Path
+from typing import Any
 
 from components import facts
-
-PROJECT = "exo-automation"
+from components.automation_settings import AutomationSettings, parse_automation
+from components.config_values import (
+    PROJECT,
+    ConfigError,
+    bounded_int,
+    expect,
+    key_of,
+    optional,
+    parse_bool,
+    parse_json,
+    parse_roles,
+    reject_unknown_keys,
+)
 
 # Bounds that keep certificates useful and the renewal window meaningful.
 VALIDITY_MONTHS_RANGE = (1, 24)
@@ -33,15 +42,6 @@ DEFAULT_RSA_BITS = 2048
 _NAME_PATTERN = re.compile(r"^[a-z](?:[a-z0-9-]{0,30}[a-z0-9])?$")
 _DISPLAY_NAME_MAX = 120  # Entra's limit for an application's displayName
 _CN_MAX = 64  # X.520 upper bound for a common name
-
-
-class ConfigError(pulumi.RunError):
-    """A config value is wrong. The message names the key; Pulumi prints it without a stack trace."""
-
-    def __init__(self, key: str, problem: str) -> None:
-        self.key = key
-        self.problem = problem
-        super().__init__(f"config {key}: {problem}")
 
 
 @dataclass(frozen=True)
@@ -90,6 +90,8 @@ class StackSettings:
     allow_global_administrator: bool
     additional_owners: tuple[str, ...]
     """Object ids that co-own every app registration besides the deploying principal."""
+    automation: AutomationSettings | None = None
+    """The Azure Automation account with a managed identity; None when not enabled."""
 
 
 # The config keys of this project, with what each holds. Pulumi.yaml declares the same keys; a test keeps the two in step.
@@ -98,57 +100,12 @@ CONFIG_KEYS = {
     "organization": "the tenant's initial *.onmicrosoft.com domain; looked up when unset",
     "allowGlobalAdministrator": "allow the Global Administrator role on an identity",
     "additionalOwners": "object ids that co-own every app registration",
+    "automation": "an Azure Automation account whose managed identity runs the repo's runbooks on schedules; off unless enabled",
 }
 
 _IDENTITY_KEYS = ("name", "displayName", "roles", "securityCompliance", "certificate")
 _CERTIFICATE_KEYS = ("commonName", "validityMonths", "renewBeforeDays", "rsaBits", "generation", "keepPreviousGeneration")
 GENERATION_RANGE = (1, 999)
-
-T = TypeVar("T")
-
-
-def _key(name: str) -> str:
-    return f"{PROJECT}:{name}"
-
-
-def _parse_json(key: str, raw: str) -> Any:
-    try:
-        return json.loads(raw)
-    except json.JSONDecodeError as error:
-        raise ConfigError(key, f"is not valid JSON/YAML structured config ({error.msg} at position {error.pos})") from None
-
-
-def _parse_bool(key: str, raw: str | None, default: bool) -> bool:
-    if raw is None:
-        return default
-    text = raw.strip().lower()
-    if text in ("true", "false"):
-        return text == "true"
-    raise ConfigError(key, f"must be true or false, got {raw!r}")
-
-
-def _expect(key: str, value: Any, kind: type[T], description: str) -> T:
-    # bool is an int in Python; a number is never accepted where a flag is meant, nor the other way round.
-    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
-        return value
-    raise ConfigError(key, f"must be {description}, got {json.dumps(value)}")
-
-
-def _reject_unknown_keys(key: str, value: Mapping[str, Any], known: Sequence[str]) -> None:
-    unknown = sorted(set(value) - set(known))
-    if unknown:
-        raise ConfigError(key, f"unknown setting(s) {', '.join(unknown)}; known settings: {', '.join(known)}")
-
-
-def _bounded_int(key: str, value: Any, low: int, high: int) -> int:
-    number = _expect(key, value, int, f"a whole number from {low} to {high}")
-    if not low <= number <= high:
-        raise ConfigError(key, f"must be from {low} to {high}, got {number}")
-    return number
-
-
-def _optional(mapping: Mapping[str, Any], name: str, default: T, parse: Callable[[Any], T]) -> T:
-    return parse(mapping[name]) if name in mapping and mapping[name] is not None else default
 
 
 def parse_organization(key: str, value: str, cloud: facts.CloudEnvironment) -> str:
@@ -184,50 +141,24 @@ def parse_cloud(key: str, value: str | None) -> facts.CloudEnvironment:
     return facts.CLOUD_ENVIRONMENTS[name]
 
 
-def _parse_roles(key: str, value: Any, allow_global_administrator: bool) -> tuple[facts.ExchangeRole, ...]:
-    names = _expect(key, value, list, "a list of role names")
-    if not names:
-        raise ConfigError(key, f"must name at least one role; valid roles: {', '.join(facts.ROLES)}")
-    roles: list[facts.ExchangeRole] = []
-    for index, item in enumerate(names):
-        item_key = f"{key}[{index}]"
-        name = _expect(item_key, item, str, "a role display name")
-        # Match case-insensitively: people type "exchange administrator".
-        role = next((r for r in facts.ROLES.values() if r.display_name.lower() == name.strip().lower()), None)
-        if role is None:
-            raise ConfigError(
-                item_key, f"{name!r} is not a role Exchange supports for app-only access; valid roles: {', '.join(facts.ROLES)}"
-            )
-        if role.display_name == facts.GLOBAL_ADMINISTRATOR and not allow_global_administrator:
-            raise ConfigError(
-                item_key,
-                f"Global Administrator is refused for least privilege; set {_key('allowGlobalAdministrator')} to true "
-                "to allow it, or pick a narrower role such as Exchange Administrator",
-            )
-        if role in roles:
-            raise ConfigError(item_key, f"{role.display_name} is listed twice")
-        roles.append(role)
-    return tuple(roles)
-
-
 def _parse_certificate(key: str, value: Any, default_common_name: str) -> CertificateSettings:
-    mapping = _expect(key, value, dict, "an object")
-    _reject_unknown_keys(key, mapping, _CERTIFICATE_KEYS)
+    mapping = expect(key, value, dict, "an object")
+    reject_unknown_keys(key, mapping, _CERTIFICATE_KEYS)
 
     def common_name(raw: Any) -> str:
-        text = _expect(f"{key}.commonName", raw, str, "a string").strip()
+        text = expect(f"{key}.commonName", raw, str, "a string").strip()
         if not text or len(text) > _CN_MAX or any(c in text for c in ',+="\\<>;#\n\r'):
             raise ConfigError(f"{key}.commonName", f'must be 1 to {_CN_MAX} characters without , + = " \\ < > ; # (got {raw!r})')
         return text
 
-    validity = _optional(
-        mapping, "validityMonths", DEFAULT_VALIDITY_MONTHS, lambda v: _bounded_int(f"{key}.validityMonths", v, *VALIDITY_MONTHS_RANGE)
+    validity = optional(
+        mapping, "validityMonths", DEFAULT_VALIDITY_MONTHS, lambda v: bounded_int(f"{key}.validityMonths", v, *VALIDITY_MONTHS_RANGE)
     )
-    renew = _optional(
+    renew = optional(
         mapping,
         "renewBeforeDays",
         DEFAULT_RENEW_BEFORE_DAYS,
-        lambda v: _bounded_int(f"{key}.renewBeforeDays", v, *RENEW_BEFORE_DAYS_RANGE),
+        lambda v: bounded_int(f"{key}.renewBeforeDays", v, *RENEW_BEFORE_DAYS_RANGE),
     )
     # The renewal window must leave most of the lifetime unrenewed, or every `up` would reissue the certificate.
     validity_days = validity * HOURS_PER_MONTH // 24
@@ -239,55 +170,55 @@ def _parse_certificate(key: str, value: Any, default_common_name: str) -> Certif
         )
 
     def rsa_bits(raw: Any) -> int:
-        bits = _expect(f"{key}.rsaBits", raw, int, "a whole number")
+        bits = expect(f"{key}.rsaBits", raw, int, "a whole number")
         if bits not in RSA_KEY_SIZES:
             raise ConfigError(f"{key}.rsaBits", f"must be one of {', '.join(map(str, RSA_KEY_SIZES))}, got {bits}")
         return bits
 
-    generation = _optional(mapping, "generation", 1, lambda v: _bounded_int(f"{key}.generation", v, *GENERATION_RANGE))
-    keep_previous = _optional(
-        mapping, "keepPreviousGeneration", False, lambda v: _expect(f"{key}.keepPreviousGeneration", v, bool, "true or false")
+    generation = optional(mapping, "generation", 1, lambda v: bounded_int(f"{key}.generation", v, *GENERATION_RANGE))
+    keep_previous = optional(
+        mapping, "keepPreviousGeneration", False, lambda v: expect(f"{key}.keepPreviousGeneration", v, bool, "true or false")
     )
     if keep_previous and generation == 1:
         raise ConfigError(
             f"{key}.keepPreviousGeneration", "generation 1 has no previous generation; bump generation to 2 to rotate with an overlap"
         )
     return CertificateSettings(
-        common_name=_optional(mapping, "commonName", default_common_name, common_name),
+        common_name=optional(mapping, "commonName", default_common_name, common_name),
         validity_months=validity,
         renew_before_days=renew,
-        rsa_bits=_optional(mapping, "rsaBits", DEFAULT_RSA_BITS, rsa_bits),
+        rsa_bits=optional(mapping, "rsaBits", DEFAULT_RSA_BITS, rsa_bits),
         generation=generation,
         keep_previous_generation=keep_previous,
     )
 
 
 def _parse_identity(key: str, value: Any, stack: str, allow_global_administrator: bool) -> IdentitySettings:
-    mapping = _expect(key, value, dict, "an object with at least a name")
-    _reject_unknown_keys(key, mapping, _IDENTITY_KEYS)
+    mapping = expect(key, value, dict, "an object with at least a name")
+    reject_unknown_keys(key, mapping, _IDENTITY_KEYS)
     if "name" not in mapping:
         raise ConfigError(f"{key}.name", "is required (lowercase letters, digits and hyphens)")
-    name = _expect(f"{key}.name", mapping["name"], str, "a string")
+    name = expect(f"{key}.name", mapping["name"], str, "a string")
     if not _NAME_PATTERN.fullmatch(name):
         raise ConfigError(
             f"{key}.name", f"{name!r} must be 1 to 32 lowercase letters, digits or hyphens, starting with a letter and not ending in '-'"
         )
 
     def display_name(raw: Any) -> str:
-        text = _expect(f"{key}.displayName", raw, str, "a string").strip()
+        text = expect(f"{key}.displayName", raw, str, "a string").strip()
         if not text or len(text) > _DISPLAY_NAME_MAX:
             raise ConfigError(f"{key}.displayName", f"must be 1 to {_DISPLAY_NAME_MAX} characters")
         return text
 
-    shown = _optional(mapping, "displayName", f"{PROJECT}-{stack}-{name}", display_name)
-    roles = _optional(
+    shown = optional(mapping, "displayName", f"{PROJECT}-{stack}-{name}", display_name)
+    roles = optional(
         mapping,
         "roles",
         (facts.ROLES[facts.DEFAULT_ROLE],),
-        lambda v: _parse_roles(f"{key}.roles", v, allow_global_administrator),
+        lambda v: parse_roles(f"{key}.roles", v, allow_global_administrator),
     )
-    security_compliance = _optional(
-        mapping, "securityCompliance", False, lambda v: _expect(f"{key}.securityCompliance", v, bool, "true or false")
+    security_compliance = optional(
+        mapping, "securityCompliance", False, lambda v: expect(f"{key}.securityCompliance", v, bool, "true or false")
     )
     if security_compliance and not any(role.security_compliance for role in roles):
         usable = [r.display_name for r in facts.ROLES.values() if r.security_compliance]
@@ -304,10 +235,10 @@ def _parse_identity(key: str, value: Any, stack: str, allow_global_administrator
 def _parse_owners(key: str, raw: str | None) -> tuple[str, ...]:
     if raw is None:
         return ()
-    items = _expect(key, _parse_json(key, raw), list, "a list of object ids")
+    items = expect(key, parse_json(key, raw), list, "a list of object ids")
     owners: list[str] = []
     for index, item in enumerate(items):
-        text = _expect(f"{key}[{index}]", item, str, "an object id (GUID)")
+        text = expect(f"{key}[{index}]", item, str, "an object id (GUID)")
         try:
             owners.append(str(uuid.UUID(text)))
         except ValueError:
@@ -317,20 +248,23 @@ def _parse_owners(key: str, raw: str | None) -> tuple[str, ...]:
     return tuple(owners)
 
 
-def parse_settings(config: Mapping[str, str | None], stack: str, azuread_environment: str | None) -> StackSettings:
+def parse_settings(
+    config: Mapping[str, str | None], stack: str, azuread_environment: str | None, project_dir: Path | None = None
+) -> StackSettings:
     """Validate the project's raw config (bare key -> string as Pulumi hands it over) into settings.
 
-    `azuread_environment` is the azuread provider's cloud (its `environment` setting or ARM_ENVIRONMENT).
+    `azuread_environment` is the azuread provider's cloud (its `environment` setting or ARM_ENVIRONMENT); `project_dir` is where
+    runbook files are read from (the folder of Pulumi.yaml).
     """
     cloud = parse_cloud("azuread:environment", azuread_environment)
-    allow_global_administrator = _parse_bool(_key("allowGlobalAdministrator"), config.get("allowGlobalAdministrator"), default=False)
+    allow_global_administrator = parse_bool(key_of("allowGlobalAdministrator"), config.get("allowGlobalAdministrator"), default=False)
 
     raw_identities = config.get("identities")
-    identities_key = _key("identities")
+    identities_key = key_of("identities")
     entries = (
         [{"name": DEFAULT_IDENTITY_NAME}]
         if raw_identities is None
-        else _expect(identities_key, _parse_json(identities_key, raw_identities), list, "a list of identity objects")
+        else expect(identities_key, parse_json(identities_key, raw_identities), list, "a list of identity objects")
     )
     if not entries:
         raise ConfigError(identities_key, "must list at least one identity (remove the key for the default one)")
@@ -346,11 +280,18 @@ def parse_settings(config: Mapping[str, str | None], stack: str, azuread_environ
             seen[value] = index
 
     raw_organization = config.get("organization")
-    organization = parse_organization(_key("organization"), raw_organization, cloud) if raw_organization not in (None, "") else None
+    organization = parse_organization(key_of("organization"), raw_organization, cloud) if raw_organization not in (None, "") else None
     return StackSettings(
         identities=identities,
         organization=organization,
         cloud=cloud,
         allow_global_administrator=allow_global_administrator,
-        additional_owners=_parse_owners(_key("additionalOwners"), config.get("additionalOwners")),
+        additional_owners=_parse_owners(key_of("additionalOwners"), config.get("additionalOwners")),
+        automation=parse_automation(
+            key_of("automation"),
+            None if config.get("automation") in (None, "") else parse_json(key_of("automation"), str(config.get("automation"))),
+            stack=stack,
+            project_dir=project_dir or Path(__file__).resolve().parent.parent,
+            allow_global_administrator=allow_global_administrator,
+        ),
     )

@@ -12,6 +12,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import hashlib
+import hmac
 import random
 import secrets
 import uuid
@@ -105,6 +107,26 @@ class StoredResource:
     outputs: dict[str, Any]
 
 
+# azure-native resources: which input holds the resource's name (its `name` output).
+AZURE_NAME_INPUTS = {
+    "azure-native:resources:ResourceGroup": "resourceGroupName",
+    "azure-native:automation:AutomationAccount": "automationAccountName",
+    "azure-native:automation:RuntimeEnvironment": "runtimeEnvironmentName",
+    "azure-native:automation:Package": "packageName",
+    "azure-native:automation:Module": "moduleName",
+    "azure-native:automation:PowerShell72Module": "moduleName",
+    "azure-native:automation:HybridRunbookWorkerGroup": "hybridRunbookWorkerGroupName",
+    "azure-native:automation:Runbook": "runbookName",
+    "azure-native:automation:Schedule": "scheduleName",
+    "azure-native:automation:JobSchedule": "jobScheduleId",
+    "azure-native:storage:StorageAccount": "accountName",
+    "azure-native:storage:BlobContainer": "containerName",
+    "azure-native:storage:Blob": "blobName",
+}
+DYNAMIC = "pulumi-python:dynamic:Resource"
+SERVICE_SAS = "azure-native:storage:listStorageAccountServiceSAS"
+
+
 class TenantError(Exception):
     """What the tenant (or a provider) would answer with an error."""
 
@@ -147,6 +169,8 @@ class MockTenant(pulumi.runtime.Mocks):
         self.service_principals: dict[str, str] = {self.exchange_object_id: EXCHANGE_ONLINE_APP_ID} if exchange_present else {}
         self.applications: dict[str, str] = {}  # object id -> client id
         self.state: dict[tuple[str, str], StoredResource] = {}
+        self.subscription_id = self._uuid()
+        self.storage_key = self.random.randbytes(32)
         self.preview = False
         self.registrations: list[Registration] = []
         self.calls: list[tuple[str, dict[str, Any]]] = []
@@ -176,6 +200,7 @@ class MockTenant(pulumi.runtime.Mocks):
             "azuread:index/getDomains:getDomains": self._domains,
             "azuread:index/getServicePrincipals:getServicePrincipals": self._service_principals,
             "azuread:index/getServicePrincipal:getServicePrincipal": self._service_principal,
+            SERVICE_SAS: self._service_sas,
         }.get(args.token)
         if handler is None:
             raise TenantError(f"the mock tenant does not answer {args.token}: add it to tests/mock_tenant.py")
@@ -244,6 +269,20 @@ class MockTenant(pulumi.runtime.Mocks):
             raise TenantError(f"service principal not found for client id {args.get('clientId')!r}")
         return self._exchange()
 
+    def _service_sas(self, args: dict[str, Any]) -> dict[str, Any]:
+        """A service SAS as Azure signs it with the account key: deterministic for the same arguments, checked like Azure would."""
+        resource = str(args.get("canonicalizedResource", ""))
+        account = args.get("accountName")
+        if not resource.startswith(f"/blob/{account}/"):
+            raise TenantError(f"listServiceSAS: canonicalizedResource {resource!r} is not a blob of account {account!r}")
+        start, expiry = args.get("sharedAccessStartTime"), args.get("sharedAccessExpiryTime")
+        if not start or not expiry:
+            raise TenantError("listServiceSAS: a SAS needs a start and an expiry")
+        fields = [args.get("permissions"), start, expiry, resource, args.get("protocols"), args.get("resource")]
+        signature = hmac.new(self.storage_key, "\n".join(map(str, fields)).encode(), hashlib.sha256).hexdigest()
+        token = f"sv=2022-11-02&sr={args.get('resource')}&sp={args.get('permissions')}&spr={args.get('protocols')}&st={start}&se={expiry}"
+        return {"serviceSasToken": f"{token}&sig={signature}"}
+
     # -- resources -------------------------------------------------------------------------------------------------------------
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         key = (args.typ, args.name)
@@ -253,7 +292,7 @@ class MockTenant(pulumi.runtime.Mocks):
             return prior.id, dict(prior.outputs)
         if self.preview:
             # A planned create or update: computed outputs are unknown until the provider runs.
-            return (prior.id if prior else ""), dict(inputs)
+            return (prior.id if prior else ""), self._planned(args.typ, inputs)
         if any(is_unknown(v) for v in _walk(inputs)):
             raise TenantError(f"{args.typ} {args.name}: an input is still unknown at deployment: {inputs}")
         create = {
@@ -264,13 +303,45 @@ class MockTenant(pulumi.runtime.Mocks):
             "azuread:index/applicationCertificate:ApplicationCertificate": self._application_certificate,
             "azuread:index/appRoleAssignment:AppRoleAssignment": self._app_role_assignment,
             "azuread:index/directoryRoleAssignment:DirectoryRoleAssignment": self._directory_role_assignment,
-        }.get(args.typ, self._generic)
-        resource_id, outputs = create(args.name, inputs)
+            "azure-native:automation:AutomationAccount": self._automation_account,
+            DYNAMIC: self._creation_time,
+        }.get(args.typ, self._azure if args.typ in AZURE_NAME_INPUTS else self._generic)
+        resource_id, outputs = self._azure(args.typ, inputs) if create == self._azure else create(args.name, inputs)
         self.state[key] = StoredResource(resource_id, inputs, outputs)
         return resource_id, dict(outputs)
 
+    @staticmethod
+    def _planned(type_token: str, inputs: dict[str, Any]) -> dict[str, Any]:
+        planned = dict(inputs)
+        if type_token in AZURE_NAME_INPUTS:
+            planned.update(name=rpc.UNKNOWN, id=rpc.UNKNOWN)
+        if type_token == "azure-native:automation:AutomationAccount" and "identity" in inputs:
+            planned["identity"] = {**inputs["identity"], "principalId": rpc.UNKNOWN, "tenantId": rpc.UNKNOWN}
+        return planned
+
     def _generic(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         return self._uuid(), dict(inputs)
+
+    def _azure(self, type_token: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        name = inputs.get(AZURE_NAME_INPUTS[type_token])
+        if not name:
+            raise TenantError(f"{type_token}: no {AZURE_NAME_INPUTS[type_token]} given (names are deterministic in this program)")
+        group = inputs.get("resourceGroupName", name)
+        kind = type_token.split(":")[-1]
+        resource_id = f"/subscriptions/{self.subscription_id}/resourceGroups/{group}/providers/{kind}/{name}"
+        return resource_id, {**inputs, "name": name, "id": resource_id}
+
+    def _automation_account(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        resource_id, outputs = self._azure("azure-native:automation:AutomationAccount", inputs)
+        identity = dict(inputs.get("identity") or {})
+        if identity.get("type") == "SystemAssigned":
+            # Azure creates the managed identity's service principal with the account.
+            identity.update(principalId=self.add_principal(), tenantId=self.tenant_id)
+        return resource_id, {**outputs, "identity": identity}
+
+    def _creation_time(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        created = rfc3339(self.clock())
+        return f"{created}-{self._uuid()[:8]}", {"triggers": inputs.get("triggers", {}), "created": created}
 
     def _private_key(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         if inputs.get("algorithm") != "RSA":

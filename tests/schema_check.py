@@ -45,7 +45,10 @@ def _properties(cls: type) -> tuple[dict[str, str], dict[str, Any], set[str], di
     """pulumi name -> python name, python name -> type hint, required python names, python name -> documented value domain."""
     names = {pulumi_name: python_name for python_name, pulumi_name in pulumi_types.input_type_py_to_pulumi_names(cls).items()}
     init = cls.__init__  # type: ignore[misc]
-    hints = typing.get_type_hints(init, globalns=vars(inspect.getmodule(cls)))
+    module_globals = vars(inspect.getmodule(cls))
+    # typing caches evaluated forward refs across modules ('SkuName' in storage and in keyvault is one ForwardRef object); a
+    # separate locals dict makes it evaluate in this module every time.
+    hints = typing.get_type_hints(init, globalns=module_globals, localns={**vars(typing), **vars(pulumi), **module_globals})
     signature = inspect.signature(init)
     required = {
         name
@@ -138,6 +141,10 @@ def _check_value(value: Any, hint: Any, path: str, domain: set[str] | None, prob
             return
         problems.extend(check_object(hint, value, path))
         return
+    if inspect.isclass(hint) and issubclass(hint, pulumi.Asset | pulumi.Archive):
+        if not isinstance(value, hint):
+            problems.append(f"{path}: expected a {hint.__name__}, got {type(value).__name__}")
+        return
     if inspect.isclass(hint) and issubclass(hint, enum.Enum):
         allowed = {str(e.value) for e in hint}
         if value not in allowed:
@@ -183,5 +190,15 @@ def check_object(cls: type, values: Mapping[str, Any], path: str) -> list[str]:
     return problems
 
 
+DYNAMIC = "pulumi-python:dynamic:Resource"
+
+
 def check_registration(type_token: str, name: str, inputs: Mapping[str, Any]) -> list[str]:
+    if type_token == DYNAMIC:
+        # In-repo dynamic resources (CreationTime) have no SDK schema: the provider must be attached and triggers be strings.
+        problems = [] if inputs.get("__provider") else [f"{name}: dynamic resource without a serialized provider"]
+        triggers = inputs.get("triggers")
+        if not isinstance(triggers, dict) or not all(isinstance(v, str) or is_unknown(v) for v in triggers.values()):
+            problems.append(f"{name}: triggers must be a map of strings, got {triggers!r}")
+        return problems
     return check_object(args_class(type_token), inputs, f"{type_token} {name}")

@@ -7,7 +7,8 @@ from typing import Any
 
 import pulumi
 
-from components.settings import ConfigError, parse_settings
+from components.config_values import ConfigError
+from components.settings import parse_settings
 from tests.harness import evaluate
 from tests.mock_tenant import MockTenant
 

@@ -1,0 +1,171 @@
+"""An Azure Automation account whose system-assigned managed identity runs Exchange Online PowerShell."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+
+import pulumi
+from pulumi_azure_native import automation, resources
+
+from components import facts
+from components.exchange_grant import ExchangeGrant, ExchangeGrantArgs
+
+
+def exchange_module_link(version: str) -> automation.ContentLinkArgs:
+    """The pinned ExchangeOnlineManagement package in the PowerShell Gallery (name fixed in code: look-alikes exist there)."""
+    return automation.ContentLinkArgs(uri=facts.POWERSHELL_GALLERY_PACKAGE_URI.format(name=facts.EXCHANGE_MODULE_NAME, version=version))
+
+
+def _principal_of(identity: automation.outputs.IdentityResponse | None) -> str:
+    if identity is None or not identity.principal_id:
+        raise pulumi.RunError("the Automation account came back without a system-assigned identity; nothing can be granted")
+    return identity.principal_id
+
+
+@dataclass
+class ExchangeAutomationAccountArgs:
+    resource_group_name: str
+    """Resource group of the account."""
+    location: str
+    """Azure region."""
+    account_name: str
+    """Name of the Automation account."""
+    runtime: facts.AutomationRuntime
+    """Where runbooks run: the PowerShell 7.4 runtime environment, 7.2 or Windows PowerShell 5.1."""
+    exchange_module_version: str
+    """ExchangeOnlineManagement version, one that runs on the runtime."""
+    exchange_service_principal_object_id: pulumi.Input[str]
+    """Object id of this tenant's Office 365 Exchange Online service principal."""
+    manage_as_app_role_id: pulumi.Input[str]
+    """Verified id of the Exchange.ManageAsApp app role."""
+    roles: Sequence[str] = field(default_factory=lambda: [facts.DEFAULT_ROLE])
+    """Entra roles for the managed identity."""
+    public_network_access: bool = True
+    """Whether the account's endpoints are reachable from public networks."""
+    hybrid_worker_group: str | None = None
+    """Name of a hybrid runbook worker group to declare (workers join it outside this program)."""
+    tags: Mapping[str, str] = field(default_factory=dict)
+    """Tags on the account and its runtime environment."""
+    create_resource_group: bool = True
+    """Create the resource group, or use an existing one (for example the one the bootstrap stack made)."""
+
+
+class ExchangeAutomationAccount(pulumi.ComponentResource):
+    """Basic Automation account, system-assigned identity, no local (key) auth, Exchange grant, ExchangeOnlineManagement pinned."""
+
+    resource_group_name: pulumi.Output[str]
+    account_name: pulumi.Output[str]
+    account_id: pulumi.Output[str]
+    principal_id: pulumi.Output[str]
+    """Object id of the managed identity's service principal: the principal that holds the grant."""
+    runtime_environment_name: pulumi.Output[str] | None
+    """The runtime environment runbooks link to (PowerShell 7.4); None on the 5.1 and 7.2 module paths."""
+    exchange_module: pulumi.Resource
+    """The module or package resource: runbooks depend on it (import is asynchronous in Azure)."""
+    hybrid_worker_group_name: pulumi.Output[str] | None
+
+    def __init__(self, name: str, args: ExchangeAutomationAccountArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("exo-automation:index:ExchangeAutomationAccount", name, None, opts)
+        child = pulumi.ResourceOptions(parent=self)
+        resource_group_name: pulumi.Output[str] = (
+            resources.ResourceGroup(
+                f"{name}-resource-group",
+                resource_group_name=args.resource_group_name,
+                location=args.location,
+                tags=dict(args.tags),
+                opts=child,
+            ).name
+            if args.create_resource_group
+            else pulumi.Output.from_input(args.resource_group_name)
+        )
+        account = automation.AutomationAccount(
+            f"{name}-account",
+            automation_account_name=args.account_name,
+            resource_group_name=resource_group_name,
+            location=args.location,
+            sku=automation.SkuArgs(name=automation.SkuNameEnum.BASIC),
+            identity=automation.IdentityArgs(type=automation.ResourceIdentityType.SYSTEM_ASSIGNED),
+            # Entra only: no account keys to leak.
+            disable_local_auth=True,
+            public_network_access=args.public_network_access,
+            tags=dict(args.tags),
+            opts=child,
+        )
+        principal_id = account.identity.apply(_principal_of)
+        ExchangeGrant(
+            f"{name}-grant",
+            ExchangeGrantArgs(
+                principal_object_id=principal_id,
+                exchange_service_principal_object_id=args.exchange_service_principal_object_id,
+                manage_as_app_role_id=args.manage_as_app_role_id,
+                roles=args.roles,
+            ),
+            opts=child,
+        )
+
+        link = exchange_module_link(args.exchange_module_version)
+        self.runtime_environment_name = None
+        if args.runtime.module_resource == "runtime-environment":
+            environment = automation.RuntimeEnvironment(
+                f"{name}-runtime",
+                runtime_environment_name=f"PowerShell-{args.runtime.powershell[0]}.{args.runtime.powershell[1]}-Exchange",
+                language=facts.RUNTIME_ENVIRONMENT_LANGUAGE,
+                version=f"{args.runtime.powershell[0]}.{args.runtime.powershell[1]}",
+                # No default Az packages: the runbooks do not use Az, and Az.Accounts beside ExchangeOnlineManagement is the
+                # classic MSAL assembly clash.
+                default_packages={},
+                description="PowerShell 7.4 with ExchangeOnlineManagement, managed by exo-automation",
+                location=args.location,
+                tags=dict(args.tags),
+                # Language and version are immutable in Azure (manage-runtime-environment.md).
+                opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["language", "version"]),
+                automation_account_name=account.name,
+                resource_group_name=resource_group_name,
+            )
+            self.exchange_module = automation.Package(
+                f"{name}-exchange-package",
+                package_name=facts.EXCHANGE_MODULE_NAME,
+                runtime_environment_name=environment.name,
+                content_link=link,
+                opts=child,
+                automation_account_name=account.name,
+                resource_group_name=resource_group_name,
+            )
+            self.runtime_environment_name = environment.name
+        elif args.runtime.module_resource == "powershell72-module":
+            self.exchange_module = automation.PowerShell72Module(
+                f"{name}-exchange-module",
+                module_name=facts.EXCHANGE_MODULE_NAME,
+                content_link=link,
+                automation_account_name=account.name,
+                resource_group_name=resource_group_name,
+                opts=child,
+            )
+        else:
+            self.exchange_module = automation.Module(
+                f"{name}-exchange-module",
+                module_name=facts.EXCHANGE_MODULE_NAME,
+                content_link=link,
+                automation_account_name=account.name,
+                resource_group_name=resource_group_name,
+                opts=child,
+            )
+
+        self.hybrid_worker_group_name = None
+        if args.hybrid_worker_group is not None:
+            group = automation.HybridRunbookWorkerGroup(
+                f"{name}-hybrid-workers",
+                hybrid_runbook_worker_group_name=args.hybrid_worker_group,
+                automation_account_name=account.name,
+                resource_group_name=resource_group_name,
+                opts=child,
+            )
+            self.hybrid_worker_group_name = group.name
+
+        self.resource_group_name = resource_group_name
+        self.account_name = account.name
+        self.account_id = account.id
+        self.principal_id = principal_id
+        # Registering outputs marks the component complete, so a preview shows its children under it.
+        self.register_outputs({"accountName": self.account_name, "accountId": self.account_id, "principalId": self.principal_id})

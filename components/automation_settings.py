@@ -1,0 +1,360 @@
+"""Settings of the optional Azure Automation account (`exo-automation:automation`): parsed and validated before any resource exists.
+
+Runbook files are read here too: a runbook that does not parse, does not take `-Organization`, or is given a parameter it does not
+declare is refused at preview, with the config key named.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+import zoneinfo
+from dataclasses import dataclass
+from pathlib import Path, PurePosixPath
+from typing import Any
+
+from components import facts
+from components.config_values import ConfigError, bounded_int, expect, optional, parse_roles, reject_unknown_keys
+from components.powershell_script import read_script
+
+RUNBOOK_FOLDER = "runbooks"
+ORGANIZATION_PARAMETER = "Organization"
+# Set by the program, never by config: the tenant's domain, and the national cloud when the runbook takes it.
+ENVIRONMENT_PARAMETER = "ExchangeEnvironmentName"
+FREQUENCIES = ("Hour", "Day", "Week", "Month")
+WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+INTERVAL_RANGE = (1, 100)
+
+_AUTOMATION_KEYS = (
+    "enabled",
+    "location",
+    "resourceGroupName",
+    "createResourceGroup",
+    "accountName",
+    "publicNetworkAccess",
+    "tags",
+    "runtime",
+    "exchangeModuleVersion",
+    "roles",
+    "storageAccountName",
+    "hybridWorkerGroup",
+    "runbooks",
+)
+_RUNBOOK_KEYS = ("name", "file", "description", "schedule", "parameters", "hybridWorker")
+_SCHEDULE_KEYS = ("frequency", "interval", "timeZone", "time", "weekDays", "monthDays")
+
+_ACCOUNT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$")  # Automation: 6-50, letter first, no trailing hyphen
+_RESOURCE_GROUP_NAME = re.compile(r"^[-\w.()]{0,89}[-\w()]$")  # ARM: 1-90, no trailing period
+_STORAGE_ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
+_RUNBOOK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+_WORKER_GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
+_LOCATION = re.compile(r"^[a-z][a-z0-9]{2,39}$")
+_TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+_VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
+
+
+@dataclass(frozen=True)
+class ScheduleSettings:
+    """When a runbook runs: every `interval` `frequency`s at `time_of_day` in `time_zone`."""
+
+    frequency: str
+    interval: int
+    time_zone: str
+    time_of_day: tuple[int, int]
+    week_days: tuple[str, ...] = ()
+    month_days: tuple[int, ...] = ()
+
+    def definition(self) -> str:
+        """A stable text of the definition: schedules cannot be updated in place, so it names the schedule's version."""
+        days = ",".join(self.week_days) + "|" + ",".join(map(str, self.month_days))
+        return f"{self.frequency}/{self.interval}/{self.time_zone}/{self.time_of_day[0]:02d}:{self.time_of_day[1]:02d}/{days}"
+
+
+@dataclass(frozen=True)
+class RunbookSettings:
+    """One runbook from the repo's runbooks/ folder."""
+
+    name: str
+    path: Path
+    """Absolute path of the .ps1 file."""
+    sha256: str
+    """Uppercase hex SHA-256 of the file: the content hash Automation checks, and the blob's name."""
+    description: str
+    schedule: ScheduleSettings | None
+    parameters: tuple[tuple[str, str], ...]
+    """Job parameters besides Organization, as strings (Automation passes job parameters as strings)."""
+    hybrid_worker: bool
+    takes_environment_name: bool
+    """The runbook declares -ExchangeEnvironmentName: the program passes the cloud's value outside the commercial cloud."""
+
+
+@dataclass(frozen=True)
+class AutomationSettings:
+    """The Automation account, its managed identity's grant, its runtime and its runbooks."""
+
+    location: str
+    resource_group_name: str
+    create_resource_group: bool
+    account_name: str
+    public_network_access: bool
+    tags: tuple[tuple[str, str], ...]
+    runtime: facts.AutomationRuntime
+    exchange_module_version: str
+    roles: tuple[facts.ExchangeRole, ...]
+    storage_account_name: str | None
+    """None: derived from the tenant and stack (storage account names are global)."""
+    hybrid_worker_group: str | None
+    runbooks: tuple[RunbookSettings, ...]
+
+    @property
+    def role_names(self) -> tuple[str, ...]:
+        return tuple(role.display_name for role in self.roles)
+
+
+def default_storage_account_name(tenant_id: str, stack: str, account_name: str) -> str:
+    """Storage account names are global: derive one from the tenant, stack and account, the same on every run."""
+    digest = hashlib.sha256(f"{tenant_id}/{stack}/{account_name}".lower().encode()).hexdigest()
+    return f"stexo{digest[:19]}"
+
+
+def _name(key: str, value: Any, pattern: re.Pattern[str], rule: str) -> str:
+    text = expect(key, value, str, "a string")
+    if not pattern.fullmatch(text):
+        raise ConfigError(key, f"{text!r} is not a valid name: {rule}")
+    return text
+
+
+def _parse_version(key: str, value: Any, runtime: facts.AutomationRuntime, runtime_key: str) -> str:
+    text = expect(key, value, str, 'a version such as "3.9.2"')
+    match = _VERSION.fullmatch(text.strip())
+    if not match:
+        raise ConfigError(key, f"{text!r} is not a version such as 3.9.2")
+    version = (int(match[1]), int(match[2]), int(match[3]))
+    if version < facts.MANAGED_IDENTITY_MINIMUM_MODULE:
+        raise ConfigError(key, f"{text} has no Connect-ExchangeOnline -ManagedIdentity (it came in 3.0.0); use 3.0.0 or later")
+    if not facts.module_runs_on(version, runtime):
+        needed = ".".join(map(str, facts.powershell7_needed(version)))
+        raise ConfigError(
+            key,
+            f"ExchangeOnlineManagement {text} needs PowerShell {needed} or later, but {runtime_key} is {runtime.name}; "
+            f"versions that run there: {facts.module_versions_for(runtime)} (default {runtime.default_module_version})",
+        )
+    return text.strip()
+
+
+def _parse_schedule(key: str, value: Any) -> ScheduleSettings:
+    mapping = expect(key, value, dict, "an object with frequency, time and timeZone")
+    reject_unknown_keys(key, mapping, _SCHEDULE_KEYS)
+    for required in ("frequency", "time", "timeZone"):
+        if required not in mapping:
+            raise ConfigError(f"{key}.{required}", "is required")
+    frequency_text = expect(f"{key}.frequency", mapping["frequency"], str, "a string")
+    frequency = next((f for f in FREQUENCIES if f.lower() == frequency_text.lower()), None)
+    if frequency is None:
+        raise ConfigError(f"{key}.frequency", f"{frequency_text!r} is not one of {', '.join(FREQUENCIES)}")
+    interval = optional(mapping, "interval", 1, lambda v: bounded_int(f"{key}.interval", v, *INTERVAL_RANGE))
+    time_text = expect(f"{key}.time", mapping["time"], str, 'a time of day such as "06:30"')
+    time_match = _TIME_OF_DAY.fullmatch(time_text)
+    if not time_match:
+        raise ConfigError(f"{key}.time", f"{time_text!r} is not a 24-hour time such as 06:30")
+    zone = expect(f"{key}.timeZone", mapping["timeZone"], str, "an IANA time zone name")
+    try:
+        zoneinfo.ZoneInfo(zone)
+    except (zoneinfo.ZoneInfoNotFoundError, ValueError):
+        raise ConfigError(f"{key}.timeZone", f"{zone!r} is not an IANA time zone such as Europe/Berlin or UTC") from None
+    week_days: tuple[str, ...] = ()
+    month_days: tuple[int, ...] = ()
+    if "weekDays" in mapping:
+        if frequency != "Week":
+            raise ConfigError(f"{key}.weekDays", "applies to frequency Week only")
+        names = expect(f"{key}.weekDays", mapping["weekDays"], list, "a list of day names")
+        for index, day in enumerate(names):
+            canonical = next((d for d in WEEK_DAYS if isinstance(day, str) and d.lower() == day.lower()), None)
+            if canonical is None:
+                raise ConfigError(f"{key}.weekDays[{index}]", f"{day!r} is not one of {', '.join(WEEK_DAYS)}")
+            week_days += (canonical,)
+    if "monthDays" in mapping:
+        if frequency != "Month":
+            raise ConfigError(f"{key}.monthDays", "applies to frequency Month only")
+        days = expect(f"{key}.monthDays", mapping["monthDays"], list, "a list of days of the month")
+        month_days = tuple(bounded_int(f"{key}.monthDays[{i}]", d, 1, 31) for i, d in enumerate(days))
+    if frequency == "Week" and not week_days:
+        raise ConfigError(f"{key}.weekDays", "is required for frequency Week (for example [Monday])")
+    if frequency == "Month" and not month_days:
+        raise ConfigError(f"{key}.monthDays", "is required for frequency Month (for example [1])")
+    if len(set(week_days)) != len(week_days) or len(set(month_days)) != len(month_days):
+        raise ConfigError(key, "lists a day twice")
+    return ScheduleSettings(frequency, interval, zone, (int(time_match[1]), int(time_match[2])), week_days, month_days)
+
+
+def _job_parameter(key: str, value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, int | float | str):
+        return str(value)
+    raise ConfigError(key, f"must be a string, number or true/false (Automation passes job parameters as strings), got {value!r}")
+
+
+def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group: str | None) -> RunbookSettings:
+    mapping = expect(key, value, dict, "an object with name and file")
+    reject_unknown_keys(key, mapping, _RUNBOOK_KEYS)
+    for required in ("name", "file"):
+        if required not in mapping:
+            raise ConfigError(f"{key}.{required}", "is required")
+    name = _name(f"{key}.name", mapping["name"], _RUNBOOK_NAME, "a letter, then up to 62 letters, digits, '-' or '_'")
+
+    file_key = f"{key}.file"
+    relative = PurePosixPath(expect(file_key, mapping["file"], str, f"a path such as {RUNBOOK_FOLDER}/Get-Report.ps1"))
+    if relative.is_absolute() or ".." in relative.parts or relative.parts[:1] != (RUNBOOK_FOLDER,) or relative.suffix != ".ps1":
+        raise ConfigError(file_key, f"{str(relative)!r} must be a .ps1 file inside the repo's {RUNBOOK_FOLDER}/ folder")
+    path = project_dir.joinpath(*relative.parts)
+    if not path.is_file():
+        raise ConfigError(file_key, f"{relative} does not exist in {project_dir}")
+    content = path.read_bytes()
+    script = read_script(content)
+    if script.problems:
+        raise ConfigError(file_key, f"{relative} does not parse as PowerShell: {script.problems[0]}")
+    declared = {parameter.name.lower(): parameter for parameter in script.parameters}
+    organization = declared.get(ORGANIZATION_PARAMETER.lower())
+    if organization is None or not organization.mandatory:
+        raise ConfigError(
+            file_key, f"{relative} must declare a mandatory -{ORGANIZATION_PARAMETER} parameter: the program passes the tenant's domain"
+        )
+
+    parameters_key = f"{key}.parameters"
+    raw_parameters = expect(parameters_key, mapping.get("parameters") or {}, dict, "an object of parameter name -> value")
+    parameters: list[tuple[str, str]] = []
+    for parameter_name, parameter_value in raw_parameters.items():
+        item_key = f"{parameters_key}.{parameter_name}"
+        found = declared.get(str(parameter_name).lower())
+        if found is None:
+            raise ConfigError(
+                item_key,
+                f"{relative} declares no parameter {parameter_name!r}; it takes {', '.join(p.name for p in script.parameters)}",
+            )
+        if found.name.lower() == ORGANIZATION_PARAMETER.lower():
+            raise ConfigError(item_key, "is set by the program from the tenant's initial domain (exo-automation:organization)")
+        if found.name.lower() == ENVIRONMENT_PARAMETER.lower():
+            raise ConfigError(item_key, "is set by the program from the azuread provider's cloud (azuread:environment)")
+        parameters.append((found.name, _job_parameter(item_key, parameter_value)))
+    given = {p.lower() for p, _ in parameters} | {ORGANIZATION_PARAMETER.lower()}
+    missing = [p.name for p in script.parameters if p.mandatory and p.name.lower() not in given]
+    if missing:
+        raise ConfigError(parameters_key, f"{relative} needs {', '.join(missing)}: set them here or every job fails")
+
+    description = optional(mapping, "description", f"{name} (exo-automation)", lambda v: expect(f"{key}.description", v, str, "a string"))
+    schedule = optional(mapping, "schedule", None, lambda v: _parse_schedule(f"{key}.schedule", v))
+    hybrid_worker = optional(mapping, "hybridWorker", False, lambda v: expect(f"{key}.hybridWorker", v, bool, "true or false"))
+    if hybrid_worker and hybrid_worker_group is None:
+        raise ConfigError(f"{key}.hybridWorker", "needs exo-automation:automation.hybridWorkerGroup to name the worker group")
+    if hybrid_worker and schedule is None:
+        raise ConfigError(f"{key}.hybridWorker", "applies to scheduled jobs: add a schedule")
+    return RunbookSettings(
+        name=name,
+        path=path,
+        sha256=hashlib.sha256(content).hexdigest().upper(),
+        description=description,
+        schedule=schedule,
+        parameters=tuple(sorted(parameters)),
+        hybrid_worker=hybrid_worker,
+        takes_environment_name=ENVIRONMENT_PARAMETER.lower() in declared,
+    )
+
+
+def _parse_tags(key: str, value: Any) -> tuple[tuple[str, str], ...]:
+    mapping = expect(key, value, dict, "an object of tag name -> value")
+    tags: list[tuple[str, str]] = []
+    for name, tag_value in mapping.items():
+        if not isinstance(tag_value, str) or len(name) > 512 or len(tag_value) > 256 or any(c in name for c in "<>%&\\?/"):
+            raise ConfigError(f"{key}.{name}", "tag names are at most 512 characters without <>%&\\?/, values strings of at most 256")
+        tags.append((name, tag_value))
+    return tuple(sorted(tags))
+
+
+def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, allow_global_administrator: bool) -> AutomationSettings | None:
+    """`exo-automation:automation` (already JSON-decoded) into settings; None when absent or `enabled: false`."""
+    if value is None:
+        return None
+    mapping = expect(key, value, dict, "an object (see Pulumi.yaml)")
+    reject_unknown_keys(key, mapping, _AUTOMATION_KEYS)
+    enabled = optional(mapping, "enabled", True, lambda v: expect(f"{key}.enabled", v, bool, "true or false"))
+    if not enabled:
+        return None
+    if "location" not in mapping:
+        raise ConfigError(f"{key}.location", "is required: the Azure region of the Automation account, for example westeurope")
+    location = _name(f"{key}.location", mapping["location"], _LOCATION, "an Azure region name such as westeurope")
+
+    runtime_key = f"{key}.runtime"
+    runtime_name = optional(mapping, "runtime", facts.DEFAULT_AUTOMATION_RUNTIME, lambda v: expect(runtime_key, v, str, "a string"))
+    runtime = next((r for n, r in facts.AUTOMATION_RUNTIMES.items() if n.lower() == runtime_name.lower()), None)
+    if runtime is None:
+        raise ConfigError(runtime_key, f"{runtime_name!r} is not one of {', '.join(facts.AUTOMATION_RUNTIMES)}")
+    module_version = optional(
+        mapping,
+        "exchangeModuleVersion",
+        runtime.default_module_version,
+        lambda v: _parse_version(f"{key}.exchangeModuleVersion", v, runtime, runtime_key),
+    )
+
+    worker_group = optional(
+        mapping,
+        "hybridWorkerGroup",
+        None,
+        lambda v: _name(f"{key}.hybridWorkerGroup", v, _WORKER_GROUP_NAME, "1-128 letters, digits, '.', '-' or '_'"),
+    )
+    if worker_group is not None and not runtime.hybrid_workers:
+        raise ConfigError(
+            f"{key}.hybridWorkerGroup",
+            f"runbooks on the {runtime.name} runtime environment cannot run on hybrid workers (Azure Automation limitation); "
+            f"use runtime {', '.join(n for n, r in facts.AUTOMATION_RUNTIMES.items() if r.hybrid_workers)} for hybrid jobs",
+        )
+
+    runbooks_key = f"{key}.runbooks"
+    entries = expect(runbooks_key, mapping.get("runbooks") or [], list, "a list of runbook objects")
+    runbooks = tuple(_parse_runbook(f"{runbooks_key}[{i}]", entry, project_dir, worker_group) for i, entry in enumerate(entries))
+    seen: dict[str, int] = {}
+    for index, runbook in enumerate(runbooks):
+        if runbook.name.lower() in seen:
+            raise ConfigError(
+                f"{runbooks_key}[{index}].name", f"{runbook.name!r} is already used by {runbooks_key}[{seen[runbook.name.lower()]}]"
+            )
+        seen[runbook.name.lower()] = index
+
+    return AutomationSettings(
+        location=location,
+        resource_group_name=optional(
+            mapping,
+            "resourceGroupName",
+            f"rg-exo-automation-{stack}",
+            lambda v: _name(f"{key}.resourceGroupName", v, _RESOURCE_GROUP_NAME, "1-90 letters, digits, '-', '_', '.', '(', ')'"),
+        ),
+        create_resource_group=optional(
+            mapping, "createResourceGroup", True, lambda v: expect(f"{key}.createResourceGroup", v, bool, "true or false")
+        ),
+        account_name=optional(
+            mapping,
+            "accountName",
+            f"aa-exo-automation-{stack}",
+            lambda v: _name(f"{key}.accountName", v, _ACCOUNT_NAME, "6-50 letters, digits or hyphens, a letter first"),
+        ),
+        public_network_access=optional(
+            mapping, "publicNetworkAccess", True, lambda v: expect(f"{key}.publicNetworkAccess", v, bool, "true or false")
+        ),
+        tags=optional(mapping, "tags", (), lambda v: _parse_tags(f"{key}.tags", v)),
+        runtime=runtime,
+        exchange_module_version=module_version,
+        roles=optional(
+            mapping,
+            "roles",
+            (facts.ROLES[facts.DEFAULT_ROLE],),
+            lambda v: parse_roles(f"{key}.roles", v, allow_global_administrator),
+        ),
+        storage_account_name=optional(
+            mapping,
+            "storageAccountName",
+            None,
+            lambda v: _name(f"{key}.storageAccountName", v, _STORAGE_ACCOUNT_NAME, "3-24 lowercase letters and digits, globally unique"),
+        ),
+        hybrid_worker_group=worker_group,
+        runbooks=runbooks,
+    )

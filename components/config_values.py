@@ -1,0 +1,93 @@
+"""Reading raw config values: one `ConfigError` naming the full key for anything wrong. Shared by the settings modules."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, TypeVar
+
+import pulumi
+
+from components import facts
+
+PROJECT = "exo-automation"
+T = TypeVar("T")
+
+
+class ConfigError(pulumi.RunError):
+    """A config value is wrong. The message names the key; Pulumi prints it without a stack trace."""
+
+    def __init__(self, key: str, problem: str) -> None:
+        self.key = key
+        self.problem = problem
+        super().__init__(f"config {key}: {problem}")
+
+
+def key_of(name: str) -> str:
+    return f"{PROJECT}:{name}"
+
+
+def parse_json(key: str, raw: str) -> Any:
+    try:
+        return json.loads(raw)
+    except json.JSONDecodeError as error:
+        raise ConfigError(key, f"is not valid JSON/YAML structured config ({error.msg} at position {error.pos})") from None
+
+
+def parse_bool(key: str, raw: str | None, default: bool) -> bool:
+    if raw is None:
+        return default
+    text = raw.strip().lower()
+    if text in ("true", "false"):
+        return text == "true"
+    raise ConfigError(key, f"must be true or false, got {raw!r}")
+
+
+def expect(key: str, value: Any, kind: type[T], description: str) -> T:
+    # bool is an int in Python; a number is never accepted where a flag is meant, nor the other way round.
+    if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
+        return value
+    raise ConfigError(key, f"must be {description}, got {json.dumps(value)}")
+
+
+def reject_unknown_keys(key: str, value: Mapping[str, Any], known: Sequence[str]) -> None:
+    unknown = sorted(set(value) - set(known))
+    if unknown:
+        raise ConfigError(key, f"unknown setting(s) {', '.join(unknown)}; known settings: {', '.join(known)}")
+
+
+def bounded_int(key: str, value: Any, low: int, high: int) -> int:
+    number = expect(key, value, int, f"a whole number from {low} to {high}")
+    if not low <= number <= high:
+        raise ConfigError(key, f"must be from {low} to {high}, got {number}")
+    return number
+
+
+def optional(mapping: Mapping[str, Any], name: str, default: T, parse: Callable[[Any], T]) -> T:
+    return parse(mapping[name]) if name in mapping and mapping[name] is not None else default
+
+
+def parse_roles(key: str, value: Any, allow_global_administrator: bool) -> tuple[facts.ExchangeRole, ...]:
+    names = expect(key, value, list, "a list of role names")
+    if not names:
+        raise ConfigError(key, f"must name at least one role; valid roles: {', '.join(facts.ROLES)}")
+    roles: list[facts.ExchangeRole] = []
+    for index, item in enumerate(names):
+        item_key = f"{key}[{index}]"
+        name = expect(item_key, item, str, "a role display name")
+        # Match case-insensitively: people type "exchange administrator".
+        role = next((r for r in facts.ROLES.values() if r.display_name.lower() == name.strip().lower()), None)
+        if role is None:
+            raise ConfigError(
+                item_key, f"{name!r} is not a role Exchange supports for app-only access; valid roles: {', '.join(facts.ROLES)}"
+            )
+        if role.display_name == facts.GLOBAL_ADMINISTRATOR and not allow_global_administrator:
+            raise ConfigError(
+                item_key,
+                f"Global Administrator is refused for least privilege; set {key_of('allowGlobalAdministrator')} to true "
+                "to allow it, or pick a narrower role such as Exchange Administrator",
+            )
+        if role in roles:
+            raise ConfigError(item_key, f"{role.display_name} is listed twice")
+        roles.append(role)
+    return tuple(roles)

@@ -1,0 +1,43 @@
+"""The moment a resource was first deployed, kept in state: the anchor for time windows that must not move on every preview.
+
+A clock read in the program would change on every `pulumi preview` (a perpetual diff); a fixed date goes stale and fails once it
+is in the past. `CreationTime` reads the clock once, when it is created, and keeps that value until its `triggers` change. Link
+expiries and schedule start times are then pure functions of it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import pulumi
+import pulumi.dynamic
+
+
+class CreationTimeProvider(pulumi.dynamic.ResourceProvider):
+    """Self-contained (imports inside methods): Pulumi serialises a dynamic provider and runs it in its own process."""
+
+    def create(self, props: dict[str, Any]) -> pulumi.dynamic.CreateResult:
+        import datetime
+        import hashlib
+        import json
+
+        # The one clock read of the program: at creation, then kept in state.
+        created = datetime.datetime.now(datetime.timezone.utc).replace(microsecond=0)  # noqa: UP017 - runs in the provider process
+        stamp = created.strftime("%Y-%m-%dT%H:%M:%SZ")
+        digest = hashlib.sha256(json.dumps(props.get("triggers", {}), sort_keys=True).encode()).hexdigest()[:16]
+        return pulumi.dynamic.CreateResult(id_=f"{stamp}-{digest}", outs={"triggers": props.get("triggers", {}), "created": stamp})
+
+    def diff(self, _id: str, _olds: dict[str, Any], _news: dict[str, Any]) -> pulumi.dynamic.DiffResult:
+        changed = _olds.get("triggers") != _news.get("triggers")
+        return pulumi.dynamic.DiffResult(changes=changed, replaces=["triggers"] if changed else [], delete_before_replace=False)
+
+
+class CreationTime(pulumi.dynamic.Resource):
+    """`created` (RFC 3339, UTC) is when this resource was created; a change of `triggers` replaces it with a new moment."""
+
+    created: pulumi.Output[str]
+    triggers: pulumi.Output[dict[str, str]]
+
+    def __init__(self, name: str, triggers: pulumi.Input[Mapping[str, pulumi.Input[str]]], opts: pulumi.ResourceOptions | None = None):
+        super().__init__(CreationTimeProvider(), name, {"triggers": triggers, "created": None}, opts)

@@ -1,0 +1,42 @@
+"""When a schedule first runs: a pure function of the anchor (CreationTime) and the schedule's definition."""
+
+from __future__ import annotations
+
+import datetime as dt
+import zoneinfo
+
+from components.automation_settings import WEEK_DAYS, ScheduleSettings
+
+# Azure Automation refuses a start time less than 5 minutes after the schedule is created (Azure/bicep #9780); the margin also
+# leaves time for the asynchronous module import to finish before the first job.
+MINIMUM_LEAD = dt.timedelta(minutes=15)
+
+
+def first_run(anchor: dt.datetime, schedule: ScheduleSettings, lead: dt.timedelta = MINIMUM_LEAD) -> dt.datetime:
+    """The first instant at least `lead` after `anchor` that matches the schedule, in the schedule's time zone."""
+    zone = zoneinfo.ZoneInfo(schedule.time_zone)
+    earliest = (anchor + lead).astimezone(zone)
+    hour, minute = schedule.time_of_day
+    if schedule.frequency == "Hour":
+        candidate = earliest.replace(minute=minute, second=0, microsecond=0)
+        return candidate if candidate >= earliest else candidate + dt.timedelta(hours=1)
+    day = earliest.date()
+    for _ in range(0, 400):  # a month day (29-31) may be more than a month away; a year always holds it
+        # Build the wall-clock time in the zone; fold=0 picks the first of a repeated hour, and a skipped hour moves forward.
+        candidate = dt.datetime(day.year, day.month, day.day, hour, minute, tzinfo=zone)
+        candidate = candidate.astimezone(dt.UTC).astimezone(zone)
+        matches = (
+            schedule.frequency == "Day"
+            or (schedule.frequency == "Week" and WEEK_DAYS[day.weekday()] in schedule.week_days)
+            or (schedule.frequency == "Month" and day.day in schedule.month_days)
+        )
+        if matches and candidate >= earliest:
+            return candidate
+        day += dt.timedelta(days=1)
+    raise ValueError(f"no day matches {schedule.definition()} within a year")
+
+
+def first_run_text(anchor_rfc3339: str, schedule: ScheduleSettings) -> str:
+    """first_run() for an RFC 3339 anchor, as ISO 8601 with the zone's offset (what Automation's startTime takes)."""
+    anchor = dt.datetime.strptime(anchor_rfc3339, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    return first_run(anchor, schedule).isoformat()
