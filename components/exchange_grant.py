@@ -51,7 +51,8 @@ class ExchangeGrant(pulumi.ComponentResource):
             app_role_id=args.manage_as_app_role_id,
             principal_object_id=args.principal_object_id,
             resource_object_id=args.exchange_service_principal_object_id,
-            opts=pulumi.ResourceOptions(parent=self),
+            # Its retry loop is what absorbs the delay: give it longer than the provider's default 5 minutes.
+            opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(create="15m")),
         )
         assignments = {
             role: azuread.DirectoryRoleAssignment(

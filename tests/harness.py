@@ -111,6 +111,9 @@ async def evaluate(
     tenant: MockTenant, *, preview: bool, config: Mapping[str, Any] | None = None, stack: str = "dev", program: Path = MAIN
 ) -> Deployment:
     """One `pulumi preview` (preview=True) or `pulumi up` of the program against the tenant. Call from a test's own event loop."""
+    # IsolatedAsyncioTestCase runs its loop in debug mode, which records a traceback for every task Pulumi creates: three times
+    # slower, and nothing a program test needs.
+    asyncio.get_running_loop().set_debug(False)
     _forget_other_loops()
     tenant.begin(preview=preview)
     pulumi.runtime.set_all_config(config_for(config or {}))
