@@ -11,12 +11,13 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+import yaml
 
 pytest.importorskip("pulumi_azuread", reason="needs the program's SDKs (run in the main .venv)")
 
 import exo_policies as ep
 
-from tests.harness import Deployment, evaluate
+from tests.harness import REPO, Deployment, evaluate
 from tests.mock_tenant import MockTenant, is_unknown, reveal
 
 NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
@@ -30,6 +31,7 @@ PROGRAM_CONFIGS: dict[str, dict[str, Any]] = {
         ]
     },
     "rotation overlap": {"identities": [{"name": "exo", "certificate": {"generation": 2, "keepPreviousGeneration": True}}]},
+    "example stack with Automation": yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"],
 }
 
 
@@ -79,7 +81,11 @@ class PolicyPackOverTheProgram(unittest.IsolatedAsyncioTestCase):
                     self.assertEqual(violations, [])
                     # Only values that exist once the update creates them wait: our app's client id (read by the first-party
                     # check on its service principal) and the credential's end date (the new certificate's).
-                    allowed = (":no-first-party-service-principal:clientId", ":certificate-validity-bounded:endDate")
+                    allowed = (
+                        ":no-first-party-service-principal:clientId",
+                        ":certificate-validity-bounded:endDate",
+                        ":schedule-start-in-future:startTime",  # from the creation-time anchor, known once created
+                    )
                     self.assertTrue(all(d.endswith(allowed) for d in deferred), deferred)
                     if preview:
                         self.assertTrue(deferred)
