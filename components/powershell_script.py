@@ -62,6 +62,8 @@ def walk(node: Node) -> Iterator[Node]:
 
 
 def syntax_problems(root: Node) -> list[SyntaxProblem]:
+    if not root.has_error:
+        return []  # tree-sitter keeps this flag for the whole tree: no walk needed for a clean script
     problems: list[SyntaxProblem] = []
     for node in walk(root):
         if node.is_error or node.type == "ERROR":
@@ -165,8 +167,9 @@ class ParsedScript:
     parameters: tuple[ScriptParameter, ...]
 
 
+@cache
 def read_script(source: bytes) -> ParsedScript:
-    """Parse a script (UTF-8, a byte order mark allowed)."""
+    """Parse a script (UTF-8, a byte order mark allowed); the same content is parsed once."""
     if source.startswith(b"\xef\xbb\xbf"):
         source = source[3:]
     root = parser().parse(source).root_node
