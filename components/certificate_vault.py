@@ -219,9 +219,10 @@ class CertificateVault(pulumi.ComponentResource):
         self.vault_id = vault.id
         self.vault_uri = vault.properties.apply(lambda p: p.vault_uri)
         self.secret_ids = pulumi.Output.all(**{i: s.id for i, s in secrets.items()}).apply(lambda ids: dict(ids))
-        self.secret_uris = pulumi.Output.all(**{i: s.properties.apply(lambda p: p.secret_uri) for i, s in secrets.items()}).apply(
-            lambda uris: dict(uris)
-        )
+        # Built from the vault URI rather than read from the secrets: the SDK sends a secret's whole `properties` as one secret, so
+        # the engine marks all of that resource's `properties` outputs secret, and the URIs are not.
+        names = dict(self.secret_names)
+        self.secret_uris = self.vault_uri.apply(lambda uri: {i: f"{uri.rstrip('/')}/secrets/{n}" for i, n in names.items()} if uri else {})
         self.role_assignment_ids = pulumi.Output.all(*[a.id for a in assignments]).apply(list)
         # Registering outputs marks the component complete, so a preview shows its children under it.
         self.register_outputs(
