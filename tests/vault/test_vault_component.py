@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 import unittest
 import uuid
-from pathlib import Path
 from typing import Any
 
 from cryptography import x509
@@ -13,29 +12,13 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from components.certificate_vault import pem_bundle, role_assignment_name, subscription_of
-from tests.harness import Deployment, evaluate
+from tests.harness import Deployment
 from tests.mock_tenant import Registration, TenantError, is_secret, is_unknown
 from tests.schema_check import check_registration
 from tests.vault.azure_tenant import RESOURCE_GROUP, ROLE_ASSIGNMENT, SECRET, VAULT, AzureTenant
+from tests.vault.vault_run import IDENTITIES, READERS, VAULT_CONFIG, deploy, tenant_with_readers
 
-PROGRAM = Path(__file__).resolve().parent / "vault_program.py"
 SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
-READERS = ["0d3f6a2e-5b1c-4c8e-9f7a-1b2c3d4e5f60", "9a8b7c6d-5e4f-4a3b-8c2d-1e0f9a8b7c6d"]
-IDENTITIES = ("reports", "provisioning")
-VAULT_CONFIG: dict[str, Any] = {
-    "keyVault": {"enabled": True, "name": "kv-exo-contoso", "resourceGroupName": "rg-exo-automation", "readers": READERS}
-}
-
-
-def tenant_with_readers(*, groups: dict[str, str] | None = None) -> AzureTenant:
-    tenant = AzureTenant(existing_resource_groups={"rg-exo-automation": "westeurope"} if groups is None else groups)
-    for reader in READERS:
-        tenant.add_principal(reader)
-    return tenant
-
-
-async def deploy(tenant: AzureTenant, *, preview: bool = False, config: dict[str, Any] | None = None) -> Deployment:
-    return await evaluate(tenant, preview=preview, config=VAULT_CONFIG if config is None else config, program=PROGRAM)
 
 
 def custom_inputs(deployment: Deployment) -> dict[tuple[str, str], Any]:
