@@ -20,6 +20,7 @@ from components.settings import (
     _bounded_int,  # pyright: ignore[reportPrivateUsage]
     _expect,  # pyright: ignore[reportPrivateUsage]
     _optional,  # pyright: ignore[reportPrivateUsage]
+    _parse_json,  # pyright: ignore[reportPrivateUsage]
     _reject_unknown_keys,  # pyright: ignore[reportPrivateUsage]
 )
 
@@ -200,3 +201,9 @@ def parse_key_vault_settings(raw: object, key: str, stack: str) -> KeyVaultSetti
             lambda v: _bounded_int(f"{key}.softDeleteRetentionDays", v, *SOFT_DELETE_RETENTION_RANGE),
         ),
     )
+
+
+def key_vault_settings_from_config(text: str | None, stack: str) -> KeyVaultSettings | None:
+    """`exo-automation:keyVault` as Pulumi hands it to the program (JSON text, or None when unset), validated."""
+    key = f"{PROJECT}:{CONFIG_KEY}"
+    return parse_key_vault_settings(None if text is None else _parse_json(key, text), key, stack)

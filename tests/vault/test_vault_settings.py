@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 import unittest
 from typing import Any
 
 import pytest
 
 from components.settings import ConfigError
-from components.vault_settings import KeyVaultSettings, default_tags, parse_key_vault_settings
+from components.vault_settings import KeyVaultSettings, default_tags, key_vault_settings_from_config, parse_key_vault_settings
 from tests.vault.vault_run import READERS, deploy, tenant_with_readers
 
 KEY = "exo-automation:keyVault"
@@ -112,6 +113,17 @@ def test_bad_value_names_the_key(raw: object, key: str, reason: str) -> None:
     assert caught.value.key == key
     assert reason in caught.value.problem
     assert str(caught.value).startswith(f"config {key}: ")
+
+
+def test_config_text_as_pulumi_hands_it_over() -> None:
+    assert key_vault_settings_from_config(None, "prod") is None
+    assert key_vault_settings_from_config('{"enabled": false}', "prod") is None
+    settings = key_vault_settings_from_config(json.dumps(GOOD), "prod")
+    assert settings is not None and settings.name == "kv-exo-contoso"
+    with pytest.raises(ConfigError) as caught:
+        key_vault_settings_from_config("{enabled: true", "prod")
+    assert caught.value.key == KEY
+    assert "not valid JSON" in caught.value.problem
 
 
 class BadConfigStopsTheProgram(unittest.IsolatedAsyncioTestCase):

@@ -6,22 +6,18 @@ the tests cover config and component together. The identities are fixed here; th
 
 from __future__ import annotations
 
-import json
-
 import pulumi
 import pulumi_tls as tls
 
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
-from components.settings import PROJECT
-from components.vault_settings import CONFIG_KEY, parse_key_vault_settings
+from components.vault_settings import CONFIG_KEY, key_vault_settings_from_config
 
 IDENTITIES = ("reports", "provisioning")
 TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"
 
 
 def main() -> None:
-    raw = pulumi.Config().get(CONFIG_KEY)
-    settings = parse_key_vault_settings(None if raw is None else json.loads(raw), f"{PROJECT}:{CONFIG_KEY}", pulumi.get_stack())
+    settings = key_vault_settings_from_config(pulumi.Config().get(CONFIG_KEY), pulumi.get_stack())
     if settings is None:
         pulumi.export("vault", None)
         return
