@@ -122,6 +122,11 @@ class VaultAfterUp(unittest.IsolatedAsyncioTestCase):
         # Nobody gets anything on the vault itself: that scope would reach every identity's secret.
         self.assertNotIn(self.vault.id, {scope for _, scope in granted})
 
+    def test_each_secret_waits_for_what_its_certificate_names_as_ready(self) -> None:
+        for identity in IDENTITIES:
+            stand_in = self.deployment.one("tls:index/privateKey:PrivateKey", f"{identity}-credential-stand-in")
+            self.assertIn(stand_in.urn, self.secret_of(identity).dependencies)
+
     def test_each_readers_assignment_on_a_secret_depends_on_that_secret(self) -> None:
         for assignment in self.deployment.of_type(ROLE_ASSIGNMENT):
             secret = self.deployment.by_id(assignment.plain_inputs["scope"])

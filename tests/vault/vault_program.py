@@ -32,8 +32,12 @@ def main() -> None:
             early_renewal_hours=720,
             allowed_uses=["digital_signature", "client_auth"],
         )
+        # Stands in for the app's key credential of this certificate: the secret must wait for whatever `ready` names.
+        credential = tls.PrivateKey(f"{identity}-credential-stand-in", algorithm="RSA", rsa_bits=2048)
         certificates[identity] = VaultedCertificate(
-            certificate_pem=certificate.cert_pem, private_key_pem=pulumi.Output.secret(key.private_key_pem_pkcs8)
+            certificate_pem=certificate.cert_pem,
+            private_key_pem=pulumi.Output.secret(key.private_key_pem_pkcs8),
+            ready=[credential.id],
         )
         pulumi.export(f"{identity}CertificatePem", certificate.cert_pem)
         pulumi.export(f"{identity}PrivateKeyPem", pulumi.Output.secret(key.private_key_pem_pkcs8))
