@@ -12,6 +12,7 @@ from components.app_certificate import CertificateSpec
 from components.app_identity import ExchangeAppIdentity, ExchangeAppIdentityArgs
 from components.automation_account import ExchangeAutomationAccount, ExchangeAutomationAccountArgs
 from components.automation_settings import ENVIRONMENT_PARAMETER, AutomationSettings, RunbookSettings, default_storage_account_name
+from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
 from components.runbook_store import RunbookStore, RunbookStoreArgs
 from components.scheduled_runbook import ScheduledRunbook, ScheduledRunbookArgs
 from components.settings import CONFIG_KEYS, StackSettings, parse_settings
@@ -144,6 +145,32 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
     }
 
 
+def certificate_vault(settings: StackSettings, tenant: Tenant, identities: dict[str, ExchangeAppIdentity]) -> dict[str, object] | None:
+    key_vault = settings.key_vault
+    if key_vault is None:
+        return None
+    vault = CertificateVault(
+        "certificate-vault",
+        CertificateVaultArgs(
+            resource_group_name=key_vault.resource_group_name,
+            vault_name=key_vault.name,
+            tenant_id=tenant.tenant_id,
+            certificates={
+                # A host fetches the certificate only once Entra holds it as a key credential.
+                name: VaultedCertificate(identity.certificate_pem, identity.private_key_pem, ready=[identity.credential_key_id])
+                for name, identity in identities.items()
+            },
+            readers=key_vault.readers,
+            location=key_vault.location,
+            create_resource_group=key_vault.create_resource_group,
+            public_network_access=key_vault.public_network_access,
+            soft_delete_retention_days=key_vault.soft_delete_retention_days,
+            tags=key_vault.tags,
+        ),
+    )
+    return vault.summary()
+
+
 def main() -> None:
     settings = read_settings()
     tenant = lookup_tenant(settings.cloud, settings.organization)
@@ -155,6 +182,9 @@ def main() -> None:
     pulumi.export("privateKeys", pulumi.Output.secret({name: i.private_key_pem for name, i in identities.items()}))
     if settings.automation is not None:
         pulumi.export("automation", automation_account(settings, settings.automation, tenant))
+    vault = certificate_vault(settings, tenant, identities)
+    if vault is not None:
+        pulumi.export("keyVault", vault)
 
 
 main()

@@ -134,6 +134,7 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
         self.certificate_pem = certificate.certificate_pem
         self.certificate_not_after = certificate.not_after
         self.private_key_pem = certificate.private_key_pem
+        self.credential_key_id = certificate.key_id
         self.certificate_generation = generation
         self.previous_thumbprint = previous.thumbprint if previous is not None else None
         self.connect_command = pulumi.Output.all(self.thumbprint, self.client_id, self.organization).apply(

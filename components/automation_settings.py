@@ -14,7 +14,17 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from components import facts
-from components.config_values import ConfigError, bounded_int, expect, optional, parse_roles, reject_unknown_keys
+from components.config_values import (
+    ConfigError,
+    bounded_int,
+    expect,
+    optional,
+    parse_location,
+    parse_resource_group_name,
+    parse_roles,
+    parse_tags,
+    reject_unknown_keys,
+)
 from components.powershell_script import read_script
 
 RUNBOOK_FOLDER = "runbooks"
@@ -44,11 +54,9 @@ _RUNBOOK_KEYS = ("name", "file", "description", "schedule", "parameters", "hybri
 _SCHEDULE_KEYS = ("frequency", "interval", "timeZone", "time", "weekDays", "monthDays")
 
 _ACCOUNT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$")  # Automation: 6-50, letter first, no trailing hyphen
-_RESOURCE_GROUP_NAME = re.compile(r"^[-\w.()]{0,89}[-\w()]$")  # ARM: 1-90, no trailing period
 _STORAGE_ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
 _RUNBOOK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
 _WORKER_GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
-_LOCATION = re.compile(r"^[a-z][a-z0-9]{2,39}$")
 _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
@@ -261,16 +269,6 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
     )
 
 
-def _parse_tags(key: str, value: Any) -> tuple[tuple[str, str], ...]:
-    mapping = expect(key, value, dict, "an object of tag name -> value")
-    tags: list[tuple[str, str]] = []
-    for name, tag_value in mapping.items():
-        if not isinstance(tag_value, str) or len(name) > 512 or len(tag_value) > 256 or any(c in name for c in "<>%&\\?/"):
-            raise ConfigError(f"{key}.{name}", "tag names are at most 512 characters without <>%&\\?/, values strings of at most 256")
-        tags.append((name, tag_value))
-    return tuple(sorted(tags))
-
-
 def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, allow_global_administrator: bool) -> AutomationSettings | None:
     """`exo-automation:automation` (already JSON-decoded) into settings; None when absent or `enabled: false`."""
     if value is None:
@@ -282,7 +280,7 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
         return None
     if "location" not in mapping:
         raise ConfigError(f"{key}.location", "is required: the Azure region of the Automation account, for example westeurope")
-    location = _name(f"{key}.location", mapping["location"], _LOCATION, "an Azure region name such as westeurope")
+    location = parse_location(f"{key}.location", mapping["location"])
 
     runtime_key = f"{key}.runtime"
     runtime_name = optional(mapping, "runtime", facts.DEFAULT_AUTOMATION_RUNTIME, lambda v: expect(runtime_key, v, str, "a string"))
@@ -326,7 +324,7 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
             mapping,
             "resourceGroupName",
             f"rg-exo-automation-{stack}",
-            lambda v: _name(f"{key}.resourceGroupName", v, _RESOURCE_GROUP_NAME, "1-90 letters, digits, '-', '_', '.', '(', ')'"),
+            lambda v: parse_resource_group_name(f"{key}.resourceGroupName", v),
         ),
         create_resource_group=optional(
             mapping, "createResourceGroup", True, lambda v: expect(f"{key}.createResourceGroup", v, bool, "true or false")
@@ -340,7 +338,8 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
         public_network_access=optional(
             mapping, "publicNetworkAccess", True, lambda v: expect(f"{key}.publicNetworkAccess", v, bool, "true or false")
         ),
-        tags=optional(mapping, "tags", (), lambda v: _parse_tags(f"{key}.tags", v)),
+        # ARM resources take up to 50 tags; the program adds managed-by.
+        tags=optional(mapping, "tags", (), lambda v: tuple(sorted(parse_tags(f"{key}.tags", v, ("managed-by",), 50).items()))),
         runtime=runtime,
         exchange_module_version=module_version,
         roles=optional(

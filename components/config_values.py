@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
 
@@ -91,3 +92,49 @@ def parse_roles(key: str, value: Any, allow_global_administrator: bool) -> tuple
             raise ConfigError(item_key, f"{role.display_name} is listed twice")
         roles.append(role)
     return tuple(roles)
+
+
+# Resource group names: 1-90 characters, letters, digits, underscores, hyphens, periods and parentheses, not ending in a period
+# (Azure resource naming rules, Microsoft.Resources/resourcegroups; Unicode letters are allowed there but kept out here).
+_RESOURCE_GROUP_NAME = re.compile(r"^[A-Za-z0-9_().-]{1,90}$")
+# Region names as ARM spells them: westeurope, eastus2, usgovvirginia. "West Europe" is normalised to that form.
+_LOCATION = re.compile(r"^[a-z][a-z0-9]{2,39}$")
+# ARM tags: names up to 512 characters (128 on Key Vault secrets, the stricter one applies), values up to 256, names without <>%&\?/.
+_TAG_NAME_MAX = 128
+_TAG_VALUE_MAX = 256
+_TAG_NAME_FORBIDDEN = set("<>%&\\?/")
+
+
+def parse_resource_group_name(key: str, value: Any) -> str:
+    name = expect(key, value, str, "a resource group name")
+    if not _RESOURCE_GROUP_NAME.fullmatch(name) or name.endswith("."):
+        raise ConfigError(
+            key, f"{name!r} is not a valid resource group name: 1 to 90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'"
+        )
+    return name
+
+
+def parse_location(key: str, value: Any) -> str:
+    text = expect(key, value, str, "an Azure region such as westeurope")
+    location = "".join(text.split()).lower()
+    if not _LOCATION.fullmatch(location):
+        raise ConfigError(key, f"{text!r} is not an Azure region name (for example westeurope, eastus2)")
+    return location
+
+
+def parse_tags(key: str, value: Any, added: Sequence[str], limit: int) -> dict[str, str]:
+    """Tags from config; `added` are the tags the program sets itself, `limit` the most the resource takes."""
+    mapping = expect(key, value, dict, "an object of tag names to string values")
+    extra = [name for name in added if name not in mapping]
+    if len(mapping) + len(extra) > limit:
+        raise ConfigError(key, f"has {len(mapping)} tags; at most {limit} fit and the program adds {', '.join(extra)}")
+    tags: dict[str, str] = {}
+    for name, raw in mapping.items():
+        item_key = f"{key}.{name}"
+        if not name or len(name) > _TAG_NAME_MAX or _TAG_NAME_FORBIDDEN & set(name):
+            raise ConfigError(item_key, f"tag names are 1 to {_TAG_NAME_MAX} characters without < > % & \\ ? /")
+        text = expect(item_key, raw, str, "a string (quote numbers and booleans)")
+        if len(text) > _TAG_VALUE_MAX:
+            raise ConfigError(item_key, f"tag values are at most {_TAG_VALUE_MAX} characters, got {len(text)}")
+        tags[name] = text
+    return tags

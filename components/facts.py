@@ -201,3 +201,14 @@ def module_versions_for(runtime: AutomationRuntime) -> str:
     first = ".".join(map(str, rows[0].first))
     last = rows[-1].last
     return f"{first} to {'.'.join(map(str, last))}" if last else f"{first} or later"
+
+
+# -- Key Vault -------------------------------------------------------------------------------------------------------------------
+
+# Azure built-in role "Key Vault Secrets User": read secret contents; only on vaults that use the Azure RBAC permission model.
+# Source: MicrosoftDocs/azure-docs articles/key-vault/general/rbac-guide.md, "Azure built-in roles for Key Vault data plane operations".
+KEY_VAULT_SECRETS_USER_ROLE_ID = "4633458b-17de-408a-b874-0445c86b69e6"
+# Content type of a secret that holds PEM text. For a plain secret Key Vault stores it as an opaque hint; it is the media type Key Vault
+# itself gives the secret behind a certificate retrieved "in either PFX or PEM format" (certificate policy secret_props.contentType:
+# application/x-pkcs12 or application/x-pem-file; MicrosoftDocs/azure-docs articles/key-vault/certificates/about-certificates.md).
+PEM_CONTENT_TYPE = "application/x-pem-file"

@@ -27,6 +27,9 @@ from components.config_values import (
     parse_roles,
     reject_unknown_keys,
 )
+from components.vault_settings import CONFIG_KEY as KEY_VAULT_KEY
+from components.vault_settings import CONFIG_KEY_DESCRIPTION as KEY_VAULT_DESCRIPTION
+from components.vault_settings import KeyVaultSettings, parse_key_vault_settings
 
 # Bounds that keep certificates useful and the renewal window meaningful.
 VALIDITY_MONTHS_RANGE = (1, 24)
@@ -92,6 +95,8 @@ class StackSettings:
     """Object ids that co-own every app registration besides the deploying principal."""
     automation: AutomationSettings | None = None
     """The Azure Automation account with a managed identity; None when not enabled."""
+    key_vault: KeyVaultSettings | None = None
+    """The Key Vault that hands certificates to hosts with a managed identity; None when not enabled."""
 
 
 # The config keys of this project, with what each holds. Pulumi.yaml declares the same keys; a test keeps the two in step.
@@ -101,6 +106,7 @@ CONFIG_KEYS = {
     "allowGlobalAdministrator": "allow the Global Administrator role on an identity",
     "additionalOwners": "object ids that co-own every app registration",
     "automation": "an Azure Automation account whose managed identity runs the repo's runbooks on schedules; off unless enabled",
+    KEY_VAULT_KEY: KEY_VAULT_DESCRIPTION,
 }
 
 _IDENTITY_KEYS = ("name", "displayName", "roles", "securityCompliance", "certificate")
@@ -293,5 +299,10 @@ def parse_settings(
             stack=stack,
             project_dir=project_dir or Path(__file__).resolve().parent.parent,
             allow_global_administrator=allow_global_administrator,
+        ),
+        key_vault=parse_key_vault_settings(
+            None if config.get(KEY_VAULT_KEY) in (None, "") else parse_json(key_of(KEY_VAULT_KEY), str(config.get(KEY_VAULT_KEY))),
+            key_of(KEY_VAULT_KEY),
+            stack,
         ),
     )

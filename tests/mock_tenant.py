@@ -138,6 +138,18 @@ AZURE_NAME_INPUTS = {
     "azure-native:storage:BlobContainer": "containerName",
     "azure-native:storage:Blob": "blobName",
 }
+RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
+VAULT = "azure-native:keyvault:Vault"
+SECRET = "azure-native:keyvault:Secret"
+ROLE_ASSIGNMENT = "azure-native:authorization:RoleAssignment"
+
+SECRET_MAX_BYTES = 25 * 1024
+KNOWN_ROLE_DEFINITION_IDS = {
+    "4633458b-17de-408a-b874-0445c86b69e6",  # Key Vault Secrets User
+    "b86a8fe4-44ce-4948-aee5-eccb2c155cd7",  # Key Vault Secrets Officer
+    "21090545-7ca7-4776-b22c-e363652d74d2",  # Key Vault Reader
+    "00482a5a-887f-4fb3-b363-3b7fe8e74483",  # Key Vault Administrator
+}
 DYNAMIC = "pulumi-python:dynamic:Resource"
 SERVICE_SAS = "azure-native:storage:listStorageAccountServiceSAS"
 
@@ -157,6 +169,7 @@ class MockTenant(pulumi.runtime.Mocks):
         initial_domain_suffix: str = ".onmicrosoft.com",
         clock: Callable[[], dt.datetime] | None = None,
         seed: int | None = None,
+        existing_resource_groups: dict[str, str] | None = None,
     ) -> None:
         self.random = random.Random(seed if seed is not None else secrets.randbits(64))
         self.tenant_id = self._uuid()
@@ -184,7 +197,12 @@ class MockTenant(pulumi.runtime.Mocks):
         self.service_principals: dict[str, str] = {self.exchange_object_id: EXCHANGE_ONLINE_APP_ID} if exchange_present else {}
         self.applications: dict[str, str] = {}  # object id -> client id
         self.state: dict[tuple[str, str], StoredResource] = {}
+        # One Azure subscription with the resource groups that already exist in it.
         self.subscription_id = self._uuid()
+        self.resource_groups: dict[str, str] = {name.lower(): location for name, location in (existing_resource_groups or {}).items()}
+        self.vaults: dict[str, str] = {}  # vault name (lower) -> resource id
+        self.resource_ids: set[str] = set()
+        self.role_assignment_names: dict[str, str] = {}  # GUID -> scope
         self.storage_key = self.random.randbytes(32)
         self.preview = False
         self.registrations: list[Registration] = []
@@ -320,8 +338,19 @@ class MockTenant(pulumi.runtime.Mocks):
             "azuread:index/directoryRoleAssignment:DirectoryRoleAssignment": self._directory_role_assignment,
             "azure-native:automation:AutomationAccount": self._automation_account,
             DYNAMIC: self._creation_time,
-        }.get(args.typ, self._azure if args.typ in AZURE_NAME_INPUTS else self._generic)
-        resource_id, outputs = self._azure(args.typ, inputs) if create == self._azure else create(args.name, inputs)
+            RESOURCE_GROUP: lambda _name, given: self._resource_group(given),
+            VAULT: lambda _name, given: self._vault(given),
+            SECRET: lambda _name, given: self._secret(given),
+            ROLE_ASSIGNMENT: lambda _name, given: self._role_assignment(given),
+        }.get(args.typ)
+        if create is not None:
+            resource_id, outputs = create(args.name, inputs)
+        elif args.typ in AZURE_NAME_INPUTS:
+            resource_id, outputs = self._azure(args.typ, inputs)
+        else:
+            resource_id, outputs = self._generic(args.name, inputs)
+        if args.typ.startswith("azure-native:"):
+            self.resource_ids.add(resource_id.lower())
         self.state[key] = StoredResource(resource_id, inputs, outputs)
         return resource_id, dict(outputs)
 
@@ -341,9 +370,11 @@ class MockTenant(pulumi.runtime.Mocks):
         name = inputs.get(AZURE_NAME_INPUTS[type_token])
         if not name:
             raise TenantError(f"{type_token}: no {AZURE_NAME_INPUTS[type_token]} given (names are deterministic in this program)")
-        group = inputs.get("resourceGroupName", name)
+        group = str(inputs.get("resourceGroupName", ""))
+        if group.lower() not in self.resource_groups:
+            raise TenantError(f"{type_token}: resource group {group!r} could not be found")
         kind = type_token.split(":")[-1]
-        resource_id = f"/subscriptions/{self.subscription_id}/resourceGroups/{group}/providers/{kind}/{name}"
+        resource_id = f"{self._group_id(group)}/providers/{kind}/{name}"
         return resource_id, {**inputs, "name": name, "id": resource_id}
 
     def _automation_account(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -462,6 +493,85 @@ class MockTenant(pulumi.runtime.Mocks):
         if inputs.get("roleId") not in BUILT_IN_ROLE_TEMPLATE_IDS:
             raise TenantError(f"DirectoryRoleAssignment: role {inputs.get('roleId')!r} does not exist")
         return self._uuid(), dict(inputs)
+
+    def _group_id(self, resource_group: str) -> str:
+        return f"/subscriptions/{self.subscription_id}/resourceGroups/{resource_group}"
+
+    def _resource_group(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        name, location = inputs.get("resourceGroupName"), inputs.get("location")
+        if not name or not location:
+            raise TenantError(f"ResourceGroup: name and location are required, got {inputs}")
+        self.resource_groups[str(name).lower()] = str(location)
+        return self._group_id(str(name)), {**inputs, "name": name, "type": "Microsoft.Resources/resourceGroups"}
+
+    def _vault(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        group, name = str(inputs.get("resourceGroupName", "")), str(inputs.get("vaultName", ""))
+        if group.lower() not in self.resource_groups:
+            raise TenantError(f"Vault: resource group {group!r} could not be found")
+        resource_id = f"{self._group_id(group)}/providers/Microsoft.KeyVault/vaults/{name}"
+        taken = self.vaults.get(name.lower())
+        if taken is not None and taken != resource_id:
+            raise TenantError(f"Vault: VaultAlreadyExists: the vault name {name!r} is already in use")
+        properties = dict(inputs.get("properties", {}))
+        prior = next((s for (t, _), s in self.state.items() if t == VAULT and s.id == resource_id), None)
+        if prior is not None:
+            before = prior.inputs.get("properties", {})
+            if before.get("enablePurgeProtection") and not properties.get("enablePurgeProtection"):
+                raise TenantError("Vault: purge protection cannot be disabled once enabled")
+            if before.get("enableSoftDelete", True) and properties.get("enableSoftDelete") is False:
+                raise TenantError("Vault: soft delete cannot be disabled once enabled")
+        self.vaults[name.lower()] = resource_id
+        return resource_id, {
+            **inputs,
+            "name": name,
+            "location": inputs.get("location") or self.resource_groups[group.lower()],
+            "type": "Microsoft.KeyVault/vaults",
+            "properties": {**properties, "vaultUri": f"https://{name.lower()}.vault.azure.net/", "provisioningState": "Succeeded"},
+        }
+
+    def _secret(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        group, vault, name = (str(inputs.get(k, "")) for k in ("resourceGroupName", "vaultName", "secretName"))
+        vault_id = f"{self._group_id(group)}/providers/Microsoft.KeyVault/vaults/{vault}"
+        if self.vaults.get(vault.lower()) != vault_id:
+            raise TenantError(f"Secret: vault {vault!r} does not exist in resource group {group!r}")
+        properties = dict(inputs.get("properties", {}))
+        value = str(properties.get("value", ""))
+        if len(value.encode("utf-8")) > SECRET_MAX_BYTES:
+            raise TenantError(f"Secret: the value is {len(value.encode())} bytes; Key Vault takes at most {SECRET_MAX_BYTES}")
+        version = uuid.UUID(int=self.random.getrandbits(128)).hex
+        uri = f"https://{vault.lower()}.vault.azure.net/secrets/{name}"
+        # The management API never returns the value: it is write-only there.
+        shown = {k: v for k, v in properties.items() if k != "value"}
+        return f"{vault_id}/secrets/{name}", {
+            **{k: v for k, v in inputs.items() if k != "properties"},
+            "name": name,
+            "type": "Microsoft.KeyVault/vaults/secrets",
+            "properties": {**shown, "secretUri": uri, "secretUriWithVersion": f"{uri}/{version}"},
+        }
+
+    def _role_assignment(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        scope, principal = str(inputs.get("scope", "")), str(inputs.get("principalId", ""))
+        definition, name = str(inputs.get("roleDefinitionId", "")), str(inputs.get("roleAssignmentName", ""))
+        if scope.lower() not in self.resource_ids:
+            raise TenantError(f"RoleAssignment: scope {scope!r} is not a resource in this subscription")
+        if principal not in self.service_principals:
+            raise TenantError(f"RoleAssignment: PrincipalNotFound: principal {principal!r} does not exist in the directory")
+        prefix = f"/subscriptions/{self.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/"
+        if not definition.startswith(prefix) or definition[len(prefix) :] not in KNOWN_ROLE_DEFINITION_IDS:
+            raise TenantError(f"RoleAssignment: role definition {definition!r} does not exist in this subscription")
+        try:
+            uuid.UUID(name)
+        except ValueError:
+            raise TenantError(f"RoleAssignment: the name {name!r} is not a GUID") from None
+        used = self.role_assignment_names.get(name)
+        if used is not None and used != scope:
+            raise TenantError(f"RoleAssignment: RoleAssignmentExists: the name {name} is already used at {used}")
+        self.role_assignment_names[name] = scope
+        return f"{scope}/providers/Microsoft.Authorization/roleAssignments/{name}", {
+            **inputs,
+            "name": name,
+            "type": "Microsoft.Authorization/roleAssignments",
+        }
 
 
 def _walk(value: Any) -> list[Any]:

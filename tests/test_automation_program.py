@@ -97,8 +97,9 @@ class ManagedIdentityGrant(unittest.IsolatedAsyncioTestCase):
                 self.assertIn(grant.urn, role.dependencies)
 
     async def test_an_existing_resource_group_is_used_not_created(self) -> None:
+        tenant = MockTenant(existing_resource_groups={"rg-from-bootstrap": "westeurope"})
         deployment = await evaluate(
-            MockTenant(), preview=False, config=automation_config(createResourceGroup=False, resourceGroupName="rg-from-bootstrap")
+            tenant, preview=False, config=automation_config(createResourceGroup=False, resourceGroupName="rg-from-bootstrap")
         )
         self.assertEqual(deployment.of_type("azure-native:resources:ResourceGroup"), [])
         self.assertEqual(deployment.of_type(ACCOUNT)[0].plain_inputs["resourceGroupName"], "rg-from-bootstrap")

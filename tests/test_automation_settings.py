@@ -69,13 +69,13 @@ BAD: list[tuple[str, dict[str, Any], str, str]] = [
     ("module too new for 7.4", {"exchangeModuleVersion": "3.10.1"}, f"{KEY}.exchangeModuleVersion", "needs PowerShell 7.6"),
     ("module not a version", {"exchangeModuleVersion": "latest"}, f"{KEY}.exchangeModuleVersion", "not a version"),
     ("no location", {"location": None}, f"{KEY}.location", "is required"),
-    ("location with spaces", {"location": "West Europe"}, f"{KEY}.location", "westeurope"),
+    ("location of another cloud", {"location": "europe-west1"}, f"{KEY}.location", "not an Azure region name"),
     ("account name too short", {"accountName": "aa"}, f"{KEY}.accountName", "6-50"),
     ("storage name with capitals", {"storageAccountName": "StExo"}, f"{KEY}.storageAccountName", "lowercase"),
     ("typo in a field", {"runbook": []}, KEY, "unknown setting(s) runbook"),
     ("hybrid workers with 7.4", {"hybridWorkerGroup": "exo-hybrid"}, f"{KEY}.hybridWorkerGroup", "cannot run on hybrid workers"),
     ("Global Administrator for the identity", {"roles": ["Global Administrator"]}, f"{KEY}.roles[0]", "allowGlobalAdministrator"),
-    ("tags not strings", {"tags": {"cost": 12}}, f"{KEY}.tags.cost", "values strings"),
+    ("tags not strings", {"tags": {"cost": 12}}, f"{KEY}.tags.cost", "must be a string"),
 ]  # fmt: skip
 
 BAD_RUNBOOKS: list[tuple[str, dict[str, Any], str, str]] = [

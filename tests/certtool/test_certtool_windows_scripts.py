@@ -36,6 +36,7 @@ def script_parameters(path: Path) -> dict[str, str | None]:
 def test_the_scripts_exist() -> None:
     assert [path.name for path in ALL_SCRIPTS] == [
         "ExoCertificate.psm1",
+        "Get-ExoCertificateFromKeyVault.ps1",  # the Key Vault option's fetcher: tests/vault/test_vault_script.py
         "Install-ExoCertificate.ps1",
         "Invoke-ExoScheduledTask.ps1",
         "Switch-ExoTaskCertificate.ps1",

@@ -1,0 +1,167 @@
+"""The Key Vault option (`exo-automation:keyVault`), parsed and validated before any resource is registered.
+
+Off by default: an absent key, or `enabled: false`, gives None. Every problem is one `ConfigError` naming the full key path, for
+example `exo-automation:keyVault.readers[1]`.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from collections.abc import Mapping
+from dataclasses import dataclass
+from types import MappingProxyType
+from typing import Any
+
+from components.config_values import (
+    PROJECT,
+    ConfigError,
+    bounded_int,
+    expect,
+    optional,
+    parse_json,
+    parse_location,
+    parse_resource_group_name,
+    parse_tags,
+    reject_unknown_keys,
+)
+
+CONFIG_KEY = "keyVault"
+"""Bare config key (namespace exo-automation)."""
+CONFIG_KEY_DESCRIPTION = "Azure Key Vault that holds each identity's certificate and key for hosts with a managed identity (off by default)"
+
+# Key Vault names: 3-24 characters, letters, digits and hyphens, no consecutive hyphens (MicrosoftDocs/azure-docs
+# articles/key-vault/general/about-keys-secrets-certificates.md, "Object identifiers"); the resource naming rules add: start with a
+# letter, end with a letter or digit. Names are global (they are DNS names): the config must choose one, there is no safe default.
+_VAULT_NAME = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
+# The same tags go on the vault and on its secrets: Key Vault secrets take at most 15 tags
+# (MicrosoftDocs/azure-docs articles/key-vault/secrets/about-secrets.md, "Secret tags").
+_TAG_LIMIT = 15
+
+SOFT_DELETE_RETENTION_RANGE = (7, 90)
+"""Days a deleted vault or secret stays recoverable; Key Vault accepts 7 to 90."""
+DEFAULT_SOFT_DELETE_RETENTION_DAYS = 90
+
+_FIELDS = (
+    "enabled",
+    "name",
+    "resourceGroupName",
+    "createResourceGroup",
+    "location",
+    "readers",
+    "publicNetworkAccess",
+    "softDeleteRetentionDays",
+    "tags",
+)
+
+
+@dataclass(frozen=True)
+class KeyVaultSettings:
+    """Where the certificate vault lives and who may read the certificates in it."""
+
+    enabled: bool
+    name: str
+    """Vault name: globally unique, part of https://<name>.vault.azure.net."""
+    resource_group_name: str
+    create_resource_group: bool
+    """Declare the resource group too; otherwise it must exist already."""
+    location: str | None
+    """Region; None places the vault in its (existing) resource group's region."""
+    readers: tuple[str, ...]
+    """Object ids of the principals (managed identities of hybrid workers, Arc-enabled servers) that may read the certificates."""
+    public_network_access: bool
+    """False blocks everything but private endpoints and trusted services: hosts then need a private endpoint."""
+    tags: Mapping[str, str]
+    """Tags for the vault and its secrets (the stack's defaults first, then the configured ones)."""
+    soft_delete_retention_days: int = DEFAULT_SOFT_DELETE_RETENTION_DAYS
+    """Days a deleted vault or secret stays recoverable (and, with purge protection, its name stays taken)."""
+
+
+_DEFAULT_TAG_NAMES = ("managed-by", "pulumi-stack")
+
+
+def default_tags(stack: str) -> dict[str, str]:
+    """Tags every vault resource carries, so that an owner finds the stack that manages it (configured tags may override them)."""
+    return dict(zip(_DEFAULT_TAG_NAMES, (PROJECT, stack), strict=True))
+
+
+def _parse_name(key: str, value: Any) -> str:
+    name = expect(key, value, str, "a Key Vault name")
+    if not _VAULT_NAME.fullmatch(name):
+        raise ConfigError(
+            key,
+            f"{name!r} is not a valid Key Vault name: 3 to 24 letters, digits and hyphens, starting with a letter, ending with a "
+            "letter or digit, no '--'; it must also be unique across Azure",
+        )
+    return name
+
+
+def _parse_readers(key: str, value: Any) -> tuple[str, ...]:
+    items = expect(key, value, list, "a list of principal object ids")
+    if not items:
+        raise ConfigError(
+            key,
+            "must list at least one principal object id (a hybrid worker's or Arc-enabled server's managed identity): "
+            "nobody else is granted read access, so an empty list makes the vault useless",
+        )
+    readers: list[str] = []
+    for index, item in enumerate(items):
+        item_key = f"{key}[{index}]"
+        text = expect(item_key, item, str, "a principal object id (GUID)")
+        try:
+            reader = str(uuid.UUID(text.strip()))
+        except ValueError:
+            raise ConfigError(item_key, f"{text!r} is not an object id (GUID)") from None
+        if reader == str(uuid.UUID(int=0)):
+            raise ConfigError(item_key, "the all-zero GUID is not a principal")
+        if reader in readers:
+            raise ConfigError(item_key, f"{reader} is already listed at {key}[{readers.index(reader)}]")
+        readers.append(reader)
+    return tuple(readers)
+
+
+def parse_key_vault_settings(raw: object, key: str, stack: str) -> KeyVaultSettings | None:
+    """Validate the JSON-parsed value of `exo-automation:keyVault` (`key` is that full key); None when the option is off."""
+    if raw is None:
+        return None
+    mapping = expect(key, raw, dict, "an object with at least enabled, name, resourceGroupName and readers")
+    reject_unknown_keys(key, mapping, _FIELDS)
+    if "enabled" not in mapping:
+        raise ConfigError(f"{key}.enabled", "is required: true to declare the vault, false to keep the settings without it")
+    if not expect(f"{key}.enabled", mapping["enabled"], bool, "true or false"):
+        return None
+    for required in ("name", "resourceGroupName", "readers"):
+        if mapping.get(required) is None:
+            raise ConfigError(f"{key}.{required}", "is required when the vault is enabled")
+
+    create_resource_group = optional(
+        mapping, "createResourceGroup", False, lambda v: expect(f"{key}.createResourceGroup", v, bool, "true or false")
+    )
+    location = optional(mapping, "location", None, lambda v: parse_location(f"{key}.location", v))
+    if create_resource_group and location is None:
+        raise ConfigError(f"{key}.location", "is required when createResourceGroup is true (the region of the new resource group)")
+    tags = {**default_tags(stack), **optional(mapping, "tags", {}, lambda v: parse_tags(f"{key}.tags", v, _DEFAULT_TAG_NAMES, _TAG_LIMIT))}
+    return KeyVaultSettings(
+        enabled=True,
+        name=_parse_name(f"{key}.name", mapping["name"]),
+        resource_group_name=parse_resource_group_name(f"{key}.resourceGroupName", mapping["resourceGroupName"]),
+        create_resource_group=create_resource_group,
+        location=location,
+        readers=_parse_readers(f"{key}.readers", mapping["readers"]),
+        public_network_access=optional(
+            mapping, "publicNetworkAccess", True, lambda v: expect(f"{key}.publicNetworkAccess", v, bool, "true or false")
+        ),
+        tags=MappingProxyType(tags),
+        soft_delete_retention_days=optional(
+            mapping,
+            "softDeleteRetentionDays",
+            DEFAULT_SOFT_DELETE_RETENTION_DAYS,
+            lambda v: bounded_int(f"{key}.softDeleteRetentionDays", v, *SOFT_DELETE_RETENTION_RANGE),
+        ),
+    )
+
+
+def key_vault_settings_from_config(text: str | None, stack: str) -> KeyVaultSettings | None:
+    """`exo-automation:keyVault` as Pulumi hands it to the program (JSON text, or None when unset), validated."""
+    key = f"{PROJECT}:{CONFIG_KEY}"
+    return parse_key_vault_settings(None if text is None else parse_json(key, text), key, stack)
