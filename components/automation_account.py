@@ -133,17 +133,10 @@ class ExchangeAutomationAccount(pulumi.ComponentResource):
                 resource_group_name=resource_group_name,
             )
             self.runtime_environment_name = environment.name
-        elif args.runtime.module_resource == "powershell72-module":
-            self.exchange_module = automation.PowerShell72Module(
-                f"{name}-exchange-module",
-                module_name=facts.EXCHANGE_MODULE_NAME,
-                content_link=link,
-                automation_account_name=account.name,
-                resource_group_name=resource_group_name,
-                opts=child,
-            )
         else:
-            self.exchange_module = automation.Module(
+            # 7.2 and 5.1 take the same module arguments; only the resource type differs.
+            module_type = automation.PowerShell72Module if args.runtime.module_resource == "powershell72-module" else automation.Module
+            self.exchange_module = module_type(
                 f"{name}-exchange-module",
                 module_name=facts.EXCHANGE_MODULE_NAME,
                 content_link=link,

@@ -14,6 +14,17 @@ import pulumi
 import pulumi.dynamic
 
 
+def _stored_by_value(cls: type[pulumi.dynamic.ResourceProvider]) -> type[pulumi.dynamic.ResourceProvider]:
+    """Pulumi pickles a dynamic provider with dill, which stores classes and functions of an importable module by reference, and the
+    provider process may not be able to import this repo's `components`. Claiming `__main__` makes dill store the code itself."""
+    cls.__module__ = "__main__"
+    for method in vars(cls).values():
+        if callable(method):
+            method.__module__ = "__main__"
+    return cls
+
+
+@_stored_by_value
 class CreationTimeProvider(pulumi.dynamic.ResourceProvider):
     """Self-contained (imports inside methods): Pulumi serialises a dynamic provider and runs it in its own process."""
 

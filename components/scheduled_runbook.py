@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import pulumi
@@ -201,7 +201,3 @@ class ScheduledRunbook(pulumi.ComponentResource):
             self.first_run = start_time
         # Registering outputs marks the component complete, so a preview shows its children under it.
         self.register_outputs({"runbookName": self.runbook_name, "firstRun": self.first_run})
-
-
-def runbook_names(runbooks: Sequence[ScheduledRunbook]) -> pulumi.Output[list[str]]:
-    return pulumi.Output.all(*[r.runbook_name for r in runbooks]).apply(list)

@@ -5,10 +5,14 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import itertools
+import subprocess
+import sys
+import tempfile
 import unittest
 from typing import Any
 
 import yaml
+from pulumi.dynamic.dynamic import serialize_provider
 
 from components import facts
 from components.automation_settings import ScheduleSettings, parse_automation
@@ -183,6 +187,20 @@ class LinksAndIds(unittest.TestCase):
 
 class CreationTimeProviderBehaviour(unittest.TestCase):
     """The dynamic provider itself (mocks do not run it): creates once, replaces only when triggers change."""
+
+    def test_the_serialized_provider_runs_where_this_repo_cannot_be_imported(self) -> None:
+        serialized = serialize_provider(CreationTimeProvider())
+        self.assertEqual(serialized, serialize_provider(CreationTimeProvider()), "a changing provider blob would diff every preview")
+        script = (
+            "import base64, sys, dill; provider = dill.loads(base64.b64decode(sys.stdin.read())); "
+            "result = provider.create({'triggers': {'sha256': 'AB'}}); print(sorted(result.outs))"
+        )
+        with tempfile.TemporaryDirectory() as elsewhere:
+            run = subprocess.run(
+                [sys.executable, "-I", "-c", script], input=serialized, capture_output=True, text=True, cwd=elsewhere, check=False
+            )
+        self.assertEqual(run.returncode, 0, run.stderr)
+        self.assertEqual(run.stdout.strip(), "['created', 'triggers']")
 
     def test_create_records_the_moment_and_diff_replaces_only_on_new_triggers(self) -> None:
         provider = CreationTimeProvider()
