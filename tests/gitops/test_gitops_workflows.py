@@ -250,3 +250,18 @@ def test_token_script_explains_a_missing_id_token_permission(tmp_path: Path) -> 
     )
     assert result.returncode != 0
     assert "id-token: write" in result.stderr
+
+
+@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml", "drift.yml"])
+def test_pulumi_jobs_override_the_projects_local_backend(name: str) -> None:
+    """Pulumi.yaml sets `backend.url: file://~`; `pulumi login` cannot override a project's backend, PULUMI_BACKEND_URL can."""
+    project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
+    assert project["backend"]["url"] == "file://~"
+    workflow = load(name)
+    jobs = [
+        job for job in workflow["jobs"].values() if any("pulumi/actions@" in str(step.get("uses", "")) for step in job.get("steps", []))
+    ]
+    assert jobs
+    for job in jobs:
+        assert job["env"]["PULUMI_BACKEND_URL"] == "azblob://${{ matrix.stateContainer }}"
+        assert job["env"]["AZURE_STORAGE_ACCOUNT"] == "${{ matrix.stateStorageAccount }}"
