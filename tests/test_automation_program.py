@@ -76,7 +76,7 @@ class ManagedIdentityGrant(unittest.IsolatedAsyncioTestCase):
         }
         self.assertEqual(roles, {GLOBAL_READER, EXCHANGE_ADMINISTRATOR})
         self.assertEqual(
-            [a.name for a in deployment.of_type(APP_ROLE_ASSIGNMENT)], ["exo-grant-manage-as-app", "automation-grant-manage-as-app"]
+            sorted(a.name for a in deployment.of_type(APP_ROLE_ASSIGNMENT)), ["automation-grant-manage-as-app", "exo-grant-manage-as-app"]
         )
 
     async def test_the_account_is_basic_with_system_identity_and_no_local_auth(self) -> None:
