@@ -84,7 +84,9 @@ class RunbookSettings:
 
     name: str
     path: Path
-    """Absolute path of the .ps1 file."""
+    """Absolute path of the .ps1 file (read here)."""
+    source: str
+    """The same file relative to the project, as the blob's FileAsset: the state must not carry this machine's absolute path."""
     sha256: str
     """Uppercase hex SHA-256 of the file: the content hash Automation checks, and the blob's name."""
     description: str
@@ -260,6 +262,7 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
     return RunbookSettings(
         name=name,
         path=path,
+        source=relative.as_posix(),
         sha256=hashlib.sha256(content).hexdigest().upper(),
         description=description,
         schedule=schedule,

@@ -48,7 +48,7 @@ class ScheduledRunbookArgs:
     runbook_name: str
     """Name of the runbook in Automation."""
     source_path: str
-    """The .ps1 file in the repo."""
+    """The .ps1 file, relative to the project directory (Pulumi resolves it there)."""
     sha256: str
     """Uppercase hex SHA-256 of the file."""
     runbook_type: str

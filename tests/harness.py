@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import runpy
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
@@ -127,12 +128,17 @@ async def evaluate(
     tenant.begin(preview=preview)
     pulumi.runtime.set_all_config(config_for(config or {}))
     pulumi.runtime.set_mocks(tenant, project=PROJECT, stack=stack, preview=preview, monitor=TenantMonitor(tenant))
+    # Pulumi runs a program in its project directory; relative asset paths resolve there.
+    previous_directory = Path.cwd()
+    os.chdir(REPO)
     try:
         runpy.run_path(str(program), run_name="__main__")
         await wait_for_rpcs()
     except BaseException:
         await _drain()
         raise
+    finally:
+        os.chdir(previous_directory)
     deployment = Deployment(tenant=tenant, preview=preview, registrations=list(tenant.registrations))
     root = runtime_settings.get_root_resource()
     exported: dict[str, Any] = getattr(root, "outputs", {})

@@ -164,9 +164,10 @@ class RunbookContent(unittest.IsolatedAsyncioTestCase):
             blob = blob_of(deployment, runbook)
             source = blob.plain_inputs["source"]
             self.assertIsInstance(source, pulumi.FileAsset)
-            uploaded = Path(source.path).read_bytes()
+            self.assertFalse(Path(source.path).is_absolute(), "an absolute path would differ between machines and show a diff")
+            uploaded = (REPO / source.path).read_bytes()
             self.assertEqual(link["contentHash"], {"algorithm": "SHA256", "value": hashlib.sha256(uploaded).hexdigest().upper()})
-            self.assertTrue(Path(source.path).resolve().is_relative_to(REPO / "runbooks"))
+            self.assertTrue((REPO / source.path).resolve().is_relative_to(REPO / "runbooks"))
             self.assertIn(hashlib.sha256(uploaded).hexdigest().upper(), blob.plain_inputs["blobName"], "blob named by its content")
 
     async def test_the_link_is_a_secret_read_only_https_sas_for_that_one_blob_valid_for_a_day(self) -> None:
