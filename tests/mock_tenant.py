@@ -19,6 +19,7 @@ import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pulumi
@@ -71,8 +72,9 @@ def comparable(value: Any) -> Any:
     """Plain values with assets replaced by what the engine compares them by: their content hash."""
     value = reveal(value)
     if isinstance(value, pulumi.FileAsset):
-        path = str(value.path)
-        return {"fileAsset": hashlib.sha256(open(path, "rb").read()).hexdigest()}
+        # Relative asset paths resolve in the project directory, as Pulumi resolves them.
+        path = Path(__file__).resolve().parent.parent / str(value.path)
+        return {"fileAsset": hashlib.sha256(path.read_bytes()).hexdigest()}
     if isinstance(value, pulumi.StringAsset):
         return {"stringAsset": hashlib.sha256(str(value.text).encode()).hexdigest()}
     if isinstance(value, dict):
