@@ -29,11 +29,13 @@ DEPLOYER_GRAPH_APP_ROLES: Mapping[str, str] = {
     "RoleManagement.ReadWrite.Directory": (
         "assign the Exchange directory role (e.g. Exchange Administrator) to the app and the managed identity"
     ),
+    "Domain.Read.All": "find the tenant's initial domain for -Organization (azuread.get_domains, only_initial=True)",
 }
 
 PLANNER_GRAPH_APP_ROLES: Mapping[str, str] = {
     "Application.Read.All": "refresh/preview the apps, service principals, credentials and app role assignments",
     "RoleManagement.Read.Directory": "refresh/preview the directory role assignments",
+    "Domain.Read.All": "preview the -Organization value (azuread.get_domains runs during previews too)",
 }
 
 # Azure RBAC for the workload resource group (where the main stack puts Automation and runbook storage).
@@ -48,10 +50,6 @@ DEPLOYER_WORKLOAD_ACTIONS: Mapping[str, str] = {
         "listKeys and uploads with the account key (provider/pkg/resources/customresources/"
         "custom_storage_azidentity.go)"
     ),
-    "Microsoft.ManagedIdentity/userAssignedIdentities/read": "a user-assigned identity for Automation, if used",
-    "Microsoft.ManagedIdentity/userAssignedIdentities/write": "a user-assigned identity for Automation, if used",
-    "Microsoft.ManagedIdentity/userAssignedIdentities/delete": "a user-assigned identity for Automation, if used",
-    "Microsoft.ManagedIdentity/userAssignedIdentities/assign/action": ("attach that user-assigned identity to the Automation account"),
 }
 
 # The planner's role on the workload resource group: Reader's `*/read`, plus listKeys because refreshing an
@@ -60,6 +58,9 @@ DEPLOYER_WORKLOAD_ACTIONS: Mapping[str, str] = {
 PLANNER_WORKLOAD_ACTIONS: Mapping[str, str] = {
     "*/read": "refresh every workload resource (the same actions as the built-in Reader role)",
     "Microsoft.Storage/storageAccounts/listKeys/action": "refresh azure-native storage.Blob (read with the account key)",
+    "Microsoft.Storage/storageAccounts/listServiceSas/action": (
+        "previews evaluate each runbook's content link (storage.list_storage_account_service_sas), an invoke that runs in previews"
+    ),
 }
 
 # Built-in Azure roles by id (ids are the same in every tenant; Azure built-in roles reference).

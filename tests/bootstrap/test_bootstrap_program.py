@@ -214,8 +214,12 @@ def test_custom_roles_hold_only_the_documented_actions(run: Run) -> None:
         assert inputs["assignableScopes"] == ["workload-id"]
         assert inputs["roleType"] == "CustomRole"
         assert uuid.UUID(inputs["roleDefinitionId"]).version == 5
-    # The planner writes nothing: every action but listKeys is a read.
-    assert [a for a in PLANNER_WORKLOAD_ACTIONS if not a.endswith("/read")] == ["Microsoft.Storage/storageAccounts/listKeys/action"]
+    # The planner writes nothing: every action is a read but the two storage list actions a preview needs (Blob refresh with the
+    # account key; the runbook content link's SAS, an invoke that runs in previews).
+    assert [a for a in PLANNER_WORKLOAD_ACTIONS if not a.endswith("/read")] == [
+        "Microsoft.Storage/storageAccounts/listKeys/action",
+        "Microsoft.Storage/storageAccounts/listServiceSas/action",
+    ]
 
 
 def test_state_backend_is_entra_only_versioned_and_protected(run: Run) -> None:
