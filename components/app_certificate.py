@@ -8,13 +8,13 @@ import pulumi
 import pulumi_azuread as azuread
 import pulumi_tls as tls
 from cryptography import x509
-from cryptography.hazmat.primitives import hashes
+
+from certtool.material import thumbprint
 
 
 def certificate_thumbprint(certificate_pem: str) -> str:
-    """Windows' thumbprint: SHA-1 over the certificate's DER encoding, uppercase hex (what -CertificateThumbprint takes)."""
-    certificate = x509.load_pem_x509_certificate(certificate_pem.encode("ascii"))
-    return certificate.fingerprint(hashes.SHA1()).hex().upper()  # noqa: S303 - a thumbprint, not a security check
+    """Windows' thumbprint of a PEM certificate (what -CertificateThumbprint takes); certtool computes the same from a PFX."""
+    return thumbprint(x509.load_pem_x509_certificate(certificate_pem.encode("ascii")))
 
 
 @dataclass

@@ -23,6 +23,7 @@ from components.config_values import (
     parse_resource_group_name,
     parse_roles,
     parse_tags,
+    reject_duplicates,
     reject_unknown_keys,
 )
 from components.powershell_script import read_script
@@ -313,13 +314,7 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
     runbooks_key = f"{key}.runbooks"
     entries = expect(runbooks_key, mapping.get("runbooks") or [], list, "a list of runbook objects")
     runbooks = tuple(_parse_runbook(f"{runbooks_key}[{i}]", entry, project_dir, worker_group) for i, entry in enumerate(entries))
-    seen: dict[str, int] = {}
-    for index, runbook in enumerate(runbooks):
-        if runbook.name.lower() in seen:
-            raise ConfigError(
-                f"{runbooks_key}[{index}].name", f"{runbook.name!r} is already used by {runbooks_key}[{seen[runbook.name.lower()]}]"
-            )
-        seen[runbook.name.lower()] = index
+    reject_duplicates(runbooks_key, "name", [runbook.name for runbook in runbooks])
 
     return AutomationSettings(
         location=location,

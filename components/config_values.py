@@ -68,6 +68,15 @@ def optional(mapping: Mapping[str, Any], name: str, default: T, parse: Callable[
     return parse(mapping[name]) if name in mapping and mapping[name] is not None else default
 
 
+def reject_duplicates(list_key: str, field: str, values: Sequence[str]) -> None:
+    """Names in a list must be unique (case-insensitively, as Azure and Entra compare them); the error names the second one."""
+    seen: dict[str, int] = {}
+    for index, value in enumerate(values):
+        if value.lower() in seen:
+            raise ConfigError(f"{list_key}[{index}].{field}", f"{value!r} is already used by {list_key}[{seen[value.lower()]}]")
+        seen[value.lower()] = index
+
+
 def parse_roles(key: str, value: Any, allow_global_administrator: bool) -> tuple[facts.ExchangeRole, ...]:
     names = expect(key, value, list, "a list of role names")
     if not names:

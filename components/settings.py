@@ -25,6 +25,7 @@ from components.config_values import (
     parse_bool,
     parse_json,
     parse_roles,
+    reject_duplicates,
     reject_unknown_keys,
 )
 from components.vault_settings import CONFIG_KEY as KEY_VAULT_KEY
@@ -277,13 +278,8 @@ def parse_settings(
     identities = tuple(
         _parse_identity(f"{identities_key}[{index}]", entry, stack, allow_global_administrator) for index, entry in enumerate(entries)
     )
-    for attribute, label in (("name", "name"), ("display_name", "displayName")):
-        seen: dict[str, int] = {}
-        for index, identity in enumerate(identities):
-            value = str(getattr(identity, attribute)).lower()
-            if value in seen:
-                raise ConfigError(f"{identities_key}[{index}].{label}", f"{value!r} is already used by {identities_key}[{seen[value]}]")
-            seen[value] = index
+    reject_duplicates(identities_key, "name", [identity.name for identity in identities])
+    reject_duplicates(identities_key, "displayName", [identity.display_name for identity in identities])
 
     raw_organization = config.get("organization")
     organization = parse_organization(key_of("organization"), raw_organization, cloud) if raw_organization not in (None, "") else None
