@@ -14,7 +14,10 @@ older protobuf than the program's SDKs) and in the program's test virtualenv ali
 
 from __future__ import annotations
 
+import base64
+import binascii
 import importlib.util
+import re
 import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -165,6 +168,85 @@ def _parse_rfc3339(value: Any) -> datetime | None:
     return parsed if parsed.tzinfo is not None else parsed.replace(tzinfo=UTC)
 
 
+# A key credential's start is the certificate's own notBefore when the credential does not set `startDate` (Entra then takes it
+# from the certificate): judging it from the clock of whoever runs the pack would make the verdict depend on the day it runs.
+# A minimal DER walk keeps this module stdlib-only (RFC 5280 section 4.1: Certificate -> TBSCertificate -> Validity).
+_DER_SEQUENCE = 0x30
+_DER_EXPLICIT_VERSION = 0xA0
+_DER_UTC_TIME = 0x17
+_DER_GENERALIZED_TIME = 0x18
+
+
+def _der_element(data: bytes, offset: int) -> tuple[int, int, int]:
+    """(tag, start of content, end of content) of the DER element at `offset`; ValueError when it does not fit."""
+    if offset + 2 > len(data):
+        raise ValueError("truncated DER")
+    tag, length = data[offset], data[offset + 1]
+    start = offset + 2
+    if length & 0x80:
+        count = length & 0x7F
+        if count == 0 or count > 4 or start + count > len(data):
+            raise ValueError("unsupported DER length")
+        length = int.from_bytes(data[start : start + count], "big")
+        start += count
+    end = start + length
+    if end > len(data):
+        raise ValueError("truncated DER")
+    return tag, start, end
+
+
+def _der_time(tag: int, text: bytes) -> datetime:
+    value = text.decode("ascii")
+    if tag == _DER_UTC_TIME:  # YYMMDDHHMMSSZ; RFC 5280 4.1.2.5.1: YY >= 50 is 19YY
+        year = int(value[:2])
+        value = f"{1900 + year if year >= 50 else 2000 + year}{value[2:]}"
+    elif tag != _DER_GENERALIZED_TIME:
+        raise ValueError("not a Time")
+    return datetime.strptime(value, "%Y%m%d%H%M%SZ").replace(tzinfo=UTC)
+
+
+def certificate_validity(der: bytes) -> tuple[datetime, datetime]:
+    """(notBefore, notAfter) of a DER X.509 certificate; ValueError when `der` is not one."""
+    tag, start, _ = _der_element(der, 0)
+    if tag != _DER_SEQUENCE:
+        raise ValueError("not a certificate")
+    tag, position, _ = _der_element(der, start)  # tbsCertificate
+    if tag != _DER_SEQUENCE:
+        raise ValueError("not a certificate")
+    tag, _, end = _der_element(der, position)
+    if tag == _DER_EXPLICIT_VERSION:
+        position = end
+    for _skipped in ("serialNumber", "signature", "issuer"):
+        _, _, position = _der_element(der, position)
+    tag, position, _ = _der_element(der, position)  # validity
+    if tag != _DER_SEQUENCE:
+        raise ValueError("not a certificate")
+    times: list[datetime] = []
+    for _bound in ("notBefore", "notAfter"):
+        tag, start, end = _der_element(der, position)
+        times.append(_der_time(tag, der[start:end]))
+        position = end
+    return times[0], times[1]
+
+
+def key_credential_certificate_der(value: Any, encoding: Any) -> bytes | None:
+    """The DER certificate of an azuread key credential's `value` in its `encoding` (pem, the default; base64; hex), or None."""
+    if not isinstance(value, str) or not value.strip():
+        return None
+    form = encoding if isinstance(encoding, str) and encoding else "pem"
+    try:
+        if form == "pem":
+            match = re.search(r"-----BEGIN CERTIFICATE-----(.+?)-----END CERTIFICATE-----", value, re.DOTALL)
+            return base64.b64decode("".join(match.group(1).split()), validate=True) if match else None
+        if form == "base64":
+            return base64.b64decode("".join(value.split()), validate=True)
+        if form == "hex":
+            return bytes.fromhex(value.strip())
+    except (ValueError, binascii.Error):
+        return None
+    return None
+
+
 def _as_int(value: Any) -> int | None:
     if isinstance(value, bool):
         return None
@@ -281,7 +363,20 @@ def check_certificate_validity(resource_type: str, inputs: Mapping[str, Any], ct
                 "Entra expires the credential with the certificate."
             )
         ]
-    start = _parse_rfc3339(inputs.get("startDate")) or ctx.now
+    start = _parse_rfc3339(inputs.get("startDate"))
+    if start is None:
+        der = key_credential_certificate_der(inputs.get("value"), inputs.get("encoding"))
+        try:
+            start = certificate_validity(der)[0] if der is not None else None
+        except ValueError:
+            start = None
+    if start is None:
+        return [
+            (
+                "application certificate has no `startDate` and its `value` is not a certificate the pack can read: set "
+                "`startDate` (RFC3339) to the certificate's notBefore."
+            )
+        ]
     if end - start > timedelta(days=max_days):
         return [
             (

@@ -7,6 +7,30 @@ from typing import Any
 import pytest
 
 
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--clock",
+        default=None,
+        help="move the process clock for the whole run: +Nd (N days ahead) or an ISO 8601 moment, e.g. 2028-02-29T12:00:00Z",
+    )
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    option = config.getoption("--clock")
+    if option:
+        from tests.shifted_clock import start
+
+        config.stash[_TRAVELLER] = start(option)
+
+
+def pytest_report_header(config: pytest.Config) -> str | None:
+    option = config.getoption("--clock")
+    return f"clock moved: --clock={option}" if option else None
+
+
+_TRAVELLER = pytest.StashKey[Any]()
+
+
 @pytest.fixture(scope="session")
 def exchange_reference() -> dict[str, dict[str, Any]]:
     """Microsoft's Exchange cmdlet reference as data (which cmdlets and parameters exist in Exchange Online)."""

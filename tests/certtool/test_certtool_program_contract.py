@@ -20,6 +20,8 @@ from tests.mock_tenant import MockTenant
 class ProgramOutputsFeedCerttool(unittest.IsolatedAsyncioTestCase):
     async def test_export_from_the_programs_outputs_gives_a_csp_pfx_with_the_exported_thumbprint(self) -> None:
         config = {"identities": [{"name": "reports", "roles": ["Global Reader"]}, {"name": "provisioning"}]}
+        # One clock: the tenant issues the certificate from the process clock, which is the clock the certtool child process reads
+        # (under `--clock` the children travel with this process).
         deployment = await evaluate(MockTenant(), preview=False, config=config)
         # `pulumi stack output --show-secrets --json`: every output by name, secrets in clear.
         outputs = {name: output.value for name, output in deployment.outputs.items()}

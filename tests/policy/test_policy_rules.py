@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+import base64
 from collections.abc import Mapping
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import exo_policies as ep
@@ -251,8 +252,50 @@ def test_application_certificate_lifetime_is_bounded() -> None:
         {"endDate": "2028-06-01T12:00:00Z", "startDate": "2026-06-01T12:00:00Z"},
     )
     assert "more than 365 days after its start" in found.message
-    # Without a start date the lifetime is measured from now.
-    assert violations(ep.AZUREAD_APPLICATION_CERTIFICATE, {"endDate": "2027-01-01T00:00:00Z"}) == []
+
+
+def self_signed_certificate(not_before: datetime, not_after: datetime) -> Any:
+    """A real certificate (cryptography is in the program's venv, not the pack's)."""
+    x509 = pytest.importorskip("cryptography.x509")
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    name = x509.Name([x509.NameAttribute(x509.NameOID.COMMON_NAME, "exo")])
+    builder = x509.CertificateBuilder().subject_name(name).issuer_name(name).public_key(key.public_key())
+    builder = builder.serial_number(x509.random_serial_number()).not_valid_before(not_before).not_valid_after(not_after)
+    return builder.sign(key, hashes.SHA256())
+
+
+@pytest.mark.parametrize("encoding", ["pem", "base64", "hex", None])
+@pytest.mark.parametrize("judged_at", [NOW, NOW + timedelta(days=400), datetime(2028, 2, 29, 23, 59, tzinfo=UTC)])
+def test_credential_without_start_date_is_judged_from_the_certificates_not_before(encoding: str | None, judged_at: datetime) -> None:
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    # Before 2050 X.509 writes UTCTime, after it GeneralizedTime: both forms are read.
+    for not_before in (datetime(2026, 6, 1, 12, tzinfo=UTC), datetime(2051, 6, 1, 12, tzinfo=UTC)):
+        within = self_signed_certificate(not_before, not_before + timedelta(days=365))
+        beyond = self_signed_certificate(not_before, not_before + timedelta(days=366))
+        for certificate, expected in ((within, 0), (beyond, 1)):
+            der = certificate.public_bytes(Encoding.DER)
+            value = {
+                "pem": certificate.public_bytes(Encoding.PEM).decode(),
+                "base64": base64.b64encode(der).decode(),
+                "hex": der.hex(),
+                None: certificate.public_bytes(Encoding.PEM).decode(),
+            }[encoding]
+            inputs = {"value": value, "endDate": certificate.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")}
+            if encoding is not None:
+                inputs["encoding"] = encoding
+            found = ep.evaluate([ep.ResourceRecord(ep.AZUREAD_APPLICATION_CERTIFICATE, "r", inputs)], now=judged_at, catalog=CATALOG)
+            assert len(found) == expected, (not_before, found)
+
+
+def test_credential_without_start_date_or_readable_certificate_is_refused() -> None:
+    found = only(ep.AZUREAD_APPLICATION_CERTIFICATE, {"endDate": "2027-01-01T00:00:00Z", "value": "not a certificate"})
+    assert "no `startDate`" in found.message
+    # A start date set on the credential is used as it is, whatever the value holds.
+    assert violations(ep.AZUREAD_APPLICATION_CERTIFICATE, {"endDate": "2027-01-01T00:00:00Z", "startDate": "2026-06-01T00:00:00Z"}) == []
 
 
 # ---------------------------------------------------------------------------------------------- automation, storage

@@ -7,7 +7,7 @@ blocks too when such a role assignment reaches it anyway.
 from __future__ import annotations
 
 import unittest
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -19,8 +19,6 @@ import exo_policies as ep
 
 from tests.harness import REPO, Deployment, evaluate
 from tests.mock_tenant import MockTenant, is_unknown, reveal
-
-NOW = datetime(2026, 11, 28, 12, 0, tzinfo=UTC)
 
 PROGRAM_CONFIGS: dict[str, dict[str, Any]] = {
     "default": {},
@@ -56,14 +54,17 @@ def records(deployment: Deployment) -> list[ep.ResourceRecord]:
     return [ep.ResourceRecord(r.type, r.name, UnknownChecking(reveal(r.inputs))) for r in deployment.custom()]
 
 
-def run_pack(resources: list[ep.ResourceRecord]) -> tuple[list[ep.Violation], list[str]]:
-    """Violations, and the (resource, rule) checks deferred because preview did not know a value yet."""
+def run_pack(resources: list[ep.ResourceRecord], now: datetime) -> tuple[list[ep.Violation], list[str]]:
+    """Violations, and the (resource, rule) checks deferred because preview did not know a value yet.
+
+    `now` is the mock tenant's clock: the one that issued the certificates and anchored the schedules.
+    """
     violations: list[ep.Violation] = []
     deferred: list[str] = []
     for resource in resources:
         for rule in ep.RULES:
             try:
-                violations += ep.evaluate([resource], now=NOW, rules=[rule])
+                violations += ep.evaluate([resource], now=now, rules=[rule])
             except PreviewUnknownError as unknown:
                 deferred.append(f"{resource.name}:{rule.name}:{unknown}")
     return violations, deferred
@@ -74,10 +75,11 @@ class PolicyPackOverTheProgram(unittest.IsolatedAsyncioTestCase):
         for label, config in PROGRAM_CONFIGS.items():
             for preview in (True, False):
                 with self.subTest(config=label, preview=preview):
-                    deployment = await evaluate(MockTenant(), preview=preview, config=config)
+                    tenant = MockTenant()
+                    deployment = await evaluate(tenant, preview=preview, config=config)
                     resources = records(deployment)
                     self.assertGreaterEqual(len(resources), 7)
-                    violations, deferred = run_pack(resources)
+                    violations, deferred = run_pack(resources, tenant.clock())
                     self.assertEqual(violations, [])
                     # Only values that exist once the update creates them wait: our app's client id (read by the first-party
                     # check on its service principal) and the credential's end date (the new certificate's).
@@ -109,9 +111,10 @@ class PolicyPackOverTheProgram(unittest.IsolatedAsyncioTestCase):
 
     async def test_global_administrator_allowed_in_config_still_needs_the_pack_allowance(self) -> None:
         config = {"allowGlobalAdministrator": True, "identities": [{"name": "breakglass", "roles": ["Global Administrator"]}]}
-        deployment = await evaluate(MockTenant(), preview=False, config=config)
-        violations, _ = run_pack(records(deployment))
+        tenant = MockTenant()
+        deployment = await evaluate(tenant, preview=False, config=config)
+        violations, _ = run_pack(records(deployment), tenant.clock())
         self.assertEqual([(v.resource_type, v.enforcement) for v in violations], [(ep.AZUREAD_DIRECTORY_ROLE_ASSIGNMENT, "mandatory")])
         self.assertIn("Global Administrator", violations[0].message)
-        allowed = ep.evaluate(records(deployment), now=NOW, settings=ep.PolicySettings(allow_global_administrator=True))
+        allowed = ep.evaluate(records(deployment), now=tenant.clock(), settings=ep.PolicySettings(allow_global_administrator=True))
         self.assertEqual(allowed, [])
