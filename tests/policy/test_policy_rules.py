@@ -270,19 +270,19 @@ def self_signed_certificate(not_before: datetime, not_after: datetime) -> Any:
 @pytest.mark.parametrize("encoding", ["pem", "base64", "hex", None])
 @pytest.mark.parametrize("judged_at", [NOW, NOW + timedelta(days=400), datetime(2028, 2, 29, 23, 59, tzinfo=UTC)])
 def test_credential_without_start_date_is_judged_from_the_certificates_not_before(encoding: str | None, judged_at: datetime) -> None:
-    from cryptography.hazmat.primitives.serialization import Encoding
-
+    serialization = pytest.importorskip("cryptography.hazmat.primitives.serialization")
+    encoding_der, encoding_pem = serialization.Encoding.DER, serialization.Encoding.PEM
     # Before 2050 X.509 writes UTCTime, after it GeneralizedTime: both forms are read.
     for not_before in (datetime(2026, 6, 1, 12, tzinfo=UTC), datetime(2051, 6, 1, 12, tzinfo=UTC)):
         within = self_signed_certificate(not_before, not_before + timedelta(days=365))
         beyond = self_signed_certificate(not_before, not_before + timedelta(days=366))
         for certificate, expected in ((within, 0), (beyond, 1)):
-            der = certificate.public_bytes(Encoding.DER)
+            der = certificate.public_bytes(encoding_der)
             value = {
-                "pem": certificate.public_bytes(Encoding.PEM).decode(),
+                "pem": certificate.public_bytes(encoding_pem).decode(),
                 "base64": base64.b64encode(der).decode(),
                 "hex": der.hex(),
-                None: certificate.public_bytes(Encoding.PEM).decode(),
+                None: certificate.public_bytes(encoding_pem).decode(),
             }[encoding]
             inputs = {"value": value, "endDate": certificate.not_valid_after_utc.strftime("%Y-%m-%dT%H:%M:%SZ")}
             if encoding is not None:
