@@ -6,7 +6,6 @@ example `exo-automation:keyVault.readers[1]`.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from components.config_values import (
     bounded_int,
     expect,
     optional,
+    parse_azure_name,
     parse_json,
     parse_location,
     parse_resource_group_name,
@@ -30,10 +30,9 @@ CONFIG_KEY = "keyVault"
 """Bare config key (namespace exo-automation)."""
 CONFIG_KEY_DESCRIPTION = "Azure Key Vault that holds each identity's certificate and key for hosts with a managed identity (off by default)"
 
-# Key Vault names: 3-24 characters, letters, digits and hyphens, no consecutive hyphens (MicrosoftDocs/azure-docs
-# articles/key-vault/general/about-keys-secrets-certificates.md, "Object identifiers"); the resource naming rules add: start with a
-# letter, end with a letter or digit. Names are global (they are DNS names): the config must choose one, there is no safe default.
-_VAULT_NAME = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
+# Key Vault names: the rules in facts.AZURE_INPUT_RULES (3-24 letters, digits and hyphens, a letter first, a letter or digit last,
+# no '--'). Names are global (they are DNS names): the config must choose one, there is no safe default.
+_VAULT_NAME_USES = (("azure-native:keyvault:Vault", "vaultName"), ("azure-native:keyvault:Secret", "vaultName"))
 # The same tags go on the vault and on its secrets: Key Vault secrets take at most 15 tags
 # (MicrosoftDocs/azure-docs articles/key-vault/secrets/about-secrets.md, "Secret tags").
 _TAG_LIMIT = 15
@@ -86,14 +85,13 @@ def default_tags(stack: str) -> dict[str, str]:
 
 
 def _parse_name(key: str, value: Any) -> str:
-    name = expect(key, value, str, "a Key Vault name")
-    if not _VAULT_NAME.fullmatch(name):
-        raise ConfigError(
-            key,
-            f"{name!r} is not a valid Key Vault name: 3 to 24 letters, digits and hyphens, starting with a letter, ending with a "
-            "letter or digit, no '--'; it must also be unique across Azure",
-        )
-    return name
+    return parse_azure_name(
+        key,
+        value,
+        _VAULT_NAME_USES,
+        "3 to 24 letters, digits and hyphens, starting with a letter, ending with a letter or digit, no '--'; "
+        "it must also be unique across Azure",
+    )
 
 
 def _parse_readers(key: str, value: Any) -> tuple[str, ...]:
