@@ -215,7 +215,9 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
     for required in ("name", "file"):
         if required not in mapping:
             raise ConfigError(f"{key}.{required}", "is required")
-    name = parse_azure_name(f"{key}.name", mapping["name"], _RUNBOOK_USES, "a letter, then up to 62 letters, digits, '-' or '_'")
+    name = parse_azure_name(
+        f"{key}.name", mapping["name"], _RUNBOOK_USES, "runbook name", "a letter, then up to 62 letters, digits, '-' or '_'"
+    )
 
     file_key = f"{key}.file"
     relative = PurePosixPath(expect(file_key, mapping["file"], str, f"a path such as {RUNBOOK_FOLDER}/Get-Report.ps1"))
@@ -335,7 +337,11 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
             "accountName",
             azure_names.default_account_name(stack),
             lambda v: parse_azure_name(
-                f"{key}.accountName", v, _ACCOUNT_USES, "6-50 letters, digits or hyphens, a letter first, a letter or digit last"
+                f"{key}.accountName",
+                v,
+                _ACCOUNT_USES,
+                "Automation account name",
+                "6-50 letters, digits or hyphens, a letter first, a letter or digit last",
             ),
         ),
         public_network_access=optional(
@@ -356,7 +362,11 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
             "storageAccountName",
             None,
             lambda v: parse_azure_name(
-                f"{key}.storageAccountName", v, _STORAGE_ACCOUNT_USES, "3-24 lowercase letters and digits, globally unique"
+                f"{key}.storageAccountName",
+                v,
+                _STORAGE_ACCOUNT_USES,
+                "storage account name",
+                "3-24 lowercase letters and digits, globally unique",
             ),
         ),
         hybrid_worker_group=worker_group,

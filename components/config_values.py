@@ -114,18 +114,25 @@ _TAG_VALUE_MAX = 256
 _TAG_NAME_FORBIDDEN = set("<>%&\\?/")
 
 
-def parse_azure_name(key: str, value: Any, uses: Sequence[tuple[str, str]], rule: str) -> str:
-    """A name the user sets for an Azure resource: every rule of every place it goes (facts.AZURE_INPUT_RULES) must accept it."""
-    name = expect(key, value, str, "a string")
+def parse_azure_name(key: str, value: Any, uses: Sequence[tuple[str, str]], what: str, rule: str) -> str:
+    """A name the user sets for an Azure resource (`what`): every rule of every place it goes (facts.AZURE_INPUT_RULES) must
+    accept it; `rule` says them in words, and the first broken rule is quoted with its source."""
+    name = expect(key, value, str, f"a {what}")
     for type_token, input_name in uses:
         problems = facts.input_problems(type_token, input_name, name)
         if problems:
-            raise ConfigError(key, f"{name!r} is not a valid name: {rule}; it {problems[0]}")
+            raise ConfigError(key, f"{name!r} is not a valid {what}: {rule}; it {problems[0]}")
     return name
 
 
 def parse_resource_group_name(key: str, value: Any, uses: Sequence[tuple[str, str]] = RESOURCE_GROUP_USES) -> str:
-    return parse_azure_name(key, value, uses, "1 to 90 letters, digits, '_', '-', '.' (and '(' ')' outside Automation), not ending in '.'")
+    return parse_azure_name(
+        key,
+        value,
+        uses,
+        "resource group name",
+        "1 to 90 letters, digits, '_', '-', '.' (and '(' ')' outside Automation), not ending in '.'",
+    )
 
 
 def parse_location(key: str, value: Any) -> str:
