@@ -322,8 +322,10 @@ _VAULT = (
 _KEY_VAULT_SECRET_VAULT = (InputRule(SOURCE_KEY_VAULT_SECRETS, pattern=r"^[a-zA-Z0-9-]{3,24}$"), *_VAULT[1:])
 
 # (azure-native type token, input) -> every rule for that input. Inputs are the SDK's camelCase names; a dotted path reaches into
-# an object (`properties.principalType`). Inputs the sources give no rule for (module and package names, hybrid worker group names,
-# role assignment scopes) are absent on purpose.
+# an object (`runbook.name`). A body property that names another resource (a runbook's runtimeEnvironment, a job schedule's runbook
+# and schedule) is held to that resource's name rules: it must be that name. Inputs the sources give no rule for are absent on
+# purpose: module and package names (no pattern in module.json or package.json of 2024-10-23), hybrid worker group names (none in
+# hybridRunbookWorkerGroup.json, none on the naming-rules page), role assignment scopes.
 AZURE_INPUT_RULES: Mapping[tuple[str, str], tuple[InputRule, ...]] = MappingProxyType(
     {
         ("azure-native:resources:ResourceGroup", "resourceGroupName"): _RESOURCE_GROUP,

@@ -16,6 +16,7 @@ from components import azure_names, facts
 from components.config_values import ConfigError
 from tests.harness import Deployment, evaluate
 from tests.mock_tenant import MockTenant, TenantError, is_unknown
+from tests.schema_check import check_registration
 from tests.test_automation_program import automation_config, dev_stack_config
 
 AZURE = "azure-native:"
@@ -83,11 +84,14 @@ def value_at(inputs: dict[str, Any], path: str) -> Any:
 
 
 def violations(deployment: Deployment) -> list[str]:
-    """Every rule an azure-native input breaks; in a preview, unknown values are left to the run that knows them."""
+    """Every rule an azure-native input breaks; in a preview, unknown values are left to the run that knows them. Enumerations and
+    required inputs the SDK carries from the spec are checked by schema_check; names, lengths and the spec rules azure-native
+    applies in its Check by facts.AZURE_INPUT_RULES."""
     found: list[str] = []
     for registration in deployment.custom():
         if not registration.type.startswith(AZURE):
             continue
+        found += check_registration(registration.type, registration.name, registration.inputs)
         inputs = registration.plain_inputs
         path_inputs = facts.AZURE_PATH_INPUTS.get(registration.type)
         if path_inputs is None:
