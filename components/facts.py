@@ -237,7 +237,7 @@ SOURCE_ROLE_ASSIGNMENTS = (
     _SPECS + "authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json "
     "@007a51db374076edb902fd44eb8299eea6336335"
 )
-SOURCE_COMMON_TYPES_RESOURCE_GROUP = _SPECS + "common-types/resource-management/v5/types.json ResourceGroupNameParameter"
+SOURCE_COMMON_TYPES_RESOURCE_GROUP = _SPECS + "common-types/resource-management/v5/types.json @05432ee0bc8a3feb5bc0f6fd21f49bb7aeaf13af"
 SOURCE_NAMING_RULES = (
     "https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules "
     "(MicrosoftDocs/azure-docs articles/azure-resource-manager/management/resource-name-rules.md @0010dc26241bb4932e606b2add027c294bb110ae)"

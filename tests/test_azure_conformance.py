@@ -138,7 +138,7 @@ class EveryInputMeetsTheRules(unittest.IsolatedAsyncioTestCase):
                     rule.source.startswith(("Azure/azure-rest-api-specs specification/", "https://learn.microsoft.com/", "pulumi/")),
                     f"{type_token} {path}: {rule.source}",
                 )
-                if rule.source.startswith("Azure/azure-rest-api-specs") and "common-types" not in rule.source:
+                if rule.source.startswith("Azure/azure-rest-api-specs"):
                     self.assertRegex(rule.source, r"@[0-9a-f]{40}$", "spec rules name the commit they were read at")
 
 
