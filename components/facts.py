@@ -233,6 +233,9 @@ SOURCE_KEY_VAULT_SECRETS = (
     _SPECS + "keyvault/resource-manager/Microsoft.KeyVault/stable/2024-11-01/secrets.json @315e54b7359504c9af7e9783946a6b62f4434eb0"
 )
 SOURCE_KEY_VAULT_VAULT = "pulumi/pulumi-azure-native #1646: azure-native:keyvault:Vault checks 'vaultName' against '^[a-zA-Z0-9-]{3,24}$'"
+_STORAGE = _SPECS + "storage/resource-manager/Microsoft.Storage/stable/2024-01-01/"
+SOURCE_STORAGE = _STORAGE + "storage.json @5a2abff0f2e61dac85740375816a18d468786b7b"
+SOURCE_STORAGE_BLOB = _STORAGE + "blob.json @bb756a3644f7488f33d30643244dc51a9ba72577"
 SOURCE_ROLE_ASSIGNMENTS = (
     _SPECS + "authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json "
     "@007a51db374076edb902fd44eb8299eea6336335"
@@ -313,8 +316,18 @@ _RUNBOOK = (
     InputRule(SOURCE_NAMING_RULES, min_length=1, max_length=63),
 )
 _SCHEDULE = (InputRule(SOURCE_NAMING_RULES, min_length=1, max_length=128, forbidden="<>*%&:\\?.+/", last=r"[^ ]"),)
-_STORAGE_ACCOUNT = (InputRule(SOURCE_NAMING_RULES, pattern=r"^[a-z0-9]+$", min_length=3, max_length=24),)
-_CONTAINER = (InputRule(SOURCE_NAMING_RULES, pattern=r"^[a-z0-9-]+$", min_length=3, max_length=63, first="[a-z0-9]", no_repeat="-"),)
+_STORAGE_ACCOUNT = (
+    InputRule(SOURCE_STORAGE, pattern=r"^[a-z0-9]+$", min_length=3, max_length=24),
+    InputRule(SOURCE_NAMING_RULES, pattern=r"^[a-z0-9]+$", min_length=3, max_length=24),
+)
+_STORAGE_RESOURCE_GROUP = (InputRule(SOURCE_STORAGE, pattern=r"^[-\w\._\(\)]+$", min_length=1, max_length=90), *_RESOURCE_GROUP[1:])
+_CONTAINER = (
+    # Lengths in the parameter; the rest in its description ("Every dash (-) character must be immediately preceded and followed by
+    # a letter or number"), which is no pattern azure-native could check: Azure refuses it when the request arrives.
+    InputRule(SOURCE_STORAGE_BLOB, min_length=3, max_length=63),
+    InputRule(SOURCE_STORAGE_BLOB, pattern=r"^[a-z0-9-]+$", first="[a-z0-9]", last="[a-z0-9]", no_repeat="-"),
+    InputRule(SOURCE_NAMING_RULES, pattern=r"^[a-z0-9-]+$", min_length=3, max_length=63, first="[a-z0-9]", no_repeat="-"),
+)
 _VAULT = (
     InputRule(SOURCE_KEY_VAULT_VAULT, pattern=r"^[a-zA-Z0-9-]{3,24}$"),
     InputRule(SOURCE_NAMING_RULES, min_length=3, max_length=24, first="[A-Za-z]", last="[A-Za-z0-9]", no_repeat="-"),
@@ -375,9 +388,9 @@ AZURE_INPUT_RULES: Mapping[tuple[str, str], tuple[InputRule, ...]] = MappingProx
             InputRule(SOURCE_AUTOMATION_JOB_SCHEDULE, required=True),
             *_SCHEDULE,
         ),
-        ("azure-native:storage:StorageAccount", "resourceGroupName"): _RESOURCE_GROUP,
+        ("azure-native:storage:StorageAccount", "resourceGroupName"): _STORAGE_RESOURCE_GROUP,
         ("azure-native:storage:StorageAccount", "accountName"): _STORAGE_ACCOUNT,
-        ("azure-native:storage:BlobContainer", "resourceGroupName"): _RESOURCE_GROUP,
+        ("azure-native:storage:BlobContainer", "resourceGroupName"): _STORAGE_RESOURCE_GROUP,
         ("azure-native:storage:BlobContainer", "accountName"): _STORAGE_ACCOUNT,
         ("azure-native:storage:BlobContainer", "containerName"): _CONTAINER,
         ("azure-native:storage:Blob", "accountName"): _STORAGE_ACCOUNT,
