@@ -232,7 +232,10 @@ SOURCE_AUTOMATION_PACKAGE = _AUTOMATION + "stable/2024-10-23/package.json @c9388
 SOURCE_KEY_VAULT_SECRETS = (
     _SPECS + "keyvault/resource-manager/Microsoft.KeyVault/stable/2024-11-01/secrets.json @315e54b7359504c9af7e9783946a6b62f4434eb0"
 )
-SOURCE_KEY_VAULT_VAULT = "pulumi/pulumi-azure-native #1646: azure-native:keyvault:Vault checks 'vaultName' against '^[a-zA-Z0-9-]{3,24}$'"
+# pulumi/pulumi-azure-native #1646 shows the provider's Check quoting this very pattern for keyvault:Vault.
+SOURCE_KEY_VAULT_VAULT = (
+    _SPECS + "keyvault/resource-manager/Microsoft.KeyVault/stable/2024-11-01/keyvault.json @315e54b7359504c9af7e9783946a6b62f4434eb0"
+)
 _STORAGE = _SPECS + "storage/resource-manager/Microsoft.Storage/stable/2024-01-01/"
 SOURCE_STORAGE = _STORAGE + "storage.json @5a2abff0f2e61dac85740375816a18d468786b7b"
 SOURCE_STORAGE_BLOB = _STORAGE + "blob.json @bb756a3644f7488f33d30643244dc51a9ba72577"
