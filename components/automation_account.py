@@ -8,7 +8,7 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import automation, resources
 
-from components import facts
+from components import azure_names, facts
 from components.exchange_grant import ExchangeGrant, ExchangeGrantArgs
 
 
@@ -109,7 +109,8 @@ class ExchangeAutomationAccount(pulumi.ComponentResource):
         if args.runtime.module_resource == "runtime-environment":
             environment = automation.RuntimeEnvironment(
                 f"{name}-runtime",
-                runtime_environment_name=f"PowerShell-{args.runtime.powershell[0]}.{args.runtime.powershell[1]}-Exchange",
+                # The spec's pattern has no '.': PowerShell-7-4-Exchange, not PowerShell-7.4-Exchange.
+                runtime_environment_name=azure_names.runtime_environment_name(args.runtime.powershell),
                 language=facts.RUNTIME_ENVIRONMENT_LANGUAGE,
                 version=f"{args.runtime.powershell[0]}.{args.runtime.powershell[1]}",
                 # No default Az packages: the runbooks do not use Az, and Az.Accounts beside ExchangeOnlineManagement is the

@@ -13,12 +13,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from components import facts
+from components import azure_names, facts
 from components.config_values import (
     ConfigError,
     bounded_int,
     expect,
     optional,
+    parse_azure_name,
     parse_location,
     parse_resource_group_name,
     parse_roles,
@@ -54,9 +55,11 @@ _AUTOMATION_KEYS = (
 _RUNBOOK_KEYS = ("name", "file", "description", "schedule", "parameters", "hybridWorker")
 _SCHEDULE_KEYS = ("frequency", "interval", "timeZone", "time", "weekDays", "monthDays")
 
-_ACCOUNT_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9-]{4,48}[A-Za-z0-9]$")  # Automation: 6-50, letter first, no trailing hyphen
-_STORAGE_ACCOUNT_NAME = re.compile(r"^[a-z0-9]{3,24}$")
-_RUNBOOK_NAME = re.compile(r"^[A-Za-z][A-Za-z0-9_-]{0,62}$")
+# Where each configured name goes as a path parameter; facts.AZURE_INPUT_RULES holds the rules with their sources.
+_ACCOUNT_USES = azure_names.ACCOUNT_USES
+_STORAGE_ACCOUNT_USES = (("azure-native:storage:StorageAccount", "accountName"),)
+_RUNBOOK_USES = (("azure-native:automation:Runbook", "runbookName"),)
+# The spec and the naming rules give hybrid worker group names no rule; this keeps them to what the portal offers.
 _WORKER_GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
@@ -212,7 +215,9 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
     for required in ("name", "file"):
         if required not in mapping:
             raise ConfigError(f"{key}.{required}", "is required")
-    name = _name(f"{key}.name", mapping["name"], _RUNBOOK_NAME, "a letter, then up to 62 letters, digits, '-' or '_'")
+    name = parse_azure_name(
+        f"{key}.name", mapping["name"], _RUNBOOK_USES, "runbook name", "a letter, then up to 62 letters, digits, '-' or '_'"
+    )
 
     file_key = f"{key}.file"
     relative = PurePosixPath(expect(file_key, mapping["file"], str, f"a path such as {RUNBOOK_FOLDER}/Get-Report.ps1"))
@@ -321,8 +326,8 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
         resource_group_name=optional(
             mapping,
             "resourceGroupName",
-            f"rg-exo-automation-{stack}",
-            lambda v: parse_resource_group_name(f"{key}.resourceGroupName", v),
+            azure_names.default_resource_group_name(stack),
+            lambda v: parse_resource_group_name(f"{key}.resourceGroupName", v, azure_names.RESOURCE_GROUP_USES),
         ),
         create_resource_group=optional(
             mapping, "createResourceGroup", True, lambda v: expect(f"{key}.createResourceGroup", v, bool, "true or false")
@@ -330,8 +335,14 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
         account_name=optional(
             mapping,
             "accountName",
-            f"aa-exo-automation-{stack}",
-            lambda v: _name(f"{key}.accountName", v, _ACCOUNT_NAME, "6-50 letters, digits or hyphens, a letter first"),
+            azure_names.default_account_name(stack),
+            lambda v: parse_azure_name(
+                f"{key}.accountName",
+                v,
+                _ACCOUNT_USES,
+                "Automation account name",
+                "6-50 letters, digits or hyphens, a letter first, a letter or digit last",
+            ),
         ),
         public_network_access=optional(
             mapping, "publicNetworkAccess", True, lambda v: expect(f"{key}.publicNetworkAccess", v, bool, "true or false")
@@ -350,7 +361,13 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
             mapping,
             "storageAccountName",
             None,
-            lambda v: _name(f"{key}.storageAccountName", v, _STORAGE_ACCOUNT_NAME, "3-24 lowercase letters and digits, globally unique"),
+            lambda v: parse_azure_name(
+                f"{key}.storageAccountName",
+                v,
+                _STORAGE_ACCOUNT_USES,
+                "storage account name",
+                "3-24 lowercase letters and digits, globally unique",
+            ),
         ),
         hybrid_worker_group=worker_group,
         runbooks=runbooks,

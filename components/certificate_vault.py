@@ -18,6 +18,7 @@ import pulumi_azure_native as azure_native
 from cryptography import x509
 
 from components import facts
+from components.vault_settings import VaultReader
 
 # Namespace of the role assignment names: uuid5 over it and stable strings gives the same GUID on every run and machine.
 ROLE_ASSIGNMENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:exo-automation:key-vault-role-assignment")
@@ -78,9 +79,9 @@ class CertificateVaultArgs:
     """Entra tenant whose tokens the vault accepts."""
     certificates: Mapping[str, VaultedCertificate]
     """Identity name -> its certificate and key; one secret each."""
-    readers: Sequence[str]
-    """Object ids of the principals granted read on every certificate secret (managed identities of hybrid workers, Arc-enabled
-    servers). Plain strings, because they name the role assignment resources."""
+    readers: Sequence[VaultReader]
+    """The principals granted read on every certificate secret (managed identities of hybrid workers and Arc-enabled servers,
+    users, groups). Plain values, because their object ids name the role assignment resources."""
     location: pulumi.Input[str] | None = None
     """Region; None takes the resource group's region."""
     create_resource_group: bool = False
@@ -200,17 +201,17 @@ class CertificateVault(pulumi.ComponentResource):
             for reader in args.readers:
                 assignments.append(
                     azure_native.authorization.RoleAssignment(
-                        f"{name}-{identity}-reader-{reader}",
+                        f"{name}-{identity}-reader-{reader.object_id}",
                         role_assignment_name=pulumi.Output.from_input(args.vault_name).apply(
-                            lambda vault_name, s=name_of_secret, r=reader: role_assignment_name(vault_name, s, r)
+                            lambda vault_name, s=name_of_secret, r=reader.object_id: role_assignment_name(vault_name, s, r)
                         ),
                         # Least privilege: read on this one secret, not on the vault (which would also reach every other identity's).
                         scope=secret.id,
                         role_definition_id=role_definition_id,
-                        principal_id=reader,
-                        # A managed identity is a service principal. Saying so lets ARM skip the directory look-up that fails while a
-                        # new principal is still replicating.
-                        principal_type=azure_native.authorization.PrincipalType.SERVICE_PRINCIPAL,
+                        principal_id=reader.object_id,
+                        # Users, groups or service principals, as the config says (a plain object id is a service principal). Left
+                        # out, azure-native would send its default, User; a type that is not the object's own is refused by ARM.
+                        principal_type=reader.principal_type,
                         description=f"exo-automation: {identity} certificate for a host that runs Exchange Online tasks",
                         opts=child,
                     )

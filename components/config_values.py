@@ -103,9 +103,9 @@ def parse_roles(key: str, value: Any, allow_global_administrator: bool) -> tuple
     return tuple(roles)
 
 
-# Resource group names: 1-90 characters, letters, digits, underscores, hyphens, periods and parentheses, not ending in a period
-# (Azure resource naming rules, Microsoft.Resources/resourcegroups; Unicode letters are allowed there but kept out here).
-_RESOURCE_GROUP_NAME = re.compile(r"^[A-Za-z0-9_().-]{1,90}$")
+# Resource group names where only Microsoft.Resources (and Key Vault) use them: the rules in facts.AZURE_INPUT_RULES, which allow
+# parentheses. Groups the Automation account lives in are checked against the Automation operations too (no parentheses there).
+RESOURCE_GROUP_USES = (("azure-native:resources:ResourceGroup", "resourceGroupName"), ("azure-native:keyvault:Vault", "resourceGroupName"))
 # Region names as ARM spells them: westeurope, eastus2, usgovvirginia. "West Europe" is normalised to that form.
 _LOCATION = re.compile(r"^[a-z][a-z0-9]{2,39}$")
 # ARM tags: names up to 512 characters (128 on Key Vault secrets, the stricter one applies), values up to 256, names without <>%&\?/.
@@ -114,13 +114,25 @@ _TAG_VALUE_MAX = 256
 _TAG_NAME_FORBIDDEN = set("<>%&\\?/")
 
 
-def parse_resource_group_name(key: str, value: Any) -> str:
-    name = expect(key, value, str, "a resource group name")
-    if not _RESOURCE_GROUP_NAME.fullmatch(name) or name.endswith("."):
-        raise ConfigError(
-            key, f"{name!r} is not a valid resource group name: 1 to 90 letters, digits, '_', '-', '.', '(' or ')', not ending in '.'"
-        )
+def parse_azure_name(key: str, value: Any, uses: Sequence[tuple[str, str]], what: str, rule: str) -> str:
+    """A name the user sets for an Azure resource (`what`): every rule of every place it goes (facts.AZURE_INPUT_RULES) must
+    accept it; `rule` says them in words, and the first broken rule is quoted with its source."""
+    name = expect(key, value, str, f"a {what}")
+    for type_token, input_name in uses:
+        problems = facts.input_problems(type_token, input_name, name)
+        if problems:
+            raise ConfigError(key, f"{name!r} is not a valid {what}: {rule}; it {problems[0]}")
     return name
+
+
+def parse_resource_group_name(key: str, value: Any, uses: Sequence[tuple[str, str]] = RESOURCE_GROUP_USES) -> str:
+    return parse_azure_name(
+        key,
+        value,
+        uses,
+        "resource group name",
+        "1 to 90 letters, digits, '_', '-', '.' (and '(' ')' outside Automation), not ending in '.'",
+    )
 
 
 def parse_location(key: str, value: Any) -> str:

@@ -6,6 +6,7 @@ Every value here is a fact about Microsoft's cloud, not a choice of ours. Each b
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass
 from types import MappingProxyType
@@ -212,3 +213,236 @@ KEY_VAULT_SECRETS_USER_ROLE_ID = "4633458b-17de-408a-b874-0445c86b69e6"
 # itself gives the secret behind a certificate retrieved "in either PFX or PEM format" (certificate policy secret_props.contentType:
 # application/x-pkcs12 or application/x-pem-file; MicrosoftDocs/azure-docs articles/key-vault/certificates/about-certificates.md).
 PEM_CONTENT_TYPE = "application/x-pem-file"
+
+
+# -- Azure name and property rules ------------------------------------------------------------------------------------------------
+
+# Where each rule below was read. Patterns are copied as the source writes them; azure-native checks path parameters against the
+# spec's pattern and lengths in its Check, so `pulumi preview` refuses a name that breaks them (pulumi/pulumi-azure-native #1646,
+# #2532: "does not match expression"; #4294: "is too long (29): at most 24 characters allowed"). The naming-rules page adds limits
+# the spec leaves out (lengths, first and last character, consecutive hyphens); a name must satisfy every rule listed for it.
+_SPECS = "Azure/azure-rest-api-specs specification/"
+_AUTOMATION = _SPECS + "automation/resource-manager/Microsoft.Automation/"
+SOURCE_AUTOMATION_COMMON_V1 = _AUTOMATION + "common/v1/definitions.json @037a540cbde5647192bf6c24029afda6b4289f77"
+SOURCE_AUTOMATION_COMMON_V5 = _AUTOMATION + "common/v5/definitions.json @296a7bd8af50a045395dc6283712a2cf3670c538"
+SOURCE_AUTOMATION_RUNBOOK = _AUTOMATION + "stable/2024-10-23/runbook.json @522de29f25d43626f8b56fa6ce199ee382b0a775"
+SOURCE_AUTOMATION_SCHEDULE = _AUTOMATION + "stable/2024-10-23/schedule.json @f29d161d24f09a6c73ba772480487da288a97508"
+SOURCE_AUTOMATION_JOB_SCHEDULE = _AUTOMATION + "stable/2024-10-23/jobSchedule.json @aedce9828dac759c73c4a031a08693c152ef0f59"
+SOURCE_AUTOMATION_PACKAGE = _AUTOMATION + "stable/2024-10-23/package.json @c93887028b4d26ea3c19a1c5be394b4f69e636c3"
+SOURCE_KEY_VAULT_SECRETS = (
+    _SPECS + "keyvault/resource-manager/Microsoft.KeyVault/stable/2024-11-01/secrets.json @315e54b7359504c9af7e9783946a6b62f4434eb0"
+)
+# pulumi/pulumi-azure-native #1646 shows the provider's Check quoting this very pattern for keyvault:Vault.
+SOURCE_KEY_VAULT_VAULT = (
+    _SPECS + "keyvault/resource-manager/Microsoft.KeyVault/stable/2024-11-01/keyvault.json @315e54b7359504c9af7e9783946a6b62f4434eb0"
+)
+_STORAGE = _SPECS + "storage/resource-manager/Microsoft.Storage/stable/2024-01-01/"
+SOURCE_STORAGE = _STORAGE + "storage.json @5a2abff0f2e61dac85740375816a18d468786b7b"
+SOURCE_STORAGE_BLOB = _STORAGE + "blob.json @bb756a3644f7488f33d30643244dc51a9ba72577"
+SOURCE_ROLE_ASSIGNMENTS = (
+    _SPECS + "authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json "
+    "@007a51db374076edb902fd44eb8299eea6336335"
+)
+SOURCE_COMMON_TYPES_RESOURCE_GROUP = _SPECS + "common-types/resource-management/v5/types.json @05432ee0bc8a3feb5bc0f6fd21f49bb7aeaf13af"
+SOURCE_NAMING_RULES = (
+    "https://learn.microsoft.com/azure/azure-resource-manager/management/resource-name-rules "
+    "(MicrosoftDocs/azure-docs articles/azure-resource-manager/management/resource-name-rules.md @0010dc26241bb4932e606b2add027c294bb110ae)"
+)
+
+
+@dataclass(frozen=True)
+class InputRule:
+    """One rule a source states for one input of one azure-native resource (a path name or a body property)."""
+
+    source: str
+    pattern: str | None = None
+    """Full-match regular expression, ASCII (Go's RE2, which azure-native uses, reads \\w as [0-9A-Za-z_])."""
+    min_length: int | None = None
+    max_length: int | None = None
+    first: str | None = None
+    """Characters the value must start with (a regex character class)."""
+    last: str | None = None
+    """Characters the value must end with (a regex character class)."""
+    forbidden: str = ""
+    """Characters the value must not contain."""
+    no_repeat: str = ""
+    """Characters that must not appear twice in a row."""
+    enum: tuple[str, ...] = ()
+    required: bool = False
+    uuid: bool = False
+
+
+def rule_problems(rule: InputRule, value: object) -> list[str]:
+    """What is wrong with a value under one rule; empty when it conforms. None is 'absent' (only `required` objects to it)."""
+    if value is None:
+        return ["is required"] if rule.required else []
+    text = str(value)
+    problems: list[str] = []
+    if rule.pattern is not None and not re.fullmatch(rule.pattern, text, re.ASCII):
+        problems.append(f"does not match {rule.pattern}")
+    if rule.min_length is not None and len(text) < rule.min_length:
+        problems.append(f"is shorter than {rule.min_length} characters")
+    if rule.max_length is not None and len(text) > rule.max_length:
+        problems.append(f"is longer than {rule.max_length} characters")
+    if rule.first is not None and not re.match(rule.first, text[:1], re.ASCII):
+        problems.append(f"must start with {rule.first}")
+    if rule.last is not None and not re.match(rule.last, text[-1:], re.ASCII):
+        problems.append(f"must end with {rule.last}")
+    if rule.forbidden and set(rule.forbidden) & set(text):
+        problems.append(f"must not contain any of {rule.forbidden}")
+    for character in rule.no_repeat:
+        if character * 2 in text:
+            problems.append(f"must not contain {character * 2}")
+    if rule.enum and text not in rule.enum:
+        problems.append(f"is not one of {', '.join(rule.enum)}")
+    if rule.uuid and not re.fullmatch(r"[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}", text):
+        problems.append("is not a GUID")
+    return problems
+
+
+# Resource group name as the Automation operations check it (no parentheses, unlike Microsoft.Resources) and as ARM defines it.
+_AUTOMATION_RESOURCE_GROUP = (
+    InputRule(SOURCE_AUTOMATION_COMMON_V1, pattern=r"^[-\w\._]+$", min_length=1, max_length=90),
+    InputRule(SOURCE_NAMING_RULES, min_length=1, max_length=90, last=r"[^.]"),
+)
+_RESOURCE_GROUP = (
+    InputRule(SOURCE_COMMON_TYPES_RESOURCE_GROUP, pattern=r"^[-\w\._\(\)]+$", min_length=1, max_length=90),
+    InputRule(SOURCE_NAMING_RULES, min_length=1, max_length=90, last=r"[^.]"),
+)
+_AUTOMATION_ACCOUNT = (
+    InputRule(SOURCE_AUTOMATION_COMMON_V1, pattern=r"^[A-Za-z0-9][-A-Za-z0-9]{4,48}[A-Za-z0-9]$"),
+    InputRule(SOURCE_NAMING_RULES, pattern=r"^[A-Za-z0-9-]+$", min_length=6, max_length=50, first="[A-Za-z]", last="[A-Za-z0-9]"),
+)
+_RUNTIME_ENVIRONMENT = (InputRule(SOURCE_AUTOMATION_COMMON_V5, pattern=r"^[a-zA-Z][a-zA-Z-_0-9]*$"),)
+_RUNBOOK = (
+    InputRule(SOURCE_AUTOMATION_RUNBOOK, pattern=r"^[a-zA-Z][a-zA-Z-_0-9]*$"),
+    InputRule(SOURCE_NAMING_RULES, min_length=1, max_length=63),
+)
+_SCHEDULE = (InputRule(SOURCE_NAMING_RULES, min_length=1, max_length=128, forbidden="<>*%&:\\?.+/", last=r"[^ ]"),)
+_STORAGE_ACCOUNT = (
+    InputRule(SOURCE_STORAGE, pattern=r"^[a-z0-9]+$", min_length=3, max_length=24),
+    InputRule(SOURCE_NAMING_RULES, pattern=r"^[a-z0-9]+$", min_length=3, max_length=24),
+)
+_STORAGE_RESOURCE_GROUP = (InputRule(SOURCE_STORAGE, pattern=r"^[-\w\._\(\)]+$", min_length=1, max_length=90), *_RESOURCE_GROUP[1:])
+_CONTAINER = (
+    # Lengths in the parameter; the rest in its description ("Every dash (-) character must be immediately preceded and followed by
+    # a letter or number"), which is no pattern azure-native could check: Azure refuses it when the request arrives.
+    InputRule(SOURCE_STORAGE_BLOB, min_length=3, max_length=63),
+    InputRule(SOURCE_STORAGE_BLOB, pattern=r"^[a-z0-9-]+$", first="[a-z0-9]", last="[a-z0-9]", no_repeat="-"),
+    InputRule(SOURCE_NAMING_RULES, pattern=r"^[a-z0-9-]+$", min_length=3, max_length=63, first="[a-z0-9]", no_repeat="-"),
+)
+_VAULT = (
+    InputRule(SOURCE_KEY_VAULT_VAULT, pattern=r"^[a-zA-Z0-9-]{3,24}$"),
+    InputRule(SOURCE_NAMING_RULES, min_length=3, max_length=24, first="[A-Za-z]", last="[A-Za-z0-9]", no_repeat="-"),
+)
+_KEY_VAULT_SECRET_VAULT = (InputRule(SOURCE_KEY_VAULT_SECRETS, pattern=r"^[a-zA-Z0-9-]{3,24}$"), *_VAULT[1:])
+
+# (azure-native type token, input) -> every rule for that input. Inputs are the SDK's camelCase names; a dotted path reaches into
+# an object (`runbook.name`). A body property that names another resource (a runbook's runtimeEnvironment, a job schedule's runbook
+# and schedule) is held to that resource's name rules: it must be that name. Inputs the sources give no rule for are absent on
+# purpose: module and package names (no pattern in module.json or package.json of 2024-10-23), hybrid worker group names (none in
+# hybridRunbookWorkerGroup.json, none on the naming-rules page), role assignment scopes.
+AZURE_INPUT_RULES: Mapping[tuple[str, str], tuple[InputRule, ...]] = MappingProxyType(
+    {
+        ("azure-native:resources:ResourceGroup", "resourceGroupName"): _RESOURCE_GROUP,
+        **{
+            (f"azure-native:automation:{kind}", "resourceGroupName"): _AUTOMATION_RESOURCE_GROUP
+            for kind in (
+                "AutomationAccount",
+                "RuntimeEnvironment",
+                "Package",
+                "Module",
+                "PowerShell72Module",
+                "HybridRunbookWorkerGroup",
+                "Runbook",
+                "Schedule",
+                "JobSchedule",
+            )
+        },
+        **{
+            (f"azure-native:automation:{kind}", "automationAccountName"): _AUTOMATION_ACCOUNT
+            for kind in (
+                "AutomationAccount",
+                "RuntimeEnvironment",
+                "Package",
+                "Module",
+                "PowerShell72Module",
+                "HybridRunbookWorkerGroup",
+                "Runbook",
+                "Schedule",
+                "JobSchedule",
+            )
+        },
+        ("azure-native:automation:RuntimeEnvironment", "runtimeEnvironmentName"): _RUNTIME_ENVIRONMENT,
+        ("azure-native:automation:Package", "runtimeEnvironmentName"): _RUNTIME_ENVIRONMENT,
+        ("azure-native:automation:Package", "contentLink"): (InputRule(SOURCE_AUTOMATION_PACKAGE, required=True),),
+        ("azure-native:automation:Runbook", "runbookName"): _RUNBOOK,
+        ("azure-native:automation:Runbook", "runtimeEnvironment"): _RUNTIME_ENVIRONMENT,
+        ("azure-native:automation:Schedule", "scheduleName"): _SCHEDULE,
+        # The body's name is required (ScheduleCreateOrUpdateParameters); it is the schedule's name again.
+        ("azure-native:automation:Schedule", "name"): (InputRule(SOURCE_AUTOMATION_SCHEDULE, required=True), *_SCHEDULE),
+        ("azure-native:automation:Schedule", "startTime"): (InputRule(SOURCE_AUTOMATION_SCHEDULE, required=True),),
+        ("azure-native:automation:Schedule", "frequency"): (
+            InputRule(SOURCE_AUTOMATION_SCHEDULE, required=True, enum=("OneTime", "Day", "Hour", "Week", "Month", "Minute")),
+        ),
+        ("azure-native:automation:JobSchedule", "jobScheduleId"): (InputRule(SOURCE_AUTOMATION_JOB_SCHEDULE, uuid=True),),
+        ("azure-native:automation:JobSchedule", "runbook.name"): (InputRule(SOURCE_AUTOMATION_JOB_SCHEDULE, required=True), *_RUNBOOK),
+        ("azure-native:automation:JobSchedule", "schedule.name"): (
+            InputRule(SOURCE_AUTOMATION_JOB_SCHEDULE, required=True),
+            *_SCHEDULE,
+        ),
+        ("azure-native:storage:StorageAccount", "resourceGroupName"): _STORAGE_RESOURCE_GROUP,
+        ("azure-native:storage:StorageAccount", "accountName"): _STORAGE_ACCOUNT,
+        ("azure-native:storage:BlobContainer", "resourceGroupName"): _STORAGE_RESOURCE_GROUP,
+        ("azure-native:storage:BlobContainer", "accountName"): _STORAGE_ACCOUNT,
+        ("azure-native:storage:BlobContainer", "containerName"): _CONTAINER,
+        ("azure-native:storage:Blob", "accountName"): _STORAGE_ACCOUNT,
+        ("azure-native:storage:Blob", "containerName"): _CONTAINER,
+        ("azure-native:storage:Blob", "blobName"): (InputRule(SOURCE_NAMING_RULES, min_length=1, max_length=1024),),
+        ("azure-native:keyvault:Vault", "resourceGroupName"): _RESOURCE_GROUP,
+        ("azure-native:keyvault:Vault", "vaultName"): _VAULT,
+        ("azure-native:keyvault:Secret", "resourceGroupName"): _RESOURCE_GROUP,
+        ("azure-native:keyvault:Secret", "vaultName"): _KEY_VAULT_SECRET_VAULT,
+        ("azure-native:keyvault:Secret", "secretName"): (
+            InputRule(SOURCE_KEY_VAULT_SECRETS, pattern=r"^[a-zA-Z0-9-]{1,127}$"),
+            InputRule(SOURCE_NAMING_RULES, min_length=1, max_length=127),
+        ),
+        ("azure-native:authorization:RoleAssignment", "roleAssignmentName"): (InputRule(SOURCE_ROLE_ASSIGNMENTS, uuid=True),),
+        ("azure-native:authorization:RoleAssignment", "principalId"): (InputRule(SOURCE_ROLE_ASSIGNMENTS, required=True),),
+        ("azure-native:authorization:RoleAssignment", "roleDefinitionId"): (InputRule(SOURCE_ROLE_ASSIGNMENTS, required=True),),
+        ("azure-native:authorization:RoleAssignment", "principalType"): (
+            InputRule(SOURCE_ROLE_ASSIGNMENTS, enum=("User", "Group", "ServicePrincipal", "ForeignGroup")),
+        ),
+    }
+)
+# The path parameters of each resource type: the inputs azure-native puts into the request URL (the conformance test and the mock
+# tenant check these on every registration).
+AZURE_PATH_INPUTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {
+        "azure-native:resources:ResourceGroup": ("resourceGroupName",),
+        "azure-native:automation:AutomationAccount": ("resourceGroupName", "automationAccountName"),
+        "azure-native:automation:RuntimeEnvironment": ("resourceGroupName", "automationAccountName", "runtimeEnvironmentName"),
+        "azure-native:automation:Package": ("resourceGroupName", "automationAccountName", "runtimeEnvironmentName", "packageName"),
+        "azure-native:automation:Module": ("resourceGroupName", "automationAccountName", "moduleName"),
+        "azure-native:automation:PowerShell72Module": ("resourceGroupName", "automationAccountName", "moduleName"),
+        "azure-native:automation:HybridRunbookWorkerGroup": ("resourceGroupName", "automationAccountName", "hybridRunbookWorkerGroupName"),
+        "azure-native:automation:Runbook": ("resourceGroupName", "automationAccountName", "runbookName"),
+        "azure-native:automation:Schedule": ("resourceGroupName", "automationAccountName", "scheduleName"),
+        "azure-native:automation:JobSchedule": ("resourceGroupName", "automationAccountName", "jobScheduleId"),
+        "azure-native:storage:StorageAccount": ("resourceGroupName", "accountName"),
+        "azure-native:storage:BlobContainer": ("resourceGroupName", "accountName", "containerName"),
+        "azure-native:storage:Blob": ("resourceGroupName", "accountName", "containerName", "blobName"),
+        "azure-native:keyvault:Vault": ("resourceGroupName", "vaultName"),
+        "azure-native:keyvault:Secret": ("resourceGroupName", "vaultName", "secretName"),
+        "azure-native:authorization:RoleAssignment": ("scope", "roleAssignmentName"),
+    }
+)
+
+
+def input_problems(type_token: str, input_path: str, value: object) -> list[str]:
+    """Every rule's objection to one input value, each naming its source."""
+    return [
+        f"{problem} ({rule.source})"
+        for rule in AZURE_INPUT_RULES.get((type_token, input_path), ())
+        for problem in rule_problems(rule, value)
+    ]

@@ -6,7 +6,6 @@ example `exo-automation:keyVault.readers[1]`.
 
 from __future__ import annotations
 
-import re
 import uuid
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -19,6 +18,7 @@ from components.config_values import (
     bounded_int,
     expect,
     optional,
+    parse_azure_name,
     parse_json,
     parse_location,
     parse_resource_group_name,
@@ -30,10 +30,9 @@ CONFIG_KEY = "keyVault"
 """Bare config key (namespace exo-automation)."""
 CONFIG_KEY_DESCRIPTION = "Azure Key Vault that holds each identity's certificate and key for hosts with a managed identity (off by default)"
 
-# Key Vault names: 3-24 characters, letters, digits and hyphens, no consecutive hyphens (MicrosoftDocs/azure-docs
-# articles/key-vault/general/about-keys-secrets-certificates.md, "Object identifiers"); the resource naming rules add: start with a
-# letter, end with a letter or digit. Names are global (they are DNS names): the config must choose one, there is no safe default.
-_VAULT_NAME = re.compile(r"^[A-Za-z](?!.*--)[A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
+# Key Vault names: the rules in facts.AZURE_INPUT_RULES (3-24 letters, digits and hyphens, a letter first, a letter or digit last,
+# no '--'). Names are global (they are DNS names): the config must choose one, there is no safe default.
+_VAULT_NAME_USES = (("azure-native:keyvault:Vault", "vaultName"), ("azure-native:keyvault:Secret", "vaultName"))
 # The same tags go on the vault and on its secrets: Key Vault secrets take at most 15 tags
 # (MicrosoftDocs/azure-docs articles/key-vault/secrets/about-secrets.md, "Secret tags").
 _TAG_LIMIT = 15
@@ -55,6 +54,24 @@ _FIELDS = (
 )
 
 
+# Principal types a role assignment may state (PrincipalType enum of Microsoft.Authorization 2022-04-01, in facts.AZURE_INPUT_RULES).
+PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup")
+DEFAULT_PRINCIPAL_TYPE = "ServicePrincipal"
+_READER_FIELDS = ("objectId", "type")
+
+
+@dataclass(frozen=True)
+class VaultReader:
+    """A principal that may read the certificates: a managed identity or other service principal, a user or a group."""
+
+    object_id: str
+    principal_type: str = DEFAULT_PRINCIPAL_TYPE
+    """The role assignment's principalType. It cannot be left to Azure: azure-native fills in the spec's default, User, when it is
+    omitted, and a type that is not the object's own fails with UnmatchedPrincipalType. A plain object id in the config means a
+    service principal (the managed identity of a host), which also spares ARM the directory look-up that fails while a principal
+    created moments earlier is still replicating."""
+
+
 @dataclass(frozen=True)
 class KeyVaultSettings:
     """Where the certificate vault lives and who may read the certificates in it."""
@@ -67,8 +84,8 @@ class KeyVaultSettings:
     """Declare the resource group too; otherwise it must exist already."""
     location: str | None
     """Region; None places the vault in its (existing) resource group's region."""
-    readers: tuple[str, ...]
-    """Object ids of the principals (managed identities of hybrid workers, Arc-enabled servers) that may read the certificates."""
+    readers: tuple[VaultReader, ...]
+    """The principals that may read the certificates: managed identities of hybrid workers and Arc-enabled servers, users, groups."""
     public_network_access: bool
     """False blocks everything but private endpoints and trusted services: hosts then need a private endpoint."""
     tags: Mapping[str, str]
@@ -86,36 +103,58 @@ def default_tags(stack: str) -> dict[str, str]:
 
 
 def _parse_name(key: str, value: Any) -> str:
-    name = expect(key, value, str, "a Key Vault name")
-    if not _VAULT_NAME.fullmatch(name):
-        raise ConfigError(
-            key,
-            f"{name!r} is not a valid Key Vault name: 3 to 24 letters, digits and hyphens, starting with a letter, ending with a "
-            "letter or digit, no '--'; it must also be unique across Azure",
-        )
-    return name
+    return parse_azure_name(
+        key,
+        value,
+        _VAULT_NAME_USES,
+        "Key Vault name",
+        "3 to 24 letters, digits and hyphens, starting with a letter, ending with a letter or digit, no '--'; "
+        "it must also be unique across Azure",
+    )
 
 
-def _parse_readers(key: str, value: Any) -> tuple[str, ...]:
+def _parse_reader(key: str, item: Any) -> VaultReader:
+    if isinstance(item, dict):
+        reject_unknown_keys(key, item, _READER_FIELDS)
+        if "objectId" not in item:
+            raise ConfigError(f"{key}.objectId", "is required (the principal's object id)")
+        object_id = _parse_object_id(f"{key}.objectId", item["objectId"])
+        if "type" not in item:
+            raise ConfigError(f"{key}.type", f"is required in the object form: one of {', '.join(PRINCIPAL_TYPES)}")
+        given = expect(f"{key}.type", item["type"], str, "a principal type")
+        principal_type = next((t for t in PRINCIPAL_TYPES if t.lower() == given.lower()), None)
+        if principal_type is None:
+            raise ConfigError(f"{key}.type", f"{given!r} is not one of {', '.join(PRINCIPAL_TYPES)}")
+        return VaultReader(object_id, principal_type)
+    return VaultReader(_parse_object_id(key, item))
+
+
+def _parse_object_id(key: str, value: Any) -> str:
+    text = expect(key, value, str, "a principal object id (GUID), or {objectId, type}")
+    try:
+        object_id = str(uuid.UUID(text.strip()))
+    except ValueError:
+        raise ConfigError(key, f"{text!r} is not an object id (GUID)") from None
+    if object_id == str(uuid.UUID(int=0)):
+        raise ConfigError(key, "the all-zero GUID is not a principal")
+    return object_id
+
+
+def _parse_readers(key: str, value: Any) -> tuple[VaultReader, ...]:
     items = expect(key, value, list, "a list of principal object ids")
     if not items:
         raise ConfigError(
             key,
-            "must list at least one principal object id (a hybrid worker's or Arc-enabled server's managed identity): "
-            "nobody else is granted read access, so an empty list makes the vault useless",
+            "must list at least one principal object id (a hybrid worker's or Arc-enabled server's managed identity, a user or a "
+            "group): nobody else is granted read access, so an empty list makes the vault useless",
         )
-    readers: list[str] = []
+    readers: list[VaultReader] = []
     for index, item in enumerate(items):
         item_key = f"{key}[{index}]"
-        text = expect(item_key, item, str, "a principal object id (GUID)")
-        try:
-            reader = str(uuid.UUID(text.strip()))
-        except ValueError:
-            raise ConfigError(item_key, f"{text!r} is not an object id (GUID)") from None
-        if reader == str(uuid.UUID(int=0)):
-            raise ConfigError(item_key, "the all-zero GUID is not a principal")
-        if reader in readers:
-            raise ConfigError(item_key, f"{reader} is already listed at {key}[{readers.index(reader)}]")
+        reader = _parse_reader(item_key, item)
+        listed = [r.object_id for r in readers]
+        if reader.object_id in listed:
+            raise ConfigError(item_key, f"{reader.object_id} is already listed at {key}[{listed.index(reader.object_id)}]")
         readers.append(reader)
     return tuple(readers)
 

@@ -33,6 +33,8 @@ from pulumi.runtime.mocks import MockMonitor, MockResourceArgs
 from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
+from components import facts
+
 EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 MANAGE_AS_APP_ROLE_ID = "dc50a0fb-09a3-484d-be87-e023b12c6440"
 
@@ -154,6 +156,8 @@ KNOWN_ROLE_DEFINITION_IDS = {
 }
 DYNAMIC = "pulumi-python:dynamic:Resource"
 SERVICE_SAS = "azure-native:storage:listStorageAccountServiceSAS"
+# Rules from the REST spec (and the provider issues that quote its patterns) are what azure-native checks before any request.
+CHECKED_BY_PROVIDER = ("Azure/azure-rest-api-specs", "pulumi/pulumi-azure-native")
 
 
 class TenantError(Exception):
@@ -198,6 +202,8 @@ class MockTenant(pulumi.runtime.Mocks):
         # Directory objects that exist: principals that can be granted something, and applications.
         self.service_principals: dict[str, str] = {self.exchange_object_id: EXCHANGE_ONLINE_APP_ID} if exchange_present else {}
         self.applications: dict[str, str] = {}  # object id -> client id
+        self.users: set[str] = set()  # object ids of users and groups (principals that are not service principals)
+        self.groups: set[str] = set()
         self.state: dict[tuple[str, str], StoredResource] = {}
         # One Azure subscription with the resource groups that already exist in it.
         self.subscription_id = self._uuid()
@@ -322,6 +328,7 @@ class MockTenant(pulumi.runtime.Mocks):
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         key = (args.typ, args.name)
         inputs = reveal(args.inputs)
+        self._check_azure_names(args.typ, args.name, inputs)
         prior = self.state.get(key)
         if prior is not None and comparable(prior.inputs) == comparable(inputs):
             return prior.id, dict(prior.outputs)
@@ -556,8 +563,7 @@ class MockTenant(pulumi.runtime.Mocks):
         definition, name = str(inputs.get("roleDefinitionId", "")), str(inputs.get("roleAssignmentName", ""))
         if scope.lower() not in self.resource_ids:
             raise TenantError(f"RoleAssignment: scope {scope!r} is not a resource in this subscription")
-        if principal not in self.service_principals:
-            raise TenantError(f"RoleAssignment: PrincipalNotFound: principal {principal!r} does not exist in the directory")
+        self._check_principal_type(principal, inputs.get("principalType"))
         prefix = f"/subscriptions/{self.subscription_id}/providers/Microsoft.Authorization/roleDefinitions/"
         if not definition.startswith(prefix) or definition[len(prefix) :] not in KNOWN_ROLE_DEFINITION_IDS:
             raise TenantError(f"RoleAssignment: role definition {definition!r} does not exist in this subscription")
@@ -574,6 +580,52 @@ class MockTenant(pulumi.runtime.Mocks):
             "name": name,
             "type": "Microsoft.Authorization/roleAssignments",
         }
+
+    # -- names and principal types (issue 9) -------------------------------------------------------------------------------------
+    def add_user(self, object_id: str | None = None) -> str:
+        """A user that exists in the directory (it can be granted Azure roles, but it is not a service principal)."""
+        object_id = object_id or self._uuid()
+        self.users.add(object_id)
+        return object_id
+
+    def add_group(self, object_id: str | None = None) -> str:
+        object_id = object_id or self._uuid()
+        self.groups.add(object_id)
+        return object_id
+
+    def principal_type(self, object_id: str) -> str | None:
+        if object_id in self.service_principals:
+            return "ServicePrincipal"
+        if object_id in self.users:
+            return "User"
+        if object_id in self.groups:
+            return "Group"
+        return None
+
+    def _check_principal_type(self, principal: str, stated: Any) -> None:
+        """ARM looks the principal up when the type is not stated; a stated type must be the object's real type."""
+        actual = self.principal_type(principal)
+        if actual is None:
+            raise TenantError(f"RoleAssignment: PrincipalNotFound: principal {principal!r} does not exist in the directory")
+        if stated is not None and stated != actual:
+            raise TenantError(
+                f"RoleAssignment: UnmatchedPrincipalType: the principal type {stated!r} does not match the type {actual!r} "
+                f"of principal {principal}"
+            )
+
+    def _check_azure_names(self, type_token: str, name: str, inputs: dict[str, Any]) -> None:
+        """azure-native's Check refuses a path name that breaks the spec's pattern or lengths, in preview too; Azure itself also
+        refuses what the naming rules forbid when the request arrives. Unknown values (preview) are not checked yet."""
+        for input_name in facts.AZURE_PATH_INPUTS.get(type_token, ()):
+            value = inputs.get(input_name)
+            if value is None or is_unknown(value):
+                continue
+            for rule in facts.AZURE_INPUT_RULES.get((type_token, input_name), ()):
+                if self.preview and not rule.source.startswith(CHECKED_BY_PROVIDER):
+                    continue
+                problems = facts.rule_problems(rule, value)
+                if problems:
+                    raise TenantError(f"{type_token} resource {name!r} has a problem: {input_name!r} {problems[0]} ({rule.source})")
 
 
 def _walk(value: Any) -> list[Any]:

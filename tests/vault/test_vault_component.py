@@ -127,7 +127,7 @@ class VaultAfterUp(unittest.IsolatedAsyncioTestCase):
         for assignment in assignments:
             inputs = assignment.plain_inputs
             self.assertEqual(inputs["roleDefinitionId"], definition)
-            self.assertEqual(inputs["principalType"], "ServicePrincipal")
+            self.assertEqual(inputs["principalType"], "ServicePrincipal")  # a plain object id is a service principal
             self.assertNotIn("condition", inputs)
         # Nobody gets anything on the vault itself: that scope would reach every identity's secret.
         self.assertNotIn(self.vault.id, {scope for _, scope in granted})

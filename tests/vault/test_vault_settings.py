@@ -9,7 +9,13 @@ from typing import Any
 import pytest
 
 from components.settings import ConfigError
-from components.vault_settings import KeyVaultSettings, default_tags, key_vault_settings_from_config, parse_key_vault_settings
+from components.vault_settings import (
+    KeyVaultSettings,
+    VaultReader,
+    default_tags,
+    key_vault_settings_from_config,
+    parse_key_vault_settings,
+)
 from tests.vault.vault_run import READERS, deploy, tenant_with_readers
 
 KEY = "exo-automation:keyVault"
@@ -39,7 +45,7 @@ def test_a_minimal_vault() -> None:
         resource_group_name="rg-exo",
         create_resource_group=False,
         location=None,
-        readers=tuple(READERS),
+        readers=tuple(VaultReader(reader) for reader in READERS),
         public_network_access=True,
         tags=default_tags("prod"),
         soft_delete_retention_days=90,
@@ -62,7 +68,7 @@ def test_every_field() -> None:
     assert settings is not None
     assert settings.create_resource_group is True
     assert settings.location == "eastus2"
-    assert settings.readers == (READERS[0],)  # GUIDs normalised to lowercase
+    assert settings.readers == (VaultReader(READERS[0]),)  # GUIDs normalised to lowercase, a service principal
     assert settings.public_network_access is False
     assert settings.soft_delete_retention_days == 7
     assert dict(settings.tags) == {"managed-by": "platform-team", "pulumi-stack": "prod", "owner": "messaging"}
