@@ -4,13 +4,9 @@ from __future__ import annotations
 
 import json
 import re
-import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlparse
+from typing import Any
 
 import pytest
 import yaml
@@ -182,74 +178,6 @@ def test_pulumi_cli_version_matches_the_sdk_pin() -> None:
     cli = (REPO / ".pulumi.version").read_text().strip()
     pins = (REPO / "policy" / "requirements.txt").read_text()
     assert f"pulumi=={cli}" in pins
-
-
-class _TokenEndpoint(BaseHTTPRequestHandler):
-    seen: ClassVar[dict[str, str]] = {}
-
-    def do_GET(self) -> None:
-        query = parse_qs(urlparse(self.path).query)
-        _TokenEndpoint.seen = {
-            "authorization": self.headers.get("Authorization", ""),
-            "audience": query["audience"][0],
-        }
-        body = json.dumps({"value": "header.payload.signature"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-def test_token_script_writes_the_federated_token_file(tmp_path: Path) -> None:
-    server = HTTPServer(("127.0.0.1", 0), _TokenEndpoint)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    github_env = tmp_path / "github_env"
-    try:
-        result = subprocess.run(
-            ["bash", str(TOKEN_SCRIPT)],
-            env={
-                "PATH": "/usr/bin:/bin",
-                "ACTIONS_ID_TOKEN_REQUEST_URL": f"http://127.0.0.1:{server.server_port}/token?api-version=2.0",
-                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token",
-                "AZURE_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
-                "AZURE_TENANT_ID": "66666666-7777-8888-9999-000000000000",
-                "RUNNER_TEMP": str(tmp_path),
-                "GITHUB_ENV": str(github_env),
-            },
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    finally:
-        server.shutdown()
-    assert result.returncode == 0, result.stderr
-    token_file = tmp_path / "azure-federated-token"
-    assert token_file.read_text() == "header.payload.signature"
-    assert token_file.stat().st_mode & 0o077 == 0
-    assert github_env.read_text() == f"AZURE_FEDERATED_TOKEN_FILE={token_file}\n"
-    assert _TokenEndpoint.seen == {
-        "authorization": "bearer request-token",
-        "audience": "api://AzureADTokenExchange",
-    }
-    assert "header.payload.signature" not in result.stdout + result.stderr
-
-
-def test_token_script_explains_a_missing_id_token_permission(tmp_path: Path) -> None:
-    result = subprocess.run(
-        ["bash", str(TOKEN_SCRIPT)],
-        env={"PATH": "/usr/bin:/bin", "RUNNER_TEMP": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode != 0
-    assert "id-token: write" in result.stderr
 
 
 @pytest.mark.parametrize("name", ["preview.yml", "deploy.yml", "drift.yml"])
