@@ -10,7 +10,7 @@ comments, every page of them) is replaced with this run's report, or created. Ev
 pull request is replaced with a notice that this run produced no result for it, so a success from an earlier commit never
 stands next to a newer failure.
 
-Usage: pr_comment.py --pr N --run-url URL --conclusion C --results DIR [--bot-login github-actions[bot]]
+Usage: pr_comment.py --pr N --head-sha SHA --run-url URL --conclusion C --results DIR [--bot-login github-actions[bot]]
 """
 
 from __future__ import annotations
@@ -83,13 +83,20 @@ def update_comments(github: GitHub, pr: int, run_url: str, conclusion: str, repo
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Post preview results on a pull request.")
     parser.add_argument("--pr", required=True, type=int)
+    parser.add_argument("--head-sha", required=True, help="the commit the Preview run tested (workflow_run.head_sha)")
     parser.add_argument("--run-url", required=True)
     parser.add_argument("--conclusion", required=True)
     parser.add_argument("--results", required=True, type=Path)
     parser.add_argument("--bot-login", default="github-actions[bot]")
     args = parser.parse_args(argv)
+    github = GitHub.from_env()
+    current = github.call("GET", f"pulls/{args.pr}")["head"]["sha"]
+    if current != args.head_sha:
+        # A newer push started a newer Preview run (this one was cancelled or overtaken); that run posts its own results.
+        print(f"pull request #{args.pr} is now at {current[:12]}, this run tested {args.head_sha[:12]}: nothing posted")
+        return 0
     reports = read_results(args.results) if args.results.is_dir() else {}
-    done = update_comments(GitHub.from_env(), args.pr, args.run_url, args.conclusion, reports, args.bot_login)
+    done = update_comments(github, args.pr, args.run_url, args.conclusion, reports, args.bot_login)
     for stack, action in sorted(done.items()):
         print(f"{stack}: comment {action}")
     return 0
