@@ -64,7 +64,7 @@ def endpoint(request: pytest.FixtureRequest) -> Iterator[tuple[str, TokenIssuer]
             return
 
     server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_port}/token?api-version=2.0", issuer
