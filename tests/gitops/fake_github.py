@@ -99,7 +99,7 @@ def serve(github: FakeGitHub) -> Iterator[str]:
                 if page * per_page < len(full):
                     rest = {k: v[0] for k, v in query.items() if k != "page"}
                     following = "&".join(f"{k}={v}" for k, v in {**rest, "page": page + 1}.items())
-                    link = f'<http://127.0.0.1:{self.server.server_address[1]}{url.path}?{following}>; rel="next"'
+                    link = f'<http://{self.headers["Host"]}{url.path}?{following}>; rel="next"'
             data = json.dumps(payload).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
