@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from pathlib import Path
 
 import pytest
+import yaml
 from packaging.requirements import Requirement
 from packaging.version import Version
 
@@ -85,3 +87,43 @@ def test_setup_scripts_install_exactly_their_lock(script: str, lock: str, venv: 
     assert [line for line in lines if "pip install" in line] == [
         'python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet --disable-pip-version-check "uv==0.13.9"'
     ]
+
+
+def test_dependabot_updates_actions_and_both_python_environments() -> None:
+    config = yaml.safe_load((REPO / ".github" / "dependabot.yml").read_text())
+    assert config["version"] == 2
+    ecosystems = {update["package-ecosystem"]: update for update in config["updates"]}
+    assert set(ecosystems) == {"github-actions", "pip"}
+    assert ecosystems["github-actions"]["directory"] == "/"
+    assert set(ecosystems["pip"]["directories"]) == {"/", "/policy"}
+    assert ecosystems["pip"]["versioning-strategy"] == "increase"
+
+
+def codeowners() -> list[tuple[str, list[str]]]:
+    rules = []
+    for line in (REPO / ".github" / "CODEOWNERS").read_text().splitlines():
+        if line.strip() and not line.startswith("#"):
+            pattern, *owners = line.split()
+            rules.append((pattern, owners))
+    return rules
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        ".github/workflows/deploy.yml",
+        ".github/scripts/azure-federated-token.sh",
+        "policy/exo_policies.py",
+        "bootstrap/__main__.py",
+        ".ci/run",
+    ],
+)
+def test_codeowners_cover_what_runs_with_credentials(path: str) -> None:
+    """The last matching rule wins in CODEOWNERS; every one here has an owner."""
+    matching = [
+        owners
+        for pattern, owners in codeowners()
+        if fnmatch.fnmatch("/" + path, pattern.rstrip("/") + ("/*" if pattern.endswith("/") else ""))
+    ]
+    assert matching and matching[-1], f"{path} has no code owner"
+    assert all(owner.startswith("@") for owner in matching[-1])
