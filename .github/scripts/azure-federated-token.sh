@@ -7,11 +7,12 @@
 # GitHub OIDC tokens expire about 5 minutes after issue (Azure/login #441). The SDK re-reads the token file whenever
 # it needs a new Entra access token, so a file written once makes any run longer than that fail with AADSTS700024
 # ("client assertion is not within its valid time range") half-way. So, after the first fetch, a background loop fetches
-# a new token every AZURE_FEDERATED_TOKEN_REFRESH_SECONDS (default 240) and replaces the file atomically (write a temp
+# a new token every AZURE_FEDERATED_TOKEN_REFRESH_SECONDS (default 120) and replaces the file atomically (write a temp
 # file in the same directory, then rename), so a reader sees the old or the new token, never half of one. The loop stops
-# by itself after AZURE_FEDERATED_TOKEN_REFRESH_COUNT refreshes (default 45: three hours, longer than any job's
+# by itself after AZURE_FEDERATED_TOKEN_REFRESH_COUNT refreshes (default 90: three hours, longer than any job's
 # timeout-minutes) and the runner ends it with the job anyway. A failed refresh keeps the previous token and tries again
-# at the next interval.
+# at the next interval. The SDK keeps what it read for 10 minutes per credential (azure-sdk-for-go
+# sdk/azidentity/workload_identity.go, getAssertion), so what counts is the token's age when it is read: at most 120 s.
 #
 # Needs `permissions: id-token: write` on the job and AZURE_CLIENT_ID / AZURE_TENANT_ID in its env.
 # Writes the token to $RUNNER_TEMP (removed with the job) and exports AZURE_FEDERATED_TOKEN_FILE via $GITHUB_ENV.
@@ -26,8 +27,8 @@ set -euo pipefail
 : "${RUNNER_TEMP:?RUNNER_TEMP is not set - not on a GitHub runner}"
 
 token_file="${RUNNER_TEMP}/azure-federated-token"
-refresh_seconds="${AZURE_FEDERATED_TOKEN_REFRESH_SECONDS:-240}"
-refresh_count="${AZURE_FEDERATED_TOKEN_REFRESH_COUNT:-45}"
+refresh_seconds="${AZURE_FEDERATED_TOKEN_REFRESH_SECONDS:-120}"
+refresh_count="${AZURE_FEDERATED_TOKEN_REFRESH_COUNT:-90}"
 
 fetch_token() {
   # Entra's federated credentials expect this audience unless the credential says otherwise.

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import threading
 import time
@@ -18,6 +19,7 @@ from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
+import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN_SCRIPT = REPO / ".github" / "scripts" / "azure-federated-token.sh"
@@ -39,7 +41,7 @@ class TokenIssuer:
             number = len(self.requests)
             if number in self.fail_requests:
                 return 500, {"message": "temporarily unavailable"}
-            now = 240 * (number - 1)
+            now = 120 * (number - 1)
             token = {"value": f"token-{number}", "exp": now + TOKEN_LIFETIME}
             self.issued.append(token)
             return 200, {"value": token["value"]}
@@ -156,7 +158,7 @@ def test_every_read_sees_a_whole_token_that_a_long_job_can_still_use(endpoint: t
     assert token_file.read_text() == "token-25"
     # On the fake clock each round is one interval later: the token in the file is always unexpired when the next is due.
     expiries = [t["exp"] for t in issuer.issued]
-    assert all(expiry > 240 * index for index, expiry in enumerate(expiries, start=1))
+    assert all(expiry > 120 * index for index, expiry in enumerate(expiries, start=1))
 
 
 @pytest.mark.parametrize("endpoint", [frozenset({2})], indirect=True)
@@ -189,3 +191,17 @@ def test_token_script_explains_a_missing_id_token_permission(tmp_path: Path) -> 
     )
     assert result.returncode != 0
     assert "id-token: write" in result.stderr
+
+
+def test_defaults_keep_a_fresh_token_for_longer_than_any_job_may_run() -> None:
+    text = TOKEN_SCRIPT.read_text()
+    interval = int(re.search(r"AZURE_FEDERATED_TOKEN_REFRESH_SECONDS:-(\d+)", text).group(1))  # type: ignore[union-attr]
+    rounds = int(re.search(r"AZURE_FEDERATED_TOKEN_REFRESH_COUNT:-(\d+)", text).group(1))  # type: ignore[union-attr]
+    assert interval < TOKEN_LIFETIME / 2, "a token read from the file has most of its life left"
+    longest = max(
+        job["timeout-minutes"]
+        for path in (REPO / ".github" / "workflows").glob("*.yml")
+        for job in yaml.safe_load(path.read_text())["jobs"].values()
+        if any("azure-federated-token.sh" in step.get("run", "") for step in job["steps"])
+    )
+    assert interval * rounds >= longest * 60

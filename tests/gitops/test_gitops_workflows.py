@@ -178,7 +178,8 @@ def test_deploy_applies_the_plan_the_approver_saw() -> None:
         "if-no-files-found": "error",
         "retention-days": 1,
     }
-    assert "plan" in deploy["needs"]
+    assert deploy["needs"] == ["test", "stacks", "plan"]
+    assert "needs.test.result == 'success'" in deploy["if"] and "!cancelled()" in deploy["if"]
     assert deploy["environment"] == "${{ matrix.environment }}"
     download = deploy["steps"][step_index(deploy, "actions/download-artifact@")]["with"]
     assert download == {"name": "plan-${{ matrix.stack }}", "path": "plans/${{ matrix.stack }}"}
