@@ -5,8 +5,8 @@ outputs (pulumi/actions v7.0.0 src/main.ts, `stack.outputs()`), and it hides the
 from a sign-in or throttling failure. The action still installs the CLI (install-only mode: no `command` input).
 
 Usage:
-  pulumi_run.py preview --stack S --out DIR [--refresh] [--expect-no-changes] [--save-plan FILE]
-  pulumi_run.py up      --stack S --out DIR  --plan FILE [--refresh]
+  pulumi_run.py preview --stack S --out DIR [--refresh] [--expect-no-changes] [--save-plan FILE] [--policy-pack-config FILE]
+  pulumi_run.py up      --stack S --out DIR  --plan FILE [--refresh] [--policy-pack-config FILE]
 
 Writes DIR/output.txt (the CLI's output), DIR/result.json ({stack, command, exitCode, outcome, commit, refresh}) and
 DIR/report.md (the markdown the job summary, the PR comment and the drift issue show), then exits with the CLI's exit code.
@@ -56,6 +56,8 @@ def outcome_of(exit_code: int, output: str) -> str:
 def command_line(args: argparse.Namespace) -> list[str]:
     line = ["pulumi", args.command, "--stack", args.stack, "--non-interactive", "--diff", "--color", "never"]
     line += ["--suppress-outputs", "--policy-pack", "policy"]
+    if args.policy_pack_config:
+        line += ["--policy-pack-config", args.policy_pack_config]
     if args.refresh:
         line.append("--refresh")
     if args.command == "preview":
@@ -91,6 +93,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--expect-no-changes", action="store_true")
     parser.add_argument("--save-plan")
     parser.add_argument("--plan")
+    parser.add_argument("--policy-pack-config", help="JSON settings for the policy pack (docs/policy.md)")
     args = parser.parse_args(argv)
     if args.command == "up" and not args.plan:
         parser.error("up needs --plan: deploys apply the plan of the preview the approver saw")

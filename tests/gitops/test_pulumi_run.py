@@ -137,6 +137,11 @@ def test_up_applies_exactly_the_saved_plan(tmp_path: Path) -> None:
     assert got["argv"][-3:] == ["--plan", str(plan), "--yes"]
 
 
+def test_policy_settings_are_passed_on(tmp_path: Path) -> None:
+    got = run(tmp_path, "preview", "--policy-pack-config", "policy/settings.json")
+    assert got["argv"][got["argv"].index("--policy-pack") :] == ["--policy-pack", "policy", "--policy-pack-config", "policy/settings.json"]
+
+
 def test_up_without_the_approved_plan_does_not_run(tmp_path: Path) -> None:
     got = run(tmp_path, "up", "--refresh", "--plan", str(tmp_path / "absent.json"))
     assert got["code"] == 2 and got["argv"] is None
