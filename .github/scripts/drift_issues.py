@@ -29,7 +29,7 @@ BODY_LIMIT = 62000
 def read_results(directory: Path) -> dict[str, tuple[str, str]]:
     """stack -> (outcome, report markdown)."""
     results: dict[str, tuple[str, str]] = {}
-    for result_file in sorted(directory.glob("*/result.json")):
+    for result_file in sorted(directory.rglob("result.json")):  # one folder per artifact, or the folder itself
         result: dict[str, Any] = json.loads(result_file.read_text())
         stack = str(result["stack"])
         if not STACK_NAME.match(stack):

@@ -5,7 +5,7 @@ identity); the preview jobs that ran the pull request's code hold no write token
 artifacts and are treated as untrusted text: the stack name must match the manifest's pattern, the pull request number
 comes from the workflow_run event, never from an artifact, and the text is capped.
 
-For each `<results>/<artifact>/result.json` + `report.md`: the stack's comment (found by its marker among the bot's
+For each `result.json` + `report.md` under `<results>` (one folder per artifact): the stack's comment (found by its marker among the bot's
 comments, every page of them) is replaced with this run's report, or created. Every other stack comment of the bot on that
 pull request is replaced with a notice that this run produced no result for it, so a success from an earlier commit never
 stands next to a newer failure.
@@ -33,7 +33,7 @@ BODY_LIMIT = 62000
 def read_results(directory: Path) -> dict[str, str]:
     """stack -> report markdown, from the downloaded artifacts; anything malformed is skipped with a warning."""
     reports: dict[str, str] = {}
-    for result_file in sorted(directory.glob("*/result.json")):
+    for result_file in sorted(directory.rglob("result.json")):  # one folder per artifact, or the folder itself
         try:
             result: dict[str, Any] = json.loads(result_file.read_text())
             stack = str(result["stack"])

@@ -86,6 +86,15 @@ def test_untrusted_results_cannot_forge_markers_or_hijack_comments(fake: FakeGit
     assert human["body"] == "<!-- exo-automation preview: contoso -->\nquoted by a person"
 
 
+def test_a_single_artifact_extracted_without_its_folder_is_read(fake: FakeGitHub, tmp_path: Path) -> None:
+    write_result(tmp_path, "contoso", "succeeded", "diff")
+    for child in (tmp_path / "preview-contoso").iterdir():
+        child.rename(tmp_path / child.name)
+    pr_comment.main(comment_args(tmp_path))
+    (body,) = bodies(fake)
+    assert body.startswith("<!-- exo-automation preview: contoso -->")
+
+
 def test_results_of_an_overtaken_commit_are_not_posted(fake: FakeGitHub, tmp_path: Path) -> None:
     write_result(tmp_path, "contoso", "succeeded", "diff of an old commit")
     assert pr_comment.main(comment_args(tmp_path, head="b" * 40)) == 0
