@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ast
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
@@ -159,10 +158,14 @@ def test_the_report_keeps_the_tail_and_cannot_be_broken_out_of(tmp_path: Path) -
     assert len(fence) == 4, "the fence is longer than any backtick run in the output"
 
 
-def test_pulumi_run_is_run_by_the_runners_python_without_the_repo_venv() -> None:
-    # Standard library only: the workflows call it with the runner's python3, before and apart from .venv.
-    tree = ast.parse(RUNNER.read_text())
+STDLIB = {"__future__", "argparse", "collections", "json", "os", "re", "subprocess", "sys", "pathlib", "typing", "urllib"}
+
+
+@pytest.mark.parametrize("script", sorted((REPO / ".github" / "scripts").glob("*.py")), ids=lambda path: path.name)
+def test_workflow_scripts_need_only_the_runners_python(script: Path) -> None:
+    # The workflows call them with the runner's python3, before and apart from .venv: standard library and each other only.
+    tree = ast.parse(script.read_text())
     imports = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
     imports |= {str(node.module).split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
-    assert imports <= {"__future__", "argparse", "json", "os", "re", "subprocess", "sys", "pathlib"}
-    assert os.access(RUNNER, os.R_OK)
+    local = {path.stem for path in script.parent.glob("*.py")}
+    assert imports <= STDLIB | local, imports - STDLIB - local
