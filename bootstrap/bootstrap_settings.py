@@ -19,6 +19,9 @@ _KEY_VAULT = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
 _CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 _RESOURCE_GROUP = re.compile(r"^[\w().-]{1,89}[\w()-]$")
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+# "A maximum of 20 federated identity credentials can be added to an application" (MicrosoftDocs/azure-docs, workload
+# identity federation, "Important considerations and restrictions"). The planner spends one on the plan branch.
+MAX_FEDERATED_CREDENTIALS = 20
 
 
 class BootstrapConfigError(ValueError):
@@ -106,6 +109,15 @@ def parse_settings(get: Getter, stack: str) -> BootstrapSettings:
         raise BootstrapConfigError(
             "previewEnvironments",
             "must be a non-empty list of GitHub environment names, e.g. [exo-contoso-preview]",
+        )
+    if len(environments) > MAX_FEDERATED_CREDENTIALS:
+        raise BootstrapConfigError(
+            "deployEnvironments", f"lists {len(environments)} environments; an Entra app takes at most {MAX_FEDERATED_CREDENTIALS}"
+        )
+    if len(preview_environments) > MAX_FEDERATED_CREDENTIALS - 1:
+        raise BootstrapConfigError(
+            "previewEnvironments",
+            f"lists {len(preview_environments)} environments; the planner takes at most {MAX_FEDERATED_CREDENTIALS - 1} besides its branch",
         )
     for environment in preview_environments:
         if not isinstance(environment, str) or not _ENVIRONMENT.match(environment):

@@ -62,6 +62,8 @@ def test_defaults_fill_the_optional_keys() -> None:
         ("previewEnvironments", [], "exo-bootstrap:previewEnvironments must be a non-empty list"),
         ("previewEnvironments", ["bad name"], "invalid GitHub environment name 'bad name'"),
         ("previewEnvironments", ["exo-contoso"], "names 'exo-contoso', which is also a deploy environment"),
+        ("previewEnvironments", [f"p{n}" for n in range(20)], "the planner takes at most 19 besides its branch"),
+        ("deployEnvironments", [f"d{n}" for n in range(21)], "an Entra app takes at most 20"),
     ],
 )
 def test_bad_values_name_the_key(key: str, value: Any, expected: str) -> None:
