@@ -17,7 +17,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from github_api import GitHub
+from github_api import GitHub, GitHubError
 
 LABEL = "drift"
 MARKER = "<!-- exo-automation drift: {stack} -->"
@@ -38,8 +38,20 @@ def read_results(directory: Path) -> dict[str, tuple[str, str]]:
     return results
 
 
+def ensure_label(github: GitHub) -> None:
+    """The label is how the next run finds the issue again, so it must exist before an issue is opened with it."""
+    try:
+        github.call("GET", f"labels/{LABEL}")
+    except GitHubError as error:
+        if error.status != 404:
+            raise
+        github.call("POST", "labels", {"name": LABEL, "color": "d93f0b", "description": "The tenant differs from the code on main"})
+
+
 def reconcile(github: GitHub, results: dict[str, tuple[str, str]], run_url: str) -> dict[str, str]:
     """Returns stack -> what was done: opened, updated, closed, unchanged (clean, no issue) or skipped (<outcome>)."""
+    if any(outcome == "drift" for outcome, _ in results.values()):
+        ensure_label(github)
     open_issues: dict[str, int] = {}
     for issue in github.paginate(f"issues?state=open&labels={LABEL}"):
         if "pull_request" in issue:

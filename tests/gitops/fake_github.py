@@ -22,6 +22,7 @@ class FakeGitHub:
         self.environments: dict[str, dict[str, Any]] = {}
         self.branch_policies: dict[str, list[dict[str, Any]]] = {}
         self.heads: dict[int, str] = {}
+        self.labels: set[str] = set()
         self.calls: list[tuple[str, str]] = []
         self.next_id = 1000
 
@@ -58,7 +59,14 @@ class FakeGitHub:
             state = query.get("state", ["open"])[0]
             found = [i for i in self.issues if i["state"] == state and labels in i["labels"]]
             return 200, None, found
+        if match := re.fullmatch(r"labels/([^/]+)", route):
+            return (200, {"name": match.group(1)}, None) if match.group(1) in self.labels else (404, {"message": "Not Found"}, None)
+        if route == "labels" and method == "POST":
+            self.labels.add(body["name"])
+            return 201, body, None
         if route == "issues" and method == "POST":
+            # Not relied on either way (create or drop an unknown label): the fake drops it, so the script must create it first.
+            body = {**body, "labels": [label for label in body["labels"] if label in self.labels]}
             issue = {
                 "number": len(self.issues) + 1,
                 "state": "open",

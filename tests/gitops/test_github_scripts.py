@@ -121,6 +121,7 @@ def test_one_issue_per_drifted_stack_updated_then_closed_when_clean(fake: FakeGi
         fake.issues.append({"number": len(fake.issues) + 1, "state": "open", "title": f"other {n}", "body": "", "labels": "drift"})
     run_drift(tmp_path, "day1", contoso="drift", fabrikam="succeeded")
     (opened,) = [i for i in fake.issues if i["title"] == "Drift: stack contoso"]
+    assert fake.labels == {"drift"}
     assert opened["labels"] == ["drift"] and "contoso drift in day1" in opened["body"]
     assert not any(i["title"] == "Drift: stack fabrikam" for i in fake.issues)
     fake.issues[opened["number"] - 1]["labels"] = "drift"  # as the fake's label filter stores it
