@@ -52,7 +52,7 @@ planner = PipelineIdentity(
         subjects=github_subjects_for_planner(
             settings.github_repository,
             settings.plan_branch,
-            settings.plan_pull_requests,
+            settings.preview_environments,
         ),
         graph_app_id=MICROSOFT_GRAPH_APP_ID,
         graph_object_id=graph.object_id,
@@ -220,6 +220,7 @@ stacks_manifest_row = pulumi.Output.all(
         {
             "stack": settings.main_stack,
             "environment": settings.deploy_environments[0],
+            "previewEnvironment": settings.preview_environments[0],
             "tenantId": values[0],
             "subscriptionId": values[1],
             "plannerClientId": values[2],

@@ -31,11 +31,12 @@ def github_subjects_for_deployer(repository: str, environments: Sequence[str]) -
     return [f"repo:{repository}:environment:{environment}" for environment in environments]
 
 
-def github_subjects_for_planner(repository: str, branch: str, pull_requests: bool) -> list[str]:
-    subjects = [f"repo:{repository}:ref:refs/heads/{branch}"]
-    if pull_requests:
-        subjects.append(f"repo:{repository}:pull_request")
-    return subjects
+def github_subjects_for_planner(repository: str, branch: str, preview_environments: Sequence[str]) -> list[str]:
+    # Runs of the reviewed branch (drift, the deploy's plan job), and jobs in a preview environment, which start only after a
+    # reviewer approved that run. Never `repo:<repo>:pull_request`: that is every same-repo branch, unreviewed.
+    return [f"repo:{repository}:ref:refs/heads/{branch}"] + [
+        f"repo:{repository}:environment:{environment}" for environment in preview_environments
+    ]
 
 
 class PipelineIdentityArgs:

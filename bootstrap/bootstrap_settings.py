@@ -9,7 +9,7 @@ from typing import Any
 
 CONFIG_NAMESPACE = "exo-bootstrap"
 # Keys whose values arrive as JSON (lists, booleans); the rest are plain strings.
-STRUCTURED_KEYS = frozenset({"deployEnvironments", "planPullRequests"})
+STRUCTURED_KEYS = frozenset({"deployEnvironments", "previewEnvironments", "planPullRequests"})
 
 _REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _ENVIRONMENT = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
@@ -19,6 +19,9 @@ _KEY_VAULT = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
 _CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
 _RESOURCE_GROUP = re.compile(r"^[\w().-]{1,89}[\w()-]$")
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
+# "A maximum of 20 federated identity credentials can be added to an application" (MicrosoftDocs/azure-docs, workload
+# identity federation, "Important considerations and restrictions"). The planner spends one on the plan branch.
+MAX_FEDERATED_CREDENTIALS = 20
 
 
 class BootstrapConfigError(ValueError):
@@ -36,9 +39,10 @@ class BootstrapSettings:
     deploy_environments: Sequence[str]
     """GitHub environments whose jobs may sign in as the deployer (one per tenant stack, usually one)."""
     plan_branch: str
-    """Branch whose runs (scheduled drift checks) may sign in as the planner."""
-    plan_pull_requests: bool
-    """Whether pull-request runs may sign in as the planner (previews)."""
+    """Branch whose runs (drift checks, the deploy's plan job) may sign in as the planner."""
+    preview_environments: Sequence[str]
+    """GitHub environments (required reviewers, prevent self-review) whose jobs may sign in as the planner: a pull request's
+    preview waits in one until a reviewer approves the run. A bare `pull_request` subject is never trusted."""
     location: str
     name_prefix: str
     workload_resource_group: str
@@ -92,11 +96,38 @@ def parse_settings(get: Getter, stack: str) -> BootstrapSettings:
                 "deployEnvironments",
                 f"has an invalid GitHub environment name {environment!r}",
             )
-    plan_pull_requests = get("planPullRequests")
-    if plan_pull_requests is None:
-        plan_pull_requests = True
-    if not isinstance(plan_pull_requests, bool):
-        raise BootstrapConfigError("planPullRequests", f"is {plan_pull_requests!r}; expected true or false")
+    if get("planPullRequests") is not None:
+        raise BootstrapConfigError(
+            "planPullRequests",
+            "is no longer supported: unreviewed pull requests get no Azure identity; a pull request's preview signs in as the "
+            "planner only from an approved preview environment (set previewEnvironments, default <deployEnvironment>-preview)",
+        )
+    preview_environments = get("previewEnvironments")
+    if preview_environments is None:
+        preview_environments = [f"{environment}-preview" for environment in environments]
+    if not isinstance(preview_environments, list) or not preview_environments:
+        raise BootstrapConfigError(
+            "previewEnvironments",
+            "must be a non-empty list of GitHub environment names, e.g. [exo-contoso-preview]",
+        )
+    if len(environments) > MAX_FEDERATED_CREDENTIALS:
+        raise BootstrapConfigError(
+            "deployEnvironments", f"lists {len(environments)} environments; an Entra app takes at most {MAX_FEDERATED_CREDENTIALS}"
+        )
+    if len(preview_environments) > MAX_FEDERATED_CREDENTIALS - 1:
+        raise BootstrapConfigError(
+            "previewEnvironments",
+            f"lists {len(preview_environments)} environments; the planner takes at most {MAX_FEDERATED_CREDENTIALS - 1} besides its branch",
+        )
+    for environment in preview_environments:
+        if not isinstance(environment, str) or not _ENVIRONMENT.match(environment):
+            raise BootstrapConfigError("previewEnvironments", f"has an invalid GitHub environment name {environment!r}")
+        if environment in environments:
+            raise BootstrapConfigError(
+                "previewEnvironments",
+                f"names {environment!r}, which is also a deploy environment: a pull request's preview must never wait in the "
+                "environment whose approval lets the deployer sign in",
+            )
     return BootstrapSettings(
         github_repository=_text(
             get,
@@ -106,7 +137,7 @@ def parse_settings(get: Getter, stack: str) -> BootstrapSettings:
         ),
         deploy_environments=tuple(environments),
         plan_branch=_text(get, "planBranch", _BRANCH, "a branch name", default="main"),
-        plan_pull_requests=plan_pull_requests,
+        preview_environments=tuple(preview_environments),
         location=_text(
             get,
             "location",

@@ -128,9 +128,38 @@ def test_only_protected_environment_jobs_can_become_the_deployer(run: Run) -> No
         "deployer": {f"repo:{REPOSITORY}:environment:exo-contoso"},
         "planner": {
             f"repo:{REPOSITORY}:ref:refs/heads/main",
-            f"repo:{REPOSITORY}:pull_request",
+            f"repo:{REPOSITORY}:environment:exo-contoso-preview",
         },
     }
+
+
+def reachable_without_review(subject: str) -> bool:
+    """Whether code nobody reviewed can present this GitHub OIDC subject.
+
+    `pull_request` (every same-repo branch), any branch but main, pull-request refs and tags can be pushed by anyone with
+    write access. `ref:refs/heads/main` holds merged code; `environment:<name>` starts only after the environment's rules
+    (required reviewers; for deploy environments main only; checked before use by .github/scripts/environment_gate.py).
+    """
+    kind = subject.split(":", 2)[2]
+    return not (kind == "ref:refs/heads/main" or (kind.startswith("environment:") and "*" not in kind))
+
+
+def test_no_identity_is_reachable_by_unreviewed_pull_request_code(run: Run) -> None:
+    """Threat model: a pull request's code gets no Azure identity at all, so no key, state secret or write right."""
+    for role, subjects in credentials_by_app(run).items():
+        for subject in subjects:
+            assert subject.startswith(f"repo:{REPOSITORY}:"), subject
+            assert not reachable_without_review(subject), f"{role} trusts {subject}"
+    assert reachable_without_review(f"repo:{REPOSITORY}:pull_request")
+    assert reachable_without_review(f"repo:{REPOSITORY}:ref:refs/heads/feature")
+
+
+def test_preview_and_deploy_environments_are_different_gates(run: Run) -> None:
+    subjects = credentials_by_app(run)
+    deploy = {s.rsplit(":", 1)[1] for s in subjects["deployer"] if ":environment:" in s}
+    preview = {s.rsplit(":", 1)[1] for s in subjects["planner"] if ":environment:" in s}
+    assert deploy == {"exo-contoso"} and preview == {"exo-contoso-preview"}
+    assert deploy.isdisjoint(preview), "approving a preview must never let the deployer sign in"
 
 
 def test_graph_permissions_are_exactly_the_documented_ones(run: Run) -> None:
@@ -244,6 +273,7 @@ def test_manifest_row_fills_every_field_the_workflows_read(run: Run) -> None:
     assert run.manifest_row == {
         "stack": "contoso",
         "environment": "exo-contoso",
+        "previewEnvironment": "exo-contoso-preview",
         "tenantId": TENANT,
         "subscriptionId": SUBSCRIPTION,
         "plannerClientId": "exo-automation-planner-app-client-id",

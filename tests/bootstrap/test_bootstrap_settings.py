@@ -24,7 +24,7 @@ def parse(**overrides: Any):
 def test_defaults_fill_the_optional_keys() -> None:
     settings = parse()
     assert settings.plan_branch == "main"
-    assert settings.plan_pull_requests is True
+    assert settings.preview_environments == ("exo-contoso-preview",)
     assert settings.workload_resource_group == "exo-automation-rg"
     assert settings.pipeline_resource_group == "exo-automation-pipeline-rg"
     assert settings.state_container == "pulumi-state"
@@ -58,7 +58,12 @@ def test_defaults_fill_the_optional_keys() -> None:
         ),
         ("keyVault", "x", "exo-bootstrap:keyVault is 'x'"),
         ("location", "West Europe", "exo-bootstrap:location is 'West Europe'"),
-        ("planPullRequests", "yes", "exo-bootstrap:planPullRequests is 'yes'"),
+        ("planPullRequests", True, "exo-bootstrap:planPullRequests is no longer supported"),
+        ("previewEnvironments", [], "exo-bootstrap:previewEnvironments must be a non-empty list"),
+        ("previewEnvironments", ["bad name"], "invalid GitHub environment name 'bad name'"),
+        ("previewEnvironments", ["exo-contoso"], "names 'exo-contoso', which is also a deploy environment"),
+        ("previewEnvironments", [f"p{n}" for n in range(20)], "the planner takes at most 19 besides its branch"),
+        ("deployEnvironments", [f"d{n}" for n in range(21)], "an Entra app takes at most 20"),
     ],
 )
 def test_bad_values_name_the_key(key: str, value: Any, expected: str) -> None:

@@ -1,24 +1,63 @@
-"""The GitHub workflows keep their security properties: pinned actions, least permissions, OIDC only."""
+"""The GitHub workflows, checked as data: who can reach which identity and token, what each job runs, and in what order.
+
+Threat model (docs/gitops.md#threat-model): a same-repo pull request controls its own code and its own workflow files. The
+Azure side (bootstrap federated subjects) must hold even when a pull request rewrites preview.yml; these tests pin down
+the workflows on main, which is what merged code, drift, deploys and the comment poster run.
+"""
 
 from __future__ import annotations
 
 import json
 import re
-import subprocess
-import threading
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Any, ClassVar
-from urllib.parse import parse_qs, urlparse
+from typing import Any
 
 import pytest
 import yaml
 
 REPO = Path(__file__).resolve().parents[2]
 WORKFLOWS = REPO / ".github" / "workflows"
-TOKEN_SCRIPT = REPO / ".github" / "scripts" / "azure-federated-token.sh"
+SCRIPTS = REPO / ".github" / "scripts"
+NAMES = sorted(path.name for path in WORKFLOWS.glob("*.yml"))
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
+
+# Inputs each action declares in its action.yml at the pinned commit (read from the actions' repositories:
+# pulumi/actions 8e5e406 = v7.0.0, actions/upload-artifact bbbca2d = v7.0.0, actions/download-artifact 3e5f45b = v8.0.1,
+# actions/checkout 3d3c42e = v7.0.1, actions/setup-python 5fda3b9 = v7.0.0, astral-sh/setup-uv 20cfd1b = v10.0.1; only the
+# inputs these workflows use are listed).
+ACTION_INPUTS = {
+    "pulumi/actions": {"pulumi-version-file"},
+    "actions/upload-artifact": {"name", "path", "if-no-files-found", "retention-days"},
+    "actions/download-artifact": {"name", "path", "pattern"},
+    "actions/checkout": {"persist-credentials"},
+    "actions/setup-python": {"python-version"},
+    "astral-sh/setup-uv": {"version", "enable-cache"},
+}
+
+# (workflow, job) -> exactly the GITHUB_TOKEN permissions it gets.
+PERMISSIONS = {
+    ("preview.yml", "test"): {"contents": "read"},
+    ("preview.yml", "stacks"): {"contents": "read"},
+    # Runs the pull request's code: an Azure token only after the preview environment's approval, and nothing that writes.
+    ("preview.yml", "preview"): {"actions": "read", "contents": "read", "id-token": "write"},
+    # Runs main's code (workflow_run): the only job that writes to pull requests; no Azure.
+    ("preview-comment.yml", "comment"): {"actions": "read", "contents": "read", "pull-requests": "write"},
+    ("deploy.yml", "test"): {"contents": "read"},
+    ("deploy.yml", "stacks"): {"contents": "read"},
+    ("deploy.yml", "plan"): {"contents": "read", "id-token": "write"},
+    ("deploy.yml", "deploy"): {"actions": "read", "contents": "read", "id-token": "write"},
+    ("drift.yml", "stacks"): {"contents": "read"},
+    ("drift.yml", "drift"): {"contents": "read", "id-token": "write"},
+    ("drift.yml", "report"): {"contents": "read", "issues": "write"},
+}
+# (workflow, job) -> the manifest field naming the Azure identity the job signs in as.
+IDENTITIES = {
+    ("preview.yml", "preview"): "plannerClientId",
+    ("deploy.yml", "plan"): "plannerClientId",
+    ("deploy.yml", "deploy"): "deployerClientId",
+    ("drift.yml", "drift"): "plannerClientId",
+}
 
 
 def load(name: str) -> dict[str, Any]:
@@ -30,14 +69,30 @@ def triggers(workflow: dict[Any, Any]) -> dict[str, Any]:
     return workflow["on"] if "on" in workflow else workflow[True]
 
 
-def all_steps(workflow: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
-    for job_name, job in workflow["jobs"].items():
-        for step in job.get("steps", []):
-            yield job_name, step
+def jobs() -> Iterator[tuple[str, str, dict[str, Any]]]:
+    for name in NAMES:
+        for job_name, job in load(name)["jobs"].items():
+            yield name, job_name, job
 
 
-@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml", "drift.yml"])
-def test_every_action_is_pinned_to_a_commit_with_its_version_noted(name: str) -> None:
+def step_index(job: dict[str, Any], needle: str) -> int:
+    """Index of the one step whose `run` or `uses` contains needle."""
+    found = [i for i, step in enumerate(job["steps"]) if needle in step.get("run", "") + step.get("uses", "")]
+    assert len(found) == 1, f"{needle}: {found}"
+    return found[0]
+
+
+def run_of(job: dict[str, Any], needle: str) -> str:
+    return job["steps"][step_index(job, needle)]["run"]
+
+
+def test_the_workflow_set_is_the_reviewed_one() -> None:
+    assert NAMES == ["deploy.yml", "drift.yml", "preview-comment.yml", "preview.yml"]
+    assert {(n, j) for n, j, _ in jobs()} == set(PERMISSIONS)
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_every_action_is_pinned_to_a_commit_with_its_version_noted_and_known_inputs(name: str) -> None:
     text = (WORKFLOWS / name).read_text()
     uses_lines = [line.strip() for line in text.splitlines() if "uses:" in line]
     assert uses_lines
@@ -45,80 +100,176 @@ def test_every_action_is_pinned_to_a_commit_with_its_version_noted(name: str) ->
         ref = line.split("uses:", 1)[1].split("#", 1)[0].strip()
         assert PINNED.match(ref), f"{name}: {ref} is not pinned to a commit SHA"
         assert re.search(r"# v\d+\.\d+\.\d+$", line), f"{name}: {line} lacks its version comment"
+    for _, job_name, job in ((n, j, b) for n, j, b in jobs() if n == name):
+        for step in job["steps"]:
+            if "uses" in step:
+                action = step["uses"].split("@", 1)[0]
+                assert set(step.get("with", {})) <= ACTION_INPUTS[action], f"{name}:{job_name}: {action} {step.get('with')}"
 
 
-@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml", "drift.yml"])
-def test_permissions_are_granted_per_job_and_only_where_needed(name: str) -> None:
+@pytest.mark.parametrize(("name", "job_name"), sorted(PERMISSIONS))
+def test_permissions_are_granted_per_job_and_only_where_needed(name: str, job_name: str) -> None:
     workflow = load(name)
     assert workflow["permissions"] == {}
-    for job_name, job in workflow["jobs"].items():
-        permissions = job["permissions"]
-        runs_token_script = any("azure-federated-token.sh" in step.get("run", "") for step in job["steps"])
-        comments = any(step.get("with", {}).get("comment-on-pr") is True for step in job["steps"])
-        expected = {"contents": "read"}
-        if runs_token_script:
-            expected["id-token"] = "write"
-        if comments:
-            expected["pull-requests"] = "write"
-        assert permissions == expected, f"{name}:{job_name}"
+    assert workflow["jobs"][job_name]["permissions"] == PERMISSIONS[(name, job_name)]
 
 
-def pulumi_step(workflow: dict[str, Any]) -> dict[str, Any]:
-    steps = [step for _, step in all_steps(workflow) if step.get("uses", "").startswith("pulumi/actions@")]
-    assert len(steps) == 1
-    return steps[0]["with"]
+@pytest.mark.parametrize(("name", "job_name", "job"), list(jobs()), ids=[f"{n}:{j}" for n, j, _ in jobs()])
+def test_every_job_has_a_timeout(name: str, job_name: str, job: dict[str, Any]) -> None:
+    assert isinstance(job.get("timeout-minutes"), int) and 0 < job["timeout-minutes"] <= 120
 
 
-def test_preview_comments_the_diff_and_runs_the_policy_pack() -> None:
-    inputs = pulumi_step(load("preview.yml"))
-    assert inputs["command"] == "preview"
-    assert inputs["comment-on-pr"] is True
-    assert inputs["comment-on-summary"] is True
-    assert inputs["policyPacks"] == "policy"
+def test_no_job_that_runs_pull_request_code_can_write_to_github() -> None:
+    assert set(triggers(load("preview.yml"))) == {"pull_request"}
+    for job_name, job in load("preview.yml")["jobs"].items():
+        assert all(level == "read" or scope == "id-token" for scope, level in job["permissions"].items()), job_name
+    for name in NAMES:
+        assert "pull_request_target" not in triggers(load(name)), f"{name}: pull_request_target runs with write tokens"
 
 
-def test_deploy_is_protected_and_serialised_per_stack() -> None:
+def test_pull_request_previews_sign_in_only_after_an_approval() -> None:
+    job = load("preview.yml")["jobs"]["preview"]
+    assert job["environment"] == "${{ matrix.previewEnvironment }}"
+    gate = step_index(job, "environment_gate.py")
+    assert "--prevent-self-review" in job["steps"][gate]["run"]
+    assert gate < step_index(job, "azure-federated-token.sh") < step_index(job, "pulumi_run.py")
+    assert "pull-requests" not in job["permissions"]
+
+
+def test_the_comment_poster_runs_main_code_and_never_the_pull_requests() -> None:
+    workflow = load("preview-comment.yml")
+    assert triggers(workflow) == {"workflow_run": {"workflows": ["Preview"], "types": ["completed"]}}
+    assert load("preview.yml")["name"] == "Preview"
+    job = workflow["jobs"]["comment"]
+    checkout = job["steps"][step_index(job, "actions/checkout@")]
+    assert "ref" not in checkout.get("with", {}), "workflow_run checks out the default branch unless told otherwise"
+    assert "env" not in job and "id-token" not in job["permissions"]
+    text = (WORKFLOWS / "preview-comment.yml").read_text()
+    assert "head_branch" not in text and "pulumi" not in run_of(job, "pr_comment.py")
+    # The pull request number comes from the event, and the poster checks the head is still the tested commit.
+    assert "workflow_run.pull_requests[0].number" in text and "--head-sha" in run_of(job, "pr_comment.py")
+
+
+def test_preview_results_reach_the_comment_poster() -> None:
+    preview = load("preview.yml")["jobs"]["preview"]
+    upload = preview["steps"][step_index(preview, "actions/upload-artifact@")]
+    assert upload["if"] == "always()", "a failed preview must replace an earlier success"
+    assert upload["with"]["name"] == "preview-${{ matrix.stack }}"
+    assert "--pattern 'preview-*'" in run_of(load("preview-comment.yml")["jobs"]["comment"], "gh run download")
+
+
+def test_the_pr_preview_refreshes_as_the_deploy_does() -> None:
+    preview = run_of(load("preview.yml")["jobs"]["preview"], "pulumi_run.py")
+    plan = run_of(load("deploy.yml")["jobs"]["plan"], "pulumi_run.py")
+    deploy = run_of(load("deploy.yml")["jobs"]["deploy"], "pulumi_run.py")
+    assert all("--refresh" in command for command in (preview, plan, deploy))
+
+
+def test_deploy_applies_the_plan_the_approver_saw() -> None:
     workflow = load("deploy.yml")
     assert triggers(workflow)["push"]["branches"] == ["main"]
-    job = workflow["jobs"]["deploy"]
-    assert job["environment"] == "${{ matrix.environment }}"
-    assert job["concurrency"] == {
-        "group": "pulumi-deploy-${{ matrix.stack }}",
-        "cancel-in-progress": False,
+    plan, deploy = workflow["jobs"]["plan"], workflow["jobs"]["deploy"]
+    assert "environment" not in plan, "the plan (and its summary) exists before anyone is asked to approve"
+    assert "preview" in run_of(plan, "pulumi_run.py") and '--save-plan "plans/${STACK}/plan.json"' in run_of(plan, "pulumi_run.py")
+    upload = plan["steps"][step_index(plan, "actions/upload-artifact@")]["with"]
+    assert upload == {
+        "name": "plan-${{ matrix.stack }}",
+        "path": "plans/${{ matrix.stack }}/plan.json",
+        "if-no-files-found": "error",
+        "retention-days": 1,
     }
-    inputs = pulumi_step(workflow)
-    assert inputs["command"] == "up"
-    assert inputs["policyPacks"] == "policy"
+    assert deploy["needs"] == ["test", "stacks", "plan"]
+    assert "needs.test.result == 'success'" in deploy["if"] and "!cancelled()" in deploy["if"]
+    assert deploy["environment"] == "${{ matrix.environment }}"
+    download = deploy["steps"][step_index(deploy, "actions/download-artifact@")]["with"]
+    assert download == {"name": "plan-${{ matrix.stack }}", "path": "plans/${{ matrix.stack }}"}
+    up = run_of(deploy, "pulumi_run.py")
+    assert up.startswith("python3 .github/scripts/pulumi_run.py up ") and '--plan "plans/${STACK}/plan.json"' in up
+    # The gate runs before anything signs in, and the update after the plan is in place.
+    gate = step_index(deploy, "environment_gate.py")
+    assert "--branch main" in deploy["steps"][gate]["run"]
+    assert gate < step_index(deploy, "azure-federated-token.sh") < step_index(deploy, "pulumi_run.py")
+    assert step_index(deploy, "actions/download-artifact@") < step_index(deploy, "pulumi_run.py")
 
 
-def test_drift_is_a_refreshing_preview_that_fails_on_changes() -> None:
+def test_deploy_and_drift_share_one_queue_per_stack() -> None:
+    expected = {"group": "pulumi-stack-${{ matrix.stack }}", "cancel-in-progress": False}
+    assert load("deploy.yml")["jobs"]["deploy"]["concurrency"] == expected
+    assert load("drift.yml")["jobs"]["drift"]["concurrency"] == expected
+
+
+def test_drift_tells_drift_from_failures_and_files_issues_without_azure() -> None:
     workflow = load("drift.yml")
     assert {"schedule", "workflow_dispatch"} <= set(triggers(workflow))
-    inputs = pulumi_step(workflow)
-    assert inputs["command"] == "preview"
-    assert inputs["refresh"] is True
-    assert inputs["expect-no-changes"] is True
+    drift = workflow["jobs"]["drift"]
+    command = run_of(drift, "pulumi_run.py")
+    assert "preview" in command and "--refresh" in command and "--expect-no-changes" in command
+    assert drift["steps"][step_index(drift, "actions/upload-artifact@")]["if"] == "always()"
+    report = workflow["jobs"]["report"]
+    assert report["needs"] == ["drift"] and "!cancelled()" in report["if"]
+    assert "env" not in report and "drift_issues.py" in run_of(report, "drift_issues.py")
 
 
-@pytest.mark.parametrize(
-    ("name", "identity"),
-    [
-        ("preview.yml", "plannerClientId"),
-        ("deploy.yml", "deployerClientId"),
-        ("drift.yml", "plannerClientId"),
-    ],
-)
-def test_cloud_jobs_authenticate_by_oidc_with_the_right_identity(name: str, identity: str) -> None:
-    workflow = load(name)
-    text = (WORKFLOWS / name).read_text()
-    assert "secrets." not in text, "no long-lived secret may be referenced"
-    cloud_jobs = [job for job in workflow["jobs"].values() if "env" in job]
-    assert len(cloud_jobs) == 1
-    env = cloud_jobs[0]["env"]
+@pytest.mark.parametrize(("name", "job_name"), sorted(IDENTITIES))
+def test_cloud_jobs_authenticate_by_oidc_with_the_right_identity(name: str, job_name: str) -> None:
+    job = load(name)["jobs"][job_name]
+    env = job["env"]
+    identity = IDENTITIES[(name, job_name)]
     assert env["ARM_USE_OIDC"] == "true"
     assert env["ARM_CLIENT_ID"] == env["AZURE_CLIENT_ID"] == f"${{{{ matrix.{identity} }}}}"
     assert env["ARM_TENANT_ID"] == env["AZURE_TENANT_ID"]
-    assert set(env) >= {"ARM_SUBSCRIPTION_ID", "AZURE_STORAGE_ACCOUNT"}
+    assert env["PULUMI_BACKEND_URL"] == "azblob://${{ matrix.stateContainer }}"
+    assert env["AZURE_STORAGE_ACCOUNT"] == "${{ matrix.stateStorageAccount }}"
+    assert job["permissions"]["id-token"] == "write"
+    assert step_index(job, "azure-federated-token.sh") < step_index(job, "pulumi_run.py")
+
+
+def test_only_cloud_jobs_get_an_oidc_token() -> None:
+    for name, job_name, job in jobs():
+        assert ("id-token" in job["permissions"]) == ((name, job_name) in IDENTITIES), f"{name}:{job_name}"
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_no_secret_is_referenced_or_shown(name: str) -> None:
+    text = (WORKFLOWS / name).read_text()
+    assert "secrets." not in text, "no long-lived secret may be referenced"
+    assert "--show-secrets" not in text
+
+
+def test_the_cli_runs_without_show_secrets_and_the_action_only_installs_it() -> None:
+    runner = (SCRIPTS / "pulumi_run.py").read_text()
+    assert '"--show-secrets"' not in runner and '"--suppress-outputs"' in runner
+    for name, job_name, job in jobs():
+        for step in job["steps"]:
+            if step.get("uses", "").startswith("pulumi/actions@"):
+                # With no `command` the action installs the CLI and exits (pulumi/actions v7.0.0 src/main.ts installOnly):
+                # no `pulumi stack output --show-secrets`, no comment with the job's token.
+                assert step["with"] == {"pulumi-version-file": ".pulumi.version"}, f"{name}:{job_name}"
+
+
+def test_cloud_jobs_install_exactly_the_locks_without_a_cache() -> None:
+    for name, job_name in IDENTITIES:
+        job = load(name)["jobs"][job_name]
+        install = run_of(job, "requirements.lock")
+        lines = [line.strip() for line in install.splitlines() if "pip install" in line]
+        assert lines == [
+            ".venv/bin/python -m pip install --quiet --no-cache-dir --no-deps --require-hashes -r requirements.lock",
+            "policy/venv/bin/python -m pip install --quiet --no-cache-dir --no-deps --require-hashes -r policy/requirements.lock",
+        ], f"{name}:{job_name}"
+        assert not any("setup-uv" in step.get("uses", "") for step in job["steps"])
+        assert not any("cache" in step.get("with", {}) for step in job["steps"])
+    for name, job_name, job in jobs():
+        for step in job["steps"]:
+            if "setup-uv" in step.get("uses", ""):
+                assert step["with"] == {"version": "0.13.9", "enable-cache": False}, f"{name}:{job_name}"
+
+
+def test_offline_tests_run_the_ci_script_before_any_tenant_job() -> None:
+    for name in ("preview.yml", "deploy.yml"):
+        workflow = load(name)
+        assert run_of(workflow["jobs"]["test"], ".ci/run") == "bash .ci/run"
+        first_cloud_job = "preview" if name == "preview.yml" else "plan"
+        assert "test" in workflow["jobs"][first_cloud_job]["needs"]
 
 
 def manifest_schema() -> dict[str, Any]:
@@ -131,7 +282,7 @@ def row_schema() -> dict[str, Any]:
 
 def test_workflows_read_exactly_the_fields_a_manifest_row_requires() -> None:
     used: set[str] = set()
-    for name in ("preview.yml", "deploy.yml", "drift.yml"):
+    for name in NAMES:
         used |= set(re.findall(r"matrix\.(\w+)", (WORKFLOWS / name).read_text()))
     assert used == set(row_schema()["required"]) == set(row_schema()["properties"])
 
@@ -151,6 +302,7 @@ def row_problems(row: dict[str, Any]) -> list[str]:
 EXAMPLE_ROW = {
     "stack": "contoso",
     "environment": "exo-contoso",
+    "previewEnvironment": "exo-contoso-preview",
     "tenantId": "99999999-8888-7777-6666-555555555555",
     "subscriptionId": "00000000-1111-2222-3333-444444444444",
     "plannerClientId": "11111111-2222-3333-4444-555555555555",
@@ -176,6 +328,8 @@ def test_committed_stack_manifest_rows_match_the_schema() -> None:
     assert manifest["$schema"] == "./pulumi-stacks.schema.json"
     assert isinstance(manifest["stacks"], list)
     assert [row_problems(row) for row in manifest["stacks"]] == [[] for _ in manifest["stacks"]]
+    for row in manifest["stacks"]:
+        assert row["previewEnvironment"] != row["environment"]
 
 
 def test_pulumi_cli_version_matches_the_sdk_pin() -> None:
@@ -184,84 +338,7 @@ def test_pulumi_cli_version_matches_the_sdk_pin() -> None:
     assert f"pulumi=={cli}" in pins
 
 
-class _TokenEndpoint(BaseHTTPRequestHandler):
-    seen: ClassVar[dict[str, str]] = {}
-
-    def do_GET(self) -> None:
-        query = parse_qs(urlparse(self.path).query)
-        _TokenEndpoint.seen = {
-            "authorization": self.headers.get("Authorization", ""),
-            "audience": query["audience"][0],
-        }
-        body = json.dumps({"value": "header.payload.signature"}).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return
-
-
-def test_token_script_writes_the_federated_token_file(tmp_path: Path) -> None:
-    server = HTTPServer(("127.0.0.1", 0), _TokenEndpoint)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    github_env = tmp_path / "github_env"
-    try:
-        result = subprocess.run(
-            ["bash", str(TOKEN_SCRIPT)],
-            env={
-                "PATH": "/usr/bin:/bin",
-                "ACTIONS_ID_TOKEN_REQUEST_URL": f"http://127.0.0.1:{server.server_port}/token?api-version=2.0",
-                "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token",
-                "AZURE_CLIENT_ID": "11111111-2222-3333-4444-555555555555",
-                "AZURE_TENANT_ID": "66666666-7777-8888-9999-000000000000",
-                "RUNNER_TEMP": str(tmp_path),
-                "GITHUB_ENV": str(github_env),
-            },
-            capture_output=True,
-            text=True,
-            timeout=60,
-            check=False,
-        )
-    finally:
-        server.shutdown()
-    assert result.returncode == 0, result.stderr
-    token_file = tmp_path / "azure-federated-token"
-    assert token_file.read_text() == "header.payload.signature"
-    assert token_file.stat().st_mode & 0o077 == 0
-    assert github_env.read_text() == f"AZURE_FEDERATED_TOKEN_FILE={token_file}\n"
-    assert _TokenEndpoint.seen == {
-        "authorization": "bearer request-token",
-        "audience": "api://AzureADTokenExchange",
-    }
-    assert "header.payload.signature" not in result.stdout + result.stderr
-
-
-def test_token_script_explains_a_missing_id_token_permission(tmp_path: Path) -> None:
-    result = subprocess.run(
-        ["bash", str(TOKEN_SCRIPT)],
-        env={"PATH": "/usr/bin:/bin", "RUNNER_TEMP": str(tmp_path)},
-        capture_output=True,
-        text=True,
-        timeout=60,
-        check=False,
-    )
-    assert result.returncode != 0
-    assert "id-token: write" in result.stderr
-
-
-@pytest.mark.parametrize("name", ["preview.yml", "deploy.yml", "drift.yml"])
-def test_pulumi_jobs_override_the_projects_local_backend(name: str) -> None:
+def test_pulumi_jobs_override_the_projects_local_backend() -> None:
     """Pulumi.yaml sets `backend.url: file://~`; `pulumi login` cannot override a project's backend, PULUMI_BACKEND_URL can."""
     project = yaml.safe_load((REPO / "Pulumi.yaml").read_text())
     assert project["backend"]["url"] == "file://~"
-    workflow = load(name)
-    jobs = [
-        job for job in workflow["jobs"].values() if any("pulumi/actions@" in str(step.get("uses", "")) for step in job.get("steps", []))
-    ]
-    assert jobs
-    for job in jobs:
-        assert job["env"]["PULUMI_BACKEND_URL"] == "azblob://${{ matrix.stateContainer }}"
-        assert job["env"]["AZURE_STORAGE_ACCOUNT"] == "${{ matrix.stateStorageAccount }}"

@@ -1,0 +1,106 @@
+"""Post each stack's preview result on its pull request: one comment per stack, edited in place, never left stale.
+
+Runs in preview-comment.yml (on `workflow_run`, from the default branch's code, with `pull-requests: write` and no Azure
+identity); the preview jobs that ran the pull request's code hold no write token. The result files come from those jobs'
+artifacts and are treated as untrusted text: the stack name must match the manifest's pattern, the pull request number
+comes from the workflow_run event, never from an artifact, and the text is capped.
+
+For each `result.json` + `report.md` under `<results>` (one folder per artifact): the stack's comment (found by its marker among the bot's
+comments, every page of them) is replaced with this run's report, or created. Every other stack comment of the bot on that
+pull request is replaced with a notice that this run produced no result for it, so a success from an earlier commit never
+stands next to a newer failure.
+
+Usage: pr_comment.py --pr N --head-sha SHA --run-url URL --conclusion C --results DIR [--bot-login github-actions[bot]]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import re
+import sys
+from pathlib import Path
+from typing import Any
+
+from github_api import GitHub
+
+MARKER = "<!-- exo-automation preview: {stack} -->"
+_MARKER = re.compile(r"<!-- exo-automation preview: ([A-Za-z0-9._-]+) -->")
+STACK_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")  # .github/pulumi-stacks.schema.json "stack"
+BODY_LIMIT = 62000
+
+
+def read_results(directory: Path) -> dict[str, str]:
+    """stack -> report markdown, from the downloaded artifacts; anything malformed is skipped with a warning."""
+    reports: dict[str, str] = {}
+    for result_file in sorted(directory.rglob("result.json")):  # one folder per artifact, or the folder itself
+        try:
+            result: dict[str, Any] = json.loads(result_file.read_text())
+            stack = str(result["stack"])
+            text = (result_file.parent / "report.md").read_text()
+        except (OSError, ValueError, KeyError) as error:
+            print(f"::warning::skipping {result_file.parent.name}: {error}")
+            continue
+        if not STACK_NAME.match(stack):
+            print(f"::warning::skipping {result_file.parent.name}: {stack!r} is not a stack name")
+            continue
+        # The report is text from a job that ran the pull request's code: it may not forge another stack's marker.
+        reports[stack] = _MARKER.sub("", text)[:BODY_LIMIT]
+    return reports
+
+
+def update_comments(github: GitHub, pr: int, run_url: str, conclusion: str, reports: dict[str, str], bot_login: str) -> dict[str, str]:
+    """Create or replace the comments; returns stack -> what was done ("created", "updated", "withdrawn")."""
+    existing: dict[str, int] = {}
+    for comment in github.paginate(f"issues/{pr}/comments"):
+        if (comment.get("user") or {}).get("login") != bot_login:
+            continue
+        match = _MARKER.search(comment.get("body") or "")
+        if match:
+            existing.setdefault(match.group(1), comment["id"])
+    done: dict[str, str] = {}
+    for stack, text in sorted(reports.items()):
+        body = f"{MARKER.format(stack=stack)}\n{text}\n\n[Workflow run]({run_url})\n"
+        if stack in existing:
+            github.call("PATCH", f"issues/comments/{existing[stack]}", {"body": body})
+            done[stack] = "updated"
+        else:
+            github.call("POST", f"issues/{pr}/comments", {"body": body})
+            done[stack] = "created"
+    for stack, comment_id in sorted(existing.items()):
+        if stack in reports:
+            continue
+        body = (
+            f"{MARKER.format(stack=stack)}\n### No preview of `{stack}` for the latest commit\n\n"
+            f"The [preview run]({run_url}) ended `{conclusion}` without a result for this stack (offline tests failed, the "
+            "preview environment's approval was not given, or the job was cancelled). An earlier result no longer applies.\n"
+        )
+        github.call("PATCH", f"issues/comments/{comment_id}", {"body": body})
+        done[stack] = "withdrawn"
+    return done
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description="Post preview results on a pull request.")
+    parser.add_argument("--pr", required=True, type=int)
+    parser.add_argument("--head-sha", required=True, help="the commit the Preview run tested (workflow_run.head_sha)")
+    parser.add_argument("--run-url", required=True)
+    parser.add_argument("--conclusion", required=True)
+    parser.add_argument("--results", required=True, type=Path)
+    parser.add_argument("--bot-login", default="github-actions[bot]")
+    args = parser.parse_args(argv)
+    github = GitHub.from_env()
+    current = github.call("GET", f"pulls/{args.pr}")["head"]["sha"]
+    if current != args.head_sha:
+        # A newer push started a newer Preview run (this one was cancelled or overtaken); that run posts its own results.
+        print(f"pull request #{args.pr} is now at {current[:12]}, this run tested {args.head_sha[:12]}: nothing posted")
+        return 0
+    reports = read_results(args.results) if args.results.is_dir() else {}
+    done = update_comments(github, args.pr, args.run_url, args.conclusion, reports, args.bot_login)
+    for stack, action in sorted(done.items()):
+        print(f"{stack}: comment {action}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

@@ -1,0 +1,142 @@
+"""Run one Pulumi command for one stack in CI and report it: exit code, outcome, diff, job summary, result files.
+
+Why not pulumi/actions for the command: after every command the action reads `pulumi stack output --show-secrets` into step
+outputs (pulumi/actions v7.0.0 src/main.ts, `stack.outputs()`), and it hides the CLI's exit code, which tells drift apart
+from a sign-in or throttling failure. The action still installs the CLI (install-only mode: no `command` input).
+
+Usage:
+  pulumi_run.py preview --stack S --out DIR [--refresh] [--expect-no-changes] [--save-plan FILE] [--policy-pack-config FILE]
+  pulumi_run.py up      --stack S --out DIR  --plan FILE [--refresh] [--policy-pack-config FILE]
+
+Writes DIR/output.txt (the CLI's output), DIR/result.json ({stack, command, exitCode, outcome, commit, refresh}) and
+DIR/report.md (the markdown the job summary, the PR comment and the drift issue show), then exits with the CLI's exit code.
+Never passes --show-secrets: secret values appear as [secret] in the output and stay encrypted in a saved plan.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+# Pulumi CLI exit codes (https://www.pulumi.com/docs/iac/cli/exit-codes/, mapping introduced in v3.226.1; .pulumi.version
+# pins a later CLI).
+OUTCOMES = {
+    0: "succeeded",
+    1: "failed",
+    2: "configuration error",
+    3: "sign-in failure",
+    4: "resource error",
+    5: "policy violation",
+    6: "stack not found",
+    7: "drift",
+    8: "cancelled",
+}
+# Entra sign-in errors (AADSTS...) can surface from a provider as a resource error; ARM and Graph throttle with HTTP 429.
+_SIGN_IN = re.compile(r"AADSTS\d+|DefaultAzureCredential|WorkloadIdentityCredential|ClientAssertionCredential")
+_THROTTLED = re.compile(r"\b429\b|TooManyRequests|Too Many Requests|throttl", re.IGNORECASE)
+# GitHub refuses comments over 65536 characters; keep the tail, where Pulumi prints the resource summary.
+REPORT_LIMIT = 60000
+
+
+def outcome_of(exit_code: int, output: str) -> str:
+    if exit_code in (0, 7, 5, 8, 2, 6):
+        return OUTCOMES[exit_code]
+    if exit_code == 3 or _SIGN_IN.search(output):
+        return "sign-in failure"
+    if _THROTTLED.search(output):
+        return "throttled"
+    return OUTCOMES.get(exit_code, "failed")
+
+
+def command_line(args: argparse.Namespace) -> list[str]:
+    line = ["pulumi", args.command, "--stack", args.stack, "--non-interactive", "--diff", "--color", "never"]
+    line += ["--suppress-outputs", "--policy-pack", "policy"]
+    if args.policy_pack_config:
+        line += ["--policy-pack-config", args.policy_pack_config]
+    if args.refresh:
+        line.append("--refresh")
+    if args.command == "preview":
+        if args.expect_no_changes:
+            line.append("--expect-no-changes")
+        if args.save_plan:
+            line += ["--save-plan", args.save_plan]
+    else:
+        # The approved preview's plan: the update may do what it planned and nothing else, or it fails.
+        line += ["--plan", args.plan, "--yes"]
+    return line
+
+
+def report(args: argparse.Namespace, exit_code: int, outcome: str, output: str) -> str:
+    commit = os.environ.get("GITHUB_SHA", "")[:12]
+    shown = output if len(output) <= REPORT_LIMIT else "…(earlier output cut)…\n" + output[-REPORT_LIMIT:]
+    # A fence longer than any backtick run in the output, so the output cannot close it.
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", shown)), default=0))
+    refresh = "with `--refresh` (reads the tenant first, as the deploy does)" if args.refresh else "without refresh"
+    return (
+        f"### `pulumi {args.command}` on `{args.stack}`: {outcome}\n\n"
+        f"Commit `{commit}`, {refresh}, policy pack `policy`, exit code {exit_code}.\n\n"
+        f"<details{' open' if exit_code else ''}><summary>Output</summary>\n\n{fence}\n{shown}\n{fence}\n\n</details>\n"
+    )
+
+
+def main(argv: list[str]) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
+    parser.add_argument("command", choices=["preview", "up"])
+    parser.add_argument("--stack", required=True)
+    parser.add_argument("--out", required=True, type=Path)
+    parser.add_argument("--refresh", action="store_true")
+    parser.add_argument("--expect-no-changes", action="store_true")
+    parser.add_argument("--save-plan")
+    parser.add_argument("--plan")
+    parser.add_argument("--policy-pack-config", help="JSON settings for the policy pack (docs/policy.md)")
+    args = parser.parse_args(argv)
+    if args.command == "up" and not args.plan:
+        parser.error("up needs --plan: deploys apply the plan of the preview the approver saw")
+    if args.command == "up" and not Path(args.plan).is_file():
+        print(f"::error::no update plan at {args.plan}: the preview that the approver saw did not save one; not deploying")
+        return 2
+    args.out.mkdir(parents=True, exist_ok=True)
+    line = command_line(args)
+    print("+ " + " ".join(line), flush=True)
+    chunks: list[str] = []
+    with subprocess.Popen(line, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as process:  # noqa: S603
+        assert process.stdout is not None
+        for chunk in process.stdout:
+            sys.stdout.write(chunk)
+            chunks.append(chunk)
+        exit_code = process.wait()
+    output = "".join(chunks)
+    outcome = outcome_of(exit_code, output)
+    if args.command == "preview" and args.save_plan and exit_code == 0 and not Path(args.save_plan).is_file():
+        outcome, exit_code = "failed", 1
+        output += "\nno update plan was written; an update could not be held to this preview\n"
+    (args.out / "output.txt").write_text(output)
+    result = {
+        "stack": args.stack,
+        "command": args.command,
+        "exitCode": exit_code,
+        "outcome": outcome,
+        "commit": os.environ.get("GITHUB_SHA", ""),
+        "refresh": args.refresh,
+    }
+    (args.out / "result.json").write_text(json.dumps(result, indent=2) + "\n")
+    markdown = report(args, exit_code, outcome, output)
+    (args.out / "report.md").write_text(markdown)
+    summary = os.environ.get("GITHUB_STEP_SUMMARY")
+    if summary:
+        with open(summary, "a", encoding="utf-8") as handle:
+            handle.write(markdown + "\n")
+    github_output = os.environ.get("GITHUB_OUTPUT")
+    if github_output:
+        with open(github_output, "a", encoding="utf-8") as handle:
+            handle.write(f"outcome={outcome}\nexit-code={exit_code}\n")
+    return exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))

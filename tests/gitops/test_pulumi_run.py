@@ -1,0 +1,171 @@
+"""The CI Pulumi runner: the command line it builds, how it names each exit code, and what it reports.
+
+A stand-in `pulumi` on PATH records its arguments, prints a scripted output, writes a plan file when asked, and exits with a
+scripted code; the exit codes are the CLI's documented ones (https://www.pulumi.com/docs/iac/cli/exit-codes/).
+"""
+
+from __future__ import annotations
+
+import ast
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+RUNNER = REPO / ".github" / "scripts" / "pulumi_run.py"
+FAKE_PULUMI = """#!/usr/bin/env bash
+printf '%s\\n' "$@" > "$FAKE_ARGS"
+printf '%s' "$FAKE_OUTPUT"
+if [ "${FAKE_WRITE_PLAN:-}" = 1 ]; then
+  previous=""
+  for arg in "$@"; do
+    if [ "$previous" = "--save-plan" ]; then mkdir -p "$(dirname "$arg")"; echo '{"resourcePlans":{}}' > "$arg"; fi
+    previous="$arg"
+  done
+fi
+exit "$FAKE_EXIT"
+"""
+
+
+def run(
+    tmp_path: Path, *args: str, exit_code: int = 0, output: str = "Resources:\n    5 unchanged\n", write_plan: bool = False
+) -> dict[str, Any]:
+    bin_dir = tmp_path / "bin"
+    bin_dir.mkdir(exist_ok=True)
+    fake = bin_dir / "pulumi"
+    fake.write_text(FAKE_PULUMI)
+    fake.chmod(0o755)
+    summary, github_output = tmp_path / "summary.md", tmp_path / "github_output"
+    env = {
+        "PATH": f"{bin_dir}:/usr/bin:/bin",
+        "FAKE_ARGS": str(tmp_path / "args"),
+        "FAKE_OUTPUT": output,
+        "FAKE_EXIT": str(exit_code),
+        "FAKE_WRITE_PLAN": "1" if write_plan else "",
+        "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
+        "GITHUB_STEP_SUMMARY": str(summary),
+        "GITHUB_OUTPUT": str(github_output),
+    }
+    out = tmp_path / "out"
+    completed = subprocess.run(
+        [sys.executable, str(RUNNER), *args, "--stack", "contoso", "--out", str(out)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+        cwd=tmp_path,
+    )
+    args_file = tmp_path / "args"
+    return {
+        "code": completed.returncode,
+        "stdout": completed.stdout,
+        "argv": args_file.read_text().splitlines() if args_file.exists() else None,
+        "result": json.loads((out / "result.json").read_text()) if (out / "result.json").exists() else None,
+        "report": (out / "report.md").read_text() if (out / "report.md").exists() else "",
+        "summary": summary.read_text() if summary.exists() else "",
+        "github_output": github_output.read_text() if github_output.exists() else "",
+    }
+
+
+def test_preview_runs_the_policy_pack_with_refresh_and_never_shows_secrets(tmp_path: Path) -> None:
+    got = run(tmp_path, "preview", "--refresh")
+    assert got["code"] == 0
+    assert got["argv"] == [
+        "preview", "--stack", "contoso", "--non-interactive", "--diff", "--color", "never",
+        "--suppress-outputs", "--policy-pack", "policy", "--refresh",
+    ]  # fmt: skip
+    assert got["result"] == {
+        "stack": "contoso",
+        "command": "preview",
+        "exitCode": 0,
+        "outcome": "succeeded",
+        "commit": "0123456789abcdef0123456789abcdef01234567",
+        "refresh": True,
+    }
+    assert "5 unchanged" in got["summary"] and got["summary"].strip() == got["report"].strip()
+    assert "with `--refresh`" in got["report"] and "Commit `0123456789ab`" in got["report"]
+    assert got["github_output"] == "outcome=succeeded\nexit-code=0\n"
+    assert "5 unchanged" in got["stdout"], "the log shows the output live"
+
+
+@pytest.mark.parametrize(
+    ("exit_code", "output", "outcome"),
+    [
+        (0, "no changes", "succeeded"),
+        (7, "error: no changes were expected but changes were proposed", "drift"),
+        (3, "error: failed to authenticate", "sign-in failure"),
+        (1, "AADSTS700024: Client assertion is not within its valid time range.", "sign-in failure"),
+        (4, "ClientAssertionCredential authentication failed", "sign-in failure"),
+        (4, "StatusCode=429 Code=TooManyRequests", "throttled"),
+        (4, "error: creating Runbook: Code=Conflict", "resource error"),
+        (5, "mandatory policy violation", "policy violation"),
+        (8, "update cancelled", "cancelled"),
+        (255, "panic", "failed"),
+    ],
+)
+def test_exit_codes_tell_drift_from_sign_in_and_throttling(tmp_path: Path, exit_code: int, output: str, outcome: str) -> None:
+    got = run(tmp_path, "preview", "--refresh", "--expect-no-changes", exit_code=exit_code, output=output)
+    assert got["code"] == exit_code
+    assert got["result"]["outcome"] == outcome
+    assert "--expect-no-changes" in got["argv"]
+    assert f": {outcome}" in got["report"].splitlines()[0]
+
+
+def test_a_saved_plan_is_required_when_asked_for(tmp_path: Path) -> None:
+    plan = tmp_path / "plans" / "plan.json"
+    saved = run(tmp_path, "preview", "--refresh", "--save-plan", str(plan), write_plan=True)
+    assert saved["code"] == 0 and plan.is_file()
+    assert saved["argv"][-2:] == ["--save-plan", str(plan)]
+    plan.unlink()
+    missing = run(tmp_path, "preview", "--refresh", "--save-plan", str(plan))
+    assert missing["code"] == 1 and missing["result"]["outcome"] == "failed"
+    assert "no update plan was written" in missing["report"]
+
+
+def test_up_applies_exactly_the_saved_plan(tmp_path: Path) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text("{}")
+    got = run(tmp_path, "up", "--refresh", "--plan", str(plan))
+    assert got["code"] == 0
+    assert got["argv"][0] == "up" and "--refresh" in got["argv"]
+    assert got["argv"][-3:] == ["--plan", str(plan), "--yes"]
+
+
+def test_policy_settings_are_passed_on(tmp_path: Path) -> None:
+    got = run(tmp_path, "preview", "--policy-pack-config", "policy/settings.json")
+    assert got["argv"][got["argv"].index("--policy-pack") :] == ["--policy-pack", "policy", "--policy-pack-config", "policy/settings.json"]
+
+
+def test_up_without_the_approved_plan_does_not_run(tmp_path: Path) -> None:
+    got = run(tmp_path, "up", "--refresh", "--plan", str(tmp_path / "absent.json"))
+    assert got["code"] == 2 and got["argv"] is None
+    assert "not deploying" in got["stdout"]
+    no_flag = run(tmp_path, "up", "--refresh")
+    assert no_flag["code"] == 2 and no_flag["argv"] is None
+
+
+def test_the_report_keeps_the_tail_and_cannot_be_broken_out_of(tmp_path: Path) -> None:
+    output = "x" * 70000 + "\n```\n<!-- injected -->\nResources: 3 to update\n"
+    got = run(tmp_path, "preview", exit_code=0, output=output)
+    report = got["report"]
+    assert len(report) < 62000 and "Resources: 3 to update" in report and "earlier output cut" in report
+    fence = next(line for line in report.splitlines() if line.startswith("```"))
+    assert len(fence) == 4, "the fence is longer than any backtick run in the output"
+
+
+STDLIB = {"__future__", "argparse", "collections", "json", "os", "re", "subprocess", "sys", "pathlib", "typing", "urllib"}
+
+
+@pytest.mark.parametrize("script", sorted((REPO / ".github" / "scripts").glob("*.py")), ids=lambda path: path.name)
+def test_workflow_scripts_need_only_the_runners_python(script: Path) -> None:
+    # The workflows call them with the runner's python3, before and apart from .venv: standard library and each other only.
+    tree = ast.parse(script.read_text())
+    imports = {alias.name.split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.Import) for alias in node.names}
+    imports |= {str(node.module).split(".")[0] for node in ast.walk(tree) if isinstance(node, ast.ImportFrom)}
+    local = {path.stem for path in script.parent.glob("*.py")}
+    assert imports <= STDLIB | local, imports - STDLIB - local
