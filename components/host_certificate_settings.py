@@ -1,0 +1,255 @@
+"""Host certificates: public certificates made on the Windows host that uses them, read from repo files and validated.
+
+The key pair is generated on the host (`scripts/windows/New-ExoHostCertificate.ps1`), non-exportable in a CSP; the repo holds only the
+public certificate. Everything here runs before any resource is registered, and every problem is one `ConfigError` naming the config
+key. No message ever quotes a file's content: a file that holds a private key is named, never echoed.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import datetime
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from cryptography import x509
+from cryptography.exceptions import UnsupportedAlgorithm
+from cryptography.hazmat.primitives import serialization
+from cryptography.hazmat.primitives.asymmetric import rsa
+
+from certtool.material import thumbprint
+from components.config_values import ConfigError, expect
+
+MINIMUM_RSA_BITS = 2048
+"""Entra's minimum for certificate credentials, and what the policy pack enforces."""
+DEFAULT_WARN_BEFORE_DAYS = 30
+WARN_BEFORE_DAYS_RANGE = (1, 365)
+MAX_FILE_BYTES = 64 * 1024
+"""A certificate is 1-2 KB; anything much larger is the wrong file."""
+
+# PEM armour: the label decides what a block is. Any label with PRIVATE KEY in it (PRIVATE KEY, RSA/EC/DSA/OPENSSH PRIVATE KEY,
+# ENCRYPTED PRIVATE KEY) is key material; PKCS12 is what some tools write around a PFX.
+_PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
+_CERTIFICATE_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
+_BASE64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
+
+# PKCS#12 (RFC 7292): PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo (OID pkcs7-data or pkcs7-signedData), ... }.
+_PFX_VERSION = b"\x02\x01\x03\x30"
+_PKCS7_DATA_OID = bytes.fromhex("06092a864886f70d010701")
+_PKCS7_SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")
+
+
+def utc_now() -> datetime.datetime:
+    """The clock the settings read (expiry, warnings). __main__ calls it once; tests replace it."""
+    return datetime.datetime.now(datetime.UTC)
+
+
+def rfc3339(moment: datetime.datetime) -> str:
+    """UTC, whole seconds, `Z`: what the azuread provider parses (time.RFC3339) and what the mock tenant stores."""
+    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+@dataclass(frozen=True)
+class HostCertificateFile:
+    """One public certificate from the repo, validated."""
+
+    path: str
+    """As written in config: relative to the project directory."""
+    certificate_pem: str
+    """The certificate re-encoded as PEM (a DER .cer and a PEM file give the same text)."""
+    thumbprint: str
+    subject: str
+    not_before: datetime.datetime
+    not_after: datetime.datetime
+    rsa_bits: int
+
+
+@dataclass(frozen=True)
+class HostCertificateSettings:
+    """An identity whose certificates are made on its hosts: one key credential per listed certificate."""
+
+    certificates: tuple[HostCertificateFile, ...]
+    warn_before_days: int
+    warnings: tuple[str, ...]
+    """Expiry warnings at the moment the settings were read (preview and up print them); never resource inputs."""
+
+    @property
+    def current(self) -> HostCertificateFile:
+        """The newest certificate (latest end, then latest start): the one hosts should be on, and what the outputs show."""
+        return max(self.certificates, key=lambda c: (c.not_after, c.not_before))
+
+    @property
+    def certificate_pems(self) -> tuple[str, ...]:
+        """Every certificate's PEM, the current one first (what ExchangeAppIdentityArgs.host_certificates takes)."""
+        current = self.current
+        return (current.certificate_pem, *(c.certificate_pem for c in self.certificates if c is not current))
+
+
+def is_pkcs12(data: bytes) -> bool:
+    """A DER PFX: SEQUENCE, version 3, then a PKCS#7 data or signedData ContentInfo (RFC 7292 section 4)."""
+    head = data[:32]
+    return data[:1] == b"\x30" and _PFX_VERSION in head and (_PKCS7_DATA_OID in data[:48] or _PKCS7_SIGNED_DATA_OID in data[:48])
+
+
+def is_der_private_key(data: bytes) -> bool:
+    """A DER private key in any form `cryptography` reads: PKCS#8 (plain or encrypted), PKCS#1 RSA, SEC1 EC."""
+    try:
+        serialization.load_der_private_key(data, password=None)
+    except TypeError:
+        return True  # "Password was not given but private key is encrypted": an encrypted PKCS#8 key
+    except (ValueError, UnsupportedAlgorithm):
+        return False
+    return True
+
+
+def private_key_form(data: bytes) -> str | None:
+    """What kind of private key material `data` holds (PEM block label, PKCS#12, DER key, or base64 of those), else None."""
+    for match in _PEM_BLOCK.finditer(data):
+        label = match.group(1)
+        if b"PRIVATE KEY" in label or label == b"PKCS12":
+            return f"a PEM '{label.decode()}' block"
+    if is_pkcs12(data):
+        return "a PKCS#12 (PFX) file"
+    if is_der_private_key(data):
+        return "a DER private key"
+    stripped = data.strip()
+    if stripped and _BASE64_TEXT.fullmatch(stripped) and b"-----" not in stripped:
+        try:
+            decoded = base64.b64decode(b"".join(stripped.split()), validate=True)
+        except (ValueError, binascii.Error):
+            return None
+        inner = private_key_form(decoded) if decoded != data else None
+        return f"base64 of {inner}" if inner else None
+    return None
+
+
+def _load_certificate(key: str, path: str, data: bytes) -> x509.Certificate:
+    labels = [m.group(1) for m in _PEM_BLOCK.finditer(data)]
+    if labels:
+        certificates = [label for label in labels if label in _CERTIFICATE_LABELS]
+        if len(labels) != 1 or len(certificates) != 1:
+            found = ", ".join(label.decode() for label in labels)
+            raise ConfigError(key, f"{path} must hold exactly one PEM CERTIFICATE block (found: {found})")
+        try:
+            return x509.load_pem_x509_certificate(data)
+        except ValueError:
+            raise ConfigError(key, f"{path} is not a readable X.509 certificate (bad PEM or DER inside)") from None
+    raw = data
+    stripped = data.strip()
+    if stripped and _BASE64_TEXT.fullmatch(stripped):
+        try:
+            raw = base64.b64decode(b"".join(stripped.split()), validate=True)
+        except (ValueError, binascii.Error):
+            raw = data
+    try:
+        return x509.load_der_x509_certificate(raw)
+    except ValueError:
+        raise ConfigError(
+            key, f"{path} is not a certificate: expected a PEM file (-----BEGIN CERTIFICATE-----) or a DER .cer file"
+        ) from None
+
+
+def _read(key: str, raw: Any, project_dir: Path) -> tuple[str, bytes]:
+    path = expect(key, raw, str, "a path to a certificate file in the repository (relative to Pulumi.yaml)").strip()
+    if not path or "\\" in path or Path(path).is_absolute():
+        raise ConfigError(key, f"{path!r} must be a path relative to the project directory, with forward slashes")
+    root = project_dir.resolve()
+    file = (root / path).resolve()
+    if not file.is_relative_to(root):
+        raise ConfigError(key, f"{path!r} points outside the project directory; keep host certificates in the repository")
+    if not file.is_file():
+        raise ConfigError(key, f"{path} does not exist (relative to {root.name}/); commit the file the host exported")
+    size = file.stat().st_size
+    if size > MAX_FILE_BYTES:
+        raise ConfigError(key, f"{path} is {size} bytes; a certificate is a few KB, is this the right file?")
+    return path, file.read_bytes()
+
+
+def parse_host_certificate(key: str, raw: Any, project_dir: Path, now: datetime.datetime) -> HostCertificateFile:
+    path, data = _read(key, raw, project_dir)
+    # Key material first, and by name only: the message must not carry any of it into logs, PR comments or CI output.
+    form = private_key_form(data)
+    if form is not None:
+        raise ConfigError(
+            key,
+            f"{path} holds private key material ({form}), never only a public certificate. Do not commit it: remove the file "
+            "from the repository and its history, treat that key as disclosed, and export only the certificate "
+            "(scripts/windows/New-ExoHostCertificate.ps1 writes a .pem without the key)",
+        )
+    certificate = _load_certificate(key, path, data)
+    public_key = certificate.public_key()
+    if not isinstance(public_key, rsa.RSAPublicKey):
+        raise ConfigError(key, f"{path} has a {type(public_key).__name__} key; Entra certificate credentials for Exchange need RSA")
+    if public_key.key_size < MINIMUM_RSA_BITS:
+        raise ConfigError(key, f"{path} has a {public_key.key_size}-bit RSA key; at least {MINIMUM_RSA_BITS} bits are required")
+    try:
+        constraints = certificate.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        constraints = None
+    if constraints is not None and constraints.ca:
+        raise ConfigError(
+            key, f"{path} is a CA certificate (basicConstraints CA=true); upload the host's own client certificate, not an issuer"
+        )
+    not_before, not_after = certificate.not_valid_before_utc, certificate.not_valid_after_utc
+    if not_after <= now:
+        raise ConfigError(
+            key, f"{path} expired on {rfc3339(not_after)}; remove it from config (make a new one on the host first if none is left)"
+        )
+    if not_after <= not_before:
+        raise ConfigError(key, f"{path} ends ({rfc3339(not_after)}) before it starts ({rfc3339(not_before)})")
+    return HostCertificateFile(
+        path=path,
+        certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
+        thumbprint=thumbprint(certificate),
+        subject=certificate.subject.rfc4514_string(),
+        not_before=not_before,
+        not_after=not_after,
+        rsa_bits=public_key.key_size,
+    )
+
+
+def expiry_warnings(identity: str, certificates: Sequence[HostCertificateFile], warn_days: int, now: datetime.datetime) -> list[str]:
+    """Warnings for certificates within `warn_days` of their end, unless a newer listed one outlives the window (rotation done)."""
+    horizon = now + datetime.timedelta(days=warn_days)
+    if any(c.not_after > horizon for c in certificates):
+        # A successor is already listed: the old one ending is the planned end of the overlap, not news.
+        return [
+            f"identity {identity}: host certificate {c.path} ({c.thumbprint}) ends {rfc3339(c.not_after)}; switch the hosts still "
+            "on it to the newer certificate, then remove it from config"
+            for c in certificates
+            if c.not_after <= horizon
+        ]
+    return [
+        f"identity {identity}: host certificate {c.path} ({c.thumbprint}) expires {rfc3339(c.not_after)}, in "
+        f"{max(0, (c.not_after - now).days)} days, and no newer certificate is listed: run New-ExoHostCertificate.ps1 on the host "
+        "and add the new .pem in a pull request (docs/certificate-handover.md, 'Host certificates')"
+        for c in certificates
+    ]
+
+
+def parse_host_certificates(
+    key: str, raw: Any, warn_before_days: int, identity: str, project_dir: Path, now: datetime.datetime
+) -> HostCertificateSettings:
+    """`key` is the full config key of the list (…certificate.hostCertificates)."""
+    entries = expect(key, raw, list, "a list of certificate file paths")
+    if not entries:
+        raise ConfigError(key, "must list at least one certificate file; remove hostCertificates for a generated certificate")
+    certificates: list[HostCertificateFile] = []
+    for index, entry in enumerate(entries):
+        item_key = f"{key}[{index}]"
+        certificate = parse_host_certificate(item_key, entry, project_dir, now)
+        for earlier_index, earlier in enumerate(certificates):
+            if earlier.thumbprint == certificate.thumbprint:
+                raise ConfigError(
+                    item_key, f"{certificate.path} is the same certificate as {key}[{earlier_index}] (thumbprint {certificate.thumbprint})"
+                )
+        certificates.append(certificate)
+    return HostCertificateSettings(
+        certificates=tuple(certificates),
+        warn_before_days=warn_before_days,
+        warnings=tuple(expiry_warnings(identity, certificates, warn_before_days, now)),
+    )
