@@ -68,7 +68,7 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
     """Generation of a generated certificate; None for host certificates."""
     certificate_source: str
     """"generated" (the program made the key; it is in state) or "host" (made on the host; only the public certificate is here)."""
-    credentials: list[dict[str, pulumi.Output[str]]]
+    credentials: pulumi.Output[list[dict[str, str]]]
     """Every certificate the app accepts: thumbprint, notBefore, notAfter."""
     connect_command: pulumi.Output[str]
     """Connect-ExchangeOnline with the certificate thumbprint."""
@@ -169,7 +169,9 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
         self.certificate_pem = current.certificate_pem
         self.certificate_not_after = current.not_after
         self.credential_key_id = current.key_id
-        self.credentials = [{"thumbprint": c.thumbprint, "notAfter": c.not_after} for c in accepted]
+        self.credentials = pulumi.Output.all(*[pulumi.Output.all(c.thumbprint, c.not_after) for c in accepted]).apply(
+            lambda pairs: [{"thumbprint": thumb, "notAfter": not_after} for thumb, not_after in pairs]
+        )
         self.connect_command = pulumi.Output.all(self.thumbprint, self.client_id, self.organization).apply(
             lambda v: connect_commands.exchange_certificate_command(v[0], v[1], v[2], cloud)
         )
