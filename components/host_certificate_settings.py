@@ -17,30 +17,24 @@ from pathlib import Path
 from typing import Any
 
 from cryptography import x509
-from cryptography.exceptions import UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from certtool.material import thumbprint
-from components.config_values import ConfigError, expect
+from components.config_values import ConfigError
+from components.key_material import private_key_form
 
 MINIMUM_RSA_BITS = 2048
-"""Entra's minimum for certificate credentials, and what the policy pack enforces."""
+"""The floor the policy pack enforces for every key (policy/exo_policies.py MINIMUM_RSA_BITS) and the generated mode's smallest size."""
 DEFAULT_WARN_BEFORE_DAYS = 30
 WARN_BEFORE_DAYS_RANGE = (1, 365)
+_MAX_PATH = 260  # Windows' MAX_PATH: a longer "path" is content pasted by mistake
 MAX_FILE_BYTES = 64 * 1024
 """A certificate is 1-2 KB; anything much larger is the wrong file."""
 
-# PEM armour: the label decides what a block is. Any label with PRIVATE KEY in it (PRIVATE KEY, RSA/EC/DSA/OPENSSH PRIVATE KEY,
-# ENCRYPTED PRIVATE KEY) is key material; PKCS12 is what some tools write around a PFX.
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
 _CERTIFICATE_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
 _BASE64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
-
-# PKCS#12 (RFC 7292): PFX ::= SEQUENCE { version INTEGER (3), authSafe ContentInfo (OID pkcs7-data or pkcs7-signedData), ... }.
-_PFX_VERSION = b"\x02\x01\x03\x30"
-_PKCS7_DATA_OID = bytes.fromhex("06092a864886f70d010701")
-_PKCS7_SIGNED_DATA_OID = bytes.fromhex("06092a864886f70d010702")
 
 
 def utc_now() -> datetime.datetime:
@@ -89,44 +83,6 @@ class HostCertificateSettings:
         return (current.certificate_pem, *(c.certificate_pem for c in self.certificates if c is not current))
 
 
-def is_pkcs12(data: bytes) -> bool:
-    """A DER PFX: SEQUENCE, version 3, then a PKCS#7 data or signedData ContentInfo (RFC 7292 section 4)."""
-    head = data[:32]
-    return data[:1] == b"\x30" and _PFX_VERSION in head and (_PKCS7_DATA_OID in data[:48] or _PKCS7_SIGNED_DATA_OID in data[:48])
-
-
-def is_der_private_key(data: bytes) -> bool:
-    """A DER private key in any form `cryptography` reads: PKCS#8 (plain or encrypted), PKCS#1 RSA, SEC1 EC."""
-    try:
-        serialization.load_der_private_key(data, password=None)
-    except TypeError:
-        return True  # "Password was not given but private key is encrypted": an encrypted PKCS#8 key
-    except (ValueError, UnsupportedAlgorithm):
-        return False
-    return True
-
-
-def private_key_form(data: bytes) -> str | None:
-    """What kind of private key material `data` holds (PEM block label, PKCS#12, DER key, or base64 of those), else None."""
-    for match in _PEM_BLOCK.finditer(data):
-        label = match.group(1)
-        if b"PRIVATE KEY" in label or label == b"PKCS12":
-            return f"a PEM '{label.decode()}' block"
-    if is_pkcs12(data):
-        return "a PKCS#12 (PFX) file"
-    if is_der_private_key(data):
-        return "a DER private key"
-    stripped = data.strip()
-    if stripped and _BASE64_TEXT.fullmatch(stripped) and b"-----" not in stripped:
-        try:
-            decoded = base64.b64decode(b"".join(stripped.split()), validate=True)
-        except (ValueError, binascii.Error):
-            return None
-        inner = private_key_form(decoded) if decoded != data else None
-        return f"base64 of {inner}" if inner else None
-    return None
-
-
 def _load_certificate(key: str, path: str, data: bytes) -> x509.Certificate:
     labels = [m.group(1) for m in _PEM_BLOCK.finditer(data)]
     if labels:
@@ -154,7 +110,24 @@ def _load_certificate(key: str, path: str, data: bytes) -> x509.Certificate:
 
 
 def _read(key: str, raw: Any, project_dir: Path) -> tuple[str, bytes]:
-    path = expect(key, raw, str, "a path to a certificate file in the repository (relative to Pulumi.yaml)").strip()
+    if not isinstance(raw, str):
+        # Not echoed: a mis-pasted value could be anything, a key included.
+        raise ConfigError(
+            key, f"must be a path to a certificate file in the repository (relative to Pulumi.yaml), got a {type(raw).__name__}"
+        )
+    path = raw.strip()
+    if "\n" in path or "-----" in path or len(path) > _MAX_PATH:
+        # Pasted content instead of a path: say what it looks like, never repeat it.
+        form = private_key_form(path.encode("utf-8", errors="replace"))
+        if form is not None:
+            raise ConfigError(
+                key,
+                f"holds private key material ({form}) instead of a path. Remove it from the stack config and its history, treat "
+                "that key as disclosed, and list only the path of the public certificate the host exported",
+            )
+        raise ConfigError(
+            key, "must be a path relative to the project directory, not a certificate's content; commit the file and list its path"
+        )
     if not path or "\\" in path or Path(path).is_absolute():
         raise ConfigError(key, f"{path!r} must be a path relative to the project directory, with forward slashes")
     root = project_dir.resolve()
@@ -235,7 +208,10 @@ def parse_host_certificates(
     key: str, raw: Any, warn_before_days: int, identity: str, project_dir: Path, now: datetime.datetime
 ) -> HostCertificateSettings:
     """`key` is the full config key of the list (…certificate.hostCertificates)."""
-    entries = expect(key, raw, list, "a list of certificate file paths")
+    if not isinstance(raw, list):
+        # Not echoed, unlike other config values: a key pasted here must not reach logs or PR comments.
+        raise ConfigError(key, f"must be a list of certificate file paths, got a {type(raw).__name__}")
+    entries: list[Any] = raw
     if not entries:
         raise ConfigError(key, "must list at least one certificate file; remove hostCertificates for a generated certificate")
     certificates: list[HostCertificateFile] = []
