@@ -121,7 +121,10 @@ class StackSettings:
 
 # The config keys of this project, with what each holds. Pulumi.yaml declares the same keys; a test keeps the two in step.
 CONFIG_KEYS = {
-    "identities": "list of app identities (objects); the default is one identity named 'exo' with Exchange Administrator",
+    "identities": (
+        "list of app identities (objects); the default is one identity named 'exo' with Exchange Administrator and a generated "
+        "certificate; certificate.hostCertificates lists public certificates made on the hosts instead (no key in state)"
+    ),
     "organization": "the tenant's initial *.onmicrosoft.com domain; looked up when unset",
     "allowGlobalAdministrator": "allow the Global Administrator role on an identity",
     "additionalOwners": "object ids that co-own every app registration",
