@@ -12,6 +12,7 @@ from tests.host_certificate_files import CertificateFolder, MovableClock, make_h
 from tests.mock_tenant import MockTenant
 from tests.schema_check import check_registration
 from tests.test_identity_program import APPLICATION, APPLICATION_CERTIFICATE, PRIVATE_KEY, SELF_SIGNED_CERT, independent_thumbprint
+from tests.test_program_modes import plain_inputs, unknown_paths
 
 
 def rfc3339(moment: dt.datetime) -> str:
@@ -112,6 +113,19 @@ class HostCertificateStack(unittest.IsolatedAsyncioTestCase):
             sorted((r.name, str(r.plain_inputs)) for r in other.of_type(APPLICATION_CERTIFICATE)),
         )
         self.assertEqual(one.output("identities")["exo"]["thumbprint"], other.output("identities")["exo"]["thumbprint"])
+
+    async def test_a_month_later_nothing_changes_and_a_first_preview_knows_all_but_the_app_id(self) -> None:
+        config = host_identity(self.first_path)
+        preview = await self.up(config, preview=True)
+        unknown = {f"{r.name}{path}" for r in preview.custom() for path in unknown_paths(r.inputs)}
+        credential = f"exo-host-{self.first.thumbprint.lower()}-credential"
+        self.assertEqual({u for u in unknown if u.startswith(credential)}, {f"{credential}.applicationId"})
+        first = await self.up(config)
+        self.clock.advance(31)
+        second = await self.up(config)
+        self.assertEqual(plain_inputs(first), plain_inputs(second))
+        self.assertEqual({(r.type, r.name): r.id for r in first.custom()}, {(r.type, r.name): r.id for r in second.custom()})
+        self.assertEqual({k: v.value for k, v in first.outputs.items()}, {k: v.value for k, v in second.outputs.items()})
 
     async def test_generated_and_host_identities_side_by_side(self) -> None:
         config = {
