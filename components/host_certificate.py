@@ -48,9 +48,10 @@ class HostCertificate(pulumi.ComponentResource):
             type="AsymmetricX509Cert",
             encoding="pem",
             value=args.certificate_pem,
-            # Both dates from the certificate: Entra refuses an end past the certificate's ("Key credential end date is invalid"),
-            # an unset start would be the moment of `up` (different on every machine), and the policy pack judges the lifetime
-            # from the start. key_id stays unset so a re-created credential gets a fresh one.
+            # Both dates from the certificate. Entra refuses an end past the certificate's ("Key credential end date is invalid").
+            # An unset start is left to Entra ("usually the start date of the certificate", pulumi-azuread 6.11.1
+            # ApplicationCertificateArgs.start_date); set, it is in the inputs where a reviewer and the policy pack's lifetime
+            # rule see it. key_id stays unset so a re-created credential gets a fresh one.
             start_date=start,
             end_date=end,
             opts=pulumi.ResourceOptions(parent=self),
