@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime as dt
 import tempfile
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -91,9 +90,6 @@ class CertificateFolder:
 
     def cleanup(self) -> None:
         self._directory.cleanup()
-
-
-Clock = Callable[[], dt.datetime]
 
 
 class MovableClock:

@@ -41,6 +41,8 @@
     .\New-ExoHostCertificate.ps1 -Identity exo -TaskAccount 'CONTOSO\gmsa-exo$' -OutputDirectory C:\Temp
 
 .NOTES
+    Needs Windows Server 2016 / Windows 10 or later: the PKI module of Windows Server 2012 R2 has New-SelfSignedCertificate
+    without -Provider, -KeyExportPolicy, -NotAfter or -Type.
     Exit codes: 0 created (writes an object with Thumbprint, NotBefore, NotAfter, File); 1 failed (the message says why,
     and a certificate that failed a check is removed with its key).
 #>
