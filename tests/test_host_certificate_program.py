@@ -9,7 +9,7 @@ from typing import Any
 
 from tests.harness import Deployment, evaluate
 from tests.host_certificate_files import CertificateFolder, MovableClock, make_host_certificate, rsa_key
-from tests.mock_tenant import MockTenant
+from tests.mock_tenant import SECRET, MockTenant
 from tests.schema_check import check_registration
 from tests.test_identity_program import APPLICATION, APPLICATION_CERTIFICATE, PRIVATE_KEY, SELF_SIGNED_CERT, independent_thumbprint
 from tests.test_program_modes import plain_inputs, unknown_paths
@@ -197,3 +197,26 @@ class ExpiryWarning(unittest.IsolatedAsyncioTestCase):
         self.assertIn(self.certificate.thumbprint, warnings[0])
         self.assertIn("switch the hosts", warnings[0])
         self.assertNotIn(successor.thumbprint, warnings[0])
+
+
+class KeyVaultBesideHostCertificates(unittest.IsolatedAsyncioTestCase):
+    async def test_the_vault_holds_only_the_generated_identitys_key(self) -> None:
+        clock = MovableClock()
+        folder = CertificateFolder()
+        self.addCleanup(folder.cleanup)
+        reader = "0d3f6a2e-5b1c-4c8e-9f7a-1b2c3d4e5f60"
+        host = make_host_certificate(clock.now)
+        config = {
+            "identities": [
+                {"name": "arc", "roles": ["Global Reader"]},
+                {"name": "tasks", "certificate": {"hostCertificates": [folder.write("tasks.crt", host.pem)]}},
+            ],
+            "keyVault": {"enabled": True, "name": "kv-exo-mixed", "resourceGroupName": "rg-exo-hosts", "readers": [reader]},
+        }
+        tenant = MockTenant(clock=clock, existing_resource_groups={"rg-exo-hosts": "westeurope"})
+        tenant.add_principal(reader)
+        deployment = await evaluate(tenant, preview=False, config=config)
+        names = [s.plain_inputs["secretName"] for s in deployment.of_type(SECRET)]
+        self.assertEqual(len(names), 1)
+        self.assertIn("arc", names[0])
+        self.assertEqual(set(deployment.output("keyVault")["secretNames"]), {"arc"})
