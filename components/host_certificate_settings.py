@@ -56,10 +56,8 @@ class HostCertificateFile:
     certificate_pem: str
     """The certificate re-encoded as PEM (a DER .cer and a PEM file give the same text)."""
     thumbprint: str
-    subject: str
     not_before: datetime.datetime
     not_after: datetime.datetime
-    rsa_bits: int
 
 
 @dataclass(frozen=True)
@@ -178,10 +176,8 @@ def parse_host_certificate(key: str, raw: Any, project_dir: Path, now: datetime.
         path=path,
         certificate_pem=certificate.public_bytes(serialization.Encoding.PEM).decode("ascii"),
         thumbprint=thumbprint(certificate),
-        subject=certificate.subject.rfc4514_string(),
         not_before=not_before,
         not_after=not_after,
-        rsa_bits=public_key.key_size,
     )
 
 
