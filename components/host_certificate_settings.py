@@ -68,11 +68,12 @@ class HostCertificateSettings:
     warn_before_days: int
     warnings: tuple[str, ...]
     """Expiry warnings at the moment the settings were read (preview and up print them); never resource inputs."""
+    current_thumbprint: str
+    """The certificate hosts should be on, and what the outputs show: the newest one that has started (see `current_of`)."""
 
     @property
     def current(self) -> HostCertificateFile:
-        """The newest certificate (latest end, then latest start): the one hosts should be on, and what the outputs show."""
-        return max(self.certificates, key=lambda c: (c.not_after, c.not_before))
+        return next(c for c in self.certificates if c.thumbprint == self.current_thumbprint)
 
     @property
     def certificate_pems(self) -> tuple[str, ...]:
@@ -181,18 +182,30 @@ def parse_host_certificate(key: str, raw: Any, project_dir: Path, now: datetime.
     )
 
 
+def current_of(certificates: Sequence[HostCertificateFile], now: datetime.datetime) -> HostCertificateFile:
+    """The newest certificate (latest end, then latest start) among those already valid; the newest of all if none has started."""
+    started = [c for c in certificates if c.not_before <= now] or list(certificates)
+    return max(started, key=lambda c: (c.not_after, c.not_before))
+
+
 def expiry_warnings(identity: str, certificates: Sequence[HostCertificateFile], warn_days: int, now: datetime.datetime) -> list[str]:
     """Warnings for certificates within `warn_days` of their end, unless a newer listed one outlives the window (rotation done)."""
     horizon = now + datetime.timedelta(days=warn_days)
+    later = [
+        f"identity {identity}: host certificate {c.path} ({c.thumbprint}) starts {rfc3339(c.not_before)}; Entra accepts it only "
+        "from then (is the host's clock ahead?)"
+        for c in certificates
+        if c.not_before > now
+    ]
     if any(c.not_after > horizon for c in certificates):
         # A successor is already listed: the old one ending is the planned end of the overlap, not news.
-        return [
+        return later + [
             f"identity {identity}: host certificate {c.path} ({c.thumbprint}) ends {rfc3339(c.not_after)}; switch the hosts still "
             "on it to the newer certificate, then remove it from config"
             for c in certificates
             if c.not_after <= horizon
         ]
-    return [
+    return later + [
         f"identity {identity}: host certificate {c.path} ({c.thumbprint}) expires {rfc3339(c.not_after)}, in "
         f"{max(0, (c.not_after - now).days)} days, and no newer certificate is listed: run New-ExoHostCertificate.ps1 on the host "
         "and add the new .pem in a pull request (docs/certificate-handover.md, 'Host certificates')"
@@ -224,4 +237,5 @@ def parse_host_certificates(
         certificates=tuple(certificates),
         warn_before_days=warn_before_days,
         warnings=tuple(expiry_warnings(identity, certificates, warn_before_days, now)),
+        current_thumbprint=current_of(certificates, now).thumbprint,
     )

@@ -190,9 +190,18 @@ class GoodHostCertificates(unittest.TestCase):
             self.assertEqual(len(settings.certificate_pems), 2)
             self.assertEqual(settings.warn_before_days, 30)
 
-    def test_a_certificate_that_starts_later_is_accepted(self) -> None:
+    def test_a_certificate_that_starts_later_is_accepted_with_a_warning_and_is_not_current_before_it_starts(self) -> None:
         later = make_host_certificate(self.clock.now, starts_days=2)
-        self.assertEqual(self.parse(one(self.folder.write("later.crt", later.pem))).current.thumbprint, later.thumbprint)
+        alone = self.parse(one(self.folder.write("later.crt", later.pem)))
+        self.assertEqual(alone.current.thumbprint, later.thumbprint, "the only one is current even before it starts")
+        self.assertEqual(len(alone.warnings), 1)
+        self.assertIn("starts", alone.warnings[0])
+        running = make_host_certificate(self.clock.now, starts_days=-100, key=rsa_key(fresh=True))
+        paths = (self.folder.write("running.crt", running.pem), self.folder.write("later2.crt", later.pem))
+        both = self.parse(listing(*paths))
+        self.assertEqual(both.current.thumbprint, running.thumbprint, "hosts are pointed at a certificate Entra accepts now")
+        self.assertEqual(both.certificate_pems[0], running.pem.decode())
+        self.assertEqual(self.parse(listing(*paths), now=self.clock.now + dt.timedelta(days=3)).current.thumbprint, later.thumbprint)
 
     def test_expiry_is_judged_on_the_injected_clock(self) -> None:
         certificate = make_host_certificate(self.clock.now, starts_days=0, days=10)
