@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pulumi
@@ -13,9 +14,10 @@ from components.app_identity import ExchangeAppIdentity, ExchangeAppIdentityArgs
 from components.automation_account import ExchangeAutomationAccount, ExchangeAutomationAccountArgs
 from components.automation_settings import ENVIRONMENT_PARAMETER, AutomationSettings, RunbookSettings, default_storage_account_name
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
+from components.host_certificate_settings import HostCertificateSettings, utc_now
 from components.runbook_store import RunbookStore, RunbookStoreArgs
 from components.scheduled_runbook import ScheduledRunbook, ScheduledRunbookArgs
-from components.settings import CONFIG_KEYS, StackSettings, parse_settings
+from components.settings import CONFIG_KEYS, IdentitySettings, StackSettings, parse_settings
 from components.tenant import Tenant, lookup_tenant
 
 PROJECT_DIR = Path(__file__).resolve().parent
@@ -27,7 +29,26 @@ def read_settings() -> StackSettings:
     raw = {key: config.get(key) for key in CONFIG_KEYS}
     # Follow the azuread provider's cloud: its `environment` setting, else the ARM_ENVIRONMENT variable it reads too.
     azuread_environment = pulumi.Config("azuread").get("environment") or os.environ.get("ARM_ENVIRONMENT")
-    return parse_settings(raw, pulumi.get_stack(), azuread_environment, PROJECT_DIR)
+    return parse_settings(raw, pulumi.get_stack(), azuread_environment, PROJECT_DIR, now=utc_now())
+
+
+def with_certificate(args: ExchangeAppIdentityArgs, identity: IdentitySettings) -> ExchangeAppIdentityArgs:
+    """The identity's certificate as the component takes it: a spec the program generates from, or the hosts' PEMs."""
+    certificate = identity.certificate
+    if isinstance(certificate, HostCertificateSettings):
+        return replace(args, host_certificates=certificate.certificate_pems)
+    spec = CertificateSpec(
+        common_name=certificate.common_name,
+        rsa_bits=certificate.rsa_bits,
+        validity_period_hours=certificate.validity_period_hours,
+        early_renewal_hours=certificate.early_renewal_hours,
+    )
+    return replace(
+        args,
+        certificate=spec,
+        certificate_generation=certificate.generation,
+        keep_previous_certificate=certificate.keep_previous_generation,
+    )
 
 
 def app_identities(settings: StackSettings, tenant: Tenant) -> dict[str, ExchangeAppIdentity]:
@@ -35,23 +56,19 @@ def app_identities(settings: StackSettings, tenant: Tenant) -> dict[str, Exchang
     return {
         identity.name: ExchangeAppIdentity(
             identity.name,
-            ExchangeAppIdentityArgs(
-                display_name=identity.display_name,
-                owners=owners,
-                roles=identity.role_names,
-                exchange_service_principal_object_id=tenant.exchange.object_id,
-                manage_as_app_role_id=tenant.exchange.manage_as_app_role_id,
-                tenant_id=tenant.tenant_id,
-                organization=tenant.organization,
-                cloud=settings.cloud,
-                certificate=CertificateSpec(
-                    common_name=identity.certificate.common_name,
-                    rsa_bits=identity.certificate.rsa_bits,
-                    validity_period_hours=identity.certificate.validity_period_hours,
-                    early_renewal_hours=identity.certificate.early_renewal_hours,
+            with_certificate(
+                ExchangeAppIdentityArgs(
+                    display_name=identity.display_name,
+                    owners=owners,
+                    roles=identity.role_names,
+                    exchange_service_principal_object_id=tenant.exchange.object_id,
+                    manage_as_app_role_id=tenant.exchange.manage_as_app_role_id,
+                    tenant_id=tenant.tenant_id,
+                    organization=tenant.organization,
+                    cloud=settings.cloud,
+                    certificate=None,
                 ),
-                certificate_generation=identity.certificate.generation,
-                keep_previous_certificate=identity.certificate.keep_previous_generation,
+                identity,
             ),
         )
         for identity in settings.identities
@@ -156,9 +173,10 @@ def certificate_vault(settings: StackSettings, tenant: Tenant, identities: dict[
             vault_name=key_vault.name,
             tenant_id=tenant.tenant_id,
             certificates={
-                # A host fetches the certificate only once Entra holds it as a key credential.
+                # A host fetches the certificate only once Entra holds it as a key credential. Host certificates have no key here.
                 name: VaultedCertificate(identity.certificate_pem, identity.private_key_pem, ready=[identity.credential_key_id])
                 for name, identity in identities.items()
+                if identity.private_key_pem is not None
             },
             readers=key_vault.readers,
             location=key_vault.location,
@@ -173,13 +191,18 @@ def certificate_vault(settings: StackSettings, tenant: Tenant, identities: dict[
 
 def main() -> None:
     settings = read_settings()
+    for warning in settings.warnings:
+        pulumi.log.warn(warning)
     tenant = lookup_tenant(settings.cloud, settings.organization)
     identities = app_identities(settings, tenant)
 
     pulumi.export("organization", tenant.organization)
     pulumi.export("tenantId", tenant.tenant_id)
     pulumi.export("identities", {name: identity.summary() for name, identity in identities.items()})
-    pulumi.export("privateKeys", pulumi.Output.secret({name: i.private_key_pem for name, i in identities.items()}))
+    # Only generated certificates have a key in the program; a stack of host certificates exports none at all.
+    private_keys = {name: i.private_key_pem for name, i in identities.items() if i.private_key_pem is not None}
+    if private_keys:
+        pulumi.export("privateKeys", pulumi.Output.secret(private_keys))
     if settings.automation is not None:
         pulumi.export("automation", automation_account(settings, settings.automation, tenant))
     vault = certificate_vault(settings, tenant, identities)

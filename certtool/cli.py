@@ -198,6 +198,12 @@ def run_export(args: argparse.Namespace, env: Environment) -> int:
         outputs = _load_stack(args, env)
         identity = outputs.identity(args.identity)
         what = f"identity '{identity.name}' ({outputs.source})"
+        if identity.certificate_source == "host":
+            raise BadInputError(
+                f"{what} uses host certificates: the private key was made on the host and never left it, so there is nothing to "
+                "export. Make a certificate on each host with scripts/windows/New-ExoHostCertificate.ps1 instead "
+                "(docs/certificate-handover.md, 'Host certificates')."
+            )
         certificate = material.load_certificate_pem(identity.certificate_pem, f"identities.{identity.name}.certificatePem")
         private_key = material.load_private_key_pem(outputs.private_key_pem(identity.name), f"privateKeys.{identity.name}")
         if material.thumbprint(certificate) != identity.thumbprint:
@@ -321,6 +327,11 @@ def run_verify(args: argparse.Namespace, env: Environment) -> int:
             "certificateNotAfter": identity.certificate_not_after,
             "matchesCurrentCredential": matches,
         }
+        if identity.certificate_source is not None:
+            report["stack"]["certificateSource"] = identity.certificate_source
+        if identity.accepted_thumbprints:
+            # Still accepted (an overlap in progress) even when not current: exit 3 says switch, this says it still works.
+            report["stack"]["acceptedByApp"] = report["thumbprint"] in identity.accepted_thumbprints
 
     exit_code = 0
     if matches is False:
@@ -385,6 +396,8 @@ def _print_report(report: Mapping[str, Any], out: TextIO) -> None:
             ),
             ("Current credential", verdict),
         ]
+        if "acceptedByApp" in stack_report:
+            lines.append(("Accepted by app", "yes" if stack_report["acceptedByApp"] else "no"))
     width = max(len(label) for label, _ in lines)
     for label, value in lines:
         print(f"{label + ':':<{width + 1}} {value}", file=out)

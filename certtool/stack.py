@@ -33,6 +33,10 @@ class Identity:
     certificate_pem: str
     certificate_not_after: str | None
     exchange_environment_name: str | None
+    certificate_source: str | None = None
+    """"generated" (the key is in the stack) or "host" (made on the host; the stack has only the public certificate)."""
+    accepted_thumbprints: tuple[str, ...] = ()
+    """Every certificate the app accepts (`credentials`), the current one included; empty from older stacks."""
 
 
 @dataclass(frozen=True)
@@ -71,6 +75,8 @@ class StackOutputs:
             certificate_pem=_required_text(entry, name, "certificatePem", self.source),
             certificate_not_after=_optional_text(entry, "certificateNotAfter"),
             exchange_environment_name=_optional_text(entry, "exchangeEnvironmentName"),
+            certificate_source=_optional_text(entry, "certificateSource"),
+            accepted_thumbprints=_credential_thumbprints(entry),
         )
 
     def private_key_pem(self, name: str) -> str:
@@ -161,3 +167,15 @@ def _required_text(entry: Mapping[str, Any], name: str, key: str, source: str) -
 def _optional_text(entry: Mapping[str, Any], key: str) -> str | None:
     value = entry.get(key)
     return value if isinstance(value, str) and value else None
+
+
+def _credential_thumbprints(entry: Mapping[str, Any]) -> tuple[str, ...]:
+    credentials = entry.get("credentials")
+    if not isinstance(credentials, list):
+        return ()
+    items = cast(list[Any], credentials)
+    return tuple(
+        str(cast(Mapping[str, Any], item)["thumbprint"]).upper()
+        for item in items
+        if isinstance(item, Mapping) and isinstance(cast(Mapping[str, Any], item).get("thumbprint"), str)
+    )

@@ -9,8 +9,12 @@ import pulumi
 import pulumi_azuread as azuread
 
 from components import connect_commands, facts
-from components.app_certificate import AppCertificate, AppCertificateArgs, CertificateSpec
+from components.app_certificate import AppCertificate, AppCertificateArgs, CertificateSpec, certificate_thumbprint
 from components.exchange_grant import ExchangeGrant, ExchangeGrantArgs
+from components.host_certificate import HostCertificate, HostCertificateArgs
+
+GENERATED = "generated"
+HOST = "host"
 
 
 @dataclass
@@ -31,12 +35,15 @@ class ExchangeAppIdentityArgs:
     """The tenant's initial domain, for -Organization."""
     cloud: facts.CloudEnvironment
     """The national cloud: decides -ExchangeEnvironmentName and the Security & Compliance endpoints."""
-    certificate: CertificateSpec
-    """Subject, key size and lifetime of the identity's certificate."""
+    certificate: CertificateSpec | None
+    """Subject, key size and lifetime of the certificate the program generates; None when the hosts make their own."""
     certificate_generation: int = 1
     """Bumping it issues a new key and certificate under new resource names (planned rotation)."""
     keep_previous_certificate: bool = False
     """Keep generation-1's key credential next to the current one until hosts have switched (add before remove)."""
+    host_certificates: Sequence[str] = ()
+    """Public certificates (PEM) made on the hosts, each its own key credential; the first is the current one. Instead of
+    `certificate`: the program then holds no private key."""
 
 
 class ExchangeAppIdentity(pulumi.ComponentResource):
@@ -53,11 +60,16 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
     thumbprint: pulumi.Output[str]
     certificate_pem: pulumi.Output[str]
     certificate_not_after: pulumi.Output[str]
-    private_key_pem: pulumi.Output[str]
-    """PKCS#8 PEM private key (secret)."""
+    private_key_pem: pulumi.Output[str] | None
+    """PKCS#8 PEM private key (secret) of a generated certificate; None for host certificates (the key never left the host)."""
     previous_thumbprint: pulumi.Output[str] | None
     """Thumbprint of the previous generation while it is kept for the overlap."""
-    certificate_generation: int
+    certificate_generation: int | None
+    """Generation of a generated certificate; None for host certificates."""
+    certificate_source: str
+    """"generated" (the program made the key; it is in state) or "host" (made on the host; only the public certificate is here)."""
+    credentials: pulumi.Output[list[dict[str, str]]]
+    """Every certificate the app accepts: thumbprint, notBefore, notAfter."""
     connect_command: pulumi.Output[str]
     """Connect-ExchangeOnline with the certificate thumbprint."""
     roles: list[str]
@@ -96,21 +108,44 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
             app_role_assignment_required=True,
             opts=child,
         )
-        generation = args.certificate_generation
-        certificate = AppCertificate(
-            f"{name}-certificate-g{generation}",
-            AppCertificateArgs(application_id=application.id, spec=args.certificate),
-            opts=child,
-        )
-        previous = (
-            AppCertificate(
-                f"{name}-certificate-g{generation - 1}",
-                AppCertificateArgs(application_id=application.id, spec=args.certificate, retired=True),
+        if (args.certificate is None) == (not args.host_certificates):
+            raise ValueError(f"{name}: give either a generated certificate spec or host certificates, not both or neither")
+        self.certificate_generation = None
+        self.previous_thumbprint = None
+        self.private_key_pem = None
+        if args.certificate is not None:
+            generation = args.certificate_generation
+            current: AppCertificate | HostCertificate = AppCertificate(
+                f"{name}-certificate-g{generation}",
+                AppCertificateArgs(application_id=application.id, spec=args.certificate),
                 opts=child,
             )
-            if args.keep_previous_certificate
-            else None
-        )
+            previous = (
+                AppCertificate(
+                    f"{name}-certificate-g{generation - 1}",
+                    AppCertificateArgs(application_id=application.id, spec=args.certificate, retired=True),
+                    opts=child,
+                )
+                if args.keep_previous_certificate
+                else None
+            )
+            self.certificate_source = GENERATED
+            self.certificate_generation = generation
+            self.private_key_pem = current.private_key_pem
+            self.previous_thumbprint = previous.thumbprint if previous is not None else None
+            accepted: list[AppCertificate | HostCertificate] = [current, *([previous] if previous is not None else [])]
+        else:
+            hosted = [
+                HostCertificate(
+                    f"{name}-host-{certificate_thumbprint(pem).lower()}",
+                    HostCertificateArgs(application_id=application.id, certificate_pem=pem),
+                    opts=child,
+                )
+                for pem in args.host_certificates
+            ]
+            current = hosted[0]
+            self.certificate_source = HOST
+            accepted = list(hosted)
         ExchangeGrant(
             f"{name}-grant",
             ExchangeGrantArgs(
@@ -130,13 +165,13 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
         self.service_principal_object_id = service_principal.object_id
         self.tenant_id = pulumi.Output.from_input(args.tenant_id)
         self.organization = pulumi.Output.from_input(args.organization)
-        self.thumbprint = certificate.thumbprint
-        self.certificate_pem = certificate.certificate_pem
-        self.certificate_not_after = certificate.not_after
-        self.private_key_pem = certificate.private_key_pem
-        self.credential_key_id = certificate.key_id
-        self.certificate_generation = generation
-        self.previous_thumbprint = previous.thumbprint if previous is not None else None
+        self.thumbprint = current.thumbprint
+        self.certificate_pem = current.certificate_pem
+        self.certificate_not_after = current.not_after
+        self.credential_key_id = current.key_id
+        self.credentials = pulumi.Output.all(*[pulumi.Output.all(c.thumbprint, c.not_after) for c in accepted]).apply(
+            lambda pairs: [{"thumbprint": thumb, "notAfter": not_after} for thumb, not_after in pairs]
+        )
         self.connect_command = pulumi.Output.all(self.thumbprint, self.client_id, self.organization).apply(
             lambda v: connect_commands.exchange_certificate_command(v[0], v[1], v[2], cloud)
         )
@@ -172,9 +207,12 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
             "thumbprint": self.thumbprint,
             "certificatePem": self.certificate_pem,
             "certificateNotAfter": self.certificate_not_after,
-            "certificateGeneration": self.certificate_generation,
+            "certificateSource": self.certificate_source,
+            "credentials": self.credentials,
             "connectCommand": self.connect_command,
         }
+        if self.certificate_generation is not None:
+            values["certificateGeneration"] = self.certificate_generation
         if self.previous_thumbprint is not None:
             values["previousThumbprint"] = self.previous_thumbprint
         if self.ipps_connect_command is not None:

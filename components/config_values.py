@@ -10,6 +10,7 @@ from typing import Any, TypeVar
 import pulumi
 
 from components import facts
+from components.key_material import private_key_form
 
 PROJECT = "exo-automation"
 T = TypeVar("T")
@@ -48,7 +49,11 @@ def expect(key: str, value: Any, kind: type[T], description: str) -> T:
     # bool is an int in Python; a number is never accepted where a flag is meant, nor the other way round.
     if isinstance(value, kind) and not (kind is int and isinstance(value, bool)):
         return value
-    raise ConfigError(key, f"must be {description}, got {json.dumps(value)}")
+    shown = json.dumps(value)
+    if private_key_form(shown.encode("utf-8", errors="replace")) is not None:
+        # A key pasted into the wrong place: error messages reach CI logs and PR comments, so it is never repeated.
+        shown = "a value that holds private key material (not shown; remove it and treat that key as disclosed)"
+    raise ConfigError(key, f"must be {description}, got {shown}")
 
 
 def reject_unknown_keys(key: str, value: Mapping[str, Any], known: Sequence[str]) -> None:

@@ -10,6 +10,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pulumi
 from pulumi.runtime import settings as runtime_settings
@@ -132,7 +133,9 @@ async def evaluate(
     previous_directory = Path.cwd()
     os.chdir(REPO)
     try:
-        runpy.run_path(str(program), run_name="__main__")
+        # One clock per test: the settings judge host certificates by the tenant's clock, the one its providers use too.
+        with mock.patch("components.host_certificate_settings.utc_now", tenant.clock):
+            runpy.run_path(str(program), run_name="__main__")
         await wait_for_rpcs()
     except BaseException:
         await _drain()

@@ -214,6 +214,8 @@ class MockTenant(pulumi.runtime.Mocks):
         self.storage_key = self.random.randbytes(32)
         self.preview = False
         self.registrations: list[Registration] = []
+        self.registered_outputs: dict[str, dict[str, Any]] = {}
+        """What components and the stack registered as their outputs (`register_outputs`, stack exports), by URN."""
         self.calls: list[tuple[str, dict[str, Any]]] = []
         self._keys: dict[str, rsa.RSAPrivateKey] = {}
 
@@ -225,6 +227,7 @@ class MockTenant(pulumi.runtime.Mocks):
         """Start one evaluation (one `pulumi preview` or `pulumi up`)."""
         self.preview = preview
         self.registrations = []
+        self.registered_outputs = {}
         self.calls = []
 
     def add_principal(self, object_id: str | None = None) -> str:
@@ -642,6 +645,11 @@ class TenantMonitor(MockMonitor):
     def __init__(self, tenant: MockTenant) -> None:
         super().__init__(tenant)
         self.tenant = tenant
+
+    def RegisterResourceOutputs(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
+        """Components' `register_outputs` and the stack's exports: what the engine writes into state for them."""
+        self.tenant.registered_outputs[request.urn] = rpc.deserialize_properties(request.outputs, keep_unknowns=True)
+        return super().RegisterResourceOutputs(request)
 
     def RegisterResource(self, request: Any) -> Any:  # noqa: N802 - gRPC method name
         urn = self.make_urn(request.parent, request.type, request.name)

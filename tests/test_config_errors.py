@@ -8,7 +8,7 @@ from typing import Any
 import pulumi
 
 from components.config_values import ConfigError
-from components.settings import parse_settings
+from components.settings import CertificateSettings, parse_settings
 from tests.harness import evaluate
 from tests.mock_tenant import MockTenant
 
@@ -75,6 +75,8 @@ class GoodConfig(unittest.TestCase):
         self.assertEqual(identity.name, "exo")
         self.assertEqual(identity.display_name, "exo-automation-dev-exo")
         self.assertEqual(identity.role_names, ("Exchange Administrator",))
+        self.assertIsInstance(identity.certificate, CertificateSettings, "the program generates the certificate unless told otherwise")
+        assert isinstance(identity.certificate, CertificateSettings)
         self.assertEqual(identity.certificate.validity_months, 12)
         self.assertEqual(identity.certificate.validity_period_hours, 8760)
         self.assertEqual(identity.certificate.early_renewal_hours, 720)

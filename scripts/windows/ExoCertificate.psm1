@@ -1,7 +1,8 @@
 #Requires -Version 5.1
 <#
-    Shared by Install-ExoCertificate.ps1 and Invoke-ExoScheduledTask.ps1: where a certificate's private key lives,
-    and whether this account can sign with it the way Exchange Online sign-in does.
+    Shared by Install-ExoCertificate.ps1, New-ExoHostCertificate.ps1 and Invoke-ExoScheduledTask.ps1: where a
+    certificate's private key lives, whether this account can sign with it the way Exchange Online sign-in does, who
+    may read it, and removing a certificate together with its key.
 
     Why not $certificate.PrivateKey: in Windows PowerShell it cannot open CNG keys at all, and in PowerShell 7 it
     opens CSP keys through CNG and returns an RSACng, so its type says nothing about the provider. The provider
@@ -144,4 +145,58 @@ function Test-ExoKeySigning {
     }
 }
 
-Export-ModuleMember -Function 'Get-ExoKeyProvider', 'Test-ExoKeySigning'
+function Resolve-ExoAccountSid {
+    <#
+    .SYNOPSIS
+        The SID of the account a task runs as (DOMAIN\user, DOMAIN\gmsa$, NT AUTHORITY\SYSTEM); throws when it does not
+        resolve, so a typo fails before anything is created or imported.
+    #>
+    [CmdletBinding()]
+    param([Parameter(Mandatory = $true)] [string] $Account)
+
+    try {
+        return (New-Object -TypeName System.Security.Principal.NTAccount -ArgumentList $Account).Translate([System.Security.Principal.SecurityIdentifier])
+    }
+    catch {
+        throw "Account '$Account' does not exist or cannot be resolved: $($_.Exception.Message)"
+    }
+}
+
+function Grant-ExoKeyReadAccess {
+    <#
+    .SYNOPSIS
+        Read access for one account on a machine key file in MachineKeys; Full Control stays with SYSTEM and
+        Administrators, nobody else gains anything.
+    #>
+    [CmdletBinding(SupportsShouldProcess = $true)]
+    param(
+        [Parameter(Mandatory = $true)] [string] $KeyFile,
+        [Parameter(Mandatory = $true)] [System.Security.Principal.SecurityIdentifier] $Sid
+    )
+
+    if (-not (Test-Path -LiteralPath $KeyFile)) {
+        throw "The private key file $KeyFile was not found; cannot grant access to it."
+    }
+    if ($PSCmdlet.ShouldProcess($KeyFile, "Grant Read to $Sid")) {
+        $acl = Get-Acl -LiteralPath $KeyFile
+        $rule = New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList $Sid, 'Read', 'Allow'
+        $acl.AddAccessRule($rule)
+        Set-Acl -LiteralPath $KeyFile -AclObject $acl
+    }
+}
+
+function Remove-ExoStoreCertificate {
+    <# Removes a certificate and its private key from a store (Cert:\LocalMachine\My by default). #>
+    [CmdletBinding()]
+    param(
+        [Parameter(Mandatory = $true)] [string] $Thumbprint,
+        [string] $Store = 'Cert:\LocalMachine\My'
+    )
+
+    $path = Join-Path -Path $Store -ChildPath $Thumbprint
+    if (Test-Path -LiteralPath $path) {
+        Remove-Item -LiteralPath $path -DeleteKey
+    }
+}
+
+Export-ModuleMember -Function 'Get-ExoKeyProvider', 'Test-ExoKeySigning', 'Resolve-ExoAccountSid', 'Grant-ExoKeyReadAccess', 'Remove-ExoStoreCertificate'

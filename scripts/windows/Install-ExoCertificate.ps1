@@ -75,15 +75,6 @@ $StoreLocation = 'Cert:\LocalMachine\My'
 
 Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'ExoCertificate.psm1') -Force
 
-function Remove-InstalledCertificate {
-    <# Removes a certificate and its private key from LocalMachine\My. #>
-    param([string] $Thumbprint)
-    $path = Join-Path -Path $StoreLocation -ChildPath $Thumbprint
-    if (Test-Path -LiteralPath $path) {
-        Remove-Item -LiteralPath $path -DeleteKey
-    }
-}
-
 function Get-PfxThumbprint {
     <# The thumbprint of the PFX's certificate, read without persisting its key. #>
     param([string] $Path, [securestring] $Secret)
@@ -116,12 +107,7 @@ if (-not $Password) {
 }
 
 # Resolve the account first: a typo should fail before anything is imported.
-try {
-    $taskSid = (New-Object -TypeName System.Security.Principal.NTAccount -ArgumentList $TaskAccount).Translate([System.Security.Principal.SecurityIdentifier])
-}
-catch {
-    throw "Account '$TaskAccount' does not exist or cannot be resolved: $($_.Exception.Message)"
-}
+$taskSid = Resolve-ExoAccountSid -Account $TaskAccount
 
 $thumbprint = Get-PfxThumbprint -Path $PfxPath -Secret $Password
 if ($ExpectedThumbprint -and $thumbprint -ne $ExpectedThumbprint.ToUpperInvariant()) {
@@ -138,7 +124,7 @@ if (Test-Path -LiteralPath $installedPath) {
         Write-Verbose "Certificate $thumbprint is already installed with a CSP key; keeping it."
     }
     elseif ($PSCmdlet.ShouldProcess($installedPath, 'Replace the certificate that has no usable CSP key')) {
-        Remove-InstalledCertificate -Thumbprint $thumbprint
+        Remove-ExoStoreCertificate -Store $StoreLocation -Thumbprint $thumbprint
     }
 }
 
@@ -182,19 +168,19 @@ if (-not (Test-Path -LiteralPath $installedPath)) {
 $installed = Get-Item -LiteralPath $installedPath
 $key = Get-ExoKeyProvider -Certificate $installed
 if (-not $key) {
-    Remove-InstalledCertificate -Thumbprint $thumbprint
+    Remove-ExoStoreCertificate -Store $StoreLocation -Thumbprint $thumbprint
     throw 'The certificate was imported without its private key; the import was undone. Is the PFX complete?'
 }
 if ($key.IsCng) {
-    Remove-InstalledCertificate -Thumbprint $thumbprint
+    Remove-ExoStoreCertificate -Store $StoreLocation -Thumbprint $thumbprint
     throw "The private key was imported into the CNG key storage provider '$($key.ProviderName)', which Exchange Online does not support. The import was undone; run again with -ImportMethod CertUtil to force the CSP '$CspName'."
 }
 if (-not $key.MachineKeySet -or -not $key.KeyFile) {
-    Remove-InstalledCertificate -Thumbprint $thumbprint
+    Remove-ExoStoreCertificate -Store $StoreLocation -Thumbprint $thumbprint
     throw 'The private key is not in the machine key set, so a task account could not be given access; the import was undone.'
 }
 if ($key.Exportable) {
-    Remove-InstalledCertificate -Thumbprint $thumbprint
+    Remove-ExoStoreCertificate -Store $StoreLocation -Thumbprint $thumbprint
     throw 'The private key was imported as exportable; the import was undone. Run again with -ImportMethod CertUtil.'
 }
 if ($key.ProviderType -ne $ProvRsaAes) {
@@ -202,16 +188,8 @@ if ($key.ProviderType -ne $ProvRsaAes) {
 }
 
 # Read access for the task account on the key file; Full Control stays with SYSTEM and Administrators.
-$keyFile = $key.KeyFile
-if (-not (Test-Path -LiteralPath $keyFile)) {
-    throw "The private key file $keyFile was not found; cannot grant $TaskAccount access."
-}
-if ($PSCmdlet.ShouldProcess($keyFile, "Grant Read to $TaskAccount")) {
-    $acl = Get-Acl -LiteralPath $keyFile
-    $rule = New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList $taskSid, 'Read', 'Allow'
-    $acl.AddAccessRule($rule)
-    Set-Acl -LiteralPath $keyFile -AclObject $acl
-}
+# -WhatIf is passed on by hand: preference variables do not reach into a script module (PowerShell/PowerShell#4568).
+Grant-ExoKeyReadAccess -KeyFile $key.KeyFile -Sid $taskSid -WhatIf:$WhatIfPreference
 
 # Expired certificates of the same subject are leftovers of earlier rotations. Valid older ones stay: during a
 # rotation the previous credential is still registered on the app until the next `pulumi up` removes it.
@@ -221,7 +199,7 @@ $expired = @(Get-ChildItem -Path $StoreLocation | Where-Object {
     })
 foreach ($old in $expired) {
     if ($PSCmdlet.ShouldProcess($old.Thumbprint, 'Remove expired certificate and its key')) {
-        Remove-InstalledCertificate -Thumbprint $old.Thumbprint
+        Remove-ExoStoreCertificate -Store $StoreLocation -Thumbprint $old.Thumbprint
         Write-Verbose "Removed expired certificate $($old.Thumbprint) (expired $($old.NotAfter.ToString('u')))."
     }
 }

@@ -14,6 +14,7 @@ from cryptography.hazmat.primitives import hashes
 
 from certtool.pfx import CSP_NAME, read_pfx
 from tests.harness import REPO, evaluate
+from tests.host_certificate_files import CertificateFolder, MovableClock, make_host_certificate, rsa_key
 from tests.mock_tenant import MockTenant
 
 
@@ -48,3 +49,40 @@ class ProgramOutputsFeedCerttool(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(contents.certificate.fingerprint(hashes.SHA1()).hex().upper(), thumbprint)
         self.assertEqual(verify.returncode, 0, verify.stdout + verify.stderr)
         self.assertIn(thumbprint, verify.stdout)
+
+
+class HostCertificateOutputsFeedCerttool(unittest.IsolatedAsyncioTestCase):
+    """Host certificates: verify knows the current and the still-accepted certificate; export says why there is nothing to export."""
+
+    async def test_verify_and_export_on_a_stack_mid_rotation(self) -> None:
+        clock = MovableClock()
+        folder = CertificateFolder()
+        self.addCleanup(folder.cleanup)
+        old = make_host_certificate(clock.now, starts_days=-300)
+        new = make_host_certificate(clock.now, starts_days=-1, key=rsa_key(fresh=True))
+        paths = [folder.write("old.crt", old.pem), folder.write("new.crt", new.pem)]
+        config = {"identities": [{"name": "exo", "certificate": {"hostCertificates": paths}}]}
+        deployment = await evaluate(MockTenant(clock=clock), preview=False, config=config)
+        outputs = {name: output.value for name, output in deployment.outputs.items()}
+        self.assertNotIn("privateKeys", outputs)
+        outputs_file = folder.path / "outputs.json"
+        outputs_file.write_text(json.dumps(outputs))
+
+        def certtool(*args: str) -> subprocess.CompletedProcess[str]:
+            return subprocess.run(
+                [sys.executable, "-m", "certtool", *args, "--stack-outputs", str(outputs_file), "--identity", "exo"],
+                cwd=REPO, capture_output=True, text=True, check=False,
+            )  # fmt: skip
+
+        current = certtool("verify", "--pem", str(REPO / paths[1]), "--json")
+        self.assertEqual(current.returncode, 0, current.stdout + current.stderr)
+        report = json.loads(current.stdout)["stack"]
+        self.assertEqual((report["certificateSource"], report["matchesCurrentCredential"], report["acceptedByApp"]), ("host", True, True))
+        previous = certtool("verify", "--pem", str(REPO / paths[0]), "--json")
+        self.assertEqual(previous.returncode, 3, "not the current certificate: switch the host")
+        self.assertTrue(json.loads(previous.stdout)["stack"]["acceptedByApp"], "but the app still accepts it during the overlap")
+        export = certtool("export", "--out", str(folder.path / "exo.pfx"), "--password-env", "UNUSED")
+        self.assertEqual(export.returncode, 1)
+        self.assertIn("uses host certificates", export.stderr)
+        self.assertIn("New-ExoHostCertificate.ps1", export.stderr)
+        self.assertFalse((folder.path / "exo.pfx").exists())

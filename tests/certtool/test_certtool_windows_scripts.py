@@ -39,6 +39,7 @@ def test_the_scripts_exist() -> None:
         "Get-ExoCertificateFromKeyVault.ps1",  # the Key Vault option's fetcher: tests/vault/test_vault_script.py
         "Install-ExoCertificate.ps1",
         "Invoke-ExoScheduledTask.ps1",
+        "New-ExoHostCertificate.ps1",  # host certificates: tests/test_host_certificate_script.py
         "Switch-ExoTaskCertificate.ps1",
     ]
 
@@ -133,20 +134,25 @@ def test_install_script_targets_the_machine_store_and_grants_read() -> None:
     text = INSTALL.read_text()
     assert "$StoreLocation = 'Cert:\\LocalMachine\\My'" in text
     assert "'My', 'LocalMachine'" in text
-    assert "FileSystemAccessRule -ArgumentList $taskSid, 'Read', 'Allow'" in text
-    assert calls_named(INSTALL, "Set-Acl")
+    (grant,) = calls_named(INSTALL, "Grant-ExoKeyReadAccess")
+    assert grant.parameters == ("KeyFile", "Sid", "WhatIf")
+    # The module grants Read and nothing more, to the one SID it is given.
+    module = MODULE.read_text()
+    assert "FileSystemAccessRule -ArgumentList $Sid, 'Read', 'Allow'" in module
+    assert calls_named(MODULE, "Set-Acl")
 
 
 def test_install_script_removes_only_expired_same_subject_certificates() -> None:
     text = INSTALL.read_text()
     assert "$_.Subject -eq $installed.Subject -and $_.Thumbprint -ne $thumbprint -and $_.NotAfter -lt $now" in text
-    assert any("DeleteKey" in call.parameters for call in calls_named(INSTALL, "Remove-Item"))
+    assert calls_named(INSTALL, "Remove-ExoStoreCertificate")
+    assert any("DeleteKey" in call.parameters for call in calls_named(MODULE, "Remove-Item"))
 
 
 def test_install_script_undoes_a_cng_or_exportable_import() -> None:
     text = INSTALL.read_text()
-    assert re.search(r"if \(\$key\.IsCng\) \{\s+Remove-InstalledCertificate", text)
-    assert re.search(r"if \(\$key\.Exportable\) \{\s+Remove-InstalledCertificate", text)
+    assert re.search(r"if \(\$key\.IsCng\) \{\s+Remove-ExoStoreCertificate", text)
+    assert re.search(r"if \(\$key\.Exportable\) \{\s+Remove-ExoStoreCertificate", text)
 
 
 def test_key_provider_module_reads_the_provider_recorded_with_the_certificate() -> None:
@@ -168,6 +174,17 @@ def test_key_provider_module_reads_the_provider_recorded_with_the_certificate() 
     # The signing check is what MSAL does for a client assertion: RS256.
     assert "HashAlgorithmName]::SHA256, [System.Security.Cryptography.RSASignaturePadding]::Pkcs1" in text
     assert [call.parameters for call in calls_named(MODULE, "Export-ModuleMember")] == [("Function",)]
+    exported = re.search(r"Export-ModuleMember -Function (.+)", text)
+    assert exported is not None
+    functions = {name.strip(" '") for name in exported.group(1).split(",")}
+    assert functions == {
+        "Get-ExoKeyProvider",
+        "Test-ExoKeySigning",
+        "Resolve-ExoAccountSid",
+        "Grant-ExoKeyReadAccess",
+        "Remove-ExoStoreCertificate",
+    }
+    assert functions == {match for match in re.findall(r"^function (\S+) \{", text, re.MULTILINE)}
 
 
 def test_both_scripts_load_the_module_from_their_own_folder() -> None:
