@@ -7,6 +7,7 @@ on a wrong name would pass bad resources silently). The lead's whole-program tes
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
@@ -48,15 +49,22 @@ CALLS = {
 
 
 def run_program(declare: Callable[[], list[Any]]) -> list[ep.ResourceRecord]:
-    mocks = RecordingMocks(computed_outputs=computed_outputs, call_results=CALLS)
-    pulumi.runtime.set_mocks(mocks, preview=False)
+    # Pulumi's mocks run on the thread's current event loop; an IsolatedAsyncioTestCase that ran before leaves none set.
+    loop = asyncio.new_event_loop()
+    asyncio.set_event_loop(loop)
+    try:
+        mocks = RecordingMocks(computed_outputs=computed_outputs, call_results=CALLS)
+        pulumi.runtime.set_mocks(mocks, preview=False)
 
-    @pulumi.runtime.test
-    def program() -> Any:
-        return pulumi.Output.all(*[resource.urn for resource in declare()])
+        @pulumi.runtime.test
+        def program() -> Any:
+            return pulumi.Output.all(*[resource.urn for resource in declare()])
 
-    program()
-    return mocks.records
+        program()
+        return mocks.records
+    finally:
+        asyncio.set_event_loop(None)
+        loop.close()
 
 
 def compliant_program() -> list[Any]:
