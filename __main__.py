@@ -2,18 +2,20 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from pathlib import Path
 
 import pulumi
 
-from components import connect_commands
+from components import clock, connect_commands
 from components.app_certificate import CertificateSpec
 from components.app_identity import ExchangeAppIdentity, ExchangeAppIdentityArgs
 from components.automation_account import ExchangeAutomationAccount, ExchangeAutomationAccountArgs
 from components.automation_settings import ENVIRONMENT_PARAMETER, AutomationSettings, RunbookSettings, default_storage_account_name
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
-from components.runbook_store import RunbookStore, RunbookStoreArgs
+from components.runbook_schedules import RunbookSchedules, RunbookSchedulesArgs
+from components.runbook_store import RunbookStore, RunbookStoreArgs, blob_name
 from components.scheduled_runbook import ScheduledRunbook, ScheduledRunbookArgs
 from components.settings import CONFIG_KEYS, StackSettings, parse_settings
 from components.tenant import Tenant, lookup_tenant
@@ -64,7 +66,7 @@ def cloud_parameters(settings: StackSettings, runbook: RunbookSettings) -> dict[
     return {ENVIRONMENT_PARAMETER: name} if runbook.takes_environment_name and name != "O365Default" else {}
 
 
-def automation_account(settings: StackSettings, automation: AutomationSettings, tenant: Tenant) -> dict[str, object]:
+def automation_account(settings: StackSettings, automation: AutomationSettings, tenant: Tenant, now: dt.datetime) -> dict[str, object]:
     tags = {**dict(automation.tags), **TAGS}
     account = ExchangeAutomationAccount(
         "automation",
@@ -84,6 +86,8 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
         ),
     )
     runbooks: list[ScheduledRunbook] = []
+    first_runs: dict[str, pulumi.Output[str] | None] = {}
+    schedule_names: dict[str, pulumi.Output[str] | None] = {}
     if automation.runbooks:
         store = RunbookStore(
             "runbook-store",
@@ -94,35 +98,50 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
                 or tenant.tenant_id.apply(
                     lambda tenant_id: default_storage_account_name(tenant_id, pulumi.get_stack(), automation.account_name)
                 ),
+                now=now,
                 tags=tags,
             ),
         )
-        runbooks = [
-            ScheduledRunbook(
-                f"runbook-{runbook.name.lower()}",
-                ScheduledRunbookArgs(
-                    resource_group_name=account.resource_group_name,
-                    location=automation.location,
-                    automation_account_name=account.account_name,
-                    automation_account_id=account.account_id,
-                    runbook_name=runbook.name,
-                    source_path=runbook.source,
-                    sha256=runbook.sha256,
-                    runbook_type=automation.runtime.runbook_type,
-                    runtime_environment_name=account.runtime_environment_name,
-                    storage_account_name=store.account_name,
-                    container_name=store.container_name,
-                    organization=tenant.organization,
-                    exchange_module=account.exchange_module,
-                    description=runbook.description,
-                    schedule=runbook.schedule,
-                    parameters={**dict(runbook.parameters), **cloud_parameters(settings, runbook)},
-                    run_on=account.hybrid_worker_group_name if runbook.hybrid_worker else None,
-                    tags=tags,
-                ),
+        # One Schedule per distinct definition, shared by the runbooks that use it.
+        schedules = RunbookSchedules(
+            "schedule",
+            RunbookSchedulesArgs(
+                resource_group_name=account.resource_group_name,
+                automation_account_name=account.account_name,
+                scope=f"{automation.resource_group_name}/{automation.account_name}",
+                schedules=[runbook.schedule for runbook in automation.runbooks if runbook.schedule is not None],
+                now=now,
+            ),
+        )
+        for runbook in automation.runbooks:
+            runbooks.append(
+                ScheduledRunbook(
+                    f"runbook-{runbook.name.lower()}",
+                    ScheduledRunbookArgs(
+                        resource_group_name=account.resource_group_name,
+                        location=automation.location,
+                        automation_account_name=account.account_name,
+                        runbook_name=runbook.name,
+                        source_path=runbook.source,
+                        sha256=runbook.sha256,
+                        runbook_type=automation.runtime.runbook_type,
+                        runtime_environment_name=account.runtime_environment_name,
+                        storage_account_name=store.account_name,
+                        container_name=store.container_name,
+                        content_link=store.content_link(blob_name(runbook.name, runbook.sha256)),
+                        link_version=store.link_version,
+                        organization=tenant.organization,
+                        exchange_module=account.exchange_module,
+                        description=runbook.description,
+                        schedule_name=schedules.names[runbook.schedule] if runbook.schedule is not None else None,
+                        parameters={**dict(runbook.parameters), **cloud_parameters(settings, runbook)},
+                        run_on=account.hybrid_worker_group_name if runbook.hybrid_worker else None,
+                        tags=tags,
+                    ),
+                )
             )
-            for runbook in automation.runbooks
-        ]
+            schedule_names[runbook.name] = schedules.names[runbook.schedule] if runbook.schedule is not None else None
+            first_runs[runbook.name] = schedules.start_times[runbook.schedule] if runbook.schedule is not None else None
     return {
         "accountName": account.account_name,
         "accountId": account.account_id,
@@ -134,11 +153,12 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
         "connectCommand": tenant.organization.apply(
             lambda organization: connect_commands.exchange_managed_identity_command(organization, settings.cloud)
         ),
+        "exchangeModuleImport": account.exchange_module_import,
         "runbooks": {
             name: {
                 "contentSha256": runbook.content_sha256,
-                "schedule": runbook.schedule_name,
-                "firstRun": runbook.first_run,
+                "schedule": schedule_names[name],
+                "firstRun": first_runs[name],
             }
             for name, runbook in zip([r.name for r in automation.runbooks], runbooks, strict=True)
         },
@@ -173,6 +193,8 @@ def certificate_vault(settings: StackSettings, tenant: Tenant, identities: dict[
 
 def main() -> None:
     settings = read_settings()
+    # The one clock reading of the program: new Schedules start after it, and it picks the runbook links' renewal period.
+    now = clock.now()
     tenant = lookup_tenant(settings.cloud, settings.organization)
     identities = app_identities(settings, tenant)
 
@@ -181,7 +203,7 @@ def main() -> None:
     pulumi.export("identities", {name: identity.summary() for name, identity in identities.items()})
     pulumi.export("privateKeys", pulumi.Output.secret({name: i.private_key_pem for name, i in identities.items()}))
     if settings.automation is not None:
-        pulumi.export("automation", automation_account(settings, settings.automation, tenant))
+        pulumi.export("automation", automation_account(settings, settings.automation, tenant, now))
     vault = certificate_vault(settings, tenant, identities)
     if vault is not None:
         pulumi.export("keyVault", vault)
