@@ -269,13 +269,22 @@ class MockTenant(pulumi.runtime.Mocks):
             for job_id in [j for j, v in self.job_schedules.items() if v["schedule"].lower() == name]:
                 del self.job_schedules[job_id]
         elif type_token == RUNBOOK:
-            self.runbooks.pop(stored.id.lower(), None)
+            gone = self.runbooks.pop(stored.id.lower(), None)
+            # Azure removes a deleted runbook's job schedules with it.
+            name = str((gone or {}).get("name", "")).lower()
+            for job_id in [j for j, v in self.job_schedules.items() if v["runbook"].lower() == name]:
+                del self.job_schedules[job_id]
+        elif type_token == BLOB:
+            self.blobs.pop(str(stored.outputs.get("_path", "")), None)
         elif type_token in MODULE_TYPES:
             self.module_imports.pop(stored.id.lower(), None)
 
     def delete_outside_pulumi(self, type_token: str, name: str) -> None:
-        """Someone deletes the resource in the portal, and a `pulumi refresh` drops it from the stack's state."""
+        """Someone deletes the resource in the portal, and a `pulumi refresh` drops it (and what Azure deleted with it) from the
+        stack's state."""
         self._delete_in_azure(type_token, self.state.pop((type_token, name)))
+        for key in [k for k, v in self.state.items() if k[0] == JOB_SCHEDULE and v.id.lower() not in self.job_schedules]:
+            del self.state[key]
 
     def rotate_storage_key(self) -> None:
         """Rotate the storage account key: every SAS signed with the old key stops working."""
@@ -496,7 +505,7 @@ class MockTenant(pulumi.runtime.Mocks):
         content = comparable(inputs.get("source"))
         path = f"{inputs.get('accountName')}/{inputs.get('containerName')}/{inputs.get('blobName')}"
         self.blobs[path] = content.get("fileAsset", "").upper() if isinstance(content, dict) else ""
-        return resource_id, outputs
+        return resource_id, {**outputs, "_path": path}
 
     def _check_link(self, runbook: str, link: dict[str, Any]) -> None:
         """What Automation does during a Runbook PUT: fetch the content link now, and check the content against its hash."""
@@ -542,7 +551,11 @@ class MockTenant(pulumi.runtime.Mocks):
             )
         if resource_id.lower() in self.schedules:
             raise TenantError(f"Schedule {inputs.get('scheduleName')}: Conflict: a schedule of that name exists")
-        self.schedules[resource_id.lower()] = {"name": inputs.get("scheduleName"), "startTime": inputs.get("startTime")}
+        self.schedules[resource_id.lower()] = {
+            "name": inputs.get("scheduleName"),
+            "startTime": inputs.get("startTime"),
+            "created": self.clock(),
+        }
         return resource_id, outputs
 
     def _job_schedule(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
