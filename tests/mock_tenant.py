@@ -229,7 +229,8 @@ class MockTenant(pulumi.runtime.Mocks):
         self.storage_key = self.random.randbytes(32)
         # What Azure holds, apart from the stack's state: blobs (content SHA-256), published runbooks, schedules, job
         # schedules (id -> runbook, schedule, parameters) and each module import's live state.
-        self.blobs: dict[str, str] = {}
+        self.blobs: dict[str, str] = {}  # account/container/blob -> SHA-256 of the content
+        self.blob_paths: dict[str, str] = {}  # resource id -> account/container/blob
         self.runbooks: dict[str, dict[str, Any]] = {}
         self.schedules: dict[str, dict[str, Any]] = {}
         self.job_schedules: dict[str, dict[str, Any]] = {}
@@ -275,7 +276,7 @@ class MockTenant(pulumi.runtime.Mocks):
             for job_id in [j for j, v in self.job_schedules.items() if v["runbook"].lower() == name]:
                 del self.job_schedules[job_id]
         elif type_token == BLOB:
-            self.blobs.pop(str(stored.outputs.get("_path", "")), None)
+            self.blobs.pop(self.blob_paths.pop(stored.id.lower(), ""), None)
         elif type_token in MODULE_TYPES:
             self.module_imports.pop(stored.id.lower(), None)
 
@@ -505,7 +506,8 @@ class MockTenant(pulumi.runtime.Mocks):
         content = comparable(inputs.get("source"))
         path = f"{inputs.get('accountName')}/{inputs.get('containerName')}/{inputs.get('blobName')}"
         self.blobs[path] = content.get("fileAsset", "").upper() if isinstance(content, dict) else ""
-        return resource_id, {**outputs, "_path": path}
+        self.blob_paths[resource_id.lower()] = path
+        return resource_id, outputs
 
     def _check_link(self, runbook: str, link: dict[str, Any]) -> None:
         """What Automation does during a Runbook PUT: fetch the content link now, and check the content against its hash."""
