@@ -6,8 +6,9 @@ time zone) and `ignore_changes` keeps Azure's stored value afterwards: whenever 
 after a failed one, a re-create after a manual delete) its start is in the future, and an unchanged stack shows no diff.
 Because an ignored input would also be carried into a same-URN replacement, nothing else about a Schedule may change under
 the same URN: every other input (definition, account, resource group) is part of its logical name, so an edit creates a new
-Schedule (fresh start) and deletes the old one. Its Azure name carries the definition's hash for the same reason: a PUT on an
-existing schedule does not change it in place.
+Schedule (fresh start) and deletes the old one. Its Azure name carries the definition's hash for the same reason: the REST spec
+lists 409 Conflict for a PUT on an existing schedule (Microsoft.Automation stable/2024-10-23/schedule.json), and Azure checks the
+start again on such a PUT (hashicorp/terraform-provider-azurerm #5726).
 """
 
 from __future__ import annotations
