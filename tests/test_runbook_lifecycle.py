@@ -14,6 +14,7 @@ import unittest
 from collections.abc import Callable
 from typing import Any
 
+from components.module_import import failure_message
 from tests.harness import REPO, Deployment, evaluate
 from tests.mock_tenant import JOB_SCHEDULE, RUNBOOK, SCHEDULE, MockTenant, TenantError
 from tests.test_automation_program import automation_config
@@ -231,6 +232,23 @@ class FailedModuleImports(unittest.IsolatedAsyncioTestCase):
         _deployment, errors = await self.preview_logs(tenant, config)
         self.assertEqual(len(errors), 1, errors)
         self.assertFalse(any(token.endswith(":getPackage") for token, _ in tenant.calls))
+
+    async def test_a_preview_that_changes_the_version_re_imports_instead_of_failing(self) -> None:
+        tenant = MockTenant(clock=Clock())
+        config = automation_config()
+        await evaluate(tenant, preview=False, config=config)
+        tenant.finish_imports(failed={"ExchangeOnlineManagement": "could not load the assembly"})
+        config["exo-automation:automation"]["exchangeModuleVersion"] = "3.7.2"
+        _deployment, errors = await self.preview_logs(tenant, config)
+        self.assertEqual(errors, [], "the update imports the module again; its old state is not this preview's concern")
+
+    def test_the_message_names_the_module_the_account_the_error_and_the_fix(self) -> None:
+        message = failure_message("package", "ExchangeOnlineManagement", "aa-exo", "Cancelled", {"code": "Timeout"}, "urn:x")
+        assert message is not None
+        for part in ("package ExchangeOnlineManagement", "aa-exo", "Cancelled: Timeout", "pulumi up --replace 'urn:x'"):
+            self.assertIn(part, message)
+        self.assertIsNone(failure_message("module", "ExchangeOnlineManagement", "aa-exo", "Succeeded", {}, "urn:x"))
+        self.assertIsNone(failure_message("module", "ExchangeOnlineManagement", "aa-exo", "ContentDownloaded", None, "urn:x"))
 
     async def test_a_successful_import_reports_nothing(self) -> None:
         tenant = MockTenant(clock=Clock())
