@@ -108,7 +108,8 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
             RunbookSchedulesArgs(
                 resource_group_name=account.resource_group_name,
                 automation_account_name=account.account_name,
-                scope=f"{automation.resource_group_name}/{automation.account_name}",
+                # A new location replaces the account (and everything in it): the schedules must be created again there.
+                scope=f"{automation.resource_group_name}/{automation.account_name}/{automation.location}",
                 schedules=[runbook.schedule for runbook in automation.runbooks if runbook.schedule is not None],
                 now=now,
             ),

@@ -52,8 +52,8 @@ class RunbookSchedulesArgs:
     automation_account_name: pulumi.Input[str]
     """The Automation account."""
     scope: str
-    """Plain text naming the account (resource group and account name from config): part of each Schedule's logical name, so
-    that moving to another account creates new Schedules instead of replacing them with an ignored, past start."""
+    """Plain text naming the account (resource group, account name and location from config): part of each Schedule's logical
+    name, so that a new account creates new Schedules instead of replacing them with an ignored, past start."""
     schedules: Iterable[ScheduleSettings]
     """The definitions the runbooks use; duplicates collapse into one Schedule."""
     now: dt.datetime
