@@ -2,20 +2,22 @@
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 from dataclasses import replace
 from pathlib import Path
 
 import pulumi
 
-from components import connect_commands
+from components import clock, connect_commands
 from components.app_certificate import CertificateSpec
 from components.app_identity import ExchangeAppIdentity, ExchangeAppIdentityArgs
 from components.automation_account import ExchangeAutomationAccount, ExchangeAutomationAccountArgs
 from components.automation_settings import ENVIRONMENT_PARAMETER, AutomationSettings, RunbookSettings, default_storage_account_name
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
-from components.host_certificate_settings import HostCertificateSettings, utc_now
-from components.runbook_store import RunbookStore, RunbookStoreArgs
+from components.host_certificate_settings import HostCertificateSettings
+from components.runbook_schedules import RunbookSchedules, RunbookSchedulesArgs
+from components.runbook_store import RunbookStore, RunbookStoreArgs, blob_name
 from components.scheduled_runbook import ScheduledRunbook, ScheduledRunbookArgs
 from components.settings import CONFIG_KEYS, IdentitySettings, StackSettings, parse_settings
 from components.tenant import Tenant, lookup_tenant
@@ -24,12 +26,12 @@ PROJECT_DIR = Path(__file__).resolve().parent
 TAGS = {"managed-by": "exo-automation"}
 
 
-def read_settings() -> StackSettings:
+def read_settings(now: dt.datetime) -> StackSettings:
     config = pulumi.Config()
     raw = {key: config.get(key) for key in CONFIG_KEYS}
     # Follow the azuread provider's cloud: its `environment` setting, else the ARM_ENVIRONMENT variable it reads too.
     azuread_environment = pulumi.Config("azuread").get("environment") or os.environ.get("ARM_ENVIRONMENT")
-    return parse_settings(raw, pulumi.get_stack(), azuread_environment, PROJECT_DIR, now=utc_now())
+    return parse_settings(raw, pulumi.get_stack(), azuread_environment, PROJECT_DIR, now=now)
 
 
 def with_certificate(args: ExchangeAppIdentityArgs, identity: IdentitySettings) -> ExchangeAppIdentityArgs:
@@ -81,7 +83,7 @@ def cloud_parameters(settings: StackSettings, runbook: RunbookSettings) -> dict[
     return {ENVIRONMENT_PARAMETER: name} if runbook.takes_environment_name and name != "O365Default" else {}
 
 
-def automation_account(settings: StackSettings, automation: AutomationSettings, tenant: Tenant) -> dict[str, object]:
+def automation_account(settings: StackSettings, automation: AutomationSettings, tenant: Tenant, now: dt.datetime) -> dict[str, object]:
     tags = {**dict(automation.tags), **TAGS}
     account = ExchangeAutomationAccount(
         "automation",
@@ -101,6 +103,8 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
         ),
     )
     runbooks: list[ScheduledRunbook] = []
+    first_runs: dict[str, pulumi.Output[str] | None] = {}
+    schedule_names: dict[str, pulumi.Output[str] | None] = {}
     if automation.runbooks:
         store = RunbookStore(
             "runbook-store",
@@ -111,35 +115,51 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
                 or tenant.tenant_id.apply(
                     lambda tenant_id: default_storage_account_name(tenant_id, pulumi.get_stack(), automation.account_name)
                 ),
+                now=now,
                 tags=tags,
             ),
         )
-        runbooks = [
-            ScheduledRunbook(
-                f"runbook-{runbook.name.lower()}",
-                ScheduledRunbookArgs(
-                    resource_group_name=account.resource_group_name,
-                    location=automation.location,
-                    automation_account_name=account.account_name,
-                    automation_account_id=account.account_id,
-                    runbook_name=runbook.name,
-                    source_path=runbook.source,
-                    sha256=runbook.sha256,
-                    runbook_type=automation.runtime.runbook_type,
-                    runtime_environment_name=account.runtime_environment_name,
-                    storage_account_name=store.account_name,
-                    container_name=store.container_name,
-                    organization=tenant.organization,
-                    exchange_module=account.exchange_module,
-                    description=runbook.description,
-                    schedule=runbook.schedule,
-                    parameters={**dict(runbook.parameters), **cloud_parameters(settings, runbook)},
-                    run_on=account.hybrid_worker_group_name if runbook.hybrid_worker else None,
-                    tags=tags,
-                ),
+        # One Schedule per distinct definition, shared by the runbooks that use it.
+        schedules = RunbookSchedules(
+            "schedule",
+            RunbookSchedulesArgs(
+                resource_group_name=account.resource_group_name,
+                automation_account_name=account.account_name,
+                # A new location replaces the account (and everything in it): the schedules must be created again there.
+                scope=f"{automation.resource_group_name}/{automation.account_name}/{automation.location}",
+                schedules=[runbook.schedule for runbook in automation.runbooks if runbook.schedule is not None],
+                now=now,
+            ),
+        )
+        for runbook in automation.runbooks:
+            runbooks.append(
+                ScheduledRunbook(
+                    f"runbook-{runbook.name.lower()}",
+                    ScheduledRunbookArgs(
+                        resource_group_name=account.resource_group_name,
+                        location=automation.location,
+                        automation_account_name=account.account_name,
+                        runbook_name=runbook.name,
+                        source_path=runbook.source,
+                        sha256=runbook.sha256,
+                        runbook_type=automation.runtime.runbook_type,
+                        runtime_environment_name=account.runtime_environment_name,
+                        storage_account_name=store.account_name,
+                        container_name=store.container_name,
+                        content_link=store.content_link(blob_name(runbook.name, runbook.sha256)),
+                        link_version=store.link_version,
+                        organization=tenant.organization,
+                        exchange_module=account.exchange_module,
+                        description=runbook.description,
+                        schedule_name=schedules.names[runbook.schedule] if runbook.schedule is not None else None,
+                        parameters={**dict(runbook.parameters), **cloud_parameters(settings, runbook)},
+                        run_on=account.hybrid_worker_group_name if runbook.hybrid_worker else None,
+                        tags=tags,
+                    ),
+                )
             )
-            for runbook in automation.runbooks
-        ]
+            schedule_names[runbook.name] = schedules.names[runbook.schedule] if runbook.schedule is not None else None
+            first_runs[runbook.name] = schedules.start_times[runbook.schedule] if runbook.schedule is not None else None
     return {
         "accountName": account.account_name,
         "accountId": account.account_id,
@@ -151,11 +171,12 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
         "connectCommand": tenant.organization.apply(
             lambda organization: connect_commands.exchange_managed_identity_command(organization, settings.cloud)
         ),
+        "exchangeModuleImport": account.exchange_module_import,
         "runbooks": {
             name: {
                 "contentSha256": runbook.content_sha256,
-                "schedule": runbook.schedule_name,
-                "firstRun": runbook.first_run,
+                "schedule": schedule_names[name],
+                "firstRun": first_runs[name],
             }
             for name, runbook in zip([r.name for r in automation.runbooks], runbooks, strict=True)
         },
@@ -190,7 +211,10 @@ def certificate_vault(settings: StackSettings, tenant: Tenant, identities: dict[
 
 
 def main() -> None:
-    settings = read_settings()
+    # The one clock reading of the program: host certificates are judged at it, new Schedules start after it, and it picks the
+    # runbook links' renewal period.
+    now = clock.now()
+    settings = read_settings(now)
     for warning in settings.warnings:
         pulumi.log.warn(warning)
     tenant = lookup_tenant(settings.cloud, settings.organization)
@@ -204,7 +228,7 @@ def main() -> None:
     if private_keys:
         pulumi.export("privateKeys", pulumi.Output.secret(private_keys))
     if settings.automation is not None:
-        pulumi.export("automation", automation_account(settings, settings.automation, tenant))
+        pulumi.export("automation", automation_account(settings, settings.automation, tenant, now))
     vault = certificate_vault(settings, tenant, identities)
     if vault is not None:
         pulumi.export("keyVault", vault)

@@ -59,7 +59,7 @@ PLANNER_WORKLOAD_ACTIONS: Mapping[str, str] = {
     "*/read": "refresh every workload resource (the same actions as the built-in Reader role)",
     "Microsoft.Storage/storageAccounts/listKeys/action": "refresh azure-native storage.Blob (read with the account key)",
     "Microsoft.Storage/storageAccounts/listServiceSas/action": (
-        "previews evaluate each runbook's content link (storage.list_storage_account_service_sas), an invoke that runs in previews"
+        "previews evaluate the runbook container's content link (storage.list_storage_account_service_sas, one call per preview)"
     ),
 }
 

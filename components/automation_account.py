@@ -10,6 +10,7 @@ from pulumi_azure_native import automation, resources
 
 from components import azure_names, facts
 from components.exchange_grant import ExchangeGrant, ExchangeGrantArgs
+from components.module_import import report_failed_import
 
 
 def exchange_module_link(version: str) -> automation.ContentLinkArgs:
@@ -62,7 +63,11 @@ class ExchangeAutomationAccount(pulumi.ComponentResource):
     runtime_environment_name: pulumi.Output[str] | None
     """The runtime environment runbooks link to (PowerShell 7.4); None on the 5.1 and 7.2 module paths."""
     exchange_module: pulumi.Resource
-    """The module or package resource: runbooks depend on it (import is asynchronous in Azure)."""
+    """The module or package resource: job schedules depend on it. Azure imports it asynchronously after the resource exists;
+    `exchange_module_import` reports a failed import."""
+    exchange_module_import: pulumi.Output[str]
+    """The import state the last evaluation saw (Azure's provisioningState; "" before the resource exists). A failed import is
+    logged as an error naming the resource (components/module_import.py)."""
     hybrid_worker_group_name: pulumi.Output[str] | None
 
     def __init__(self, name: str, args: ExchangeAutomationAccountArgs, opts: pulumi.ResourceOptions | None = None) -> None:
@@ -124,7 +129,7 @@ class ExchangeAutomationAccount(pulumi.ComponentResource):
                 automation_account_name=account.name,
                 resource_group_name=resource_group_name,
             )
-            self.exchange_module = automation.Package(
+            package = automation.Package(
                 f"{name}-exchange-package",
                 package_name=facts.EXCHANGE_MODULE_NAME,
                 runtime_environment_name=environment.name,
@@ -133,17 +138,34 @@ class ExchangeAutomationAccount(pulumi.ComponentResource):
                 automation_account_name=account.name,
                 resource_group_name=resource_group_name,
             )
+            self.exchange_module = package
+            self.exchange_module_import = report_failed_import(
+                package,
+                kind="package",
+                module_name=facts.EXCHANGE_MODULE_NAME,
+                account_name=account.name,
+                resource_group_name=resource_group_name,
+                runtime_environment_name=environment.name,
+            )
             self.runtime_environment_name = environment.name
         else:
             # 7.2 and 5.1 take the same module arguments; only the resource type differs.
             module_type = automation.PowerShell72Module if args.runtime.module_resource == "powershell72-module" else automation.Module
-            self.exchange_module = module_type(
+            module = module_type(
                 f"{name}-exchange-module",
                 module_name=facts.EXCHANGE_MODULE_NAME,
                 content_link=link,
                 automation_account_name=account.name,
                 resource_group_name=resource_group_name,
                 opts=child,
+            )
+            self.exchange_module = module
+            self.exchange_module_import = report_failed_import(
+                module,
+                kind="module",
+                module_name=facts.EXCHANGE_MODULE_NAME,
+                account_name=account.name,
+                resource_group_name=resource_group_name,
             )
 
         self.hybrid_worker_group_name = None

@@ -37,11 +37,6 @@ _CERTIFICATE_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICAT
 _BASE64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
 
 
-def utc_now() -> datetime.datetime:
-    """The clock the settings read (expiry, warnings). __main__ calls it once; tests replace it."""
-    return datetime.datetime.now(datetime.UTC)
-
-
 def rfc3339(moment: datetime.datetime) -> str:
     """UTC, whole seconds, `Z`: what the azuread provider parses (time.RFC3339) and what the mock tenant stores."""
     return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

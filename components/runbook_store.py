@@ -1,7 +1,18 @@
-"""Private blob storage that hosts runbook files for Azure Automation to publish from (azure-native has no inline runbook content)."""
+"""Private blob storage that hosts runbook files for Azure Automation to publish from (azure-native has no inline runbook content).
+
+Automation reads a runbook's content link during every PUT of the runbook, and azure-native PUTs all inputs on any update
+(MicrosoftDocs/azure-docs #115636), so the link must be valid whenever any runbook input changes, not only when its content does.
+One read-only, HTTPS-only service SAS for the whole container serves every runbook (one `listServiceSas` call per preview,
+whatever the number of runbooks). Its window is a pure function of the renewal period the program's clock falls in: the same
+all period long (an unchanged stack shows no diff), renewed at the period's end (every runbook is then re-published with the
+new link: the planned, documented diff), and valid for LINK_MARGIN after the period, so a run that evaluated the program just
+before the end still carries a valid link. Trade-offs against the alternatives are in README.md ("Runbook links").
+"""
 
 from __future__ import annotations
 
+import datetime as dt
+import hashlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 
@@ -9,6 +20,26 @@ import pulumi
 from pulumi_azure_native import storage
 
 CONTAINER_NAME = "runbooks"
+LINK_RENEWAL_PERIOD = dt.timedelta(days=180)
+LINK_MARGIN = dt.timedelta(days=30)
+# Azure's clock may be behind the runner's at the very start of a period.
+LINK_CLOCK_SKEW = dt.timedelta(minutes=15)
+_PERIODS_FROM = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+
+
+def blob_name(runbook_name: str, sha256: str) -> str:
+    """Where a runbook's content version lives in the container: named by its hash, so a new version is a new blob."""
+    return f"{runbook_name}/{sha256}.ps1"
+
+
+def link_window(now: dt.datetime) -> tuple[str, str]:
+    """SAS start and expiry (RFC 3339) for the renewal period `now` falls in: the same for every moment of that period."""
+    period = (now - _PERIODS_FROM) // LINK_RENEWAL_PERIOD
+    start = _PERIODS_FROM + period * LINK_RENEWAL_PERIOD
+    return (
+        (start - LINK_CLOCK_SKEW).strftime("%Y-%m-%dT%H:%M:%SZ"),
+        (start + LINK_RENEWAL_PERIOD + LINK_MARGIN).strftime("%Y-%m-%dT%H:%M:%SZ"),
+    )
 
 
 @dataclass
@@ -19,6 +50,8 @@ class RunbookStoreArgs:
     """Azure region."""
     account_name: pulumi.Input[str]
     """Globally unique storage account name (3-24 lowercase letters and digits)."""
+    now: dt.datetime
+    """The program's clock reading: picks the link's renewal period."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on the storage account."""
 
@@ -33,6 +66,10 @@ class RunbookStore(pulumi.ComponentResource):
     account_name: pulumi.Output[str]
     container_name: pulumi.Output[str]
     resource_group_name: pulumi.Output[str]
+    link_expiry: str
+    """When the current links expire (RFC 3339); they are renewed before, at the end of the renewal period."""
+    link_version: pulumi.Output[str]
+    """A digest of the container SAS (not secret: a one-way hash): changes when the links change (renewal, storage key rotation)."""
 
     def __init__(self, name: str, args: RunbookStoreArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("exo-automation:index:RunbookStore", name, None, opts)
@@ -59,8 +96,30 @@ class RunbookStore(pulumi.ComponentResource):
             public_access=storage.PublicAccess.NONE,
             opts=pulumi.ResourceOptions(parent=self),
         )
+        start, expiry = link_window(args.now)
+        self._token = storage.list_storage_account_service_sas_output(
+            account_name=account.name,
+            resource_group_name=args.resource_group_name,
+            canonicalized_resource=pulumi.Output.concat("/blob/", account.name, "/", container.name),
+            resource=storage.SignedResource.C,
+            permissions=storage.Permissions.R,
+            protocols=storage.HttpProtocol.HTTPS,
+            shared_access_start_time=start,
+            shared_access_expiry_time=expiry,
+            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[container]),
+        ).service_sas_token
         self.account_name = account.name
         self.container_name = container.name
         self.resource_group_name = pulumi.Output.from_input(args.resource_group_name)
+        self.link_expiry = expiry
+        self.link_version = pulumi.Output.unsecret(self._token.apply(lambda token: hashlib.sha256(token.encode()).hexdigest()[:16]))
         # Registering outputs marks the component complete, so a preview shows its children under it.
-        self.register_outputs({"accountName": self.account_name, "containerName": self.container_name})
+        self.register_outputs({"accountName": self.account_name, "containerName": self.container_name, "linkExpiry": expiry})
+
+    def content_link(self, blob_name: str) -> pulumi.Output[str]:
+        """The HTTPS link Automation reads `blob_name` from, with the container SAS: a secret (the SAS is a credential)."""
+        return pulumi.Output.secret(
+            pulumi.Output.concat(
+                "https://", self.account_name, ".blob.core.windows.net/", self.container_name, "/", blob_name, "?", self._token
+            )
+        )

@@ -1,4 +1,4 @@
-"""When a schedule first runs: a pure function of the anchor (CreationTime) and the schedule's definition."""
+"""When a schedule first runs: a pure function of a moment (the program's clock reading) and the schedule's definition."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import zoneinfo
 
 from components.automation_settings import WEEK_DAYS, ScheduleSettings
 
-# Azure Automation refuses a start time less than 5 minutes after the schedule is created (Azure/bicep #9780); the margin also
-# leaves time for the asynchronous module import to finish before the first job.
+# Azure Automation refuses a start time less than 5 minutes after the schedule is created (Azure/bicep #9780). The program's clock
+# is read before `pulumi up` creates anything, so the margin covers the time until the Schedule's PUT (it waits only for the
+# account) and leaves the asynchronous module import time to finish before the first job.
 MINIMUM_LEAD = dt.timedelta(minutes=15)
 
 
@@ -34,9 +35,3 @@ def first_run(anchor: dt.datetime, schedule: ScheduleSettings, lead: dt.timedelt
             return candidate
         day += dt.timedelta(days=1)
     raise ValueError(f"no day matches {schedule.definition()} within a year")
-
-
-def first_run_text(anchor_rfc3339: str, schedule: ScheduleSettings) -> str:
-    """first_run() for an RFC 3339 anchor, as ISO 8601 with the zone's offset (what Automation's startTime takes)."""
-    anchor = dt.datetime.strptime(anchor_rfc3339, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-    return first_run(anchor, schedule).isoformat()

@@ -1,37 +1,33 @@
-"""One runbook from the repo: uploaded, published from a short-lived link with its SHA-256, scheduled with its parameters."""
+"""One runbook from the repo: uploaded, published from the store's link with its SHA-256, and linked to its schedule."""
 
 from __future__ import annotations
 
-import datetime as dt
+import hashlib
+import json
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
 from pulumi_azure_native import automation, storage
 
-from components.automation_settings import ScheduleSettings
-from components.creation_time import CreationTime
-from components.schedule_time import first_run_text
+from components.runbook_store import blob_name
 
-# Automation fetches the content while `pulumi up` publishes it, then keeps its own copy: the link needs to live only that long.
-LINK_LIFETIME = dt.timedelta(hours=24)
-LINK_CLOCK_SKEW = dt.timedelta(minutes=5)
-# Fixed namespace for job schedule ids: the same runbook, schedule and parameters always give the same id (never random).
+# Fixed namespace for job schedule ids: the same inputs always give the same id (never random).
 JOB_SCHEDULE_NAMESPACE = uuid.UUID("5f1e2b0e-3c1a-4d8e-9b7a-6a0c2e4d8f10")
 
 
-def link_window(created: str) -> tuple[str, str]:
-    """SAS start and expiry around the moment the content version was deployed (RFC 3339 in, RFC 3339 out)."""
-    anchor = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-    return (
-        (anchor - LINK_CLOCK_SKEW).strftime("%Y-%m-%dT%H:%M:%SZ"),
-        (anchor + LINK_LIFETIME).strftime("%Y-%m-%dT%H:%M:%SZ"),
+def publication_version(fields: Mapping[str, str | None]) -> str:
+    """A digest of everything a Runbook PUT sends: it changes exactly when azure-native re-publishes the runbook."""
+    return hashlib.sha256(json.dumps(dict(fields), sort_keys=True).encode()).hexdigest()[:16]
+
+
+def job_schedule_id(account_name: str, runbook: str, schedule: str, parameters: Mapping[str, str], publication: str = "") -> str:
+    """The job schedule's id: a new one for another runbook, schedule, parameter set or publication of the runbook."""
+    text = "/".join(
+        [account_name.lower(), runbook.lower(), schedule.lower(), *(f"{k}={v}" for k, v in sorted(parameters.items()))]
+        + ([f"publication={publication}"] if publication else [])
     )
-
-
-def job_schedule_id(account_name: str, runbook: str, schedule: str, parameters: Mapping[str, str]) -> str:
-    text = "/".join([account_name.lower(), runbook.lower(), schedule.lower(), *(f"{k}={v}" for k, v in sorted(parameters.items()))])
     return str(uuid.uuid5(JOB_SCHEDULE_NAMESPACE, text))
 
 
@@ -43,8 +39,6 @@ class ScheduledRunbookArgs:
     """Azure region."""
     automation_account_name: pulumi.Input[str]
     """The Automation account."""
-    automation_account_id: pulumi.Input[str]
-    """Its resource id: a new account means new links and schedules."""
     runbook_name: str
     """Name of the runbook in Automation."""
     source_path: str
@@ -57,16 +51,22 @@ class ScheduledRunbookArgs:
     """Storage account of the RunbookStore."""
     container_name: pulumi.Input[str]
     """Container of the RunbookStore."""
+    content_link: pulumi.Output[str]
+    """The RunbookStore's link to this runbook's blob (secret; valid whenever the program runs, see RunbookStore)."""
+    link_version: pulumi.Input[str]
+    """The RunbookStore's digest of the link's SAS: a renewed link re-publishes the runbook."""
     organization: pulumi.Input[str]
     """The tenant's initial domain, passed as -Organization."""
     exchange_module: pulumi.Resource
-    """The module or package the runbook needs; imported asynchronously by Azure, so the runbook waits for it."""
+    """The module or package resource. The job schedule (not the runbook) depends on it, so no scheduled job exists before the
+    resource does. Azure imports the module asynchronously after that; a failed import is reported by the next preview
+    (components/module_import.py), not waited for here."""
     runtime_environment_name: pulumi.Input[str] | None = None
     """Runtime environment to run in (PowerShell 7.4)."""
     description: str = ""
     """Runbook description."""
-    schedule: ScheduleSettings | None = None
-    """When it runs; None: published only, started by hand or by other tooling."""
+    schedule_name: pulumi.Input[str] | None = None
+    """The shared Schedule it runs on (RunbookSchedules); None: published only, started by hand or by other tooling."""
     parameters: Mapping[str, str] = field(default_factory=dict)
     """Job parameters besides Organization."""
     run_on: pulumi.Input[str] | None = None
@@ -76,59 +76,28 @@ class ScheduledRunbookArgs:
 
 
 class ScheduledRunbook(pulumi.ComponentResource):
-    """Blob (named by content hash) -> read-only HTTPS SAS for that blob -> published runbook -> schedule -> job schedule."""
+    """Blob (named by content hash) -> published runbook (link from the store) -> job schedule on a shared schedule."""
 
     runbook_name: pulumi.Output[str]
     content_sha256: str
-    schedule_name: pulumi.Output[str] | None
-    first_run: pulumi.Output[str] | None
-    """When the schedule first runs (ISO 8601 with the zone's offset)."""
+    job_schedules: Sequence[automation.JobSchedule]
 
     def __init__(self, name: str, args: ScheduledRunbookArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("exo-automation:index:ScheduledRunbook", name, None, opts)
-        child = pulumi.ResourceOptions(parent=self)
-        blob_name = f"{args.runbook_name}/{args.sha256}.ps1"
+        self._name = name
+        self._args = args
         blob = storage.Blob(
             f"{name}-content",
             account_name=args.storage_account_name,
             container_name=args.container_name,
             resource_group_name=args.resource_group_name,
-            blob_name=blob_name,
+            blob_name=blob_name(args.runbook_name, args.sha256),
             type=storage.BlobType.BLOCK,
             content_type="text/plain; charset=utf-8",
             source=pulumi.FileAsset(args.source_path),
-            opts=child,
+            opts=pulumi.ResourceOptions(parent=self),
         )
-        # A new content version (or a new account, or another runbook type) gets a fresh anchor, so its link is fresh too; an
-        # unchanged runbook keeps its link and shows no diff.
-        link_anchor = CreationTime(
-            f"{name}-link-time",
-            triggers={
-                "sha256": args.sha256,
-                "account": args.automation_account_id,
-                "runbookType": args.runbook_type,
-                "runtime": args.runtime_environment_name or "",
-            },
-            opts=child,
-        )
-        window = link_anchor.created.apply(link_window)
-        token = storage.list_storage_account_service_sas_output(
-            account_name=args.storage_account_name,
-            resource_group_name=args.resource_group_name,
-            canonicalized_resource=pulumi.Output.concat("/blob/", args.storage_account_name, "/", args.container_name, "/", blob_name),
-            resource=storage.SignedResource.B,
-            permissions=storage.Permissions.R,
-            protocols=storage.HttpProtocol.HTTPS,
-            shared_access_start_time=window[0],
-            shared_access_expiry_time=window[1],
-            opts=pulumi.InvokeOutputOptions(parent=self, depends_on=[blob]),
-        ).service_sas_token
-        link = pulumi.Output.secret(
-            pulumi.Output.concat(
-                "https://", args.storage_account_name, ".blob.core.windows.net/", args.container_name, "/", blob_name, "?", token
-            )
-        )
-        runbook = automation.Runbook(
+        self._runbook = automation.Runbook(
             f"{name}-runbook",
             runbook_name=args.runbook_name,
             automation_account_name=args.automation_account_name,
@@ -139,65 +108,66 @@ class ScheduledRunbook(pulumi.ComponentResource):
             description=args.description,
             # Automation checks the content against the hash: a swapped blob fails to publish instead of running.
             publish_content_link=automation.ContentLinkArgs(
-                uri=link, content_hash=automation.ContentHashArgs(algorithm="SHA256", value=args.sha256)
+                uri=args.content_link, content_hash=automation.ContentHashArgs(algorithm="SHA256", value=args.sha256)
             ),
             log_progress=False,
             log_verbose=False,
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[args.exchange_module, blob]),
+            # Publishing needs the blob, not the module: the module matters only once a job runs (the job schedule waits for it).
+            opts=pulumi.ResourceOptions(parent=self, depends_on=[blob]),
         )
-        self.runbook_name = runbook.name
+        # Everything the Runbook PUT sends except the secret link itself (represented by its digest): a change of any of them
+        # re-publishes the runbook, which is when its job schedules must be re-created.
+        self._publication = pulumi.Output.all(
+            args.automation_account_name, args.location, args.runtime_environment_name, args.link_version
+        ).apply(
+            lambda values: publication_version(
+                {
+                    "account": values[0],
+                    "location": values[1],
+                    "runtimeEnvironment": values[2],
+                    "link": values[3],
+                    "runbookType": args.runbook_type,
+                    "sha256": args.sha256,
+                    "description": args.description,
+                    "tags": json.dumps(dict(args.tags), sort_keys=True),
+                }
+            )
+        )
+        self.runbook_name = self._runbook.name
         self.content_sha256 = args.sha256
-        self.schedule_name = None
-        self.first_run = None
-
-        schedule = args.schedule
-        if schedule is not None:
-            # Schedules cannot be changed in place (PUT answers 409); a definition change gives a new name and a new schedule.
-            version = uuid.uuid5(JOB_SCHEDULE_NAMESPACE, schedule.definition()).hex[:8]
-            schedule_name = f"{args.runbook_name}-{schedule.frequency.lower()}-{version}"
-            start_anchor = CreationTime(
-                f"{name}-schedule-time",
-                triggers={"definition": schedule.definition(), "account": args.automation_account_id},
-                opts=child,
-            )
-            start_time = start_anchor.created.apply(lambda created: first_run_text(created, schedule))
-            advanced = None
-            if schedule.week_days:
-                advanced = automation.AdvancedScheduleArgs(week_days=list(schedule.week_days))
-            elif schedule.month_days:
-                advanced = automation.AdvancedScheduleArgs(month_days=list(schedule.month_days))
-            automation_schedule = automation.Schedule(
-                f"{name}-schedule",
-                schedule_name=schedule_name,
-                name=schedule_name,
-                automation_account_name=args.automation_account_name,
-                resource_group_name=args.resource_group_name,
-                frequency=schedule.frequency,
-                interval=schedule.interval,
-                time_zone=schedule.time_zone,
-                start_time=start_time,
-                advanced_schedule=advanced,
-                description=f"{args.runbook_name}: every {schedule.interval} {schedule.frequency.lower()}(s) (exo-automation)",
-                opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["*"], delete_before_replace=True),
-            )
-            parameters = {"Organization": args.organization, **args.parameters}
-            job_id = pulumi.Output.all(args.automation_account_name, args.organization).apply(
-                lambda values: job_schedule_id(values[0], args.runbook_name, schedule_name, {**args.parameters, "Organization": values[1]})
-            )
-            automation.JobSchedule(
-                f"{name}-job-schedule",
-                job_schedule_id=job_id,
-                automation_account_name=args.automation_account_name,
-                resource_group_name=args.resource_group_name,
-                runbook=automation.RunbookAssociationPropertyArgs(name=runbook.name),
-                schedule=automation.ScheduleAssociationPropertyArgs(name=automation_schedule.name),
-                parameters=parameters,
-                run_on=args.run_on,
-                # A job schedule cannot be updated: Azure answers "already exists". Replace it, removing the old one first.
-                opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["*"], delete_before_replace=True),
-            )
-            self.schedule_name = automation_schedule.name
-            self.first_run = start_time
+        self.job_schedules = []
+        if args.schedule_name is not None:
+            self.job_schedules = [self.job_schedule(f"{name}-job-schedule", args.schedule_name, dict(args.parameters))]
         # Registering outputs marks the component complete, so a preview shows its children under it.
-        self.register_outputs({"runbookName": self.runbook_name, "firstRun": self.first_run})
+        self.register_outputs({"runbookName": self.runbook_name})
+
+    def job_schedule(self, resource_name: str, schedule_name: pulumi.Input[str], parameters: Mapping[str, str]) -> automation.JobSchedule:
+        """Link this runbook to a schedule with job parameters (-Organization added): the one place job schedules are made.
+
+        Its id covers the runbook's publication: Azure Automation's job schedules do not survive a re-publish of their runbook
+        (see README "Job schedules"), so every re-publish gives a new id and Pulumi re-creates the job schedule right after the
+        Runbook's PUT, with its parameters. Deleted before re-created: Azure refuses a second job schedule for the same runbook
+        and schedule.
+        """
+        args = self._args
+        job_id = pulumi.Output.all(args.automation_account_name, args.organization, schedule_name, self._publication).apply(
+            lambda values: job_schedule_id(
+                values[0], args.runbook_name, values[2], {**parameters, "Organization": values[1]}, publication=values[3]
+            )
+        )
+        return automation.JobSchedule(
+            resource_name,
+            job_schedule_id=job_id,
+            automation_account_name=args.automation_account_name,
+            resource_group_name=args.resource_group_name,
+            runbook=automation.RunbookAssociationPropertyArgs(name=self._runbook.name),
+            schedule=automation.ScheduleAssociationPropertyArgs(name=schedule_name),
+            parameters={"Organization": args.organization, **parameters},
+            run_on=args.run_on,
+            # A job schedule cannot be updated (Azure answers "already exists"): replace it, removing the old one first. It waits
+            # for the module resource so that no scheduled job exists before the module does.
+            opts=pulumi.ResourceOptions(
+                parent=self, replace_on_changes=["*"], delete_before_replace=True, depends_on=[args.exchange_module, self._runbook]
+            ),
+        )

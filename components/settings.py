@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from components import facts
+from components import clock, facts
 from components.automation_settings import AutomationSettings, parse_automation
 from components.config_values import (
     PROJECT,
@@ -34,7 +34,6 @@ from components.host_certificate_settings import (
     WARN_BEFORE_DAYS_RANGE,
     HostCertificateSettings,
     parse_host_certificates,
-    utc_now,
 )
 from components.vault_settings import CONFIG_KEY as KEY_VAULT_KEY
 from components.vault_settings import CONFIG_KEY_DESCRIPTION as KEY_VAULT_DESCRIPTION
@@ -351,7 +350,7 @@ def parse_settings(
     at (expired, close to their end), the real clock unless a test moves it.
     """
     project_dir = project_dir or Path(__file__).resolve().parent.parent
-    now = now or utc_now()
+    now = now or clock.now()
     cloud = parse_cloud("azuread:environment", azuread_environment)
     allow_global_administrator = parse_bool(key_of("allowGlobalAdministrator"), config.get("allowGlobalAdministrator"), default=False)
 

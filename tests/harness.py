@@ -10,12 +10,12 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
-from unittest import mock
 
 import pulumi
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import wait_for_rpcs
 
+from components import clock
 from tests.mock_tenant import MockTenant, Registration, TenantError, TenantMonitor, reveal
 
 REPO = Path(__file__).resolve().parent.parent
@@ -127,21 +127,22 @@ async def evaluate(
     loop.set_exception_handler(_quiet_expected_failures)
     _forget_other_loops()
     tenant.begin(preview=preview)
+    # One clock: the program reads the tenant's, so a test that moves it moves both.
+    clock.use(tenant.clock)
     pulumi.runtime.set_all_config(config_for(config or {}))
     pulumi.runtime.set_mocks(tenant, project=PROJECT, stack=stack, preview=preview, monitor=TenantMonitor(tenant))
     # Pulumi runs a program in its project directory; relative asset paths resolve there.
     previous_directory = Path.cwd()
     os.chdir(REPO)
     try:
-        # One clock per test: the settings judge host certificates by the tenant's clock, the one its providers use too.
-        with mock.patch("components.host_certificate_settings.utc_now", tenant.clock):
-            runpy.run_path(str(program), run_name="__main__")
+        runpy.run_path(str(program), run_name="__main__")
         await wait_for_rpcs()
     except BaseException:
         await _drain()
         raise
     finally:
         os.chdir(previous_directory)
+    tenant.finish()
     deployment = Deployment(tenant=tenant, preview=preview, registrations=list(tenant.registrations))
     root = runtime_settings.get_root_resource()
     exported: dict[str, Any] = getattr(root, "outputs", {})

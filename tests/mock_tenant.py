@@ -16,6 +16,7 @@ import hashlib
 import hmac
 import random
 import secrets
+import urllib.parse
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -118,6 +119,10 @@ class Registration:
     def plain_inputs(self) -> dict[str, Any]:
         return reveal(self.inputs)
 
+    def diffable(self) -> dict[str, Any]:
+        """The inputs the engine compares with the stored ones: content hashes for assets, ignored properties left out."""
+        return {k: v for k, v in comparable(self.inputs).items() if k not in self.ignore_changes}
+
 
 @dataclass
 class StoredResource:
@@ -158,6 +163,22 @@ DYNAMIC = "pulumi-python:dynamic:Resource"
 SERVICE_SAS = "azure-native:storage:listStorageAccountServiceSAS"
 # Rules from the REST spec (and the provider issues that quote its patterns) are what azure-native checks before any request.
 CHECKED_BY_PROVIDER = ("Azure/azure-rest-api-specs", "pulumi/pulumi-azure-native")
+BLOB = "azure-native:storage:Blob"
+RUNBOOK = "azure-native:automation:Runbook"
+SCHEDULE = "azure-native:automation:Schedule"
+JOB_SCHEDULE = "azure-native:automation:JobSchedule"
+MODULE_TYPES = {
+    "azure-native:automation:Package": ("packageName", "azure-native:automation:getPackage"),
+    "azure-native:automation:Module": ("moduleName", "azure-native:automation:getModule"),
+    "azure-native:automation:PowerShell72Module": ("moduleName", "azure-native:automation:getPowerShell72Module"),
+}
+# Azure Automation refuses a schedule that starts less than 5 minutes after its creation (Azure/bicep #9780).
+SCHEDULE_MINIMUM_LEAD = dt.timedelta(minutes=5)
+
+
+def _parse_time(text: str) -> dt.datetime:
+    moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
 
 
 class TenantError(Exception):
@@ -212,6 +233,15 @@ class MockTenant(pulumi.runtime.Mocks):
         self.resource_ids: set[str] = set()
         self.role_assignment_names: dict[str, str] = {}  # GUID -> scope
         self.storage_key = self.random.randbytes(32)
+        # What Azure holds, apart from the stack's state: blobs (content SHA-256), published runbooks, schedules, job
+        # schedules (id -> runbook, schedule, parameters) and each module import's live state.
+        self.blobs: dict[str, str] = {}  # account/container/blob -> SHA-256 of the content
+        self.blob_paths: dict[str, str] = {}  # resource id -> account/container/blob
+        self.runbooks: dict[str, dict[str, Any]] = {}
+        self.schedules: dict[str, dict[str, Any]] = {}
+        self.job_schedules: dict[str, dict[str, Any]] = {}
+        self.module_imports: dict[str, dict[str, Any]] = {}
+        self.failures: dict[str, str] = {}
         self.preview = False
         self.registrations: list[Registration] = []
         self.registered_outputs: dict[str, dict[str, Any]] = {}
@@ -230,6 +260,70 @@ class MockTenant(pulumi.runtime.Mocks):
         self.registered_outputs = {}
         self.calls = []
 
+    def finish(self) -> None:
+        """End a successful `pulumi up`: the engine deletes what the program no longer registers."""
+        if self.preview:
+            return
+        registered = {(r.type, r.name) for r in self.registrations}
+        for key in [k for k in self.state if k not in registered]:
+            self._delete_in_azure(key[0], self.state.pop(key))
+
+    def _delete_in_azure(self, type_token: str, stored: StoredResource) -> None:
+        self.resource_ids.discard(stored.id.lower())
+        if type_token == JOB_SCHEDULE:
+            self.job_schedules.pop(stored.id.lower(), None)
+        elif type_token == SCHEDULE:
+            self.schedules.pop(stored.id.lower(), None)
+            # Azure removes the job schedules of a deleted schedule with it.
+            name = str(stored.outputs.get("name", "")).lower()
+            for job_id in [j for j, v in self.job_schedules.items() if v["schedule"].lower() == name]:
+                del self.job_schedules[job_id]
+        elif type_token == RUNBOOK:
+            gone = self.runbooks.pop(stored.id.lower(), None)
+            # Azure removes a deleted runbook's job schedules with it.
+            name = str((gone or {}).get("name", "")).lower()
+            for job_id in [j for j, v in self.job_schedules.items() if v["runbook"].lower() == name]:
+                del self.job_schedules[job_id]
+        elif type_token == BLOB:
+            self.blobs.pop(self.blob_paths.pop(stored.id.lower(), ""), None)
+        elif type_token in MODULE_TYPES:
+            self.module_imports.pop(stored.id.lower(), None)
+
+    def delete_outside_pulumi(self, type_token: str, name: str) -> None:
+        """Someone deletes the resource in the portal, and a `pulumi refresh` drops it (and what Azure deleted with it) from the
+        stack's state."""
+        self._delete_in_azure(type_token, self.state.pop((type_token, name)))
+        for key in [k for k, v in self.state.items() if k[0] == JOB_SCHEDULE and v.id.lower() not in self.job_schedules]:
+            del self.state[key]
+
+    def rotate_storage_key(self) -> None:
+        """Rotate the storage account key: every SAS signed with the old key stops working."""
+        self.storage_key = self.random.randbytes(32)
+
+    def fail_next(self, type_token: str, message: str) -> None:
+        """The next create or update of a resource of this type fails in Azure (a transient error, a quota, a timeout)."""
+        self.failures[type_token] = message
+
+    def finish_imports(self, failed: dict[str, str] | None = None) -> None:
+        """Azure finishes every pending module import: those named in `failed` (module name -> error message) fail."""
+        for live in self.module_imports.values():
+            message = (failed or {}).get(live["name"])
+            live.update(
+                provisioningState="Failed" if message else "Succeeded",
+                error={"code": "ModuleImportFailed", "message": message} if message else {},
+            )
+
+    def refresh(self) -> None:
+        """`pulumi refresh` (or `up --refresh`): the stack's state takes Azure's current import states."""
+        for (type_token, _name), stored in self.state.items():
+            live = self.module_imports.get(stored.id.lower()) if type_token in MODULE_TYPES else None
+            if live is not None:
+                stored.outputs = {**stored.outputs, "provisioningState": live["provisioningState"], "error": live["error"]}
+
+    def job_schedules_of(self, runbook: str) -> list[dict[str, Any]]:
+        """The job schedules Azure holds for a runbook (by runbook name)."""
+        return [v for v in self.job_schedules.values() if v["runbook"].lower() == runbook.lower()]
+
     def add_principal(self, object_id: str | None = None) -> str:
         """A principal that exists outside this program (for example a managed identity Azure created)."""
         object_id = object_id or self._uuid()
@@ -245,6 +339,7 @@ class MockTenant(pulumi.runtime.Mocks):
             "azuread:index/getServicePrincipals:getServicePrincipals": self._service_principals,
             "azuread:index/getServicePrincipal:getServicePrincipal": self._service_principal,
             SERVICE_SAS: self._service_sas,
+            **{getter: self._module_state for _name_input, getter in MODULE_TYPES.values()},
         }.get(args.token)
         if handler is None:
             raise TenantError(f"the mock tenant does not answer {args.token}: add it to tests/mock_tenant.py")
@@ -327,6 +422,14 @@ class MockTenant(pulumi.runtime.Mocks):
         token = f"sv=2022-11-02&sr={args.get('resource')}&sp={args.get('permissions')}&spr={args.get('protocols')}&st={start}&se={expiry}"
         return {"serviceSasToken": f"{token}&sig={signature}"}
 
+    def _module_state(self, args: dict[str, Any]) -> dict[str, Any]:
+        name = args.get("packageName") or args.get("moduleName")
+        found = [v for v in self.module_imports.values() if v["name"] == name and v["account"] == args.get("automationAccountName")]
+        if not found:
+            raise TenantError(f"ResourceNotFound: module {name!r} in account {args.get('automationAccountName')!r}")
+        live = found[0]
+        return {"name": name, "provisioningState": live["provisioningState"], "error": live["error"], "version": live["version"]}
+
     # -- resources -------------------------------------------------------------------------------------------------------------
     def new_resource(self, args: MockResourceArgs) -> tuple[str, dict[str, Any]]:
         key = (args.typ, args.name)
@@ -340,6 +443,12 @@ class MockTenant(pulumi.runtime.Mocks):
             return (prior.id if prior else ""), self._planned(args.typ, inputs)
         if any(is_unknown(v) for v in _walk(inputs)):
             raise TenantError(f"{args.typ} {args.name}: an input is still unknown at deployment: {inputs}")
+        failure = self.failures.pop(args.typ, None)
+        if failure is not None:
+            raise TenantError(f"{args.typ} {args.name}: {failure}")
+        if prior is not None and args.typ in (JOB_SCHEDULE, SCHEDULE):
+            # Replaced, delete before replace (the program's option for both): the old one goes first.
+            self._delete_in_azure(args.typ, prior)
         create = {
             "tls:index/privateKey:PrivateKey": self._private_key,
             "tls:index/selfSignedCert:SelfSignedCert": self._self_signed_cert,
@@ -350,6 +459,11 @@ class MockTenant(pulumi.runtime.Mocks):
             "azuread:index/directoryRoleAssignment:DirectoryRoleAssignment": self._directory_role_assignment,
             "azure-native:automation:AutomationAccount": self._automation_account,
             DYNAMIC: self._creation_time,
+            BLOB: self._blob,
+            RUNBOOK: self._runbook,
+            SCHEDULE: self._schedule,
+            JOB_SCHEDULE: self._job_schedule,
+            **dict.fromkeys(MODULE_TYPES, lambda _name, given, typ=args.typ: self._module(typ, given)),
             RESOURCE_GROUP: lambda _name, given: self._resource_group(given),
             VAULT: lambda _name, given: self._vault(given),
             SECRET: lambda _name, given: self._secret(given),
@@ -396,6 +510,95 @@ class MockTenant(pulumi.runtime.Mocks):
             # Azure creates the managed identity's service principal with the account.
             identity.update(principalId=self.add_principal(), tenantId=self.tenant_id)
         return resource_id, {**outputs, "identity": identity}
+
+    def _blob(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        resource_id, outputs = self._azure(BLOB, inputs)
+        content = comparable(inputs.get("source"))
+        path = f"{inputs.get('accountName')}/{inputs.get('containerName')}/{inputs.get('blobName')}"
+        self.blobs[path] = content.get("fileAsset", "").upper() if isinstance(content, dict) else ""
+        self.blob_paths[resource_id.lower()] = path
+        return resource_id, outputs
+
+    def _check_link(self, runbook: str, link: dict[str, Any]) -> None:
+        """What Automation does during a Runbook PUT: fetch the content link now, and check the content against its hash."""
+        uri = urllib.parse.urlsplit(str(link.get("uri", "")))
+        account = uri.hostname.split(".")[0] if uri.hostname else ""
+        container, _, blob = uri.path.lstrip("/").partition("/")
+        query = {k: v[0] for k, v in urllib.parse.parse_qs(uri.query).items()}
+        fail = f"Runbook {runbook}: Validation errors while reading content link"
+        if uri.scheme != "https" or query.get("spr") != "https" or "r" not in query.get("sp", ""):
+            raise TenantError(f"{fail}: not a readable HTTPS SAS link")
+        resource = {"c": f"/blob/{account}/{container}", "b": f"/blob/{account}/{container}/{blob}"}.get(query.get("sr", ""))
+        fields = [query.get("sp"), query.get("st"), query.get("se"), resource, query.get("spr"), query.get("sr")]
+        expected = hmac.new(self.storage_key, "\n".join(map(str, fields)).encode(), hashlib.sha256).hexdigest()
+        if resource is None or not hmac.compare_digest(expected, query.get("sig", "")):
+            raise TenantError(f"{fail}: 403 AuthenticationFailed (signature does not match the storage key)")
+        now = self.clock()
+        if not _parse_time(query["st"]) <= now <= _parse_time(query["se"]):
+            raise TenantError(f"{fail}: 403 AuthenticationFailed (the SAS is valid {query['st']} to {query['se']}, now {rfc3339(now)})")
+        content = self.blobs.get(f"{account}/{container}/{blob}")
+        if content is None:
+            raise TenantError(f"{fail}: 404 BlobNotFound {blob}")
+        wanted = str((link.get("contentHash") or {}).get("value", "")).upper()
+        if wanted and wanted != content:
+            raise TenantError(f"{fail}: the content hash does not match")
+
+    def _runbook(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        resource_id, outputs = self._azure(RUNBOOK, inputs)
+        name = str(inputs.get("runbookName"))
+        self._check_link(name, dict(inputs.get("publishContentLink") or {}))
+        # Re-publishing a runbook leaves none of its job schedules (hashicorp/terraform-provider-azurerm #8634; see README).
+        for job_id in [j for j, v in self.job_schedules.items() if v["runbook"].lower() == name.lower()]:
+            del self.job_schedules[job_id]
+        self.runbooks[resource_id.lower()] = {"name": name, "published": rfc3339(self.clock())}
+        return resource_id, {**outputs, "state": "Published", "lastModifiedTime": rfc3339(self.clock())}
+
+    def _schedule(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        resource_id, outputs = self._azure(SCHEDULE, inputs)
+        start = _parse_time(str(inputs.get("startTime", "")))
+        if start < self.clock() + SCHEDULE_MINIMUM_LEAD:
+            raise TenantError(
+                f"Schedule {inputs.get('scheduleName')}: BadRequest: the start time {start.isoformat()} must be at least 5 minutes "
+                f"after the time the schedule is created ({rfc3339(self.clock())})"
+            )
+        if resource_id.lower() in self.schedules:
+            raise TenantError(f"Schedule {inputs.get('scheduleName')}: Conflict: a schedule of that name exists")
+        self.schedules[resource_id.lower()] = {
+            "name": inputs.get("scheduleName"),
+            "startTime": inputs.get("startTime"),
+            "created": self.clock(),
+        }
+        return resource_id, outputs
+
+    def _job_schedule(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        resource_id, outputs = self._azure(JOB_SCHEDULE, inputs)
+        runbook, schedule = str(inputs["runbook"]["name"]), str(inputs["schedule"]["name"])
+        if not any(v["name"].lower() == runbook.lower() for v in self.runbooks.values()):
+            raise TenantError(f"JobSchedule: runbook {runbook!r} does not exist")
+        if not any(str(v["name"]).lower() == schedule.lower() for v in self.schedules.values()):
+            raise TenantError(f"JobSchedule: schedule {schedule!r} does not exist")
+        if any(v["runbook"].lower() == runbook.lower() and v["schedule"].lower() == schedule.lower() for v in self.job_schedules.values()):
+            raise TenantError(f"JobSchedule: Conflict: runbook {runbook!r} is already linked to schedule {schedule!r}")
+        self.job_schedules[resource_id.lower()] = {
+            "runbook": runbook,
+            "schedule": schedule,
+            "parameters": dict(inputs.get("parameters") or {}),
+        }
+        return resource_id, outputs
+
+    def _module(self, type_token: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        resource_id, outputs = self._azure(type_token, inputs)
+        name_input, _getter = MODULE_TYPES[type_token]
+        uri = str((inputs.get("contentLink") or {}).get("uri", ""))
+        # Not a long-running operation: Azure answers Creating and imports afterwards.
+        self.module_imports[resource_id.lower()] = {
+            "name": inputs.get(name_input),
+            "account": inputs.get("automationAccountName"),
+            "version": uri.rstrip("/").rsplit("/", 1)[-1],
+            "provisioningState": "Creating",
+            "error": {},
+        }
+        return resource_id, {**outputs, "provisioningState": "Creating", "error": {}}
 
     def _creation_time(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         created = rfc3339(self.clock())
@@ -674,6 +877,10 @@ class TenantMonitor(MockMonitor):
             # Components have no provider: the engine just records them.
             self.resources[urn] = MockMonitor.ResourceRegistration(urn, "", {})
             return resource_pb2.RegisterResourceResponse(urn=urn, id="", object=struct_pb2.Struct())
+        prior = self.tenant.state.get((request.type, request.name))
+        if prior is not None:
+            # As the engine does: an ignored property keeps its stored value, for updates and for replacements alike.
+            inputs = {**inputs, **{k: prior.inputs[k] for k in request.ignoreChanges if k in prior.inputs}}
         resource_id, state = self.tenant.new_resource(
             MockResourceArgs(typ=request.type, name=request.name, inputs=inputs, provider=request.provider, custom=True)
         )

@@ -40,6 +40,13 @@ def automation_config(**overrides: Any) -> dict[str, Any]:
     return config
 
 
+def schedule_of(deployment: Deployment, runbook: str) -> Registration:
+    """The Schedule a runbook's job schedule links to."""
+    job = deployment.one(JOB_SCHEDULE, f"runbook-{runbook.lower()}-job-schedule")
+    (schedule,) = [s for s in deployment.of_type(SCHEDULE) if s.plain_inputs["scheduleName"] == job.plain_inputs["schedule"]["name"]]
+    return schedule
+
+
 def manage_as_app_id(tenant: MockTenant) -> str:
     return next(r["id"] for r in tenant.exchange_app_roles if r["value"] == "Exchange.ManageAsApp")
 
@@ -121,7 +128,9 @@ class RuntimeAndModule(unittest.IsolatedAsyncioTestCase):
         for runbook in deployment.of_type(RUNBOOK):
             self.assertEqual(runbook.plain_inputs["runbookType"], "PowerShell")
             self.assertEqual(runbook.plain_inputs["runtimeEnvironment"], environment.outputs["name"])
-            self.assertIn(package.urn, runbook.dependencies, "module import is asynchronous: runbooks wait for it")
+            self.assertNotIn(package.urn, runbook.dependencies, "publishing does not need the module: it is off that path")
+        for job in deployment.of_type(JOB_SCHEDULE):
+            self.assertIn(package.urn, job.dependencies, "no scheduled job exists before the module resource does")
         automation = deployment.output("automation")
         self.assertEqual((automation["runtime"], automation["exchangeModuleVersion"]), ("PowerShell-7.4", "3.9.2"))
 
@@ -140,7 +149,9 @@ class RuntimeAndModule(unittest.IsolatedAsyncioTestCase):
                 for runbook in deployment.of_type(RUNBOOK):
                     self.assertEqual(runbook.plain_inputs["runbookType"], runbook_type)
                     self.assertNotIn("runtimeEnvironment", runbook.plain_inputs)
-                    self.assertIn(module.urn, runbook.dependencies)
+                    self.assertNotIn(module.urn, runbook.dependencies)
+                for job in deployment.of_type(JOB_SCHEDULE):
+                    self.assertIn(module.urn, job.dependencies)
 
     async def test_a_hybrid_worker_group_on_51_receives_the_scheduled_job(self) -> None:
         config = automation_config(runtime="WindowsPowerShell-5.1", exchangeModuleVersion="3.6.0", hybridWorkerGroup="exo-hybrid")
@@ -170,22 +181,25 @@ class RunbookContent(unittest.IsolatedAsyncioTestCase):
             self.assertTrue((REPO / source.path).resolve().is_relative_to(REPO / "runbooks"))
             self.assertIn(hashlib.sha256(uploaded).hexdigest().upper(), blob.plain_inputs["blobName"], "blob named by its content")
 
-    async def test_the_link_is_a_secret_read_only_https_sas_for_that_one_blob_valid_for_a_day(self) -> None:
-        deployment = await evaluate(MockTenant(), preview=False, config=automation_config())
+    async def test_the_link_is_a_secret_read_only_https_sas_for_the_container_from_one_call(self) -> None:
+        wall_clock = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+        deployment = await evaluate(MockTenant(clock=lambda: wall_clock), preview=False, config=automation_config())
         for runbook in deployment.of_type(RUNBOOK):
             # The SAS is a credential: the link travels as a secret (the engine marks the whole link object).
             self.assertTrue(is_secret(runbook.inputs["publishContentLink"]))
             uri = urllib.parse.urlsplit(runbook.plain_inputs["publishContentLink"]["uri"])
             self.assertEqual(uri.scheme, "https")
             query = urllib.parse.parse_qs(uri.query)
-            self.assertEqual((query["sp"], query["spr"], query["sr"]), (["r"], ["https"], ["b"]))
-            start = dt.datetime.strptime(query["st"][0], "%Y-%m-%dT%H:%M:%SZ")
-            expiry = dt.datetime.strptime(query["se"][0], "%Y-%m-%dT%H:%M:%SZ")
-            self.assertEqual(expiry - start, dt.timedelta(hours=24, minutes=5))
+            self.assertEqual((query["sp"], query["spr"], query["sr"]), (["r"], ["https"], ["c"]))
+            start = dt.datetime.strptime(query["st"][0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+            expiry = dt.datetime.strptime(query["se"][0], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+            self.assertLess(start, wall_clock)
+            self.assertEqual(expiry - start, dt.timedelta(days=210, minutes=15), "the renewal period, 30 days' margin, 15 minutes' skew")
+            self.assertGreaterEqual(expiry - wall_clock, dt.timedelta(days=30))
         sas_calls = [args for token, args in deployment.tenant.calls if token.endswith("listStorageAccountServiceSAS")]
-        self.assertEqual(len(sas_calls), 2)
-        for args in sas_calls:
-            self.assertRegex(args["canonicalizedResource"], r"^/blob/stexo[0-9a-f]{19}/runbooks/[A-Za-z]+/[0-9A-F]{64}\.ps1$")
+        self.assertEqual(len(sas_calls), 1, "one SAS for every runbook")
+        self.assertRegex(sas_calls[0]["canonicalizedResource"], r"^/blob/stexo[0-9a-f]{19}/runbooks$")
+        self.assertEqual(sas_calls[0]["resource"], "c")
 
     async def test_the_storage_is_https_only_tls12_without_public_blobs(self) -> None:
         deployment = await evaluate(MockTenant(), preview=False, config=automation_config())
@@ -216,8 +230,8 @@ class RunbookContent(unittest.IsolatedAsyncioTestCase):
             changed,
             {
                 "runbook-forwardingaudit-content",  # a new blob, named by the new hash
-                "runbook-forwardingaudit-link-time",  # a new link window for the new version
                 "runbook-forwardingaudit-runbook",  # republished with the new link and hash
+                "runbook-forwardingaudit-job-schedule",  # re-created after the republish, which drops it in Azure
             },
         )
 
@@ -238,16 +252,16 @@ class Schedules(unittest.IsolatedAsyncioTestCase):
         audit = deployment.one(JOB_SCHEDULE, "runbook-forwardingaudit-job-schedule").plain_inputs
         self.assertEqual(audit["parameters"], {"Organization": tenant.initial_domain, "OutputFormat": "JsonLines", "Remediate": "false"})
 
-    async def test_weekly_schedule_in_its_time_zone_starting_after_the_anchor(self) -> None:
+    async def test_weekly_schedule_in_its_time_zone_starting_after_the_clock(self) -> None:
         wall_clock = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)  # a Saturday
         deployment = await evaluate(MockTenant(clock=lambda: wall_clock), preview=False, config=automation_config())
-        weekly = deployment.one(SCHEDULE, "runbook-mailboxpermissionreport-schedule").plain_inputs
+        weekly = schedule_of(deployment, "MailboxPermissionReport").plain_inputs
         self.assertEqual(
             (weekly["frequency"], weekly["interval"], weekly["timeZone"], weekly["advancedSchedule"]),
             ("Week", 1, "Europe/Berlin", {"weekDays": ["Monday"]}),
         )
         self.assertEqual(weekly["startTime"], "2026-11-30T06:00:00+01:00")
-        daily = deployment.one(SCHEDULE, "runbook-forwardingaudit-schedule").plain_inputs
+        daily = schedule_of(deployment, "ForwardingAudit").plain_inputs
         self.assertEqual(daily["startTime"], "2026-11-29T05:30:00+01:00")
         self.assertEqual(deployment.output("automation")["runbooks"]["ForwardingAudit"]["firstRun"], "2026-11-29T05:30:00+01:00")
 
@@ -258,19 +272,32 @@ class Schedules(unittest.IsolatedAsyncioTestCase):
         first = await evaluate(tenant, preview=False, config=config)
         wall_clock[0] += dt.timedelta(days=40)
         again = await evaluate(tenant, preview=False, config=config)
-        self.assertEqual(
-            {r.name: comparable(r.inputs) for r in first.registrations}, {r.name: comparable(r.inputs) for r in again.registrations}
-        )
+        self.assertEqual({r.name: r.diffable() for r in first.registrations}, {r.name: r.diffable() for r in again.registrations})
+        self.assertEqual({r.name: r.id for r in first.custom()}, {r.name: r.id for r in again.custom()}, "nothing was created or replaced")
+        self.assertEqual(again.output("automation")["runbooks"]["ForwardingAudit"]["firstRun"], "2026-11-29T05:30:00+01:00")
 
         config["exo-automation:automation"]["runbooks"][1]["schedule"]["time"] = "04:15"
         changed = await evaluate(tenant, preview=False, config=config)
-        new = changed.one(SCHEDULE, "runbook-forwardingaudit-schedule").plain_inputs
-        old = first.one(SCHEDULE, "runbook-forwardingaudit-schedule").plain_inputs
-        self.assertNotEqual(new["scheduleName"], old["scheduleName"], "schedules cannot be updated: a new one replaces it")
-        self.assertEqual(new["startTime"], "2027-01-08T04:15:00+01:00")
-        self.assertGreater(dt.datetime.fromisoformat(new["startTime"]), wall_clock[0] + dt.timedelta(minutes=5))
-        unchanged = changed.one(SCHEDULE, "runbook-mailboxpermissionreport-schedule").plain_inputs
-        self.assertEqual(unchanged, first.one(SCHEDULE, "runbook-mailboxpermissionreport-schedule").plain_inputs)
+        new = schedule_of(changed, "ForwardingAudit")
+        old = schedule_of(first, "ForwardingAudit")
+        self.assertNotEqual(new.urn, old.urn, "a new Schedule, so that its start is chosen now")
+        self.assertNotEqual(new.plain_inputs["scheduleName"], old.plain_inputs["scheduleName"])
+        self.assertEqual(new.outputs["startTime"], "2027-01-08T04:15:00+01:00")
+        self.assertNotIn(old.outputs["name"], [s["name"] for s in tenant.schedules.values()], "the old schedule is deleted")
+        unchanged = schedule_of(changed, "MailboxPermissionReport")
+        self.assertEqual(
+            (unchanged.urn, unchanged.id),
+            (schedule_of(first, "MailboxPermissionReport").urn, schedule_of(first, "MailboxPermissionReport").id),
+        )
+
+    async def test_runbooks_on_the_same_definition_share_one_schedule(self) -> None:
+        config = automation_config()
+        runbooks = config["exo-automation:automation"]["runbooks"]
+        runbooks[1]["schedule"] = copy.deepcopy(runbooks[0]["schedule"])
+        deployment = await evaluate(MockTenant(), preview=False, config=config)
+        (schedule,) = deployment.of_type(SCHEDULE)
+        linked = {j.plain_inputs["runbook"]["name"]: j.plain_inputs["schedule"]["name"] for j in deployment.of_type(JOB_SCHEDULE)}
+        self.assertEqual(linked, dict.fromkeys(["MailboxPermissionReport", "ForwardingAudit"], schedule.outputs["name"]))
 
 
 class AutomationModes(unittest.IsolatedAsyncioTestCase):
@@ -297,7 +324,7 @@ class AutomationModes(unittest.IsolatedAsyncioTestCase):
         wall_clock[0] += dt.timedelta(hours=30)
         second = await evaluate(tenant, preview=False, config=automation_config())
         preview = await evaluate(tenant, preview=True, config=automation_config())
-        inputs = [{(r.type, r.name): comparable(r.inputs) for r in d.registrations} for d in (first, second, preview)]
+        inputs = [{(r.type, r.name): r.diffable() for r in d.registrations} for d in (first, second, preview)]
         self.assertEqual(inputs[0], inputs[1])
         self.assertEqual(inputs[0], inputs[2])
 

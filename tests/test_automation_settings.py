@@ -18,8 +18,9 @@ from components import facts
 from components.automation_settings import ScheduleSettings, parse_automation
 from components.config_values import ConfigError
 from components.creation_time import CreationTimeProvider
+from components.runbook_store import LINK_MARGIN, LINK_RENEWAL_PERIOD, link_window
 from components.schedule_time import first_run
-from components.scheduled_runbook import job_schedule_id, link_window
+from components.scheduled_runbook import job_schedule_id
 from tests.harness import REPO, evaluate
 from tests.mock_tenant import MockTenant
 
@@ -175,14 +176,26 @@ class ScheduleTimes(unittest.TestCase):
 
 
 class LinksAndIds(unittest.TestCase):
-    def test_the_link_window_is_a_day_from_the_anchor(self) -> None:
-        self.assertEqual(link_window("2026-11-28T09:00:00Z"), ("2026-11-28T08:55:00Z", "2026-11-29T09:00:00Z"))
+    def test_the_link_window_is_the_same_all_period_and_valid_for_the_margin_after_it(self) -> None:
+        now = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
+        start, expiry = (dt.datetime.fromisoformat(t) for t in link_window(now))
+        self.assertLess(start, now)
+        self.assertEqual(expiry - start, LINK_RENEWAL_PERIOD + LINK_MARGIN + dt.timedelta(minutes=15))
+        last_of_period = start + dt.timedelta(minutes=15) + LINK_RENEWAL_PERIOD - dt.timedelta(seconds=1)
+        self.assertEqual(link_window(last_of_period), link_window(now), "no diff within a period")
+        self.assertEqual(link_window(start + dt.timedelta(minutes=15)), link_window(now))
+        renewed = link_window(last_of_period + dt.timedelta(seconds=1))
+        self.assertNotEqual(renewed, link_window(now))
+        self.assertGreaterEqual(expiry - last_of_period, LINK_MARGIN, "a link evaluated at the last moment lasts the margin")
+        self.assertLess(dt.datetime.fromisoformat(renewed[0]), last_of_period + dt.timedelta(seconds=1))
 
     def test_job_schedule_ids_are_stable_and_differ_with_any_input(self) -> None:
         base = job_schedule_id("aa", "Report", "Report-day-1", {"Organization": "x.onmicrosoft.com"})
         self.assertEqual(base, job_schedule_id("AA", "report", "Report-day-1", {"Organization": "x.onmicrosoft.com"}))
         self.assertNotEqual(base, job_schedule_id("aa", "Report", "Report-day-2", {"Organization": "x.onmicrosoft.com"}))
         self.assertNotEqual(base, job_schedule_id("aa", "Report", "Report-day-1", {"Organization": "y.onmicrosoft.com"}))
+        republished = job_schedule_id("aa", "Report", "Report-day-1", {"Organization": "x.onmicrosoft.com"}, publication="1f")
+        self.assertNotEqual(base, republished, "a republished runbook gets a new job schedule")
 
 
 class CreationTimeProviderBehaviour(unittest.TestCase):

@@ -1,0 +1,106 @@
+"""The Automation schedules runbooks run on: one Schedule per distinct schedule definition, shared by every runbook that uses it.
+
+A Schedule's start time must be at least 5 minutes after the moment Azure creates it (Azure/bicep #9780). The start is computed
+from the program's clock at every evaluation (the first matching slot at least MINIMUM_LEAD ahead, in the schedule's own IANA
+time zone) and `ignore_changes` keeps Azure's stored value afterwards: whenever the Schedule is created (first `up`, a retry days
+after a failed one, a re-create after a manual delete) its start is in the future, and an unchanged stack shows no diff.
+Because an ignored input would also be carried into a same-URN replacement, nothing else about a Schedule may change under
+the same URN: every other input (definition, account, resource group) is part of its logical name, so an edit creates a new
+Schedule (fresh start) and deletes the old one. Its Azure name carries the definition's hash for the same reason: the REST spec
+lists 409 Conflict for a PUT on an existing schedule (Microsoft.Automation stable/2024-10-23/schedule.json), and Azure checks the
+start again on such a PUT (hashicorp/terraform-provider-azurerm #5726).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+import pulumi
+from pulumi_azure_native import automation
+
+from components.automation_settings import ScheduleSettings
+from components.schedule_time import first_run
+
+# Fixed namespace: the same definition always gives the same version (never random).
+SCHEDULE_NAMESPACE = uuid.UUID("5f1e2b0e-3c1a-4d8e-9b7a-6a0c2e4d8f10")
+
+
+def schedule_version(schedule: ScheduleSettings, scope: str = "") -> str:
+    """Eight hex digits naming a schedule definition (within `scope`, for example the account it lives in)."""
+    return uuid.uuid5(SCHEDULE_NAMESPACE, f"{scope}|{schedule.definition()}" if scope else schedule.definition()).hex[:8]
+
+
+def schedule_name(schedule: ScheduleSettings) -> str:
+    """The schedule's name in Automation: frequency and definition hash (shared by every runbook on that definition)."""
+    return f"{schedule.frequency}-{schedule_version(schedule)}"
+
+
+def schedule_description(schedule: ScheduleSettings) -> str:
+    hour, minute = schedule.time_of_day
+    days = ", ".join(schedule.week_days) or ", ".join(map(str, schedule.month_days))
+    on = f" on {days}" if days else ""
+    return f"every {schedule.interval} {schedule.frequency.lower()}(s){on} at {hour:02d}:{minute:02d} {schedule.time_zone} (exo-automation)"
+
+
+@dataclass
+class RunbookSchedulesArgs:
+    resource_group_name: pulumi.Input[str]
+    """Resource group of the Automation account."""
+    automation_account_name: pulumi.Input[str]
+    """The Automation account."""
+    scope: str
+    """Plain text naming the account (resource group, account name and location from config): part of each Schedule's logical
+    name, so that a new account creates new Schedules instead of replacing them with an ignored, past start."""
+    schedules: Iterable[ScheduleSettings]
+    """The definitions the runbooks use; duplicates collapse into one Schedule."""
+    now: dt.datetime
+    """The program's clock reading: a Schedule created in this run starts at least MINIMUM_LEAD after it."""
+
+
+class RunbookSchedules(pulumi.ComponentResource):
+    """One Automation Schedule per distinct definition; `name_of(definition)` gives the Schedule's name for job schedules."""
+
+    names: Mapping[ScheduleSettings, pulumi.Output[str]]
+    start_times: Mapping[ScheduleSettings, pulumi.Output[str]]
+    """Azure's stored start of each schedule (the start chosen when it was created)."""
+
+    def __init__(self, name: str, args: RunbookSchedulesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
+        super().__init__("exo-automation:index:RunbookSchedules", name, None, opts)
+        names: dict[ScheduleSettings, pulumi.Output[str]] = {}
+        start_times: dict[ScheduleSettings, pulumi.Output[str]] = {}
+        for schedule in dict.fromkeys(args.schedules):
+            advanced = None
+            if schedule.week_days:
+                advanced = automation.AdvancedScheduleArgs(week_days=list(schedule.week_days))
+            elif schedule.month_days:
+                advanced = automation.AdvancedScheduleArgs(month_days=list(schedule.month_days))
+            azure_name = schedule_name(schedule)
+            created = automation.Schedule(
+                f"{name}-{schedule.frequency.lower()}-{schedule_version(schedule, args.scope)}",
+                schedule_name=azure_name,
+                name=azure_name,
+                automation_account_name=args.automation_account_name,
+                resource_group_name=args.resource_group_name,
+                frequency=schedule.frequency,
+                interval=schedule.interval,
+                time_zone=schedule.time_zone,
+                start_time=first_run(args.now, schedule).isoformat(),
+                advanced_schedule=advanced,
+                description=schedule_description(schedule),
+                opts=pulumi.ResourceOptions(
+                    parent=self,
+                    # The start is chosen once, when the Schedule is created; later runs' clock readings are not changes.
+                    ignore_changes=["startTime"],
+                    replace_on_changes=["*"],
+                    delete_before_replace=True,
+                ),
+            )
+            names[schedule] = created.name
+            start_times[schedule] = created.start_time.apply(lambda start: start or "")
+        self.names = names
+        self.start_times = start_times
+        # Registering outputs marks the component complete, so a preview shows its children under it.
+        self.register_outputs({"names": list(names.values())})
