@@ -118,7 +118,7 @@ def _enclosing(node: Node) -> tuple[bool, str | None]:
 
 def _command_call(node: Node) -> CommandCall | None:
     name_node = node.child_by_field_name("command_name")
-    if name_node is None:
+    if name_node is None or text(name_node).startswith("$"):
         # `& $scriptBlock` / `. .\file.ps1`: no static name to check.
         return None
     parameters: list[str] = []
