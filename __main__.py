@@ -118,6 +118,7 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
                     schedule=runbook.schedule,
                     parameters={**dict(runbook.parameters), **cloud_parameters(settings, runbook)},
                     run_on=account.hybrid_worker_group_name if runbook.hybrid_worker else None,
+                    partitions=runbook.partitions,
                     tags=tags,
                 ),
             )
@@ -135,12 +136,13 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
             lambda organization: connect_commands.exchange_managed_identity_command(organization, settings.cloud)
         ),
         "runbooks": {
-            name: {
+            configured.name: {
                 "contentSha256": runbook.content_sha256,
                 "schedule": runbook.schedule_name,
                 "firstRun": runbook.first_run,
+                "partitions": configured.partitions,
             }
-            for name, runbook in zip([r.name for r in automation.runbooks], runbooks, strict=True)
+            for configured, runbook in zip(automation.runbooks, runbooks, strict=True)
         },
     }
 

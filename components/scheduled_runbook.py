@@ -73,6 +73,19 @@ class ScheduledRunbookArgs:
     """Hybrid worker group for the scheduled job; None runs in Azure."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on the runbook."""
+    partitions: int = 1
+    """Jobs per scheduled run. Above 1, job i of N gets -PartitionCount N -PartitionIndex i, on its own schedule: Azure links a
+    runbook to a schedule only once ("A job schedule for the specified runbook and schedule already exists")."""
+
+
+def partition_parameters(index: int, count: int) -> dict[str, str]:
+    """The parameters that pick partition `index` of `count`; none for an unpartitioned runbook."""
+    return {} if count == 1 else {"PartitionCount": str(count), "PartitionIndex": str(index)}
+
+
+def partition_suffix(index: int, count: int) -> str:
+    """Name suffix of partition `index`'s schedule and job schedule; none for an unpartitioned runbook (names stay as they were)."""
+    return "" if count == 1 else f"-p{index}of{count}"
 
 
 class ScheduledRunbook(pulumi.ComponentResource):
@@ -153,51 +166,62 @@ class ScheduledRunbook(pulumi.ComponentResource):
 
         schedule = args.schedule
         if schedule is not None:
-            # Schedules cannot be changed in place (PUT answers 409); a definition change gives a new name and a new schedule.
-            version = uuid.uuid5(JOB_SCHEDULE_NAMESPACE, schedule.definition()).hex[:8]
-            schedule_name = f"{args.runbook_name}-{schedule.frequency.lower()}-{version}"
-            start_anchor = CreationTime(
-                f"{name}-schedule-time",
-                triggers={"definition": schedule.definition(), "account": args.automation_account_id},
-                opts=child,
-            )
-            start_time = start_anchor.created.apply(lambda created: first_run_text(created, schedule))
-            advanced = None
-            if schedule.week_days:
-                advanced = automation.AdvancedScheduleArgs(week_days=list(schedule.week_days))
-            elif schedule.month_days:
-                advanced = automation.AdvancedScheduleArgs(month_days=list(schedule.month_days))
-            automation_schedule = automation.Schedule(
-                f"{name}-schedule",
-                schedule_name=schedule_name,
-                name=schedule_name,
-                automation_account_name=args.automation_account_name,
-                resource_group_name=args.resource_group_name,
-                frequency=schedule.frequency,
-                interval=schedule.interval,
-                time_zone=schedule.time_zone,
-                start_time=start_time,
-                advanced_schedule=advanced,
-                description=f"{args.runbook_name}: every {schedule.interval} {schedule.frequency.lower()}(s) (exo-automation)",
-                opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["*"], delete_before_replace=True),
-            )
-            parameters = {"Organization": args.organization, **args.parameters}
-            job_id = pulumi.Output.all(args.automation_account_name, args.organization).apply(
-                lambda values: job_schedule_id(values[0], args.runbook_name, schedule_name, {**args.parameters, "Organization": values[1]})
-            )
-            automation.JobSchedule(
-                f"{name}-job-schedule",
-                job_schedule_id=job_id,
-                automation_account_name=args.automation_account_name,
-                resource_group_name=args.resource_group_name,
-                runbook=automation.RunbookAssociationPropertyArgs(name=runbook.name),
-                schedule=automation.ScheduleAssociationPropertyArgs(name=automation_schedule.name),
-                parameters=parameters,
-                run_on=args.run_on,
-                # A job schedule cannot be updated: Azure answers "already exists". Replace it, removing the old one first.
-                opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["*"], delete_before_replace=True),
-            )
-            self.schedule_name = automation_schedule.name
-            self.first_run = start_time
+            for partition in range(args.partitions):
+                self._schedule_partition(name, args, schedule, runbook, partition)
         # Registering outputs marks the component complete, so a preview shows its children under it.
         self.register_outputs({"runbookName": self.runbook_name, "firstRun": self.first_run})
+
+    def _schedule_partition(
+        self, name: str, args: ScheduledRunbookArgs, schedule: ScheduleSettings, runbook: automation.Runbook, partition: int
+    ) -> None:
+        """One schedule and its job schedule; partition i of N runs the runbook with -PartitionCount N -PartitionIndex i."""
+        child = pulumi.ResourceOptions(parent=self)
+        suffix = partition_suffix(partition, args.partitions)
+        # Schedules cannot be changed in place (PUT answers 409); a definition change gives a new name and a new schedule.
+        version = uuid.uuid5(JOB_SCHEDULE_NAMESPACE, schedule.definition()).hex[:8]
+        schedule_name = f"{args.runbook_name}-{schedule.frequency.lower()}-{version}{suffix}"
+        start_anchor = CreationTime(
+            f"{name}-schedule-time{suffix}",
+            triggers={"definition": schedule.definition(), "account": args.automation_account_id},
+            opts=child,
+        )
+        start_time = start_anchor.created.apply(lambda created: first_run_text(created, schedule))
+        advanced = None
+        if schedule.week_days:
+            advanced = automation.AdvancedScheduleArgs(week_days=list(schedule.week_days))
+        elif schedule.month_days:
+            advanced = automation.AdvancedScheduleArgs(month_days=list(schedule.month_days))
+        automation_schedule = automation.Schedule(
+            f"{name}-schedule{suffix}",
+            schedule_name=schedule_name,
+            name=schedule_name,
+            automation_account_name=args.automation_account_name,
+            resource_group_name=args.resource_group_name,
+            frequency=schedule.frequency,
+            interval=schedule.interval,
+            time_zone=schedule.time_zone,
+            start_time=start_time,
+            advanced_schedule=advanced,
+            description=f"{args.runbook_name}: every {schedule.interval} {schedule.frequency.lower()}(s) (exo-automation)",
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["*"], delete_before_replace=True),
+        )
+        job_parameters = {**args.parameters, **partition_parameters(partition, args.partitions)}
+        parameters = {"Organization": args.organization, **job_parameters}
+        job_id = pulumi.Output.all(args.automation_account_name, args.organization).apply(
+            lambda values: job_schedule_id(values[0], args.runbook_name, schedule_name, {**job_parameters, "Organization": values[1]})
+        )
+        automation.JobSchedule(
+            f"{name}-job-schedule{suffix}",
+            job_schedule_id=job_id,
+            automation_account_name=args.automation_account_name,
+            resource_group_name=args.resource_group_name,
+            runbook=automation.RunbookAssociationPropertyArgs(name=runbook.name),
+            schedule=automation.ScheduleAssociationPropertyArgs(name=automation_schedule.name),
+            parameters=parameters,
+            run_on=args.run_on,
+            # A job schedule cannot be updated: Azure answers "already exists". Replace it, removing the old one first.
+            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["*"], delete_before_replace=True),
+        )
+        if partition == 0:
+            self.schedule_name = automation_schedule.name
+            self.first_run = start_time

@@ -339,6 +339,7 @@ class MockTenant(pulumi.runtime.Mocks):
             "azuread:index/appRoleAssignment:AppRoleAssignment": self._app_role_assignment,
             "azuread:index/directoryRoleAssignment:DirectoryRoleAssignment": self._directory_role_assignment,
             "azure-native:automation:AutomationAccount": self._automation_account,
+            "azure-native:automation:JobSchedule": lambda name, given: self._job_schedule(args.typ, name, given),
             DYNAMIC: self._creation_time,
             RESOURCE_GROUP: lambda _name, given: self._resource_group(given),
             VAULT: lambda _name, given: self._vault(given),
@@ -386,6 +387,22 @@ class MockTenant(pulumi.runtime.Mocks):
             # Azure creates the managed identity's service principal with the account.
             identity.update(principalId=self.add_principal(), tenantId=self.tenant_id)
         return resource_id, {**outputs, "identity": identity}
+
+    def _job_schedule(self, type_token: str, name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        # Azure links a runbook to a schedule only once, whatever the job schedule id or parameters (Azure/azure-resource-manager-schemas
+        # #313, MicrosoftDocs/azure-docs #37854): "A job schedule for the specified runbook and schedule already exists."
+        def link(given: dict[str, Any]) -> tuple[str, str, str, str]:
+            return (
+                str(given.get("resourceGroupName", "")).lower(),
+                str(given.get("automationAccountName", "")).lower(),
+                str((given.get("runbook") or {}).get("name", "")).lower(),
+                str((given.get("schedule") or {}).get("name", "")).lower(),
+            )
+
+        for (other_type, other_name), stored in self.state.items():
+            if other_type == type_token and other_name != name and link(stored.inputs) == link(inputs):
+                raise TenantError(f"{type_token} {name}: A job schedule for the specified runbook and schedule already exists.")
+        return self._azure(type_token, inputs)
 
     def _creation_time(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         created = rfc3339(self.clock())
