@@ -123,3 +123,27 @@ def test_local_function_called_with_an_undeclared_parameter_is_reported() -> Non
         "Right",
     ]
     assert local_function_call_problems(script) == ["line 4: Write-Record: no parameter -Formatt"]
+
+
+def test_values_and_streaming_are_read_from_the_call() -> None:
+    script = parse_source(
+        """
+        Get-EXOMailbox -ResultSize Unlimited -ErrorAction Stop | Where-Object { $_ } |
+            ForEach-Object { $_ }
+        $held = @(Get-EXOMailbox -ResultSize Unlimited | Where-Object { $_ })
+        $also = Get-EXOMailbox -ResultSize Unlimited
+        $wrapped = Invoke-ExchangeCall -Call { Get-EXOMailbox -ResultSize Unlimited | Select-Object -First 1 }
+        Set-Mailbox -Confirm:$false -ErrorAction:'Stop' -ForwardingSmtpAddress $null
+        function Read-All { Get-MailUser -ResultSize Unlimited | Write-Output }
+        """
+    )
+    mailbox_reads = [(c.line, c.streamed) for c in script.calls("Get-EXOMailbox")]
+    assert mailbox_reads == [(2, True), (4, False), (5, False), (6, False)]
+    assert [c.streamed for c in script.calls("Get-MailUser")] == [True]
+    (set_mailbox,) = script.calls("Set-Mailbox")
+    assert (set_mailbox.value_of("ErrorAction"), set_mailbox.value_of("Confirm"), set_mailbox.value_of("ForwardingSmtpAddress")) == (
+        "Stop",
+        "$false",
+        "$null",
+    )
+    assert script.calls("Get-EXOMailbox")[0].value_of("ResultSize") == "Unlimited"
