@@ -378,66 +378,75 @@ function Add-TenantReadFailure {
 }
 
 function Clear-MailboxForwarding {
-    # Clears one forwarding property, then reads the mailbox back: only a confirmed change counts.
+    # Clears one forwarding property, then reads the mailbox back: only a confirmed change counts. Returns the outcome
+    # (Action, Error) and writes nothing else, so the caller can both keep the outcome and report a failure.
     param($Info, [ValidateSet('ForwardingSmtpAddress', 'ForwardingAddress')] [string] $Property, $State)
-    $mailboxId = $Info.ObjectId
+    $mailboxGuid = $Info.Guid
+    $objectId = $Info.ObjectId
     try {
         if ($Property -eq 'ForwardingSmtpAddress') {
             $null = Invoke-ExchangeCall -Step 'Set-Mailbox' -Call {
-                Set-Mailbox -Identity $mailboxId -ForwardingSmtpAddress $null -Confirm:$false -ErrorAction Stop
+                Set-Mailbox -Identity $mailboxGuid -ForwardingSmtpAddress $null -Confirm:$false -ErrorAction Stop
             }
         }
         else {
             $null = Invoke-ExchangeCall -Step 'Set-Mailbox' -Call {
-                Set-Mailbox -Identity $mailboxId -ForwardingAddress $null -Confirm:$false -ErrorAction Stop
+                Set-Mailbox -Identity $mailboxGuid -ForwardingAddress $null -Confirm:$false -ErrorAction Stop
             }
         }
         $after = Invoke-ExchangeCall -Step 'Get-EXOMailbox' -Call {
-            Get-EXOMailbox -ExternalDirectoryObjectId $mailboxId -Properties 'ForwardingSmtpAddress', 'ForwardingAddress' -ErrorAction Stop
+            Get-EXOMailbox -ExternalDirectoryObjectId $objectId -Properties 'ForwardingSmtpAddress', 'ForwardingAddress' -ErrorAction Stop
         }
     }
     catch {
-        Add-ChangeFailure -State $State -Mailbox $Info.Address -Step "Set-Mailbox -$Property" -Text (Get-ExceptionText -ErrorRecord $_)
-        return 'Failed'
+        return [pscustomobject]@{ Action = 'Failed'; Error = (Get-ExceptionText -ErrorRecord $_) }
     }
     if ($after.Count -eq 1 -and -not [string] (Get-PropertyValue $after[0] $Property)) {
         $State.counts.Remediated++
-        return 'Disabled'
+        return [pscustomobject]@{ Action = 'Disabled'; Error = $null }
     }
-    Add-ChangeFailure -State $State -Mailbox $Info.Address -Step "Set-Mailbox -$Property" -Text 'Set-Mailbox returned, but the mailbox still forwards when read back.'
-    return 'NotConfirmed'
+    return [pscustomobject]@{ Action = 'NotConfirmed'; Error = "Set-Mailbox returned, but $Property is still set when read back." }
 }
 
 function Disable-ExternalInboxRule {
-    # Disables one rule, then reads it back: only a confirmed change counts.
+    # Disables one rule, then reads it back: only a confirmed change counts. Returns the outcome (Action, Error) only.
     param($Info, [string] $RuleNumber, $State)
-    $mailboxId = $Info.ObjectId
+    $mailboxGuid = $Info.Guid
     try {
         # -Force: a scheduled job cannot answer the client-side-rules confirmation prompt.
         $null = Invoke-ExchangeCall -Step 'Disable-InboxRule' -Call {
-            Disable-InboxRule -Identity $RuleNumber -Mailbox $mailboxId -Force -Confirm:$false -ErrorAction Stop
+            Disable-InboxRule -Identity $RuleNumber -Mailbox $mailboxGuid -Force -Confirm:$false -ErrorAction Stop
         }
         $after = Invoke-ExchangeCall -Step 'Get-InboxRule' -Call {
-            Get-InboxRule -Identity $RuleNumber -Mailbox $mailboxId -ErrorAction Stop
+            Get-InboxRule -Identity $RuleNumber -Mailbox $mailboxGuid -ErrorAction Stop
         }
     }
     catch {
-        Add-ChangeFailure -State $State -Mailbox $Info.Address -Step 'Disable-InboxRule' -Text (Get-ExceptionText -ErrorRecord $_)
-        return 'Failed'
+        return [pscustomobject]@{ Action = 'Failed'; Error = (Get-ExceptionText -ErrorRecord $_) }
     }
     if ($after.Count -eq 1 -and -not [bool] (Get-PropertyValue $after[0] 'Enabled')) {
         $State.counts.Remediated++
-        return 'Disabled'
+        return [pscustomobject]@{ Action = 'Disabled'; Error = $null }
     }
-    Add-ChangeFailure -State $State -Mailbox $Info.Address -Step 'Disable-InboxRule' -Text "Rule $RuleNumber is still enabled when read back."
-    return 'NotConfirmed'
+    return [pscustomobject]@{ Action = 'NotConfirmed'; Error = "Rule $RuleNumber is still enabled when read back." }
+}
+
+function Write-RemediationFailure {
+    # Reports a failed or unconfirmed change (a Failure record, counted); nothing when the outcome has no error.
+    param($Outcome, $Info, [string] $Step, $State)
+    if ($Outcome.Error) {
+        Add-ChangeFailure -State $State -Mailbox $Info.Address -Step $Step -Text $Outcome.Error
+    }
 }
 
 function Write-InboxRuleFinding {
     param($Rule, [string[]] $Targets, $State)
     $action = if ($Rule.Enabled) { 'WouldDisable' } else { 'AlreadyDisabled' }
     if ($Remediate -and $Rule.Enabled) {
-        $action = Disable-ExternalInboxRule -Info $Rule.Info -RuleNumber $Rule.Number -State $State
+        # The outcome is kept apart from the records written, so a Failure record never ends up inside $action.
+        $outcome = Disable-ExternalInboxRule -Info $Rule.Info -RuleNumber $Rule.Number -State $State
+        Write-RemediationFailure -Outcome $outcome -Info $Rule.Info -Step 'Disable-InboxRule' -State $State
+        $action = $outcome.Action
     }
     foreach ($target in $Targets) {
         $State.counts.InboxRule++
@@ -546,6 +555,8 @@ function Invoke-MailboxAudit {
         Address  = [string] $Mailbox.PrimarySmtpAddress
         Type     = [string] $Mailbox.RecipientTypeDetails
         ObjectId = [string] $Mailbox.ExternalDirectoryObjectId
+        # The Exchange object GUID: an Identity every Exchange cmdlet documents (Set-Mailbox, Get-/Disable-InboxRule -Mailbox).
+        Guid     = [string] $Mailbox.Guid
     }
     Write-Verbose "Auditing forwarding of $($info.Address)"
     $deliverAndForward = "DeliverToMailboxAndForward=$([bool] (Get-PropertyValue $Mailbox 'DeliverToMailboxAndForward'))"
@@ -555,7 +566,11 @@ function Invoke-MailboxAudit {
             Where-Object { Test-ExternalAddress -Address $_ })
     if ($externalSmtp.Count -gt 0) {
         $action = 'WouldDisable'
-        if ($Remediate) { $action = Clear-MailboxForwarding -Info $info -Property 'ForwardingSmtpAddress' -State $State }
+        if ($Remediate) {
+            $outcome = Clear-MailboxForwarding -Info $info -Property 'ForwardingSmtpAddress' -State $State
+            Write-RemediationFailure -Outcome $outcome -Info $info -Step 'Set-Mailbox -ForwardingSmtpAddress' -State $State
+            $action = $outcome.Action
+        }
         foreach ($target in $externalSmtp) {
             $State.counts.ForwardingSmtpAddress++
             Write-Record -Format $OutputFormat -Record (New-Finding -Scope 'Mailbox' -Info $info -Kind 'ForwardingSmtpAddress' -Target $target `
@@ -572,9 +587,9 @@ function Invoke-MailboxAudit {
 
     # 3. Inbox rules, hidden ones included (rules hidden from Outlook are a known way to exfiltrate mail).
     if ($IncludeInboxRules) {
-        $mailboxId = $info.ObjectId
+        $mailboxGuid = $info.Guid
         try {
-            $rules = Invoke-ExchangeCall -Step 'Get-InboxRule' -Call { Get-InboxRule -Mailbox $mailboxId -IncludeHidden -ErrorAction Stop }
+            $rules = Invoke-ExchangeCall -Step 'Get-InboxRule' -Call { Get-InboxRule -Mailbox $mailboxGuid -IncludeHidden -ErrorAction Stop }
         }
         catch {
             Add-ReadFailure -State $State -Mailbox $info.Address -Step 'Get-InboxRule' -ErrorRecord $_ -Format $OutputFormat
@@ -657,7 +672,11 @@ function Resolve-ExternalRecipient {
         if ($null -eq $pending) { continue }  # another partition's mailbox
         $State.forwarders.Remove([string] $mailbox.ExternalDirectoryObjectId)
         $action = 'WouldDisable'
-        if ($Remediate) { $action = Clear-MailboxForwarding -Info $pending.Info -Property 'ForwardingAddress' -State $State }
+        if ($Remediate) {
+            $outcome = Clear-MailboxForwarding -Info $pending.Info -Property 'ForwardingAddress' -State $State
+            Write-RemediationFailure -Outcome $outcome -Info $pending.Info -Step 'Set-Mailbox -ForwardingAddress' -State $State
+            $action = $outcome.Action
+        }
         $State.counts.ForwardingAddress++
         Write-Record -Format $OutputFormat -Record (New-Finding -Scope 'Mailbox' -Info $pending.Info -Kind 'ForwardingAddress' -Target $target `
                 -Enabled $true -Action $action -Detail "$($pending.Detail); recipient=$distinguishedName")

@@ -68,6 +68,9 @@ class CommandCall:
     streamed: bool = False
     """The call's output flows on through a pipeline (`Get-X | ForEach-Object {...}`) and is not held whole: not assigned, not
     wrapped in @() / () / $(), and not in a script block handed to a function that collects (see COLLECTING_FUNCTIONS)."""
+    captured: bool = False
+    """What the call writes does not reach the output stream of its function (or of the script): it is assigned, wrapped in @() /
+    () / $(), piped into another command, or sits in a script block whose command does one of those (or collects)."""
 
     def has_parameter(self, name: str) -> bool:
         """Parameter names are case-insensitive in PowerShell."""
@@ -137,6 +140,32 @@ def _is_streamed(node: Node) -> bool:
     return True
 
 
+def _is_captured(node: Node) -> bool:
+    chain = node.parent
+    if chain is not None and chain.type == "pipeline_chain":
+        commands = [c for c in chain.children if c.type == "command"]
+        if commands and commands[-1] != node:
+            return True
+    parent = chain.parent if chain is not None else None
+    while parent is not None:
+        if parent.type in _COLLECTING_NODES:
+            return True
+        if parent.type == "function_statement":
+            return False
+        if parent.type == "script_block" and parent.parent is not None and parent.parent.type != "function_statement":
+            owner = parent.parent
+            while owner is not None and owner.type != "command":
+                owner = owner.parent
+            if owner is None:
+                return False
+            name = owner.child_by_field_name("command_name")
+            if name is not None and text(name).lower() in COLLECTING_FUNCTIONS:
+                return True
+            return _is_captured(owner)
+        parent = parent.parent
+    return False
+
+
 def _enclosing(node: Node) -> tuple[bool, str | None]:
     """Whether `node` is inside a finally block, and the name of the nearest enclosing function."""
     in_finally = False
@@ -184,6 +213,7 @@ def _command_call(node: Node) -> CommandCall | None:
         in_function=function,
         values=tuple(values),
         streamed=_is_streamed(node),
+        captured=_is_captured(node),
     )
 
 

@@ -147,3 +147,30 @@ def test_values_and_streaming_are_read_from_the_call() -> None:
         "$null",
     )
     assert script.calls("Get-EXOMailbox")[0].value_of("ResultSize") == "Unlimited"
+
+
+def test_captured_output_is_told_from_output_that_reaches_the_stream() -> None:
+    script = parse_source(
+        """
+        function Write-It { Write-Output 1 }
+        Write-It
+        $x = Write-It
+        $y = @(Write-It)
+        Write-It | Out-Null
+        Get-Thing | ForEach-Object { Write-It }
+        Get-Thing | Where-Object { Write-It } | ForEach-Object { $_ }
+        $z = Get-Thing | ForEach-Object { Write-It }
+        try { if ($true) { Write-It } } finally { }
+        """
+    )
+    assert [(c.line, c.captured) for c in script.calls("Write-It")] == [
+        (3, False),
+        (4, True),
+        (5, True),
+        (6, True),
+        (7, False),
+        (8, True),
+        (9, True),
+        (10, False),
+    ]
+    assert [c.captured for c in script.calls("Write-Output")] == [False]

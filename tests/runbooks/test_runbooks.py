@@ -277,3 +277,21 @@ def test_throttling_is_retried_and_reads_are_counted(runbook: PowerShellScript) 
     assert runbook.calls("Start-Sleep") and runbook.calls("Add-ReadFailure") and runbook.calls("Assert-ReadFailureThreshold")
     top_level_throws = [a for a in runbook.calls("Assert-ReadFailureThreshold") if a.in_function is None]
     assert top_level_throws, "the job must end with the threshold check so unread mailboxes fail it"
+
+
+def test_records_are_never_swallowed_by_an_assignment(runbook: PowerShellScript) -> None:
+    # A function that writes records (directly or through another) must not be called where its output is held: the
+    # records would vanish into a variable (and a Failure record would end up inside, say, a finding's Action).
+    writers = {"write-record"}
+    while True:
+        more = {c.in_function.lower() for c in runbook.commands if c.in_function and c.name.lower() in writers} - writers
+        if not more:
+            break
+        writers |= more
+    assert {"add-readfailure", "write-record"} <= writers
+    swallowed = [
+        f"line {c.line}: {c.name} (in {c.in_function or 'the script'})"
+        for c in runbook.commands
+        if c.name.lower() in writers and c.captured and c.name.lower() != "write-output"
+    ]
+    assert swallowed == [], "\n".join(swallowed)
