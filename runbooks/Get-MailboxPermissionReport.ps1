@@ -96,9 +96,10 @@ $SelfTrustee = 'NT AUTHORITY\SELF'
 $CallsPerMailbox = 1
 
 #region exo-automation shared helpers (identical in every runbook; tests/runbooks checks it: Automation uploads each file alone)
-# Exchange throttling and transient service errors, as the module reports them: HTTP 429 (Too Many Requests) from the REST
-# endpoint, 503 "Server Busy", and Exchange's own throttling messages (micro delays, budget exceeded). Anything else is not retried.
-$ThrottlingPattern = '(?i)\b429\b|Too ?Many ?Requests|\b503\b|Server ?Busy|Service ?Unavailable|throttl|MicroDelay|budget.{0,20}exceed|try again later'
+# Exchange throttling and transient service errors: HTTP 429 (Too Many Requests) and 503 (Server Busy / Service Unavailable)
+# from the REST endpoint, and Exchange's own throttling wording ("Micro delay applied", Microsoft KB 2881759; budget exceeded;
+# "try again later"). Anything else is not retried.
+$ThrottlingPattern = '(?i)\b429\b|Too ?Many ?Requests|\b503\b|Server ?Busy|Service ?Unavailable|throttl|Micro ?delay|budget.{0,20}exceed|try again later'
 $MaxAttempts = 6
 # A run of consecutive failed mailbox reads this long is a systemic problem (a missing role, a revoked grant): stop early.
 $MaxConsecutiveReadFailures = 25

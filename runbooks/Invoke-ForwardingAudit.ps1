@@ -125,9 +125,10 @@ $CallsPerMailbox = 1
 $TransportRuleRecipientActions = @('RedirectMessageTo', 'BlindCopyTo', 'AddToRecipients', 'CopyTo', 'GenerateIncidentReport')
 
 #region exo-automation shared helpers (identical in every runbook; tests/runbooks checks it: Automation uploads each file alone)
-# Exchange throttling and transient service errors, as the module reports them: HTTP 429 (Too Many Requests) from the REST
-# endpoint, 503 "Server Busy", and Exchange's own throttling messages (micro delays, budget exceeded). Anything else is not retried.
-$ThrottlingPattern = '(?i)\b429\b|Too ?Many ?Requests|\b503\b|Server ?Busy|Service ?Unavailable|throttl|MicroDelay|budget.{0,20}exceed|try again later'
+# Exchange throttling and transient service errors: HTTP 429 (Too Many Requests) and 503 (Server Busy / Service Unavailable)
+# from the REST endpoint, and Exchange's own throttling wording ("Micro delay applied", Microsoft KB 2881759; budget exceeded;
+# "try again later"). Anything else is not retried.
+$ThrottlingPattern = '(?i)\b429\b|Too ?Many ?Requests|\b503\b|Server ?Busy|Service ?Unavailable|throttl|Micro ?delay|budget.{0,20}exceed|try again later'
 $MaxAttempts = 6
 # A run of consecutive failed mailbox reads this long is a systemic problem (a missing role, a revoked grant): stop early.
 $MaxConsecutiveReadFailures = 25
@@ -659,12 +660,12 @@ function Resolve-ExternalRecipient {
     $distinguishedName = [string] $Recipient.DistinguishedName
     $filter = "ForwardingAddress -eq '$($distinguishedName -replace "'", "''")'"
     try {
-        $forwarding = Invoke-ExchangeCall -Step 'Get-EXOMailbox -Filter ForwardingAddress' -Call {
-            Get-EXOMailbox -Filter $filter -ResultSize Unlimited -ErrorAction Stop
+        $forwarding = Invoke-ExchangeCall -Step 'Get-Mailbox -Filter ForwardingAddress' -Call {
+            Get-Mailbox -Filter $filter -ResultSize Unlimited -ErrorAction Stop
         }
     }
     catch {
-        Add-TenantReadFailure -State $State -Step "Get-EXOMailbox -Filter ForwardingAddress ($([string] $Recipient.Name))" -ErrorRecord $_
+        Add-TenantReadFailure -State $State -Step "Get-Mailbox -Filter ForwardingAddress ($([string] $Recipient.Name))" -ErrorRecord $_
         return
     }
     foreach ($mailbox in $forwarding) {
