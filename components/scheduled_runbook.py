@@ -166,26 +166,32 @@ class ScheduledRunbook(pulumi.ComponentResource):
 
         schedule = args.schedule
         if schedule is not None:
+            # One anchor for all partitions: the N jobs of a run start at the same moment.
+            start_anchor = CreationTime(
+                f"{name}-schedule-time",
+                triggers={"definition": schedule.definition(), "account": args.automation_account_id},
+                opts=child,
+            )
+            start_time = start_anchor.created.apply(lambda created: first_run_text(created, schedule))
             for partition in range(args.partitions):
-                self._schedule_partition(name, args, schedule, runbook, partition)
+                self._schedule_partition(name, args, schedule, start_time, runbook, partition)
         # Registering outputs marks the component complete, so a preview shows its children under it.
         self.register_outputs({"runbookName": self.runbook_name, "firstRun": self.first_run})
 
     def _schedule_partition(
-        self, name: str, args: ScheduledRunbookArgs, schedule: ScheduleSettings, runbook: automation.Runbook, partition: int
+        self,
+        name: str,
+        args: ScheduledRunbookArgs,
+        schedule: ScheduleSettings,
+        start_time: pulumi.Output[str],
+        runbook: automation.Runbook,
+        partition: int,
     ) -> None:
         """One schedule and its job schedule; partition i of N runs the runbook with -PartitionCount N -PartitionIndex i."""
-        child = pulumi.ResourceOptions(parent=self)
         suffix = partition_suffix(partition, args.partitions)
         # Schedules cannot be changed in place (PUT answers 409); a definition change gives a new name and a new schedule.
         version = uuid.uuid5(JOB_SCHEDULE_NAMESPACE, schedule.definition()).hex[:8]
         schedule_name = f"{args.runbook_name}-{schedule.frequency.lower()}-{version}{suffix}"
-        start_anchor = CreationTime(
-            f"{name}-schedule-time{suffix}",
-            triggers={"definition": schedule.definition(), "account": args.automation_account_id},
-            opts=child,
-        )
-        start_time = start_anchor.created.apply(lambda created: first_run_text(created, schedule))
         advanced = None
         if schedule.week_days:
             advanced = automation.AdvancedScheduleArgs(week_days=list(schedule.week_days))

@@ -220,3 +220,48 @@ class PartitionSchedules(unittest.IsolatedAsyncioTestCase):
         for job in audit_jobs:
             for name in job.plain_inputs["parameters"]:
                 self.assertIsNotNone(script.parameter(name), f"job schedule passes -{name}, which the runbook does not declare")
+
+
+class PartitionChanges(unittest.IsolatedAsyncioTestCase):
+    async def test_changing_the_partition_count_later_replaces_schedules_without_a_duplicate_link(self) -> None:
+        tenant = MockTenant()
+        config = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
+        for partitions in (1, 3, 2, 1):
+            value = dev_automation()
+            value["runbooks"][AUDIT_INDEX]["partitions"] = partitions
+            deployment = await evaluate(tenant, preview=False, config={**config, KEY: value})
+            audit_jobs = [j for j in deployment.of_type(JOB_SCHEDULE) if "forwardingaudit" in j.name]
+            with self.subTest(partitions=partitions):
+                self.assertEqual(len(audit_jobs), partitions)
+                self.assertEqual(len({j.plain_inputs["schedule"]["name"] for j in audit_jobs}), partitions)
+                if partitions == 1:
+                    self.assertNotIn(PARTITION_COUNT_PARAMETER, audit_jobs[0].plain_inputs["parameters"])
+
+
+class MockTenantRefusesADuplicateLink(unittest.TestCase):
+    def test_a_second_job_schedule_for_the_same_runbook_and_schedule_is_refused(self) -> None:
+        # Azure/azure-resource-manager-schemas #313: "A job schedule for the specified runbook and schedule already exists",
+        # whatever the job schedule id; the partition schedules above rely on the mock refusing what Azure refuses.
+        from pulumi.runtime import MockResourceArgs
+
+        from tests.mock_tenant import TenantError
+
+        tenant = MockTenant(existing_resource_groups={"rg": "westeurope"})
+        tenant.begin(preview=False)
+
+        def job(name: str, job_id: str, schedule: str) -> MockResourceArgs:
+            inputs = {
+                "jobScheduleId": job_id,
+                "resourceGroupName": "rg",
+                "automationAccountName": "aa-exo",
+                "runbook": {"name": "ForwardingAudit"},
+                "schedule": {"name": schedule},
+                "parameters": {"PartitionIndex": name[-1]},
+            }
+            return MockResourceArgs(JOB_SCHEDULE, name, inputs, "", None, True)
+
+        tenant.new_resource(job("job-0", "00000000-0000-0000-0000-000000000000", "daily-p0of2"))
+        tenant.new_resource(job("job-1", "11111111-1111-1111-1111-111111111111", "daily-p1of2"))
+        with self.assertRaises(TenantError) as caught:
+            tenant.new_resource(job("job-2", "22222222-2222-2222-2222-222222222222", "daily-p0of2"))
+        self.assertIn("already exists", str(caught.exception))
