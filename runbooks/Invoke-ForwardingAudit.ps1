@@ -443,11 +443,16 @@ function Write-RemediationFailure {
 function Write-InboxRuleFinding {
     param($Rule, [string[]] $Targets, $State)
     $action = if ($Rule.Enabled) { 'WouldDisable' } else { 'AlreadyDisabled' }
-    if ($Remediate -and $Rule.Enabled) {
+    if ($Rule.Action) {
+        # Another of the rule's recipients already decided it (a rule is disabled, and counted, once).
+        $action = $Rule.Action
+    }
+    elseif ($Remediate -and $Rule.Enabled) {
         # The outcome is kept apart from the records written, so a Failure record never ends up inside $action.
         $outcome = Disable-ExternalInboxRule -Info $Rule.Info -RuleNumber $Rule.Number -State $State
         Write-RemediationFailure -Outcome $outcome -Info $Rule.Info -Step 'Disable-InboxRule' -State $State
         $action = $outcome.Action
+        $Rule.Action = $action
     }
     foreach ($target in $Targets) {
         $State.counts.InboxRule++
@@ -609,6 +614,7 @@ function Invoke-MailboxAudit {
                 Number   = [string] (Get-PropertyValue $rule 'RuleIdentity')
                 Enabled  = [bool] (Get-PropertyValue $rule 'Enabled')
                 Detail   = ''
+                Action   = $null
             }
             $externalTargets = @($recipients | ForEach-Object { Get-SmtpAddress -Value $_ } |
                     Where-Object { Test-ExternalAddress -Address $_ } | Sort-Object -Unique)
