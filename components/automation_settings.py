@@ -315,6 +315,10 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
     if partitions > 1:
         if schedule is None:
             raise ConfigError(partitions_key, "applies to scheduled jobs: add a schedule")
+        if any(name.lower() == "identity" for name, _ in parameters):
+            raise ConfigError(
+                partitions_key, f"cannot be combined with {parameters_key}.Identity: a run limited to named mailboxes is not partitioned"
+            )
         absent = [p for p in (PARTITION_COUNT_PARAMETER, PARTITION_INDEX_PARAMETER) if p.lower() not in declared]
         if absent:
             raise ConfigError(

@@ -139,6 +139,7 @@ class PartitionConfig(unittest.TestCase):
             ({"partitions": 4, "schedule": None}, "partitions", "scheduled jobs"),
             ({"parameters": {"PartitionIndex": 1}}, "parameters.PartitionIndex", "partitions"),
             ({"parameters": {"partitioncount": 2}}, "parameters.partitioncount", "partitions"),
+            ({"partitions": 2, "parameters": {"Identity": "ann@contoso.com"}}, "partitions", "Identity"),
         ]
         for change, suffix, phrase in cases:
             with self.subTest(change):
