@@ -16,7 +16,7 @@ from components.automation_account import ExchangeAutomationAccount, ExchangeAut
 from components.automation_settings import ENVIRONMENT_PARAMETER, AutomationSettings, RunbookSettings, default_storage_account_name
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
 from components.host_certificate_settings import HostCertificateSettings
-from components.runbook_schedules import RunbookSchedules, RunbookSchedulesArgs
+from components.runbook_schedules import RunbookSchedules, RunbookSchedulesArgs, ScheduleSlot
 from components.runbook_store import RunbookStore, RunbookStoreArgs, blob_name
 from components.scheduled_runbook import ScheduledRunbook, ScheduledRunbookArgs
 from components.settings import CONFIG_KEYS, IdentitySettings, StackSettings, parse_settings
@@ -83,6 +83,13 @@ def cloud_parameters(settings: StackSettings, runbook: RunbookSettings) -> dict[
     return {ENVIRONMENT_PARAMETER: name} if runbook.takes_environment_name and name != "O365Default" else {}
 
 
+def schedule_slots(runbook: RunbookSettings) -> list[ScheduleSlot]:
+    """The schedules a runbook's job schedules link to: one per partition (none for a runbook without a schedule)."""
+    if runbook.schedule is None:
+        return []
+    return [ScheduleSlot(runbook.schedule, index, runbook.partitions) for index in range(runbook.partitions)]
+
+
 def automation_account(settings: StackSettings, automation: AutomationSettings, tenant: Tenant, now: dt.datetime) -> dict[str, object]:
     tags = {**dict(automation.tags), **TAGS}
     account = ExchangeAutomationAccount(
@@ -119,7 +126,7 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
                 tags=tags,
             ),
         )
-        # One Schedule per distinct definition, shared by the runbooks that use it.
+        # One Schedule per distinct definition (and partition), shared by the runbooks that use it.
         schedules = RunbookSchedules(
             "schedule",
             RunbookSchedulesArgs(
@@ -127,7 +134,7 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
                 automation_account_name=account.account_name,
                 # A new location replaces the account (and everything in it): the schedules must be created again there.
                 scope=f"{automation.resource_group_name}/{automation.account_name}/{automation.location}",
-                schedules=[runbook.schedule for runbook in automation.runbooks if runbook.schedule is not None],
+                schedules=[slot for runbook in automation.runbooks for slot in schedule_slots(runbook)],
                 now=now,
             ),
         )
@@ -151,15 +158,17 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
                         organization=tenant.organization,
                         exchange_module=account.exchange_module,
                         description=runbook.description,
-                        schedule_name=schedules.names[runbook.schedule] if runbook.schedule is not None else None,
+                        schedule_names=[schedules.names[slot] for slot in schedule_slots(runbook)],
                         parameters={**dict(runbook.parameters), **cloud_parameters(settings, runbook)},
                         run_on=account.hybrid_worker_group_name if runbook.hybrid_worker else None,
+                        partitions=runbook.partitions,
                         tags=tags,
                     ),
                 )
             )
-            schedule_names[runbook.name] = schedules.names[runbook.schedule] if runbook.schedule is not None else None
-            first_runs[runbook.name] = schedules.start_times[runbook.schedule] if runbook.schedule is not None else None
+            slots = schedule_slots(runbook)
+            schedule_names[runbook.name] = schedules.names[slots[0]] if slots else None
+            first_runs[runbook.name] = schedules.start_times[slots[0]] if slots else None
     return {
         "accountName": account.account_name,
         "accountId": account.account_id,
@@ -173,12 +182,13 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
         ),
         "exchangeModuleImport": account.exchange_module_import,
         "runbooks": {
-            name: {
+            configured.name: {
                 "contentSha256": runbook.content_sha256,
-                "schedule": schedule_names[name],
-                "firstRun": first_runs[name],
+                "schedule": schedule_names[configured.name],
+                "firstRun": first_runs[configured.name],
+                "partitions": configured.partitions,
             }
-            for name, runbook in zip([r.name for r in automation.runbooks], runbooks, strict=True)
+            for configured, runbook in zip(automation.runbooks, runbooks, strict=True)
         },
     }
 

@@ -1,12 +1,14 @@
 """Settings of the optional Azure Automation account (`exo-automation:automation`): parsed and validated before any resource exists.
 
-Runbook files are read here too: a runbook that does not parse, does not take `-Organization`, or is given a parameter it does not
-declare is refused at preview, with the config key named.
+Runbook files are read here too: a runbook that does not parse, does not take `-Organization`, is given a parameter it does not
+declare, or declares Entra roles (its `# exo-automation:roles` line) that the account's identity does not hold is refused at preview,
+with the config key named.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 import re
 import zoneinfo
 from dataclasses import dataclass
@@ -27,7 +29,7 @@ from components.config_values import (
     reject_duplicates,
     reject_unknown_keys,
 )
-from components.powershell_script import read_script
+from components.powershell_script import ROLES_HEADER_PREFIX, RoleDeclaration, read_role_declaration, read_script
 
 RUNBOOK_FOLDER = "runbooks"
 ORGANIZATION_PARAMETER = "Organization"
@@ -36,6 +38,15 @@ ENVIRONMENT_PARAMETER = "ExchangeEnvironmentName"
 FREQUENCIES = ("Hour", "Day", "Week", "Month")
 WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 INTERVAL_RANGE = (1, 100)
+# One logical run split into N jobs: the runbook takes these two parameters, the program sets them per job schedule.
+PARTITION_COUNT_PARAMETER = "PartitionCount"
+PARTITION_INDEX_PARAMETER = "PartitionIndex"
+# The shipped runbooks declare [ValidateRange(1, 64)] on PartitionCount (tests/runbooks check the two agree).
+PARTITIONS_RANGE = (1, 64)
+# Throughput the runbooks are designed for (docs/runbooks.md, "Scale"): about one per-mailbox Exchange call per second per job
+# under Exchange Online throttling, and a job planned to finish in two of the sandbox's three hours (fair share stops it at three).
+DESIGN_CALLS_PER_SECOND = 1.0
+JOB_BUDGET_SECONDS = 2 * 3600
 
 _AUTOMATION_KEYS = (
     "enabled",
@@ -52,7 +63,7 @@ _AUTOMATION_KEYS = (
     "hybridWorkerGroup",
     "runbooks",
 )
-_RUNBOOK_KEYS = ("name", "file", "description", "schedule", "parameters", "hybridWorker")
+_RUNBOOK_KEYS = ("name", "file", "description", "schedule", "parameters", "hybridWorker", "partitions")
 _SCHEDULE_KEYS = ("frequency", "interval", "timeZone", "time", "weekDays", "monthDays")
 
 # Where each configured name goes as a path parameter; facts.AZURE_INPUT_RULES holds the rules with their sources.
@@ -100,6 +111,10 @@ class RunbookSettings:
     hybrid_worker: bool
     takes_environment_name: bool
     """The runbook declares -ExchangeEnvironmentName: the program passes the cloud's value outside the commercial cloud."""
+    roles: RoleDeclaration
+    """The Entra roles the runbook declares it needs (its `# exo-automation:roles` line)."""
+    partitions: int = 1
+    """Jobs per scheduled run: each gets -PartitionCount partitions and its own -PartitionIndex."""
 
 
 @dataclass(frozen=True)
@@ -123,6 +138,20 @@ class AutomationSettings:
     @property
     def role_names(self) -> tuple[str, ...]:
         return tuple(role.display_name for role in self.roles)
+
+
+def recommended_partitions(mailboxes: int, calls_per_mailbox: float) -> int:
+    """Jobs needed so that each one's per-mailbox calls fit the job budget at the design throughput (docs/runbooks.md, "Scale")."""
+    seconds = mailboxes * calls_per_mailbox / DESIGN_CALLS_PER_SECOND
+    return max(1, math.ceil(seconds / JOB_BUDGET_SECONDS))
+
+
+def missing_roles(declaration: RoleDeclaration, held: set[str]) -> tuple[str, ...]:
+    """() when the held roles satisfy an alternative; else the fewest roles that would (Global Administrator can do everything)."""
+    if facts.GLOBAL_ADMINISTRATOR in held:
+        return ()
+    gaps = [tuple(role for role in group if role not in held) for group in declaration.any_of]
+    return min(gaps, key=len)
 
 
 def default_storage_account_name(tenant_id: str, stack: str, account_name: str) -> str:
@@ -252,11 +281,32 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
             raise ConfigError(item_key, "is set by the program from the tenant's initial domain (exo-automation:organization)")
         if found.name.lower() == ENVIRONMENT_PARAMETER.lower():
             raise ConfigError(item_key, "is set by the program from the azuread provider's cloud (azuread:environment)")
+        if found.name.lower() in (PARTITION_COUNT_PARAMETER.lower(), PARTITION_INDEX_PARAMETER.lower()):
+            raise ConfigError(item_key, f"is set by the program for each job from {key}.partitions")
         parameters.append((found.name, _job_parameter(item_key, parameter_value)))
     given = {p.lower() for p, _ in parameters} | {ORGANIZATION_PARAMETER.lower()}
     missing = [p.name for p in script.parameters if p.mandatory and p.name.lower() not in given]
     if missing:
         raise ConfigError(parameters_key, f"{relative} needs {', '.join(missing)}: set them here or every job fails")
+    try:
+        roles = read_role_declaration(script.text)
+    except ValueError as error:
+        raise ConfigError(file_key, f"{relative} {error}") from None
+    if roles is None:
+        raise ConfigError(
+            file_key,
+            f"{relative} declares no Entra roles: add a line "
+            f'\'{ROLES_HEADER_PREFIX} {{"anyOf": [["Global Reader"]], "reason": "..."}}\' '
+            "naming the least-privileged roles that can run it (docs/runbooks.md)",
+        )
+    for group in roles.any_of:
+        for role in group:
+            if role not in facts.ROLES:
+                raise ConfigError(
+                    file_key,
+                    f"{relative} declares role {role!r}, which is not a role Exchange supports for app-only access: "
+                    f"{', '.join(facts.ROLES)}",
+                )
 
     description = optional(mapping, "description", f"{name} (exo-automation)", lambda v: expect(f"{key}.description", v, str, "a string"))
     schedule = optional(mapping, "schedule", None, lambda v: _parse_schedule(f"{key}.schedule", v))
@@ -265,6 +315,21 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
         raise ConfigError(f"{key}.hybridWorker", "needs exo-automation:automation.hybridWorkerGroup to name the worker group")
     if hybrid_worker and schedule is None:
         raise ConfigError(f"{key}.hybridWorker", "applies to scheduled jobs: add a schedule")
+    partitions_key = f"{key}.partitions"
+    partitions = optional(mapping, "partitions", 1, lambda v: bounded_int(partitions_key, v, *PARTITIONS_RANGE))
+    if partitions > 1:
+        if schedule is None:
+            raise ConfigError(partitions_key, "applies to scheduled jobs: add a schedule")
+        if any(name.lower() == "identity" for name, _ in parameters):
+            raise ConfigError(
+                partitions_key, f"cannot be combined with {parameters_key}.Identity: a run limited to named mailboxes is not partitioned"
+            )
+        absent = [p for p in (PARTITION_COUNT_PARAMETER, PARTITION_INDEX_PARAMETER) if p.lower() not in declared]
+        if absent:
+            raise ConfigError(
+                partitions_key,
+                f"{relative} declares no {' or '.join('-' + p for p in absent)} parameter, so it cannot be split into {partitions} jobs",
+            )
     return RunbookSettings(
         name=name,
         path=path,
@@ -275,6 +340,8 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
         parameters=tuple(sorted(parameters)),
         hybrid_worker=hybrid_worker,
         takes_environment_name=ENVIRONMENT_PARAMETER.lower() in declared,
+        roles=roles,
+        partitions=partitions,
     )
 
 
@@ -321,6 +388,25 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
     runbooks = tuple(_parse_runbook(f"{runbooks_key}[{i}]", entry, project_dir, worker_group) for i, entry in enumerate(entries))
     reject_duplicates(runbooks_key, "name", [runbook.name for runbook in runbooks])
 
+    roles_key = f"{key}.roles"
+    roles = optional(
+        mapping,
+        "roles",
+        (facts.ROLES[facts.DEFAULT_ROLE],),
+        lambda v: parse_roles(roles_key, v, allow_global_administrator),
+    )
+    # Every runbook runs as the account's managed identity: refuse one that identity cannot run, before anything is created.
+    held = {role.display_name for role in roles}
+    for index, runbook in enumerate(runbooks):
+        gap = missing_roles(runbook.roles, held)
+        if gap:
+            alternatives = "; or ".join(" + ".join(group) for group in runbook.roles.any_of)
+            raise ConfigError(
+                roles_key,
+                f"runbook {runbook.name!r} ({runbooks_key}[{index}], {runbook.source}) needs {alternatives}; the account's identity holds "
+                f"{', '.join(sorted(held))}: missing {' + '.join(gap)}. Why: {runbook.roles.reason}",
+            )
+
     return AutomationSettings(
         location=location,
         resource_group_name=optional(
@@ -351,12 +437,7 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
         tags=optional(mapping, "tags", (), lambda v: tuple(sorted(parse_tags(f"{key}.tags", v, ("managed-by",), 50).items()))),
         runtime=runtime,
         exchange_module_version=module_version,
-        roles=optional(
-            mapping,
-            "roles",
-            (facts.ROLES[facts.DEFAULT_ROLE],),
-            lambda v: parse_roles(f"{key}.roles", v, allow_global_administrator),
-        ),
+        roles=roles,
         storage_account_name=optional(
             mapping,
             "storageAccountName",

@@ -1,11 +1,14 @@
 """Reading PowerShell scripts without PowerShell: tree-sitter-powershell parses them, nothing runs.
 
-The program uses it to refuse, at preview, a runbook that does not parse and runbook parameters in config that the runbook does not
-declare; the tests build on it to check what scripts call (tests/powershell.py).
+The program uses it to refuse, at preview, a runbook that does not parse, runbook parameters in config that the runbook does not
+declare, and a runbook whose declared Entra roles the Automation account's identity does not hold; the tests build on it to check
+what scripts call (tests/powershell.py).
 """
 
 from __future__ import annotations
 
+import json
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 from functools import cache
@@ -159,12 +162,54 @@ def parameters_of(block: Node | None) -> list[ScriptParameter]:
     return result
 
 
+ROLES_HEADER_PREFIX = "# exo-automation:roles"
+"""A runbook's least-privilege declaration, one comment line of JSON:
+`# exo-automation:roles {"anyOf": [["Role A"], ["Role B", "Role C"]], "reason": "why"}` -- the identity must hold every role of at
+least one alternative. A comment, so PowerShell ignores it and Automation runs the file unchanged."""
+_ROLES_HEADER = re.compile(r"^#\s*exo-automation:roles\s+(?P<json>\{.*\})\s*$", re.MULTILINE)
+
+
+@dataclass(frozen=True)
+class RoleDeclaration:
+    """The Entra roles a runbook declares it needs: any one alternative, each a set of roles held together."""
+
+    any_of: tuple[tuple[str, ...], ...]
+    reason: str
+
+
+def read_role_declaration(source: str) -> RoleDeclaration | None:
+    """The runbook's roles line, or None when it has none. Raises ValueError when the line is there but malformed."""
+    matches = list(_ROLES_HEADER.finditer(source))
+    if not matches:
+        if ROLES_HEADER_PREFIX.split()[1] in source:
+            raise ValueError(f"has an exo-automation:roles line that is not '{ROLES_HEADER_PREFIX} {{...JSON...}}'")
+        return None
+    if len(matches) > 1:
+        raise ValueError("has more than one exo-automation:roles line")
+    try:
+        data = json.loads(matches[0]["json"])
+    except json.JSONDecodeError as error:
+        raise ValueError(f"exo-automation:roles is not valid JSON: {error}") from None
+    any_of = data.get("anyOf") if isinstance(data, dict) else None
+    reason = data.get("reason") if isinstance(data, dict) else None
+    if (
+        not isinstance(any_of, list)
+        or not any_of
+        or not all(isinstance(group, list) and group and all(isinstance(role, str) for role in group) for group in any_of)
+    ):
+        raise ValueError('exo-automation:roles needs "anyOf": a non-empty list of non-empty lists of role names')
+    if not isinstance(reason, str) or not reason.strip():
+        raise ValueError('exo-automation:roles needs a "reason" saying why these roles')
+    return RoleDeclaration(tuple(tuple(group) for group in any_of), reason)
+
+
 @dataclass(frozen=True)
 class ParsedScript:
-    """What the program needs to know of a runbook: whether it parses, and its parameters."""
+    """What the program needs to know of a runbook: whether it parses, its parameters, and its roles line (raw, checked later)."""
 
     problems: tuple[SyntaxProblem, ...]
     parameters: tuple[ScriptParameter, ...]
+    text: str
 
 
 @cache
@@ -173,4 +218,4 @@ def read_script(source: bytes) -> ParsedScript:
     if source.startswith(b"\xef\xbb\xbf"):
         source = source[3:]
     root = parser().parse(source).root_node
-    return ParsedScript(tuple(syntax_problems(root)), tuple(script_parameters(root)))
+    return ParsedScript(tuple(syntax_problems(root)), tuple(script_parameters(root)), source.decode("utf-8", errors="replace"))

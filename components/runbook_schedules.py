@@ -33,16 +33,38 @@ def schedule_version(schedule: ScheduleSettings, scope: str = "") -> str:
     return uuid.uuid5(SCHEDULE_NAMESPACE, f"{scope}|{schedule.definition()}" if scope else schedule.definition()).hex[:8]
 
 
-def schedule_name(schedule: ScheduleSettings) -> str:
+@dataclass(frozen=True)
+class ScheduleSlot:
+    """A schedule definition, and which partition of a partitioned run uses it.
+
+    Azure links a runbook to a schedule only once ("A job schedule for the specified runbook and schedule already exists",
+    Azure/azure-resource-manager-schemas #313, MicrosoftDocs/azure-docs #37854), so the N jobs of a runbook split into N partitions
+    each need a schedule of their own; runbooks with the same definition and the same N share those N schedules.
+    """
+
+    schedule: ScheduleSettings
+    partition: int = 0
+    partitions: int = 1
+
+    @property
+    def suffix(self) -> str:
+        """Name suffix of a partition's schedule; none for an unpartitioned run (names stay as they were)."""
+        return "" if self.partitions == 1 else f"-p{self.partition}of{self.partitions}"
+
+
+def schedule_name(slot: ScheduleSlot) -> str:
     """The schedule's name in Automation: frequency and definition hash (shared by every runbook on that definition)."""
-    return f"{schedule.frequency}-{schedule_version(schedule)}"
+    return f"{slot.schedule.frequency}-{schedule_version(slot.schedule)}{slot.suffix}"
 
 
-def schedule_description(schedule: ScheduleSettings) -> str:
+def schedule_description(slot: ScheduleSlot) -> str:
+    schedule = slot.schedule
     hour, minute = schedule.time_of_day
     days = ", ".join(schedule.week_days) or ", ".join(map(str, schedule.month_days))
     on = f" on {days}" if days else ""
-    return f"every {schedule.interval} {schedule.frequency.lower()}(s){on} at {hour:02d}:{minute:02d} {schedule.time_zone} (exo-automation)"
+    part = f", partition {slot.partition} of {slot.partitions}" if slot.partitions > 1 else ""
+    every = f"every {schedule.interval} {schedule.frequency.lower()}(s){on} at {hour:02d}:{minute:02d} {schedule.time_zone}"
+    return f"{every}{part} (exo-automation)"
 
 
 @dataclass
@@ -54,32 +76,34 @@ class RunbookSchedulesArgs:
     scope: str
     """Plain text naming the account (resource group, account name and location from config): part of each Schedule's logical
     name, so that a new account creates new Schedules instead of replacing them with an ignored, past start."""
-    schedules: Iterable[ScheduleSettings]
-    """The definitions the runbooks use; duplicates collapse into one Schedule."""
+    schedules: Iterable[ScheduleSlot]
+    """The definitions (per partition) the runbooks use; duplicates collapse into one Schedule."""
     now: dt.datetime
     """The program's clock reading: a Schedule created in this run starts at least MINIMUM_LEAD after it."""
 
 
 class RunbookSchedules(pulumi.ComponentResource):
-    """One Automation Schedule per distinct definition; `name_of(definition)` gives the Schedule's name for job schedules."""
+    """One Automation Schedule per distinct definition and partition; `names[slot]` is the Schedule's name for job schedules."""
 
-    names: Mapping[ScheduleSettings, pulumi.Output[str]]
-    start_times: Mapping[ScheduleSettings, pulumi.Output[str]]
+    names: Mapping[ScheduleSlot, pulumi.Output[str]]
+    start_times: Mapping[ScheduleSlot, pulumi.Output[str]]
     """Azure's stored start of each schedule (the start chosen when it was created)."""
 
     def __init__(self, name: str, args: RunbookSchedulesArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("exo-automation:index:RunbookSchedules", name, None, opts)
-        names: dict[ScheduleSettings, pulumi.Output[str]] = {}
-        start_times: dict[ScheduleSettings, pulumi.Output[str]] = {}
-        for schedule in dict.fromkeys(args.schedules):
+        names: dict[ScheduleSlot, pulumi.Output[str]] = {}
+        start_times: dict[ScheduleSlot, pulumi.Output[str]] = {}
+        for slot in dict.fromkeys(args.schedules):
+            schedule = slot.schedule
             advanced = None
             if schedule.week_days:
                 advanced = automation.AdvancedScheduleArgs(week_days=list(schedule.week_days))
             elif schedule.month_days:
                 advanced = automation.AdvancedScheduleArgs(month_days=list(schedule.month_days))
-            azure_name = schedule_name(schedule)
+            azure_name = schedule_name(slot)
             created = automation.Schedule(
-                f"{name}-{schedule.frequency.lower()}-{schedule_version(schedule, args.scope)}",
+                # The partitions of one run share the definition, hence the start: their N jobs start together.
+                f"{name}-{schedule.frequency.lower()}-{schedule_version(schedule, args.scope)}{slot.suffix}",
                 schedule_name=azure_name,
                 name=azure_name,
                 automation_account_name=args.automation_account_name,
@@ -89,7 +113,7 @@ class RunbookSchedules(pulumi.ComponentResource):
                 time_zone=schedule.time_zone,
                 start_time=first_run(args.now, schedule).isoformat(),
                 advanced_schedule=advanced,
-                description=schedule_description(schedule),
+                description=schedule_description(slot),
                 opts=pulumi.ResourceOptions(
                     parent=self,
                     # The start is chosen once, when the Schedule is created; later runs' clock readings are not changes.
@@ -98,8 +122,8 @@ class RunbookSchedules(pulumi.ComponentResource):
                     delete_before_replace=True,
                 ),
             )
-            names[schedule] = created.name
-            start_times[schedule] = created.start_time.apply(lambda start: start or "")
+            names[slot] = created.name
+            start_times[slot] = created.start_time.apply(lambda start: start or "")
         self.names = names
         self.start_times = start_times
         # Registering outputs marks the component complete, so a preview shows its children under it.

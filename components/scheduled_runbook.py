@@ -65,14 +65,28 @@ class ScheduledRunbookArgs:
     """Runtime environment to run in (PowerShell 7.4)."""
     description: str = ""
     """Runbook description."""
-    schedule_name: pulumi.Input[str] | None = None
-    """The shared Schedule it runs on (RunbookSchedules); None: published only, started by hand or by other tooling."""
+    schedule_names: Sequence[pulumi.Input[str]] = ()
+    """The shared Schedules it runs on (RunbookSchedules), one per partition; empty: published only, started by hand or by other
+    tooling."""
     parameters: Mapping[str, str] = field(default_factory=dict)
     """Job parameters besides Organization."""
     run_on: pulumi.Input[str] | None = None
     """Hybrid worker group for the scheduled job; None runs in Azure."""
     tags: Mapping[str, str] = field(default_factory=dict)
     """Tags on the runbook."""
+    partitions: int = 1
+    """Jobs per scheduled run. Above 1, job i of N gets -PartitionCount N -PartitionIndex i, on `schedule_names[i]`: Azure links a
+    runbook to a schedule only once ("A job schedule for the specified runbook and schedule already exists")."""
+
+
+def partition_parameters(index: int, count: int) -> dict[str, str]:
+    """The parameters that pick partition `index` of `count`; none for an unpartitioned runbook."""
+    return {} if count == 1 else {"PartitionCount": str(count), "PartitionIndex": str(index)}
+
+
+def partition_suffix(index: int, count: int) -> str:
+    """Name suffix of partition `index`'s job schedule; none for an unpartitioned runbook (names stay as they were)."""
+    return "" if count == 1 else f"-p{index}of{count}"
 
 
 class ScheduledRunbook(pulumi.ComponentResource):
@@ -136,9 +150,16 @@ class ScheduledRunbook(pulumi.ComponentResource):
         )
         self.runbook_name = self._runbook.name
         self.content_sha256 = args.sha256
-        self.job_schedules = []
-        if args.schedule_name is not None:
-            self.job_schedules = [self.job_schedule(f"{name}-job-schedule", args.schedule_name, dict(args.parameters))]
+        if args.schedule_names and len(args.schedule_names) != args.partitions:
+            raise ValueError(f"{args.runbook_name}: {args.partitions} partition(s) need as many schedules, got {len(args.schedule_names)}")
+        self.job_schedules = [
+            self.job_schedule(
+                f"{name}-job-schedule{partition_suffix(index, args.partitions)}",
+                schedule_name,
+                {**args.parameters, **partition_parameters(index, args.partitions)},
+            )
+            for index, schedule_name in enumerate(args.schedule_names)
+        ]
         # Registering outputs marks the component complete, so a preview shows its children under it.
         self.register_outputs({"runbookName": self.runbook_name})
 

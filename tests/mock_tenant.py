@@ -577,8 +577,12 @@ class MockTenant(pulumi.runtime.Mocks):
             raise TenantError(f"JobSchedule: runbook {runbook!r} does not exist")
         if not any(str(v["name"]).lower() == schedule.lower() for v in self.schedules.values()):
             raise TenantError(f"JobSchedule: schedule {schedule!r} does not exist")
+        # Azure links a runbook to a schedule only once, whatever the job schedule id or parameters (Azure/azure-resource-manager-
+        # schemas #313, MicrosoftDocs/azure-docs #37854): "A job schedule for the specified runbook and schedule already exists."
         if any(v["runbook"].lower() == runbook.lower() and v["schedule"].lower() == schedule.lower() for v in self.job_schedules.values()):
-            raise TenantError(f"JobSchedule: Conflict: runbook {runbook!r} is already linked to schedule {schedule!r}")
+            raise TenantError(
+                f"JobSchedule: Conflict: A job schedule for the specified runbook and schedule already exists ({runbook!r}, {schedule!r})"
+            )
         self.job_schedules[resource_id.lower()] = {
             "runbook": runbook,
             "schedule": schedule,

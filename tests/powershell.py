@@ -63,10 +63,23 @@ class CommandCall:
     """True when the call sits (at any depth) inside a `finally { }` block."""
     in_function: str | None
     """Name of the function whose body holds the call, or None at script level."""
+    values: tuple[tuple[str, str | None], ...] = ()
+    """Each `-Parameter` with the source text of the value that follows it (None for a switch or a parameter followed by another)."""
+    streamed: bool = False
+    """The call's output flows on through a pipeline (`Get-X | ForEach-Object {...}`) and is not held whole: not assigned, not
+    wrapped in @() / () / $(), and not in a script block handed to a function that collects (see COLLECTING_FUNCTIONS)."""
+    captured: bool = False
+    """What the call writes does not reach the output stream of its function (or of the script): it is assigned, wrapped in @() /
+    () / $(), piped into another command, or sits in a script block whose command does one of those (or collects)."""
 
     def has_parameter(self, name: str) -> bool:
         """Parameter names are case-insensitive in PowerShell."""
         return name.lower() in (p.lower() for p in self.parameters)
+
+    def value_of(self, name: str) -> str | None:
+        """Source text of the value given to `-name` (quotes stripped), or None."""
+        found = next((v for p, v in self.values if p.lower() == name.lower()), None)
+        return found.strip("'\"") if found is not None else None
 
 
 @dataclass(frozen=True)
@@ -101,6 +114,58 @@ class PowerShellScript:
         return next((p for p in self.parameters if p.name.lower() == name.lower()), None)
 
 
+# Functions of the runbooks' shared block that run a script block and return its whole output as an array.
+COLLECTING_FUNCTIONS = frozenset({"invoke-exchangecall"})
+_COLLECTING_NODES = frozenset({"assignment_expression", "array_expression", "parenthesized_expression", "sub_expression"})
+
+
+def _is_streamed(node: Node) -> bool:
+    chain = node.parent
+    if chain is None or chain.type != "pipeline_chain":
+        return False
+    commands = [c for c in chain.children if c.type == "command"]
+    if len(commands) < 2 or commands[-1] == node:
+        return False
+    parent = chain.parent
+    while parent is not None:
+        if parent.type in _COLLECTING_NODES:
+            return False
+        if parent.type == "script_block":
+            owner = parent.parent
+            while owner is not None and owner.type != "command":
+                owner = owner.parent
+            name = owner.child_by_field_name("command_name") if owner is not None else None
+            return not (name is not None and text(name).lower() in COLLECTING_FUNCTIONS)
+        parent = parent.parent
+    return True
+
+
+def _is_captured(node: Node) -> bool:
+    chain = node.parent
+    if chain is not None and chain.type == "pipeline_chain":
+        commands = [c for c in chain.children if c.type == "command"]
+        if commands and commands[-1] != node:
+            return True
+    parent = chain.parent if chain is not None else None
+    while parent is not None:
+        if parent.type in _COLLECTING_NODES:
+            return True
+        if parent.type == "function_statement":
+            return False
+        if parent.type == "script_block" and parent.parent is not None and parent.parent.type != "function_statement":
+            owner = parent.parent
+            while owner is not None and owner.type != "command":
+                owner = owner.parent
+            if owner is None:
+                return False
+            name = owner.child_by_field_name("command_name")
+            if name is not None and text(name).lower() in COLLECTING_FUNCTIONS:
+                return True
+            return _is_captured(owner)
+        parent = parent.parent
+    return False
+
+
 def _enclosing(node: Node) -> tuple[bool, str | None]:
     """Whether `node` is inside a finally block, and the name of the nearest enclosing function."""
     in_finally = False
@@ -118,10 +183,11 @@ def _enclosing(node: Node) -> tuple[bool, str | None]:
 
 def _command_call(node: Node) -> CommandCall | None:
     name_node = node.child_by_field_name("command_name")
-    if name_node is None:
+    if name_node is None or text(name_node).startswith("$"):
         # `& $scriptBlock` / `. .\file.ps1`: no static name to check.
         return None
     parameters: list[str] = []
+    values: list[tuple[str, str | None]] = []
     splatted = False
     elements = node.child_by_field_name("command_elements")
     if elements is not None:
@@ -129,7 +195,13 @@ def _command_call(node: Node) -> CommandCall | None:
             if element.type == "command_parameter":
                 # "-Name" or "-Name:" when the value is glued on with a colon.
                 parameters.append(text(element).lstrip("-").rstrip(":"))
-            elif element.type == "array_literal_expression" and text(element).startswith("@"):
+                values.append((parameters[-1], None))
+                continue
+            if element.type == "command_argument_sep":
+                continue
+            if values and values[-1][1] is None:
+                values[-1] = (values[-1][0], text(element))
+            if element.type == "array_literal_expression" and text(element).startswith("@"):
                 splatted = splatted or any(n.type == "variable" and text(n).startswith("@") for n in walk(element))
     in_finally, function = _enclosing(node)
     return CommandCall(
@@ -139,6 +211,9 @@ def _command_call(node: Node) -> CommandCall | None:
         splatted=splatted,
         in_finally=in_finally,
         in_function=function,
+        values=tuple(values),
+        streamed=_is_streamed(node),
+        captured=_is_captured(node),
     )
 
 

@@ -17,7 +17,11 @@
        - Azure VM: the Instance Metadata Service at http://169.254.169.254 with the Metadata header.
        Az.Accounts (Connect-AzAccount -Identity) would work on both too, but it loads its own MSAL and Azure.Identity
        assemblies into the session that ExchangeOnlineManagement needs for its own, a known source of assembly conflicts.
-    2. The secret is read from the Key Vault REST API (GET {vault}/secrets/{name}?api-version=7.4).
+       Token requests are retried with exponential back-off on 404, 410, 429 and 5xx and on connection failures, as
+       Microsoft's managed identity retry guidance asks (the agent or IMDS may still be starting after a reboot).
+    2. The secret is read from the Key Vault REST API (GET {vault}/secrets/{name}?api-version=7.4), retried on 429 and
+       5xx. A 403 is told apart by Key Vault's inner error code: SecretDisabled (the secret's current version is
+       disabled), ForbiddenByFirewall (network rules), anything else a missing "Key Vault Secrets User" grant.
     3. The certificate is built in memory: PowerShell 7 uses X509Certificate2.CreateFromPem; Windows PowerShell 5.1
        (.NET Framework, which has no PEM support) decodes the PKCS#8 key itself, imports it into an ephemeral RSACng key and
        attaches it with CopyWithPrivateKey (.NET Framework 4.7.2 or later). Either way the key is an in-memory CNG key: see
@@ -97,6 +101,13 @@ Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
 
 $KeyVaultApiVersion = '7.4'
+# Managed identity endpoints: retry 404 (identity not there yet), 410 (IMDS updating), 429 and 5xx with exponential back-off
+# (MicrosoftDocs/azure-docs, managed-identities-azure-resources/how-to-use-vm-token.md, "Retry guidance": 5 retries, up to 60 s).
+$IdentityRetryStatus = @(404, 410, 429, 500, 502, 503, 504)
+# Key Vault: 429 (throttled) and 5xx only; its 404 means the secret does not exist.
+$KeyVaultRetryStatus = @(429, 500, 502, 503, 504)
+$MaxRetries = 5
+$MaxBackoffSeconds = 60
 $PemContentType = 'application/x-pem-file'
 $ArcTokenDirectory = Join-Path -Path $env:ProgramData -ChildPath 'AzureConnectedMachineAgent\Tokens'
 
@@ -132,9 +143,14 @@ function Invoke-HttpGet {
         if ($response.Headers.TryGetValues('WWW-Authenticate', [ref] $values)) {
             $challenge = @($values)[0]
         }
+        $retryAfter = 0
+        if ($null -ne $response.Headers.RetryAfter -and $null -ne $response.Headers.RetryAfter.Delta) {
+            $retryAfter = [int] [math]::Ceiling($response.Headers.RetryAfter.Delta.TotalSeconds)
+        }
         return [pscustomobject]@{
             StatusCode = [int] $response.StatusCode
             Challenge  = $challenge
+            RetryAfter = $retryAfter
             Body       = $response.Content.ReadAsStringAsync().GetAwaiter().GetResult()
         }
     }
@@ -142,6 +158,54 @@ function Invoke-HttpGet {
         $response.Dispose()
         $request.Dispose()
     }
+}
+
+function Invoke-HttpGetWithRetry {
+    <# Invoke-HttpGet, retried with exponential back-off (2, 4, 8, 16, 32 s, at most 60; a Retry-After in seconds wins) on the
+       given status codes and on connection failures. Returns the last reply. #>
+    param([System.Net.Http.HttpClient] $Client, [string] $Uri, [hashtable] $Headers, [int[]] $RetryStatus, [string] $What)
+    for ($attempt = 0; ; $attempt++) {
+        $reply = $null
+        $failure = $null
+        try {
+            $reply = Invoke-HttpGet -Client $Client -Uri $Uri -Headers $Headers
+        }
+        catch {
+            # Connection refused, timeout (the agent or IMDS starting up): as retryable as a 503.
+            $failure = $_
+        }
+        $retryable = ($null -ne $failure) -or ($RetryStatus -contains $reply.StatusCode)
+        if (-not $retryable) { return $reply }
+        if ($attempt -ge $MaxRetries) {
+            if ($null -ne $failure) { throw "$What failed after $($attempt + 1) attempts: $($failure.Exception.Message)" }
+            return $reply
+        }
+        $delay = [math]::Min($MaxBackoffSeconds, [math]::Pow(2, $attempt + 1))
+        if ($null -ne $reply -and $reply.RetryAfter -gt 0) { $delay = [math]::Min($MaxBackoffSeconds, $reply.RetryAfter) }
+        $reason = if ($null -ne $failure) { $failure.Exception.Message } else { "HTTP $($reply.StatusCode)" }
+        Write-Verbose "$What`: $reason; retry $($attempt + 1) of $MaxRetries in $delay s."
+        Start-Sleep -Seconds ([int] $delay)
+    }
+}
+
+function Get-KeyVaultErrorCode {
+    <# error.code and error.innererror.code of a Key Vault error body ('' when absent). #>
+    param([string] $Body)
+    $outer = ''
+    $inner = ''
+    try {
+        $parsed = ConvertFrom-Json -InputObject $Body
+        $errorProperty = $parsed.PSObject.Properties['error']
+        if ($errorProperty) {
+            $outer = [string] $errorProperty.Value.code
+            $innerProperty = $errorProperty.Value.PSObject.Properties['innererror']
+            if ($innerProperty -and $innerProperty.Value) { $inner = [string] $innerProperty.Value.code }
+        }
+    }
+    catch {
+        Write-Verbose "Key Vault error body is not JSON: $Body"
+    }
+    return [pscustomobject]@{ Code = $outer; InnerCode = $inner }
 }
 
 function Get-ManagedIdentityToken {
@@ -172,7 +236,8 @@ function Get-ManagedIdentityToken {
             catch {
                 throw "Cannot read the Azure Arc token key file ($($_.Exception.Message)). Run as SYSTEM or an Administrator, or add the account to the 'Hybrid agent extension applications' group."
             }
-            $reply = Invoke-HttpGet -Client $client -Uri $uri -Headers @{ Metadata = 'true'; Authorization = "Basic $secret" }
+            $reply = Invoke-HttpGetWithRetry -Client $client -Uri $uri -Headers @{ Metadata = 'true'; Authorization = "Basic $secret" } `
+                -RetryStatus $IdentityRetryStatus -What 'Azure Arc identity endpoint'
             $source = 'the Azure Arc agent'
         }
         else {
@@ -180,7 +245,8 @@ function Get-ManagedIdentityToken {
             if ($ClientId) {
                 $uri += '&client_id=' + $ClientId
             }
-            $reply = Invoke-HttpGet -Client $client -Uri $uri -Headers @{ Metadata = 'true' }
+            $reply = Invoke-HttpGetWithRetry -Client $client -Uri $uri -Headers @{ Metadata = 'true' } `
+                -RetryStatus $IdentityRetryStatus -What 'Azure Instance Metadata Service'
             $source = 'the Azure Instance Metadata Service'
         }
         if ($reply.StatusCode -ne 200) {
@@ -199,13 +265,24 @@ function Get-KeyVaultSecret {
     $client = New-HttpClient -NoProxy $false
     try {
         $uri = '{0}/secrets/{1}?api-version={2}' -f $Vault.TrimEnd('/'), $Name, $KeyVaultApiVersion
-        $reply = Invoke-HttpGet -Client $client -Uri $uri -Headers @{ Authorization = "Bearer $Token"; Accept = 'application/json' }
+        $reply = Invoke-HttpGetWithRetry -Client $client -Uri $uri -Headers @{ Authorization = "Bearer $Token"; Accept = 'application/json' } `
+            -RetryStatus $KeyVaultRetryStatus -What "Key Vault secret $Name"
     }
     finally {
         $client.Dispose()
     }
     if ($reply.StatusCode -eq 403) {
-        throw "Key Vault refused to read secret $Name (403): this machine's managed identity needs 'Key Vault Secrets User' on it. Add its object id to keyVault.readers and run pulumi up."
+        # Key Vault answers 403 for a disabled secret too: {"error":{"code":"Forbidden","message":"Operation get is not allowed on a
+        # disabled secret.","innererror":{"code":"SecretDisabled"}}}; a missing role is innererror ForbiddenByRbac (RBAC vaults, as
+        # the stack creates), a network rule ForbiddenByFirewall.
+        $kvError = Get-KeyVaultErrorCode -Body $reply.Body
+        if ($kvError.InnerCode -eq 'SecretDisabled' -or $reply.Body -match 'disabled secret') {
+            throw "Secret $Name is disabled in $Vault (403 SecretDisabled): enable its current version, or run pulumi up so the stack writes an enabled one."
+        }
+        if ($kvError.InnerCode -eq 'ForbiddenByFirewall') {
+            throw "Key Vault's network rules refused this machine (403 ForbiddenByFirewall): allow its network, or keep keyVault.publicNetworkAccess on."
+        }
+        throw "Key Vault refused to read secret $Name (403 $($kvError.Code)/$($kvError.InnerCode)): this machine's managed identity needs 'Key Vault Secrets User' on it. Add its object id to keyVault.readers and run pulumi up. $($reply.Body)"
     }
     if ($reply.StatusCode -eq 404) {
         throw "Secret $Name does not exist in $Vault (404): check keyVault.secretNames in the stack outputs."

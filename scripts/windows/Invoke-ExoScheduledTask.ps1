@@ -16,13 +16,28 @@
     account can read it: the usual reasons an unattended job fails.
 
     Exit codes: 0 success; 1 the task script failed; 2 connecting failed; 3 certificate problem; 4 setup problem
-    (module missing, bad arguments).
+    (module missing, bad arguments, a log folder that cannot be locked down). The script ends with an explicit exit and
+    keeps everything else off the pipeline, so nothing Disconnect-ExchangeOnline or the task script writes can become
+    the exit code.
+
+    The log folder holds mailbox data (the transcript records what the task script prints). Before writing to it the
+    script turns inheritance off and leaves only SYSTEM, Administrators and the task's own account on it (files in it
+    inherit that); when that fails it exits 4 rather than log where local users might read.
 
 .PARAMETER ScriptPath
     The script to run once connected. It runs in this session and can use the Exchange Online cmdlets.
 
+.PARAMETER ScriptParametersJson
+    Parameters for that script as one JSON object, for example '{"Identity":"ann@contoso.com","WhatIf":true}'. A
+    scheduled task's powershell.exe -File passes every argument as a literal string, so this (or -ScriptParametersFile)
+    is how a task action passes parameters.
+
+.PARAMETER ScriptParametersFile
+    Parameters for that script in a .psd1 data file (one hashtable), read with Import-PowerShellDataFile.
+
 .PARAMETER ScriptParameters
-    Parameters for that script, as a hashtable.
+    Parameters as a hashtable, for callers in the same session (a Hybrid Worker runbook using &). Not usable from a
+    task action: -File cannot pass a hashtable.
 
 .PARAMETER CertificateThumbprint
     identities.<name>.thumbprint from the stack outputs.
@@ -42,12 +57,17 @@
 .EXAMPLE
     powershell.exe -NoProfile -NonInteractive -ExecutionPolicy Bypass -File C:\ExoAutomation\Invoke-ExoScheduledTask.ps1 `
         -ScriptPath C:\ExoAutomation\Tasks\Set-MailboxQuotas.ps1 -CertificateThumbprint 0123... `
-        -AppId 11111111-2222-3333-4444-555555555555 -Organization contoso.onmicrosoft.com
+        -AppId 11111111-2222-3333-4444-555555555555 -Organization contoso.onmicrosoft.com `
+        -ScriptParametersFile C:\ExoAutomation\Tasks\Set-MailboxQuotas.psd1
 #>
 [CmdletBinding()]
 param(
     [Parameter(Mandatory = $true)]
     [string] $ScriptPath,
+
+    [string] $ScriptParametersJson = '',
+
+    [string] $ScriptParametersFile = '',
 
     [hashtable] $ScriptParameters = @{},
 
@@ -86,6 +106,10 @@ $ExitSetupProblem = 4
 
 $taskName = [System.IO.Path]::GetFileNameWithoutExtension($ScriptPath)
 $script:LogFile = $null
+$script:ExitCode = $ExitSetupProblem
+# Well-known SIDs, the same in every language of Windows: LocalSystem and BUILTIN\Administrators.
+$LocalSystemSid = 'S-1-5-18'
+$AdministratorsSid = 'S-1-5-32-544'
 
 function Write-Log {
     <# A timestamped line in the run log and on the host (Task Scheduler and job output). #>
@@ -95,6 +119,52 @@ function Write-Log {
         Add-Content -LiteralPath $script:LogFile -Value $line -Encoding UTF8
     }
     Write-Host $line
+}
+
+function Resolve-TaskParameters {
+    <# The task script's parameters as a hashtable, from at most one of -ScriptParametersJson, -ScriptParametersFile, -ScriptParameters. #>
+    $given = @(@($ScriptParametersJson, $ScriptParametersFile) | Where-Object { $_ }).Count + [int] ($ScriptParameters.Count -gt 0)
+    if ($given -gt 1) {
+        throw 'Give the task script parameters one way only: -ScriptParametersJson, -ScriptParametersFile or -ScriptParameters.'
+    }
+    if ($ScriptParametersFile) {
+        if ([System.IO.Path]::GetExtension($ScriptParametersFile) -ne '.psd1' -or -not (Test-Path -LiteralPath $ScriptParametersFile -PathType Leaf)) {
+            throw "-ScriptParametersFile must be an existing .psd1 file: $ScriptParametersFile"
+        }
+        # A data file: only literals, no code runs (Import-PowerShellDataFile).
+        return Import-PowerShellDataFile -LiteralPath $ScriptParametersFile
+    }
+    if ($ScriptParametersJson) {
+        $parsed = ConvertFrom-Json -InputObject $ScriptParametersJson
+        if ($parsed -isnot [System.Management.Automation.PSCustomObject]) {
+            throw '-ScriptParametersJson must be one JSON object, for example {"Identity":"ann@contoso.com"}.'
+        }
+        # Windows PowerShell 5.1 has no ConvertFrom-Json -AsHashtable: copy the top-level properties.
+        $table = @{}
+        foreach ($property in $parsed.PSObject.Properties) {
+            $table[$property.Name] = $property.Value
+        }
+        return $table
+    }
+    return $ScriptParameters
+}
+
+function Protect-LogDirectory {
+    <# Inheritance off; full control for SYSTEM, Administrators and the account running the task; nobody else. #>
+    param([string] $Path)
+    $inherit = [System.Security.AccessControl.InheritanceFlags] 'ContainerInherit, ObjectInherit'
+    $propagation = [System.Security.AccessControl.PropagationFlags]::None
+    $allow = [System.Security.AccessControl.AccessControlType]::Allow
+    $full = [System.Security.AccessControl.FileSystemRights]::FullControl
+    $acl = New-Object -TypeName System.Security.AccessControl.DirectorySecurity
+    # Protected, and the inherited entries (Users: read under %ProgramData%) are not copied in.
+    $acl.SetAccessRuleProtection($true, $false)
+    $taskAccount = [Security.Principal.WindowsIdentity]::GetCurrent().User
+    foreach ($sid in @((New-Object -TypeName Security.Principal.SecurityIdentifier -ArgumentList $LocalSystemSid),
+            (New-Object -TypeName Security.Principal.SecurityIdentifier -ArgumentList $AdministratorsSid), $taskAccount)) {
+        $acl.AddAccessRule((New-Object -TypeName System.Security.AccessControl.FileSystemAccessRule -ArgumentList $sid, $full, $inherit, $propagation, $allow))
+    }
+    Set-Acl -LiteralPath $Path -AclObject $acl
 }
 
 function Find-TaskCertificate {
@@ -111,6 +181,13 @@ function Find-TaskCertificate {
 
 function Invoke-Task {
     <# Checks, connects, runs the task script, disconnects; returns the exit code. Output goes to the host. #>
+    try {
+        $taskParameters = Resolve-TaskParameters
+    }
+    catch {
+        Write-Log -Level ERROR -Message "Task script parameters: $($_.Exception.Message)"
+        return $ExitSetupProblem
+    }
     if (-not (Test-Path -LiteralPath $ScriptPath -PathType Leaf)) {
         Write-Log -Level ERROR -Message "Task script $ScriptPath does not exist."
         return $ExitSetupProblem
@@ -179,7 +256,7 @@ function Invoke-Task {
 
     try {
         $global:LASTEXITCODE = 0
-        & $ScriptPath @ScriptParameters | Out-Host
+        & $ScriptPath @taskParameters | Out-Host
         if ($LASTEXITCODE) {
             throw "the script exited with code $LASTEXITCODE"
         }
@@ -195,7 +272,8 @@ function Invoke-Task {
     }
     finally {
         try {
-            Disconnect-ExchangeOnline -Confirm:$false -ErrorAction Stop
+            # Whatever it writes goes to the host, never into this function's output (the exit code).
+            Disconnect-ExchangeOnline -Confirm:$false -ErrorAction Stop | Out-Host
             Write-Log 'Disconnected.'
         }
         catch {
@@ -207,6 +285,13 @@ function Invoke-Task {
 $transcribing = $false
 try {
     New-Item -ItemType Directory -Path $LogDirectory -Force | Out-Null
+    Protect-LogDirectory -Path $LogDirectory
+}
+catch {
+    Write-Log -Level ERROR -Message "Cannot lock down the log folder $LogDirectory to SYSTEM, Administrators and this account ($($_.Exception.Message)); not running, so mailbox data is not logged where others can read it."
+    exit $ExitSetupProblem
+}
+try {
     $script:LogFile = Join-Path -Path $LogDirectory -ChildPath ('{0}-{1}.log' -f $taskName, (Get-Date).ToUniversalTime().ToString('yyyyMMdd-HHmmss'))
     Get-ChildItem -LiteralPath $LogDirectory -Filter '*.log*' |
         Where-Object { $_.LastWriteTime -lt (Get-Date).AddDays(-$LogRetentionDays) } |
@@ -219,19 +304,21 @@ catch {
     Write-Log -Level WARN -Message "Logging to $LogDirectory is not available: $($_.Exception.Message)"
 }
 
-$exitCode = $ExitSetupProblem
 try {
     Write-Log "Task $taskName as $([Security.Principal.WindowsIdentity]::GetCurrent().Name) on $env:COMPUTERNAME; app $AppId in $Organization ($ExchangeEnvironmentName)."
-    # The last value is the exit code; anything a command let slip into the pipeline before it is ignored.
-    $exitCode = Invoke-Task | Select-Object -Last 1
+    # Only integers from Invoke-Task count; anything else a command let slip into its output is ignored, and the first
+    # code it returned wins over later output (a finally block runs after the return statement).
+    $codes = @(Invoke-Task | Where-Object { $_ -is [int] })
+    $script:ExitCode = if ($codes.Count -gt 0) { [int] $codes[0] } else { $ExitSetupProblem }
 }
 catch {
     Write-Log -Level ERROR -Message "Unexpected failure: $($_.Exception.Message)"
+    $script:ExitCode = $ExitSetupProblem
 }
 finally {
-    Write-Log "Exit code $exitCode."
+    Write-Log "Exit code $($script:ExitCode)."
     if ($transcribing) {
         Stop-Transcript | Out-Null
     }
 }
-exit $exitCode
+exit $script:ExitCode

@@ -228,8 +228,8 @@ def test_wrapper_connects_with_the_stack_values() -> None:
 
 def test_wrapper_disconnects_in_finally_and_exits_with_its_code() -> None:
     text = WRAPPER.read_text()
-    assert re.search(r"finally \{\s+try \{\s+Disconnect-ExchangeOnline -Confirm:\$false", text)
-    assert text.rstrip().endswith("exit $exitCode")
+    assert re.search(r"finally \{\s+try \{\s+(#[^\n]*\s+)?Disconnect-ExchangeOnline -Confirm:\$false -ErrorAction Stop \| Out-Host", text)
+    assert text.rstrip().endswith("exit $script:ExitCode")
     codes = dict(re.findall(r"\$(Exit\w+) = (\d)", text))
     assert codes == {
         "ExitSuccess": "0",

@@ -123,3 +123,54 @@ def test_local_function_called_with_an_undeclared_parameter_is_reported() -> Non
         "Right",
     ]
     assert local_function_call_problems(script) == ["line 4: Write-Record: no parameter -Formatt"]
+
+
+def test_values_and_streaming_are_read_from_the_call() -> None:
+    script = parse_source(
+        """
+        Get-EXOMailbox -ResultSize Unlimited -ErrorAction Stop | Where-Object { $_ } |
+            ForEach-Object { $_ }
+        $held = @(Get-EXOMailbox -ResultSize Unlimited | Where-Object { $_ })
+        $also = Get-EXOMailbox -ResultSize Unlimited
+        $wrapped = Invoke-ExchangeCall -Call { Get-EXOMailbox -ResultSize Unlimited | Select-Object -First 1 }
+        Set-Mailbox -Confirm:$false -ErrorAction:'Stop' -ForwardingSmtpAddress $null
+        function Read-All { Get-MailUser -ResultSize Unlimited | Write-Output }
+        """
+    )
+    mailbox_reads = [(c.line, c.streamed) for c in script.calls("Get-EXOMailbox")]
+    assert mailbox_reads == [(2, True), (4, False), (5, False), (6, False)]
+    assert [c.streamed for c in script.calls("Get-MailUser")] == [True]
+    (set_mailbox,) = script.calls("Set-Mailbox")
+    assert (set_mailbox.value_of("ErrorAction"), set_mailbox.value_of("Confirm"), set_mailbox.value_of("ForwardingSmtpAddress")) == (
+        "Stop",
+        "$false",
+        "$null",
+    )
+    assert script.calls("Get-EXOMailbox")[0].value_of("ResultSize") == "Unlimited"
+
+
+def test_captured_output_is_told_from_output_that_reaches_the_stream() -> None:
+    script = parse_source(
+        """
+        function Write-It { Write-Output 1 }
+        Write-It
+        $x = Write-It
+        $y = @(Write-It)
+        Write-It | Out-Null
+        Get-Thing | ForEach-Object { Write-It }
+        Get-Thing | Where-Object { Write-It } | ForEach-Object { $_ }
+        $z = Get-Thing | ForEach-Object { Write-It }
+        try { if ($true) { Write-It } } finally { }
+        """
+    )
+    assert [(c.line, c.captured) for c in script.calls("Write-It")] == [
+        (3, False),
+        (4, True),
+        (5, True),
+        (6, True),
+        (7, False),
+        (8, True),
+        (9, True),
+        (10, False),
+    ]
+    assert [c.captured for c in script.calls("Write-Output")] == [False]

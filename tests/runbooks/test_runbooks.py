@@ -26,10 +26,12 @@ POWERSHELL_CMDLETS = frozenset(
         "ConvertTo-Json",
         "ForEach-Object",
         "Get-Command",
+        "Get-Random",
         "New-Object",
         "Select-Object",
         "Set-StrictMode",
         "Sort-Object",
+        "Start-Sleep",
         "Where-Object",
         "Write-Output",
         "Write-Verbose",
@@ -140,3 +142,156 @@ def test_connect_and_disconnect_are_in_the_exchange_reference(
     connect = exchange_reference["connect-exchangeonline"]
     assert connect["exo"] and {"ManagedIdentity", "Organization", "ShowBanner"} <= set(connect["params"])
     assert "Confirm" in exchange_reference["disconnect-exchangeonline"]["params"]
+
+
+# --- Failing loudly, streaming, partitions (issue 11) -------------------------------------------------------------------
+
+# The only Exchange call allowed without -ErrorAction Stop: the disconnect in `finally`, which must never hide the error that
+# ended the job (its output is discarded with $null =).
+EXEMPT_FROM_STOP = {("disconnect-exchangeonline", True)}
+
+# Cmdlets whose unfiltered, unlimited output is tenant-sized (one item per mailbox or recipient): they must stream.
+TENANT_SIZED = frozenset(
+    {"get-exomailbox", "get-mailbox", "get-exorecipient", "get-recipient", "get-mailuser", "get-mailcontact", "get-exorecipientpermission"}
+)
+# Parameters that bound such a call to one object or a filtered few.
+BOUNDING_PARAMETERS = frozenset({"identity", "externaldirectoryobjectid", "filter", "primarysmtpaddress", "userprincipalname"})
+
+# Functions that run once per mailbox in scope, and the Exchange calls each may make there, with the reason no bulk query replaces them.
+PER_MAILBOX_FUNCTIONS = {"Read-MailboxPermission", "Invoke-MailboxAudit"}
+PER_MAILBOX_CALLS = {
+    "Get-EXOMailboxPermission": "mailbox permissions have no tenant-wide query; Get-EXOMailboxPermission needs a mailbox identity",
+    "Get-InboxRule": "inbox rules live in each mailbox; Get-InboxRule reads one mailbox (-Mailbox) at a time",
+}
+# Calls made once per finding (remediation and its read-back), never once per mailbox.
+PER_FINDING_FUNCTIONS = {"Clear-MailboxForwarding", "Disable-ExternalInboxRule"}
+
+SHARED_BLOCK = re.compile(r"^#region exo-automation shared helpers.*?^#endregion exo-automation shared helpers$", re.S | re.M)
+
+
+def _source(runbook: PowerShellScript) -> str:
+    assert runbook.path is not None
+    return runbook.path.read_text(encoding="utf-8")
+
+
+def test_every_exchange_call_stops_on_error(runbook: PowerShellScript, exchange_reference: dict[str, dict[str, Any]]) -> None:
+    # The module's REST functions do not see the script's $ErrorActionPreference (PowerShell/PowerShell #4568): without
+    # -ErrorAction Stop on the call, a failed read returns nothing and try/catch never fires.
+    exchange_calls = [c for c in runbook.commands if c.name.lower() in exchange_reference]
+    assert len(exchange_calls) >= 5
+    loose = [
+        f"line {c.line}: {c.name} -ErrorAction {c.value_of('ErrorAction')}"
+        for c in exchange_calls
+        if (c.name.lower(), c.in_finally) not in EXEMPT_FROM_STOP and (c.value_of("ErrorAction") or "").lower() != "stop"
+    ]
+    assert loose == [], "\n".join(loose)
+
+
+def test_tenant_sized_reads_stream_through_the_pipeline(runbook: PowerShellScript) -> None:
+    collected = [
+        f"line {c.line}: {c.name} -ResultSize Unlimited is held whole (assigned, wrapped in @() or handed to Invoke-ExchangeCall)"
+        for c in runbook.commands
+        if c.name.lower() in TENANT_SIZED
+        and (c.value_of("ResultSize") or "").lower() == "unlimited"
+        and not {p.lower() for p in c.parameters} & BOUNDING_PARAMETERS
+        and not c.streamed
+    ]
+    assert collected == [], "\n".join(collected)
+    assert any(c.name == "Get-EXOMailbox" and c.streamed for c in runbook.commands), "mailboxes must be streamed"
+
+
+def test_per_mailbox_calls_are_only_those_without_a_bulk_query(
+    runbook: PowerShellScript, exchange_reference: dict[str, dict[str, Any]]
+) -> None:
+    per_mailbox = [c for c in runbook.commands if c.in_function in PER_MAILBOX_FUNCTIONS and c.name.lower() in exchange_reference]
+    assert per_mailbox, "the runbook has no per-mailbox function"
+    unexpected = [f"line {c.line}: {c.name} in {c.in_function}" for c in per_mailbox if c.name not in PER_MAILBOX_CALLS]
+    assert unexpected == [], "\n".join(unexpected) + "\nuse a bulk query, or list the call with its reason in PER_MAILBOX_CALLS"
+    # Each per-mailbox function writes its records (and progress) as it goes.
+    for function in {c.in_function for c in per_mailbox}:
+        assert any(c.name == "Write-Record" and c.in_function == function for c in runbook.commands), function
+
+
+def test_send_as_is_one_tenant_wide_query_in_the_permission_report() -> None:
+    from tests.powershell import parse_file
+
+    from .conftest import RUNBOOK_DIR
+
+    report = parse_file(RUNBOOK_DIR / "Get-MailboxPermissionReport.ps1")
+    bulk = [
+        c
+        for c in report.calls("Get-EXORecipientPermission")
+        if c.value_of("AccessRights") == "SendAs" and c.value_of("ResultSize") == "Unlimited" and not c.has_parameter("Identity")
+    ]
+    assert len(bulk) == 1 and bulk[0].in_function is None and bulk[0].streamed
+    assert not [c for c in report.calls("Get-EXORecipientPermission") if c.in_function in PER_MAILBOX_FUNCTIONS]
+
+
+def test_remediation_reads_back_what_it_changed() -> None:
+    from tests.powershell import parse_file
+
+    from .conftest import RUNBOOK_DIR
+
+    audit = parse_file(RUNBOOK_DIR / "Invoke-ForwardingAudit.ps1")
+    for function, change, read_back in (
+        ("Clear-MailboxForwarding", "Set-Mailbox", "Get-EXOMailbox"),
+        ("Disable-ExternalInboxRule", "Disable-InboxRule", "Get-InboxRule"),
+    ):
+        calls = [c.name for c in audit.commands if c.in_function == function]
+        assert change in calls and read_back in calls, f"{function} must {change} and then {read_back} to confirm"
+        assert calls.index(change) < calls.index(read_back)
+    changes = {c.in_function for c in audit.commands if c.name in ("Set-Mailbox", "Disable-InboxRule")}
+    assert changes <= PER_FINDING_FUNCTIONS
+
+
+def test_runbook_takes_partition_and_threshold_parameters(runbook: PowerShellScript) -> None:
+    for name, type_name, default in (
+        ("PartitionCount", "int", "1"),
+        ("PartitionIndex", "int", "0"),
+        ("MaxReadFailurePercent", "double", "0"),
+    ):
+        parameter = runbook.parameter(name)
+        assert parameter is not None, f"no -{name}"
+        assert (parameter.type_name, parameter.default) == (type_name, default)
+        assert "ValidateRange" in parameter.attributes
+    source = _source(runbook)
+    assert ".PARAMETER MaxReadFailurePercent" in source and "default 0" in source, "document the threshold's default"
+    # String.GetHashCode() is randomized per process on PowerShell 7: partitions would differ from job to job.
+    assert not re.search(r"\)?\.GetHashCode\(\)", "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#")))
+    assert "System.Security.Cryptography.SHA256" in source
+    assert runbook.calls("Test-MailboxInPartition"), "mailboxes must be filtered to this job's partition"
+
+
+def test_shared_helper_block_is_identical_in_every_runbook() -> None:
+    from .conftest import RUNBOOK_FILES
+
+    blocks = {path.name: SHARED_BLOCK.findall(path.read_text(encoding="utf-8")) for path in RUNBOOK_FILES}
+    assert all(len(found) == 1 for found in blocks.values()), {name: len(found) for name, found in blocks.items()}
+    distinct = {found[0] for found in blocks.values()}
+    assert len(distinct) == 1, "the shared helper block differs between runbooks; copy the edited block into every runbook"
+
+
+def test_throttling_is_retried_and_reads_are_counted(runbook: PowerShellScript) -> None:
+    source = _source(runbook)
+    assert re.search(r"\\b429\\b", source) and "Server ?Busy" in source
+    assert runbook.calls("Start-Sleep") and runbook.calls("Add-ReadFailure") and runbook.calls("Assert-ReadFailureThreshold")
+    top_level_throws = [a for a in runbook.calls("Assert-ReadFailureThreshold") if a.in_function is None]
+    assert top_level_throws, "the job must end with the threshold check so unread mailboxes fail it"
+
+
+def test_records_are_never_swallowed_by_an_assignment(runbook: PowerShellScript) -> None:
+    # A function that writes records (directly or through another) must not be called where its output is held: the
+    # records would vanish into a variable (and a Failure record would end up inside, say, a finding's Action).
+    writers = {"write-record"}
+    while True:
+        more = {c.in_function.lower() for c in runbook.commands if c.in_function and c.name.lower() in writers} - writers
+        if not more:
+            break
+        writers |= more
+    assert {"add-readfailure", "write-record"} <= writers
+    swallowed = [
+        f"line {c.line}: {c.name} (in {c.in_function or 'the script'})"
+        for c in runbook.commands
+        if c.name.lower() in writers and c.captured and c.name.lower() != "write-output"
+    ]
+    assert swallowed == [], "\n".join(swallowed)
