@@ -13,6 +13,8 @@ from components.app_identity import ExchangeAppIdentity, ExchangeAppIdentityArgs
 from components.automation_account import ExchangeAutomationAccount, ExchangeAutomationAccountArgs
 from components.automation_settings import ENVIRONMENT_PARAMETER, AutomationSettings, RunbookSettings, default_storage_account_name
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
+from components.exchange_rbac import ExchangeRbacPrincipal, ExchangeRbacState, ExchangeRbacStateArgs
+from components.exchange_rbac_state import effective_permissions, owner_prefix
 from components.runbook_store import RunbookStore, RunbookStoreArgs
 from components.scheduled_runbook import ScheduledRunbook, ScheduledRunbookArgs
 from components.settings import CONFIG_KEYS, StackSettings, parse_settings
@@ -64,7 +66,9 @@ def cloud_parameters(settings: StackSettings, runbook: RunbookSettings) -> dict[
     return {ENVIRONMENT_PARAMETER: name} if runbook.takes_environment_name and name != "O365Default" else {}
 
 
-def automation_account(settings: StackSettings, automation: AutomationSettings, tenant: Tenant) -> dict[str, object]:
+def automation_account(
+    settings: StackSettings, automation: AutomationSettings, tenant: Tenant, identities: dict[str, ExchangeAppIdentity]
+) -> dict[str, object]:
     tags = {**dict(automation.tags), **TAGS}
     account = ExchangeAutomationAccount(
         "automation",
@@ -84,7 +88,9 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
         ),
     )
     runbooks: list[ScheduledRunbook] = []
-    if automation.runbooks:
+    # The Exchange RBAC reconciler is published and scheduled like any runbook from config.
+    all_runbooks = (*automation.runbooks, *((settings.rbac_reconciler,) if settings.rbac_reconciler is not None else ()))
+    if all_runbooks:
         store = RunbookStore(
             "runbook-store",
             RunbookStoreArgs(
@@ -121,8 +127,9 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
                     tags=tags,
                 ),
             )
-            for runbook in automation.runbooks
+            for runbook in all_runbooks
         ]
+    rbac = exchange_rbac_state(settings, automation, tenant, identities, account, runbooks[-1]) if settings.rbac_reconciler else None
     return {
         "accountName": account.account_name,
         "accountId": account.account_id,
@@ -140,9 +147,59 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
                 "schedule": runbook.schedule_name,
                 "firstRun": runbook.first_run,
             }
-            for name, runbook in zip([r.name for r in automation.runbooks], runbooks, strict=True)
+            for name, runbook in zip([r.name for r in all_runbooks], runbooks, strict=True)
         },
+        **({"exchangeRbac": {"stateSha256": rbac.state_sha256, "variableName": rbac.variable_name}} if rbac is not None else {}),
     }
+
+
+def exchange_rbac_state(
+    settings: StackSettings,
+    automation: AutomationSettings,
+    tenant: Tenant,
+    identities: dict[str, ExchangeAppIdentity],
+    account: ExchangeAutomationAccount,
+    reconciler: ScheduledRunbook,
+) -> ExchangeRbacState:
+    """Publish every principal's declared Exchange RBAC for Sync-ExchangeRbac, and run it once after a change."""
+    principals = [
+        ExchangeRbacPrincipal(
+            name=identity.name,
+            kind="application",
+            app_id=identities[identity.name].client_id,
+            object_id=identities[identity.name].service_principal_object_id,
+            settings=identity.exchange_rbac,
+        )
+        for identity in settings.identities
+        if identity.exchange_rbac is not None
+    ]
+    if automation.exchange_rbac is not None:
+        principals.append(ExchangeRbacPrincipal("automation", "managedIdentity", None, account.principal_id, automation.exchange_rbac))
+    assert settings.rbac_reconciler is not None
+    return ExchangeRbacState(
+        "exchange-rbac",
+        ExchangeRbacStateArgs(
+            resource_group_name=account.resource_group_name,
+            automation_account_name=account.account_name,
+            automation_account_id=account.account_id,
+            owner_prefix=owner_prefix(pulumi.get_stack(), automation.account_name),
+            label=f"exo-automation {pulumi.get_stack()}",
+            principals=principals,
+            runbook_name=reconciler.runbook_name,
+            organization=tenant.organization,
+            parameters={**dict(settings.rbac_reconciler.parameters), **cloud_parameters(settings, settings.rbac_reconciler)},
+        ),
+    )
+
+
+def permissions(settings: StackSettings) -> dict[str, object]:
+    """Effective permissions per principal: Entra roles (organization-wide), Exchange roles and their scope."""
+    result: dict[str, object] = {
+        identity.name: effective_permissions(identity.role_names, identity.exchange_rbac) for identity in settings.identities
+    }
+    if settings.automation is not None:
+        result["automation"] = effective_permissions(settings.automation.role_names, settings.automation.exchange_rbac)
+    return result
 
 
 def certificate_vault(settings: StackSettings, tenant: Tenant, identities: dict[str, ExchangeAppIdentity]) -> dict[str, object] | None:
@@ -181,7 +238,8 @@ def main() -> None:
     pulumi.export("identities", {name: identity.summary() for name, identity in identities.items()})
     pulumi.export("privateKeys", pulumi.Output.secret({name: i.private_key_pem for name, i in identities.items()}))
     if settings.automation is not None:
-        pulumi.export("automation", automation_account(settings, settings.automation, tenant))
+        pulumi.export("automation", automation_account(settings, settings.automation, tenant, identities))
+    pulumi.export("effectivePermissions", permissions(settings))
     vault = certificate_vault(settings, tenant, identities)
     if vault is not None:
         pulumi.export("keyVault", vault)

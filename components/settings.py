@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from components import facts
-from components.automation_settings import AutomationSettings, parse_automation
+from components.automation_settings import AutomationSettings, RunbookSettings, parse_automation, reconciler_runbook
 from components.config_values import (
     PROJECT,
     ConfigError,
@@ -28,6 +28,8 @@ from components.config_values import (
     reject_duplicates,
     reject_unknown_keys,
 )
+from components.exchange_rbac_settings import CONFIG_KEY as EXCHANGE_RBAC_KEY
+from components.exchange_rbac_settings import ExchangeRbacSettings, parse_exchange_rbac
 from components.vault_settings import CONFIG_KEY as KEY_VAULT_KEY
 from components.vault_settings import CONFIG_KEY_DESCRIPTION as KEY_VAULT_DESCRIPTION
 from components.vault_settings import KeyVaultSettings, parse_key_vault_settings
@@ -77,6 +79,8 @@ class IdentitySettings:
     roles: tuple[facts.ExchangeRole, ...]
     security_compliance: bool
     certificate: CertificateSettings
+    exchange_rbac: ExchangeRbacSettings | None = None
+    """Exchange management roles (and scope) held through a role group the reconciler runbook keeps; None: Entra roles only."""
 
     @property
     def role_names(self) -> tuple[str, ...]:
@@ -98,6 +102,12 @@ class StackSettings:
     """The Azure Automation account with a managed identity; None when not enabled."""
     key_vault: KeyVaultSettings | None = None
     """The Key Vault that hands certificates to hosts with a managed identity; None when not enabled."""
+    rbac_reconciler: RunbookSettings | None = None
+    """Sync-ExchangeRbac.ps1 with its schedule, when any principal declares exchangeRbac; None otherwise."""
+
+    @property
+    def uses_exchange_rbac(self) -> bool:
+        return self.rbac_reconciler is not None
 
 
 # The config keys of this project, with what each holds. Pulumi.yaml declares the same keys; a test keeps the two in step.
@@ -110,7 +120,7 @@ CONFIG_KEYS = {
     KEY_VAULT_KEY: KEY_VAULT_DESCRIPTION,
 }
 
-_IDENTITY_KEYS = ("name", "displayName", "roles", "securityCompliance", "certificate")
+_IDENTITY_KEYS = ("name", "displayName", "roles", "securityCompliance", "certificate", EXCHANGE_RBAC_KEY)
 _CERTIFICATE_KEYS = ("commonName", "validityMonths", "renewBeforeDays", "rsaBits", "generation", "keepPreviousGeneration")
 GENERATION_RANGE = (1, 999)
 
@@ -218,11 +228,13 @@ def _parse_identity(key: str, value: Any, stack: str, allow_global_administrator
         return text
 
     shown = optional(mapping, "displayName", f"{PROJECT}-{stack}-{name}", display_name)
+    exchange_rbac = optional(mapping, EXCHANGE_RBAC_KEY, None, lambda v: parse_exchange_rbac(f"{key}.{EXCHANGE_RBAC_KEY}", v))
+    # With exchangeRbac, Entra roles are an optional addition (none by default: no directory role assignment at all).
     roles = optional(
         mapping,
         "roles",
-        (facts.ROLES[facts.DEFAULT_ROLE],),
-        lambda v: parse_roles(f"{key}.roles", v, allow_global_administrator),
+        () if exchange_rbac is not None else (facts.ROLES[facts.DEFAULT_ROLE],),
+        lambda v: () if exchange_rbac is not None and v == [] else parse_roles(f"{key}.roles", v, allow_global_administrator),
     )
     security_compliance = optional(
         mapping, "securityCompliance", False, lambda v: expect(f"{key}.securityCompliance", v, bool, "true or false")
@@ -236,7 +248,7 @@ def _parse_identity(key: str, value: Any, stack: str, allow_global_administrator
         )
     raw_certificate = mapping.get("certificate")
     certificate = _parse_certificate(f"{key}.certificate", {} if raw_certificate is None else raw_certificate, shown[:_CN_MAX])
-    return IdentitySettings(name, shown, roles, security_compliance, certificate)
+    return IdentitySettings(name, shown, roles, security_compliance, certificate, exchange_rbac)
 
 
 def _parse_owners(key: str, raw: str | None) -> tuple[str, ...]:
@@ -253,6 +265,27 @@ def _parse_owners(key: str, raw: str | None) -> tuple[str, ...]:
     if len(set(owners)) != len(owners):
         raise ConfigError(key, "lists an owner twice")
     return tuple(owners)
+
+
+def _rbac_reconciler(
+    identities: tuple[IdentitySettings, ...], automation: AutomationSettings | None, project_dir: Path
+) -> RunbookSettings | None:
+    """Exchange RBAC is applied by a runbook on the Automation account: it must exist and hold a role that can manage RBAC."""
+    declared = [i for i, identity in enumerate(identities) if identity.exchange_rbac is not None]
+    if not declared and (automation is None or automation.exchange_rbac is None):
+        return None
+    if automation is None:
+        raise ConfigError(
+            f"{key_of('identities')}[{declared[0]}].{EXCHANGE_RBAC_KEY}",
+            f"needs {key_of('automation')}: the Automation account's managed identity runs the reconciler that applies Exchange RBAC",
+        )
+    if not any(role.display_name in facts.RBAC_RECONCILER_ROLES for role in automation.roles):
+        raise ConfigError(
+            f"{key_of('automation')}.roles",
+            f"the managed identity runs the Exchange RBAC reconciler, which needs the Role Management role: add one of "
+            f"{', '.join(facts.RBAC_RECONCILER_ROLES)} (held: {', '.join(automation.role_names)})",
+        )
+    return reconciler_runbook(f"{key_of('automation')}.exchangeRbacSync", automation, project_dir)
 
 
 def parse_settings(
@@ -281,6 +314,15 @@ def parse_settings(
     reject_duplicates(identities_key, "name", [identity.name for identity in identities])
     reject_duplicates(identities_key, "displayName", [identity.display_name for identity in identities])
 
+    automation = parse_automation(
+        key_of("automation"),
+        None if config.get("automation") in (None, "") else parse_json(key_of("automation"), str(config.get("automation"))),
+        stack=stack,
+        project_dir=project_dir or Path(__file__).resolve().parent.parent,
+        allow_global_administrator=allow_global_administrator,
+    )
+    rbac_reconciler = _rbac_reconciler(identities, automation, project_dir or Path(__file__).resolve().parent.parent)
+
     raw_organization = config.get("organization")
     organization = parse_organization(key_of("organization"), raw_organization, cloud) if raw_organization not in (None, "") else None
     return StackSettings(
@@ -289,13 +331,8 @@ def parse_settings(
         cloud=cloud,
         allow_global_administrator=allow_global_administrator,
         additional_owners=_parse_owners(key_of("additionalOwners"), config.get("additionalOwners")),
-        automation=parse_automation(
-            key_of("automation"),
-            None if config.get("automation") in (None, "") else parse_json(key_of("automation"), str(config.get("automation"))),
-            stack=stack,
-            project_dir=project_dir or Path(__file__).resolve().parent.parent,
-            allow_global_administrator=allow_global_administrator,
-        ),
+        automation=automation,
+        rbac_reconciler=rbac_reconciler,
         key_vault=parse_key_vault_settings(
             None if config.get(KEY_VAULT_KEY) in (None, "") else parse_json(key_of(KEY_VAULT_KEY), str(config.get(KEY_VAULT_KEY))),
             key_of(KEY_VAULT_KEY),

@@ -23,6 +23,7 @@ from .conftest import RUNBOOK_FILES
 # so a typo such as Get-EXOMailboxx fails the test instead of failing the 3 a.m. job.
 POWERSHELL_CMDLETS = frozenset(
     {
+        "ConvertFrom-Json",
         "ConvertTo-Json",
         "ForEach-Object",
         "Get-Command",
@@ -30,10 +31,13 @@ POWERSHELL_CMDLETS = frozenset(
         "Select-Object",
         "Set-StrictMode",
         "Sort-Object",
+        "Start-Sleep",
         "Where-Object",
         "Write-Output",
         "Write-Verbose",
         "Write-Warning",
+        # Azure Automation's internal cmdlet for shared variables (in every cloud job's sandbox; not a module from a gallery).
+        "Get-AutomationVariable",
     }
 )
 
