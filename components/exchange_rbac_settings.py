@@ -4,6 +4,9 @@ Shape (inside `exo-automation:identities[i]` or `exo-automation:automation`):
 
     exchangeRbac:
       roles: [View-Only Recipients]              # built-in Exchange Online management roles; the app gets a custom role group of them
+      customRole:                                # optional: a role copied from a built-in parent with only these cmdlets
+        parent: View-Only Recipients
+        cmdlets: [Get-Mailbox, Get-Recipient]
       recipientScope:                            # optional; at most one of:
         filter: "Department -eq 'Sales'"         #   an OPATH recipient filter (New-ManagementScope -RecipientRestrictionFilter)
         administrativeUnit: <object id>          #   an Entra administrative unit (-RecipientAdministrativeUnitScope)
@@ -13,6 +16,7 @@ Parsed before any resource exists; every error names the full config key.
 
 from __future__ import annotations
 
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Any
@@ -22,7 +26,9 @@ from components.config_values import ConfigError, expect, reject_unknown_keys
 from components.opath import OpathError, parse_filter
 
 CONFIG_KEY = "exchangeRbac"
-_KEYS = ("roles", "recipientScope")
+_KEYS = ("roles", "customRole", "recipientScope")
+_CUSTOM_ROLE_KEYS = ("parent", "cmdlets")
+_CMDLET = re.compile(r"^[A-Za-z]+-[A-Za-z0-9]+$")
 _SCOPE_KEYS = ("filter", "administrativeUnit")
 # New-ManagementScope -RecipientRestrictionFilter is a string; keep it well inside what a job parameter and a log line carry.
 FILTER_MAX = 1024
@@ -42,24 +48,47 @@ class RecipientScope:
 
 
 @dataclass(frozen=True)
+class CustomRole:
+    """A management role copied from a built-in parent with only the listed cmdlets (New-ManagementRole -Parent -EnabledCmdlets)."""
+
+    parent: str
+    cmdlets: tuple[str, ...]
+    """Sorted, case as written; each must be a cmdlet of the parent (the reconciler fails loudly otherwise)."""
+
+
+@dataclass(frozen=True)
 class ExchangeRbacSettings:
     """Management roles for one principal, held through a custom role group the reconciler owns, optionally scoped."""
 
     roles: tuple[str, ...]
     """Canonical role names, sorted: the order in config carries no meaning."""
     scope: RecipientScope | None
+    custom_role: CustomRole | None = None
+    """A role with only some of a built-in role's cmdlets, held by the same role group."""
+
+    @property
+    def role_labels(self) -> tuple[str, ...]:
+        """What the principal holds, for outputs: built-in roles, and the custom role as parent + cmdlets."""
+        custom = ()
+        if self.custom_role is not None:
+            custom = (f"{self.custom_role.parent} limited to {', '.join(self.custom_role.cmdlets)}",)
+        return (*self.roles, *custom)
 
 
-def _parse_roles(key: str, value: Any) -> tuple[str, ...]:
-    names = expect(key, value, list, "a list of Exchange Online management role names")
-    if not names:
-        raise ConfigError(key, "must name at least one management role, for example View-Only Recipients")
+def _role(name: str) -> str:
     canonical = {role.lower(): role for role in facts.EXCHANGE_MANAGEMENT_ROLES}
+    return canonical.get(" ".join(name.split()).lower(), "")
+
+
+def _parse_roles(key: str, value: Any, allow_empty: bool) -> tuple[str, ...]:
+    names = expect(key, value, list, "a list of Exchange Online management role names")
+    if not names and not allow_empty:
+        raise ConfigError(key, "must name at least one management role, for example View-Only Recipients (or declare customRole)")
     roles: list[str] = []
     for index, item in enumerate(names):
         item_key = f"{key}[{index}]"
         name = expect(item_key, item, str, "a management role name")
-        role = canonical.get(" ".join(name.split()).lower())
+        role = _role(name) or None
         if role is None:
             entra = next((r for r in facts.ROLES if r.lower() == name.strip().lower()), None)
             hint = f"; {entra} is an Entra role: put it in roles, not exchangeRbac.roles" if entra and entra != "Security Reader" else ""
@@ -78,6 +107,33 @@ def _parse_roles(key: str, value: Any) -> tuple[str, ...]:
             raise ConfigError(item_key, f"{role} is listed twice")
         roles.append(role)
     return tuple(sorted(roles))
+
+
+def _parse_custom_role(key: str, value: Any) -> CustomRole:
+    mapping = expect(key, value, dict, "an object with parent and cmdlets")
+    reject_unknown_keys(key, mapping, _CUSTOM_ROLE_KEYS)
+    for required in _CUSTOM_ROLE_KEYS:
+        if required not in mapping:
+            raise ConfigError(f"{key}.{required}", "is required")
+    parent_name = expect(f"{key}.parent", mapping["parent"], str, "a built-in management role name")
+    parent = _role(parent_name)
+    if not parent:
+        raise ConfigError(f"{key}.parent", f"{parent_name!r} is not a built-in Exchange Online management role this program knows")
+    if parent in facts.SELF_WIDENING_EXCHANGE_ROLES:
+        raise ConfigError(f"{key}.parent", f"{parent} cannot be the parent: a copy of it could still assign roles")
+    names = expect(f"{key}.cmdlets", mapping["cmdlets"], list, "a list of cmdlet names such as Get-Mailbox")
+    if not names:
+        raise ConfigError(f"{key}.cmdlets", "must list at least one cmdlet of the parent role")
+    cmdlets: list[str] = []
+    for index, item in enumerate(names):
+        item_key = f"{key}.cmdlets[{index}]"
+        cmdlet = expect(item_key, item, str, "a cmdlet name such as Get-Mailbox").strip()
+        if not _CMDLET.fullmatch(cmdlet):
+            raise ConfigError(item_key, f"{cmdlet!r} is not a cmdlet name (Verb-Noun, no wildcards or parameters)")
+        if cmdlet.lower() in (c.lower() for c in cmdlets):
+            raise ConfigError(item_key, f"{cmdlet} is listed twice")
+        cmdlets.append(cmdlet)
+    return CustomRole(parent, tuple(sorted(cmdlets, key=str.lower)))
 
 
 def _parse_scope(key: str, value: Any) -> RecipientScope:
@@ -108,8 +164,11 @@ def parse_exchange_rbac(key: str, value: Any) -> ExchangeRbacSettings:
     """`…exchangeRbac` (already JSON-decoded) into settings."""
     mapping = expect(key, value, dict, "an object with roles and an optional recipientScope")
     reject_unknown_keys(key, mapping, _KEYS)
-    if "roles" not in mapping:
-        raise ConfigError(f"{key}.roles", "is required: the Exchange Online management roles, for example [View-Only Recipients]")
-    roles = _parse_roles(f"{key}.roles", mapping["roles"])
+    custom_role = None if mapping.get("customRole") is None else _parse_custom_role(f"{key}.customRole", mapping["customRole"])
+    if "roles" not in mapping and custom_role is None:
+        raise ConfigError(
+            f"{key}.roles", "is required (or customRole): the Exchange Online management roles, for example [View-Only Recipients]"
+        )
+    roles = _parse_roles(f"{key}.roles", mapping.get("roles") or [], allow_empty=custom_role is not None)
     scope = None if mapping.get("recipientScope") is None else _parse_scope(f"{key}.recipientScope", mapping["recipientScope"])
-    return ExchangeRbacSettings(roles, scope)
+    return ExchangeRbacSettings(roles, scope, custom_role)

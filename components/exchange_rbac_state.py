@@ -58,8 +58,19 @@ def _scope_data(settings: ExchangeRbacSettings) -> dict[str, str] | None:
     return {"kind": "administrativeUnit", "administrativeUnitId": str(scope.administrative_unit_id)}
 
 
+def _custom_role_data(settings: ExchangeRbacSettings) -> dict[str, Any] | None:
+    custom = settings.custom_role
+    return None if custom is None else {"parent": custom.parent, "cmdlets": list(custom.cmdlets)}
+
+
 def role_group_name(prefix: str, principal: str, settings: ExchangeRbacSettings) -> str:
-    return f"{prefix}{principal}-{_short_hash({'principal': principal, 'roles': list(settings.roles), 'scope': _scope_data(settings)})}"
+    content = {
+        "principal": principal,
+        "roles": list(settings.roles),
+        "scope": _scope_data(settings),
+        "customRole": _custom_role_data(settings),
+    }
+    return f"{prefix}{principal}-{_short_hash(content)}"
 
 
 def principal_state(prefix: str, principal: PrincipalRbac, label: str) -> dict[str, Any]:
@@ -70,7 +81,12 @@ def principal_state(prefix: str, principal: PrincipalRbac, label: str) -> dict[s
     scope = _scope_data(settings)
     if scope is not None and scope["kind"] == "filter":
         scope = {**scope, "name": group}
-    assignments = [{"name": f"{prefix}{digest}-{_short_hash(role)}", "role": role} for role in sorted(settings.roles, key=str.lower)]
+    custom = _custom_role_data(settings)
+    if custom is not None:
+        # The custom role shares the group's content-addressed name: a changed cmdlet list is a new role in a new group.
+        custom = {"name": group, **custom}
+    roles = sorted(settings.roles, key=str.lower) + ([group] if custom is not None else [])
+    assignments = [{"name": f"{prefix}{digest}-{_short_hash(role)}", "role": role} for role in roles]
     return {
         "name": principal.name,
         "kind": principal.kind,
@@ -81,6 +97,7 @@ def principal_state(prefix: str, principal: PrincipalRbac, label: str) -> dict[s
             "name": group,
             "displayName": f"{label} {principal.name} ({digest})",
             "roles": sorted(settings.roles, key=str.lower),
+            "customRole": custom,
             "assignments": assignments,
             "scope": scope,
         },
@@ -113,7 +130,7 @@ def effective_permissions(entra_roles: Sequence[str], settings: ExchangeRbacSett
     """What a principal can do, in words an admin reads in the stack outputs."""
     result: dict[str, Any] = {"entraRoles": list(entra_roles)}
     if settings is not None:
-        result["exchangeRoles"] = list(settings.roles)
+        result["exchangeRoles"] = list(settings.role_labels)
         result["exchangeScope"] = settings.scope.describe() if settings.scope is not None else "whole organization (no scope)"
     if not entra_roles and settings is None:
         result["summary"] = "nothing in Exchange"
@@ -124,7 +141,7 @@ def effective_permissions(entra_roles: Sequence[str], settings: ExchangeRbacSett
     else:
         assert settings is not None
         scope = settings.scope.describe() if settings.scope is not None else "the whole organization"
-        result["summary"] = f"only the cmdlets of {', '.join(settings.roles)}, on {scope}"
+        result["summary"] = f"only the cmdlets of {'; '.join(settings.role_labels)}, on {scope}"
     return result
 
 
@@ -162,6 +179,7 @@ def plan(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> list[Step]:
     """The steps that make `actual` (what Exchange holds) match `desired` (the published document).
 
     `actual`: {"servicePrincipals": [{"objectId", "appId", "displayName"}], "scopes": [{"name", "filter"}],
+    "roles": [{"name", "cmdlets": [names]}] (owned custom roles),
     "roleGroups": [{"name", "members": [object ids], "assignments": [{"name", "role", "scope"}]}]} as the runbook reads it.
     Raises ValueError where Exchange holds a foreign object in the way (the runbook throws the same refusal).
     """
@@ -198,6 +216,26 @@ def plan(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> list[Step]:
                 steps.append(Step("New-ManagementScope", scope["name"], "missing", {"filter": scope["filter"]}))
             elif _normalised_filter(existing.get("filter")) != _normalised_filter(scope["filter"]):
                 steps.append(Step("Set-ManagementScope", scope["name"], "drift", {"filter": scope["filter"]}))
+
+    # 2b. Custom roles: created with only the declared cmdlets (never a full copy of the parent); entries drifted back.
+    roles = {str(r["name"]).lower(): r for r in actual.get("roles", []) if owned(r["name"])}
+    declared_roles = set()
+    for p in principals:
+        custom = p["roleGroup"].get("customRole")
+        if custom is None:
+            continue
+        declared_roles.add(custom["name"].lower())
+        existing = roles.get(custom["name"].lower())
+        if existing is None:
+            detail = {"parent": custom["parent"], "cmdlets": ",".join(custom["cmdlets"])}
+            steps.append(Step("New-ManagementRole", custom["name"], "missing", detail))
+            continue
+        have_cmdlets = {str(c).lower(): str(c) for c in existing.get("cmdlets", [])}
+        for cmdlet in custom["cmdlets"]:
+            if have_cmdlets.pop(cmdlet.lower(), None) is None:
+                steps.append(Step("Add-ManagementRoleEntry", custom["name"], "drift", {"cmdlet": cmdlet}))
+        for extra in sorted(have_cmdlets.values()):
+            steps.append(Step("Remove-ManagementRoleEntry", custom["name"], "drift", {"cmdlet": extra}))
 
     # 3. Role groups, empty; 4. their assignments, scoped; extra or mis-scoped assignments on owned groups go (that only narrows).
     groups = {str(g["name"]).lower(): g for g in actual.get("roleGroups", []) if owned(g["name"])}
@@ -243,10 +281,13 @@ def plan(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> list[Step]:
             steps.append(Step("Remove-RoleGroupMember", group["name"], "obsolete", {"member": str(member)}))
         steps.append(Step("Remove-RoleGroup", group["name"], "obsolete", {}))
 
-    # 7. Obsolete owned scopes; 8. obsolete owned service principals.
+    # 7. Obsolete owned scopes and custom roles (their assignments went with the groups); 8. obsolete owned service principals.
     for name, scope in sorted(scopes.items()):
         if name not in declared_scopes:
             steps.append(Step("Remove-ManagementScope", scope["name"], "obsolete", {}))
+    for name, role in sorted(roles.items()):
+        if name not in declared_roles:
+            steps.append(Step("Remove-ManagementRole", role["name"], "obsolete", {}))
     wanted_sps = {str(p["objectId"]).lower() for p in principals}
     for sp in sorted(actual.get("servicePrincipals", []), key=lambda s: str(s["objectId"])):
         if owned(sp["displayName"]) and str(sp["objectId"]).lower() not in wanted_sps:

@@ -191,6 +191,18 @@ function Read-ActualState {
             $scopes.Add([pscustomobject]@{ name = $name; filter = Get-PropertyText -InputObject $scope -Name 'RecipientFilter' })
         }
     }
+    $roles = New-Object System.Collections.Generic.List[object]
+    $rawRoles = Invoke-WithBackoff -What 'Get-ManagementRole' -Call { Get-ManagementRole -ErrorAction Stop }
+    foreach ($role in @($rawRoles)) {
+        $name = Get-PropertyText -InputObject $role -Name 'Name'
+        if (-not (Test-Owned -Name $name)) { continue }
+        $entries = Invoke-WithBackoff -What "Get-ManagementRoleEntry $name" -Call {
+            Get-ManagementRoleEntry -Identity "$name\*" -ErrorAction Stop
+        }
+        $cmdlets = New-Object System.Collections.Generic.List[string]
+        foreach ($entry in @($entries)) { $cmdlets.Add((Get-PropertyText -InputObject $entry -Name 'Name')) }
+        $roles.Add([pscustomobject]@{ name = $name; cmdlets = $cmdlets })
+    }
     $groups = New-Object System.Collections.Generic.List[object]
     $filter = "Name -like '$($script:Owner)*'"
     $rawGroups = Invoke-WithBackoff -What 'Get-RoleGroup' -Call { Get-RoleGroup -Filter $filter -ResultSize Unlimited -ErrorAction Stop }
@@ -225,7 +237,7 @@ function Read-ActualState {
         }
         $groups.Add([pscustomobject]@{ name = $name; members = $memberIds; assignments = $assignments })
     }
-    return [pscustomobject]@{ ServicePrincipals = $servicePrincipals; Scopes = $scopes; RoleGroups = $groups }
+    return [pscustomobject]@{ ServicePrincipals = $servicePrincipals; Scopes = $scopes; Roles = $roles; RoleGroups = $groups }
 }
 
 function New-ReconcilePlan {
@@ -261,6 +273,31 @@ function New-ReconcilePlan {
             }
             elseif ((Get-NormalisedFilter -Text $existing.filter) -ne (Get-NormalisedFilter -Text $scope.filter)) {
                 $steps.Add(@{ action = 'Set-ManagementScope'; target = $scope.name; reason = 'drift'; filter = $scope.filter })
+            }
+        }
+    }
+
+    # 2b. Custom roles: created with only the declared cmdlets (never a full copy of the parent); entries drifted back.
+    $declaredRoles = @{}
+    foreach ($p in $principals) {
+        $custom = $p.roleGroup.customRole
+        if ($null -eq $custom) { continue }
+        $declaredRoles[$custom.name.ToLowerInvariant()] = $true
+        $existing = @($Actual.Roles | Where-Object { $_.name -eq $custom.name }) | Select-Object -First 1
+        if ($null -eq $existing) {
+            $steps.Add(@{ action = 'New-ManagementRole'; target = $custom.name; reason = 'missing'; parent = $custom.parent; cmdlets = [string[]] @($custom.cmdlets) })
+            continue
+        }
+        $haveCmdlets = @($existing.cmdlets | ForEach-Object { ([string] $_).ToLowerInvariant() })
+        $wantCmdlets = @($custom.cmdlets | ForEach-Object { ([string] $_).ToLowerInvariant() })
+        foreach ($cmdlet in @($custom.cmdlets)) {
+            if ($haveCmdlets -notcontains ([string] $cmdlet).ToLowerInvariant()) {
+                $steps.Add(@{ action = 'Add-ManagementRoleEntry'; target = $custom.name; reason = 'drift'; cmdlet = $cmdlet })
+            }
+        }
+        foreach ($extra in @($existing.cmdlets | Sort-Object)) {
+            if ($wantCmdlets -notcontains ([string] $extra).ToLowerInvariant()) {
+                $steps.Add(@{ action = 'Remove-ManagementRoleEntry'; target = $custom.name; reason = 'drift'; cmdlet = $extra })
             }
         }
     }
@@ -311,7 +348,7 @@ function New-ReconcilePlan {
         }
     }
 
-    # 6. Obsolete owned groups: emptied, then removed; 7. obsolete scopes; 8. obsolete service principals.
+    # 6. Obsolete owned groups: emptied, then removed; 7. obsolete scopes and custom roles; 8. obsolete service principals.
     $wantedGroups = @($principals | ForEach-Object { $_.roleGroup.name.ToLowerInvariant() })
     foreach ($group in @($Actual.RoleGroups | Sort-Object -Property name)) {
         if ($wantedGroups -contains $group.name.ToLowerInvariant()) { continue }
@@ -323,6 +360,11 @@ function New-ReconcilePlan {
     foreach ($scope in @($Actual.Scopes | Sort-Object -Property name)) {
         if (-not $declaredScopes.ContainsKey($scope.name.ToLowerInvariant())) {
             $steps.Add(@{ action = 'Remove-ManagementScope'; target = $scope.name; reason = 'obsolete' })
+        }
+    }
+    foreach ($role in @($Actual.Roles | Sort-Object -Property name)) {
+        if (-not $declaredRoles.ContainsKey($role.name.ToLowerInvariant())) {
+            $steps.Add(@{ action = 'Remove-ManagementRole'; target = $role.name; reason = 'obsolete' })
         }
     }
     $wantedPrincipals = @($principals | ForEach-Object { $_.objectId.ToLowerInvariant() })
@@ -370,6 +412,18 @@ function Invoke-PlanStep {
         }
         'Remove-ManagementScope' {
             Remove-ManagementScope -Identity $target -Confirm:$false -ErrorAction Stop
+        }
+        'New-ManagementRole' {
+            $null = New-ManagementRole -Name $target -Parent $Step.parent -EnabledCmdlets $Step.cmdlets -ErrorAction Stop
+        }
+        'Add-ManagementRoleEntry' {
+            Add-ManagementRoleEntry -Identity "$target\$($Step.cmdlet)" -ErrorAction Stop
+        }
+        'Remove-ManagementRoleEntry' {
+            Remove-ManagementRoleEntry -Identity "$target\$($Step.cmdlet)" -Confirm:$false -ErrorAction Stop
+        }
+        'Remove-ManagementRole' {
+            Remove-ManagementRole -Identity $target -Confirm:$false -ErrorAction Stop
         }
         'New-RoleGroup' {
             $null = New-RoleGroup -Name $target -DisplayName $Step.displayName -Description "Managed by exo-automation Sync-ExchangeRbac; edits are reverted" -ErrorAction Stop

@@ -7,7 +7,7 @@ import unittest
 from typing import Any
 
 from components import facts
-from components.exchange_rbac_settings import ExchangeRbacSettings, RecipientScope
+from components.exchange_rbac_settings import CustomRole, ExchangeRbacSettings, RecipientScope
 from components.exchange_rbac_state import (
     PrincipalRbac,
     Step,
@@ -24,6 +24,9 @@ from tests.powershell import EXCHANGE_REFERENCE_PATH, load_exchange_reference
 
 PREFIX = owner_prefix("prod", "aa-exo-automation-prod")
 SALES = ExchangeRbacSettings(("View-Only Recipients",), RecipientScope(filter="Department -eq 'Sales'"))
+READER = ExchangeRbacSettings(
+    (), RecipientScope(filter="Department -eq 'Sales'"), CustomRole("View-Only Recipients", ("Get-Mailbox", "Get-Recipient", "Get-User"))
+)
 APP = "11111111-1111-4111-8111-111111111111"
 SP = "22222222-2222-4222-8222-222222222222"
 
@@ -38,9 +41,11 @@ def document(*principals: tuple[str, ExchangeRbacSettings, str]) -> dict[str, An
 
 def converged(desired: dict[str, Any]) -> dict[str, Any]:
     """What Exchange holds once the plan for `desired` has been applied."""
-    sps, scopes, groups = [], [], []
+    sps, scopes, groups, roles = [], [], [], []
     for p in desired["principals"]:
         group = p["roleGroup"]
+        if group["customRole"] is not None:
+            roles.append({"name": group["customRole"]["name"], "cmdlets": list(group["customRole"]["cmdlets"])})
         sps.append({"objectId": p["objectId"], "appId": p["appId"], "displayName": p["displayName"]})
         scope = group["scope"]
         scope_text = ""
@@ -56,7 +61,7 @@ def converged(desired: dict[str, Any]) -> dict[str, Any]:
                 "assignments": [{"name": a["name"], "role": a["role"], "scope": scope_text} for a in group["assignments"]],
             }
         )
-    return {"servicePrincipals": sps, "scopes": scopes, "roleGroups": groups}
+    return {"servicePrincipals": sps, "scopes": scopes, "roles": roles, "roleGroups": groups}
 
 
 def actions(steps: list[Step]) -> list[tuple[str, str]]:
@@ -264,3 +269,41 @@ class ReconcilerPlan(unittest.TestCase):
     def test_a_tampered_owner_prefix_is_refused(self) -> None:
         with self.assertRaisesRegex(ValueError, "owner prefix"):
             plan({"owner": "", "principals": []}, {})
+
+
+class CustomRolePlan(unittest.TestCase):
+    def test_custom_role_is_created_with_only_its_cmdlets_before_any_assignment(self) -> None:
+        desired = document(("r", READER, SP))
+        group = desired["principals"][0]["roleGroup"]
+        self.assertEqual(group["customRole"]["name"], group["name"])
+        self.assertEqual([a["role"] for a in group["assignments"]], [group["name"]])
+        steps = plan(desired, {})
+        order = [s.action for s in steps]
+        self.assertEqual(order.index("New-ManagementRole") + 2, order.index("New-ManagementRoleAssignment"))
+        (create,) = [s for s in steps if s.action == "New-ManagementRole"]
+        self.assertEqual(create.detail, {"parent": "View-Only Recipients", "cmdlets": "Get-Mailbox,Get-Recipient,Get-User"})
+        self.assertEqual(plan(desired, converged(desired)), [])
+
+    def test_entries_added_by_hand_are_removed_and_missing_ones_restored(self) -> None:
+        desired = document(("r", READER, SP))
+        actual = converged(desired)
+        actual["roles"][0]["cmdlets"] = ["Get-Mailbox", "Get-User", "Set-Mailbox"]
+        self.assertEqual(
+            [(s.action, s.detail["cmdlet"]) for s in plan(desired, actual)],
+            [("Add-ManagementRoleEntry", "Get-Recipient"), ("Remove-ManagementRoleEntry", "Set-Mailbox")],
+        )
+
+    def test_changed_cmdlet_list_is_a_new_role_and_the_old_one_goes_after_its_group(self) -> None:
+        old = document(("r", READER, SP))
+        narrower = ExchangeRbacSettings((), READER.scope, CustomRole("View-Only Recipients", ("Get-Mailbox",)))
+        steps = [s.action for s in plan(document(("r", narrower, SP)), converged(old))]
+        self.assertLess(steps.index("New-ManagementRole"), steps.index("Add-RoleGroupMember"))
+        self.assertLess(steps.index("Remove-RoleGroup"), steps.index("Remove-ManagementRole"))
+
+    def test_effective_permissions_name_the_kept_cmdlets(self) -> None:
+        summary = effective_permissions((), READER)["summary"]
+        self.assertEqual(
+            summary,
+            "only the cmdlets of View-Only Recipients limited to Get-Mailbox, Get-Recipient, Get-User, on recipients where "
+            "Department -eq 'Sales'",
+        )

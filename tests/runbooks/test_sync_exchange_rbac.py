@@ -24,11 +24,13 @@ PHASE_ORDER = [
     "Set-ServicePrincipal",
     "New-ManagementScope",
     "Set-ManagementScope",
+    "New-ManagementRole",
     "New-RoleGroup",
     "New-ManagementRoleAssignment",
     "Add-RoleGroupMember",
     "Remove-RoleGroup",
     "Remove-ManagementScope",
+    "Remove-ManagementRole",
     "Remove-ServicePrincipal",
 ]
 MUTATING = re.compile(r"^(New|Set|Remove|Add|Update|Enable|Disable)-", re.IGNORECASE)
@@ -113,13 +115,24 @@ def test_role_header_names_the_roles_the_program_requires() -> None:
 def test_throttling_is_retried_and_everything_else_fails() -> None:
     body = text(_function("Invoke-WithBackoff"))
     assert "Start-Sleep" in body and "throw" in body and "MaxAttempts" in body
-    exchange_reads = ["Get-ServicePrincipal", "Get-ManagementScope", "Get-RoleGroup", "Get-RoleGroupMember", "Get-ManagementRoleAssignment"]
+    exchange_reads = [
+        "Get-ServicePrincipal",
+        "Get-ManagementScope",
+        "Get-ManagementRole",
+        "Get-ManagementRoleEntry",
+        "Get-RoleGroup",
+        "Get-RoleGroupMember",
+        "Get-ManagementRoleAssignment",
+    ]
     reader = text(_function("Read-ActualState"))
     for name in exchange_reads:
         assert re.search(rf"Invoke-WithBackoff[^\n]*\n?[^\n]*\{{\s*{name} ", reader), f"{name} is not wrapped in Invoke-WithBackoff"
 
 
-@pytest.mark.parametrize("cmdlet", ["Remove-RoleGroup", "Remove-ManagementScope", "Remove-ServicePrincipal", "Remove-RoleGroupMember"])
+@pytest.mark.parametrize(
+    "cmdlet",
+    ["Remove-RoleGroup", "Remove-ManagementScope", "Remove-ServicePrincipal", "Remove-RoleGroupMember", "Remove-ManagementRoleEntry"],
+)
 def test_removals_never_prompt(cmdlet: str) -> None:
     for name, source, line in _commands(_function("Invoke-PlanStep")):
         if name == cmdlet:
