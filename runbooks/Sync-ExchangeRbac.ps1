@@ -483,11 +483,14 @@ try {
     }
 
     $actual = Read-ActualState
-    $plan = New-ReconcilePlan -Desired $desired.State -Actual $actual
+    # @(): a function's list output is unrolled; an empty or one-step plan must still be a list.
+    $plan = @(New-ReconcilePlan -Desired $desired.State -Actual $actual)
     $summary.planned = $plan.Count
     $summary.drift = @($plan | Where-Object { $_.reason -eq 'drift' }).Count
     foreach ($step in $plan) {
-        $record = @{ runbook = $RunbookName; action = $step.action; target = $step.target; reason = $step.reason; status = 'Planned' }
+        # The record carries the step's details (role, scope, filter, member, cmdlet): the drift report names what differs.
+        $record = @{ runbook = $RunbookName; status = 'Planned' }
+        foreach ($key in $step.Keys) { $record[$key] = $step[$key] }
         if ($DryRun) {
             Write-Record -Record $record
             continue
