@@ -272,7 +272,8 @@ def _rbac_reconciler(
 ) -> RunbookSettings | None:
     """Exchange RBAC is applied by a runbook on the Automation account: it must exist and hold a role that can manage RBAC."""
     declared = [i for i, identity in enumerate(identities) if identity.exchange_rbac is not None]
-    if not declared and (automation is None or automation.exchange_rbac is None):
+    # exchangeRbacSync alone keeps the reconciler with an empty desired state: that is how owned Exchange objects are removed.
+    if not declared and (automation is None or (automation.exchange_rbac is None and automation.rbac_sync is None)):
         return None
     if automation is None:
         raise ConfigError(

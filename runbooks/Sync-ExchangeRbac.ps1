@@ -153,7 +153,7 @@ function Get-AssignmentScope {
 
 function Read-DesiredState {
     $text = [string] (Get-AutomationVariable -Name $StateVariableName)
-    if (-not $text) { throw "the Automation variable $StateVariableName is empty or missing; run pulumi up" }
+    if (-not $text) { throw "the Automation variable $StateVariableName is empty or missing; run pulumi up --refresh to publish it again" }
     $sha = [System.Security.Cryptography.SHA256]::Create()
     $digest = -join ($sha.ComputeHash([System.Text.Encoding]::UTF8.GetBytes($text)) | ForEach-Object { $_.ToString('X2') })
     if ($ExpectedStateSha256 -and $digest -ne $ExpectedStateSha256.ToUpperInvariant()) {

@@ -156,3 +156,12 @@ class PublishedDesiredState(unittest.IsolatedAsyncioTestCase):
         deployment = await evaluate(MockTenant(), preview=False, config=config)
         self.assertEqual(deployment.of_type(VARIABLE), [])
         self.assertNotIn("Sync-ExchangeRbac", [r.plain_inputs["runbookName"] for r in deployment.of_type(RUNBOOK)])
+
+    async def test_sync_settings_alone_keep_the_reconciler_with_an_empty_state_to_remove_owned_objects(self) -> None:
+        config = rbac_config()
+        config["exo-automation:identities"] = [{"name": "exo"}]
+        config["exo-automation:automation"]["exchangeRbacSync"] = {}
+        deployment = await evaluate(MockTenant(), preview=False, config=config)
+        _, state = published(deployment)
+        self.assertEqual(state["principals"], [])
+        self.assertIn("Sync-ExchangeRbac", [r.plain_inputs["runbookName"] for r in deployment.of_type(RUNBOOK)])
