@@ -248,9 +248,13 @@ def plan(desired: Mapping[str, Any], actual: Mapping[str, Any]) -> list[Step]:
         want_scope = _assignment_scope(group["scope"])
         for assignment in group["assignments"]:
             current = have.pop(assignment["name"].lower(), None)
-            if current is not None and (current.get("role") != assignment["role"] or current.get("scope") != want_scope):
-                steps.append(Step("Remove-ManagementRoleAssignment", current["name"], "drift", {"role": str(current.get("role"))}))
-                current = None
+            if current is not None:
+                # Case-insensitive, as Exchange (and the runbook's -ne) compares names.
+                same_role = str(current.get("role", "")).lower() == assignment["role"].lower()
+                same_scope = str(current.get("scope", "")).lower() == want_scope.lower()
+                if not (same_role and same_scope):
+                    steps.append(Step("Remove-ManagementRoleAssignment", current["name"], "drift", {"role": str(current.get("role"))}))
+                    current = None
             if current is None:
                 steps.append(
                     Step(
