@@ -131,6 +131,7 @@ def effective_permissions(entra_roles: Sequence[str], settings: ExchangeRbacSett
     result: dict[str, Any] = {"entraRoles": list(entra_roles)}
     if settings is not None:
         result["exchangeRoles"] = list(settings.role_labels)
+        # A management scope limits what the roles may change; Exchange has no custom read scope (reads stay organization-wide).
         result["exchangeScope"] = settings.scope.describe() if settings.scope is not None else "whole organization (no scope)"
     if not entra_roles and settings is None:
         result["summary"] = "nothing in Exchange"
@@ -141,7 +142,7 @@ def effective_permissions(entra_roles: Sequence[str], settings: ExchangeRbacSett
     else:
         assert settings is not None
         scope = settings.scope.describe() if settings.scope is not None else "the whole organization"
-        result["summary"] = f"only the cmdlets of {'; '.join(settings.role_labels)}, on {scope}"
+        result["summary"] = f"only the cmdlets of {'; '.join(settings.role_labels)}; changes limited to {scope}; reads organization-wide"
     return result
 
 

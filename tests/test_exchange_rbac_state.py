@@ -173,7 +173,9 @@ class DesiredStateDocument(unittest.TestCase):
         desired_state(PREFIX, [entry], "x")  # raises on a name over 64 characters
 
     def test_effective_permissions_read_like_the_worked_example(self) -> None:
-        expected = "only the cmdlets of View-Only Recipients, on recipients where Department -eq 'Sales'"
+        expected = (
+            "only the cmdlets of View-Only Recipients; changes limited to recipients where Department -eq 'Sales'; reads organization-wide"
+        )
         self.assertEqual(effective_permissions((), SALES)["summary"], expected)
         self.assertIn("organization-wide", effective_permissions(("Exchange Administrator",), None)["summary"])
 
@@ -304,6 +306,6 @@ class CustomRolePlan(unittest.TestCase):
         summary = effective_permissions((), READER)["summary"]
         self.assertEqual(
             summary,
-            "only the cmdlets of View-Only Recipients limited to Get-Mailbox, Get-Recipient, Get-User, on recipients where "
-            "Department -eq 'Sales'",
+            "only the cmdlets of View-Only Recipients limited to Get-Mailbox, Get-Recipient, Get-User; changes limited to recipients "
+            "where Department -eq 'Sales'; reads organization-wide",
         )
