@@ -14,6 +14,7 @@ from components.automation_account import ExchangeAutomationAccount, ExchangeAut
 from components.automation_settings import ENVIRONMENT_PARAMETER, AutomationSettings, RunbookSettings, default_storage_account_name
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
 from components.exchange_rbac import ExchangeRbacPrincipal, ExchangeRbacState, ExchangeRbacStateArgs
+from components.exchange_rbac_settings import MANAGED_IDENTITY_PRINCIPAL
 from components.exchange_rbac_state import effective_permissions, owner_prefix
 from components.runbook_store import RunbookStore, RunbookStoreArgs
 from components.scheduled_runbook import ScheduledRunbook, ScheduledRunbookArgs
@@ -174,7 +175,9 @@ def exchange_rbac_state(
         if identity.exchange_rbac is not None
     ]
     if automation.exchange_rbac is not None:
-        principals.append(ExchangeRbacPrincipal("automation", "managedIdentity", None, account.principal_id, automation.exchange_rbac))
+        principals.append(
+            ExchangeRbacPrincipal(MANAGED_IDENTITY_PRINCIPAL, "managedIdentity", None, account.principal_id, automation.exchange_rbac)
+        )
     assert settings.rbac_reconciler is not None
     return ExchangeRbacState(
         "exchange-rbac",
@@ -195,7 +198,9 @@ def exchange_rbac_state(
 def permissions(settings: StackSettings) -> dict[str, object]:
     """Effective permissions per principal: Entra roles (organization-wide), Exchange roles and their scope."""
     result: dict[str, object] = {
-        identity.name: effective_permissions(identity.role_names, identity.exchange_rbac) for identity in settings.identities
+        "identities": {
+            identity.name: effective_permissions(identity.role_names, identity.exchange_rbac) for identity in settings.identities
+        }
     }
     if settings.automation is not None:
         result["automation"] = effective_permissions(settings.automation.role_names, settings.automation.exchange_rbac)

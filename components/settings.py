@@ -29,7 +29,7 @@ from components.config_values import (
     reject_unknown_keys,
 )
 from components.exchange_rbac_settings import CONFIG_KEY as EXCHANGE_RBAC_KEY
-from components.exchange_rbac_settings import ExchangeRbacSettings, parse_exchange_rbac
+from components.exchange_rbac_settings import MANAGED_IDENTITY_PRINCIPAL, ExchangeRbacSettings, parse_exchange_rbac
 from components.vault_settings import CONFIG_KEY as KEY_VAULT_KEY
 from components.vault_settings import CONFIG_KEY_DESCRIPTION as KEY_VAULT_DESCRIPTION
 from components.vault_settings import KeyVaultSettings, parse_key_vault_settings
@@ -275,6 +275,14 @@ def _rbac_reconciler(
     # exchangeRbacSync alone keeps the reconciler with an empty desired state: that is how owned Exchange objects are removed.
     if not declared and (automation is None or (automation.exchange_rbac is None and automation.rbac_sync is None)):
         return None
+    if automation is not None and automation.exchange_rbac is not None:
+        # The managed identity is the principal named "automation" in the desired state; an identity may not take that name too.
+        clash = next((i for i, identity in enumerate(identities) if identity.name == MANAGED_IDENTITY_PRINCIPAL), None)
+        if clash is not None:
+            raise ConfigError(
+                f"{key_of('identities')}[{clash}].name",
+                f"{MANAGED_IDENTITY_PRINCIPAL!r} names the Automation managed identity in Exchange RBAC; rename this identity",
+            )
     if automation is None:
         raise ConfigError(
             f"{key_of('identities')}[{declared[0]}].{EXCHANGE_RBAC_KEY}",

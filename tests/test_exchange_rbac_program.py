@@ -79,11 +79,12 @@ class PublishedDesiredState(unittest.IsolatedAsyncioTestCase):
         roles = [r.name for r in deployment.of_type(DIRECTORY_ROLE_ASSIGNMENT)]
         self.assertFalse([name for name in roles if name.startswith("sales-reports-")], roles)
         self.assertIn("sales-reports-grant-manage-as-app", [r.name for r in deployment.custom()])
-        permissions = deployment.output("effectivePermissions")["sales-reports"]
+        permissions = deployment.output("effectivePermissions")["identities"]["sales-reports"]
         self.assertEqual(permissions["entraRoles"], [])
         self.assertEqual(permissions["exchangeRoles"], ["View-Only Recipients"])
         self.assertEqual(permissions["exchangeScope"], f"recipients where {SALES_FILTER}")
-        self.assertEqual(deployment.output("effectivePermissions")["exo"]["entraRoles"], ["Exchange Administrator"])
+        self.assertEqual(deployment.output("effectivePermissions")["identities"]["exo"]["entraRoles"], ["Exchange Administrator"])
+        self.assertEqual(deployment.output("effectivePermissions")["automation"]["entraRoles"], ["Exchange Administrator"])
 
     async def test_reconciler_runbook_is_published_and_run_once_with_the_state_hash(self) -> None:
         tenant = MockTenant(clock=Clock())
