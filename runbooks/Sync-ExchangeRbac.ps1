@@ -171,6 +171,23 @@ function Read-DesiredState {
     return [pscustomobject]@{ State = $state; Sha256 = $digest }
 }
 
+function Resolve-MemberId {
+    # A role group member as the Entra object id of a known service principal when any of its identifiers names one (which property
+    # Exchange fills for a service principal member is not documented); otherwise its own id, so a stranger can be removed by it.
+    param($Member, $ServicePrincipals)
+    $candidates = @('ExternalDirectoryObjectId', 'Identity', 'Name', 'Guid', 'DisplayName') |
+        ForEach-Object { Get-PropertyText -InputObject $Member -Name $_ } | Where-Object { $_ }
+    foreach ($sp in @($ServicePrincipals)) {
+        foreach ($candidate in $candidates) {
+            if ($candidate -eq $sp.objectId -or ($sp.identity -and $candidate -eq $sp.identity) -or $candidate -eq $sp.displayName) {
+                return ([string] $sp.objectId).ToLowerInvariant()
+            }
+        }
+    }
+    if (-not $candidates) { throw 'a role group member came back without any identifier; cannot compare membership' }
+    return ([string] @($candidates)[0]).ToLowerInvariant()
+}
+
 function Read-ActualState {
     # Only the owner's objects are kept; service principals are few (one per app), role groups and scopes are filtered by name.
     $servicePrincipals = New-Object System.Collections.Generic.List[object]
@@ -214,10 +231,7 @@ function Read-ActualState {
         }
         $memberIds = New-Object System.Collections.Generic.List[string]
         foreach ($member in @($members)) {
-            # A service principal member shows its Entra object id as ExternalDirectoryObjectId (else as its name).
-            $id = Get-PropertyText -InputObject $member -Name 'ExternalDirectoryObjectId'
-            if (-not $id) { $id = Get-PropertyText -InputObject $member -Name 'Name' }
-            $memberIds.Add($id.ToLowerInvariant())
+            $memberIds.Add((Resolve-MemberId -Member $member -ServicePrincipals $servicePrincipals))
         }
         $assignments = New-Object System.Collections.Generic.List[object]
         $rawAssignments = Invoke-WithBackoff -What "Get-ManagementRoleAssignment $name" -Call {
