@@ -166,3 +166,9 @@ class PublishedDesiredState(unittest.IsolatedAsyncioTestCase):
         _, state = published(deployment)
         self.assertEqual(state["principals"], [])
         self.assertIn("Sync-ExchangeRbac", [r.plain_inputs["runbookName"] for r in deployment.of_type(RUNBOOK)])
+
+    async def test_national_cloud_reaches_the_one_off_run(self) -> None:
+        config = {**rbac_config(), "azuread:environment": "usgovernmentl4"}
+        deployment = await evaluate(MockTenant(initial_domain_suffix=".onmicrosoft.us"), preview=False, config=config)
+        (job,) = [j for j in deployment.of_type(JOB_SCHEDULE) if "ExpectedStateSha256" in j.plain_inputs["parameters"]]
+        self.assertEqual(job.plain_inputs["parameters"]["ExchangeEnvironmentName"], "O365USGovGCCHigh")
