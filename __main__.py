@@ -15,6 +15,9 @@ from components.app_identity import ExchangeAppIdentity, ExchangeAppIdentityArgs
 from components.automation_account import ExchangeAutomationAccount, ExchangeAutomationAccountArgs
 from components.automation_settings import ENVIRONMENT_PARAMETER, AutomationSettings, RunbookSettings, default_storage_account_name
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
+from components.exchange_rbac import ExchangeRbacPrincipal, ExchangeRbacState, ExchangeRbacStateArgs
+from components.exchange_rbac_settings import MANAGED_IDENTITY_PRINCIPAL
+from components.exchange_rbac_state import effective_permissions, owner_prefix
 from components.host_certificate_settings import HostCertificateSettings
 from components.runbook_schedules import RunbookSchedules, RunbookSchedulesArgs, ScheduleSlot
 from components.runbook_store import RunbookStore, RunbookStoreArgs, blob_name
@@ -90,7 +93,13 @@ def schedule_slots(runbook: RunbookSettings) -> list[ScheduleSlot]:
     return [ScheduleSlot(runbook.schedule, index, runbook.partitions) for index in range(runbook.partitions)]
 
 
-def automation_account(settings: StackSettings, automation: AutomationSettings, tenant: Tenant, now: dt.datetime) -> dict[str, object]:
+def automation_account(
+    settings: StackSettings,
+    automation: AutomationSettings,
+    tenant: Tenant,
+    identities: dict[str, ExchangeAppIdentity],
+    now: dt.datetime,
+) -> dict[str, object]:
     tags = {**dict(automation.tags), **TAGS}
     account = ExchangeAutomationAccount(
         "automation",
@@ -112,7 +121,9 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
     runbooks: list[ScheduledRunbook] = []
     first_runs: dict[str, pulumi.Output[str] | None] = {}
     schedule_names: dict[str, pulumi.Output[str] | None] = {}
-    if automation.runbooks:
+    # The Exchange RBAC reconciler is published and scheduled like any runbook from config.
+    all_runbooks = (*automation.runbooks, *((settings.rbac_reconciler,) if settings.rbac_reconciler is not None else ()))
+    if all_runbooks:
         store = RunbookStore(
             "runbook-store",
             RunbookStoreArgs(
@@ -134,11 +145,11 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
                 automation_account_name=account.account_name,
                 # A new location replaces the account (and everything in it): the schedules must be created again there.
                 scope=f"{automation.resource_group_name}/{automation.account_name}/{automation.location}",
-                schedules=[slot for runbook in automation.runbooks for slot in schedule_slots(runbook)],
+                schedules=[slot for runbook in all_runbooks for slot in schedule_slots(runbook)],
                 now=now,
             ),
         )
-        for runbook in automation.runbooks:
+        for runbook in all_runbooks:
             runbooks.append(
                 ScheduledRunbook(
                     f"runbook-{runbook.name.lower()}",
@@ -169,6 +180,7 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
             slots = schedule_slots(runbook)
             schedule_names[runbook.name] = schedules.names[slots[0]] if slots else None
             first_runs[runbook.name] = schedules.start_times[slots[0]] if slots else None
+    rbac = exchange_rbac_state(settings, automation, tenant, identities, account, runbooks[-1]) if settings.rbac_reconciler else None
     return {
         "accountName": account.account_name,
         "accountId": account.account_id,
@@ -188,9 +200,63 @@ def automation_account(settings: StackSettings, automation: AutomationSettings, 
                 "firstRun": first_runs[configured.name],
                 "partitions": configured.partitions,
             }
-            for configured, runbook in zip(automation.runbooks, runbooks, strict=True)
+            for configured, runbook in zip(all_runbooks, runbooks, strict=True)
         },
+        **({"exchangeRbac": {"stateSha256": rbac.state_sha256, "variableName": rbac.variable_name}} if rbac is not None else {}),
     }
+
+
+def exchange_rbac_state(
+    settings: StackSettings,
+    automation: AutomationSettings,
+    tenant: Tenant,
+    identities: dict[str, ExchangeAppIdentity],
+    account: ExchangeAutomationAccount,
+    reconciler: ScheduledRunbook,
+) -> ExchangeRbacState:
+    """Publish every principal's declared Exchange RBAC for Sync-ExchangeRbac, and run it once after a change."""
+    principals = [
+        ExchangeRbacPrincipal(
+            name=identity.name,
+            kind="application",
+            app_id=identities[identity.name].client_id,
+            object_id=identities[identity.name].service_principal_object_id,
+            settings=identity.exchange_rbac,
+        )
+        for identity in settings.identities
+        if identity.exchange_rbac is not None
+    ]
+    if automation.exchange_rbac is not None:
+        principals.append(
+            ExchangeRbacPrincipal(MANAGED_IDENTITY_PRINCIPAL, "managedIdentity", None, account.principal_id, automation.exchange_rbac)
+        )
+    assert settings.rbac_reconciler is not None
+    return ExchangeRbacState(
+        "exchange-rbac",
+        ExchangeRbacStateArgs(
+            resource_group_name=account.resource_group_name,
+            automation_account_name=account.account_name,
+            automation_account_id=account.account_id,
+            owner_prefix=owner_prefix(pulumi.get_stack(), automation.account_name),
+            label=f"exo-automation {pulumi.get_stack()}",
+            principals=principals,
+            runbook_name=reconciler.runbook_name,
+            organization=tenant.organization,
+            parameters={**dict(settings.rbac_reconciler.parameters), **cloud_parameters(settings, settings.rbac_reconciler)},
+        ),
+    )
+
+
+def permissions(settings: StackSettings) -> dict[str, object]:
+    """Effective permissions per principal: Entra roles (organization-wide), Exchange roles and their scope."""
+    result: dict[str, object] = {
+        "identities": {
+            identity.name: effective_permissions(identity.role_names, identity.exchange_rbac) for identity in settings.identities
+        }
+    }
+    if settings.automation is not None:
+        result["automation"] = effective_permissions(settings.automation.role_names, settings.automation.exchange_rbac)
+    return result
 
 
 def certificate_vault(settings: StackSettings, tenant: Tenant, identities: dict[str, ExchangeAppIdentity]) -> dict[str, object] | None:
@@ -238,7 +304,8 @@ def main() -> None:
     if private_keys:
         pulumi.export("privateKeys", pulumi.Output.secret(private_keys))
     if settings.automation is not None:
-        pulumi.export("automation", automation_account(settings, settings.automation, tenant, now))
+        pulumi.export("automation", automation_account(settings, settings.automation, tenant, identities, now))
+    pulumi.export("effectivePermissions", permissions(settings))
     vault = certificate_vault(settings, tenant, identities)
     if vault is not None:
         pulumi.export("keyVault", vault)

@@ -29,6 +29,8 @@ from components.config_values import (
     reject_duplicates,
     reject_unknown_keys,
 )
+from components.exchange_rbac_settings import CONFIG_KEY as EXCHANGE_RBAC_KEY
+from components.exchange_rbac_settings import ExchangeRbacSettings, parse_exchange_rbac
 from components.powershell_script import ROLES_HEADER_PREFIX, RoleDeclaration, read_role_declaration, read_script
 
 RUNBOOK_FOLDER = "runbooks"
@@ -62,6 +64,8 @@ _AUTOMATION_KEYS = (
     "storageAccountName",
     "hybridWorkerGroup",
     "runbooks",
+    EXCHANGE_RBAC_KEY,
+    "exchangeRbacSync",
 )
 _RUNBOOK_KEYS = ("name", "file", "description", "schedule", "parameters", "hybridWorker", "partitions")
 _SCHEDULE_KEYS = ("frequency", "interval", "timeZone", "time", "weekDays", "monthDays")
@@ -134,6 +138,10 @@ class AutomationSettings:
     """None: derived from the tenant and stack (storage account names are global)."""
     hybrid_worker_group: str | None
     runbooks: tuple[RunbookSettings, ...]
+    exchange_rbac: ExchangeRbacSettings | None = None
+    """Exchange management roles (and scope) for the managed identity itself, kept by the reconciler; an addition to roles."""
+    rbac_sync: Any = None
+    """The raw `exchangeRbacSync` object; parsed by reconciler_runbook() once the program knows exchangeRbac is in use."""
 
     @property
     def role_names(self) -> tuple[str, ...]:
@@ -452,4 +460,35 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
         ),
         hybrid_worker_group=worker_group,
         runbooks=runbooks,
+        exchange_rbac=optional(mapping, EXCHANGE_RBAC_KEY, None, lambda v: parse_exchange_rbac(f"{key}.{EXCHANGE_RBAC_KEY}", v)),
+        rbac_sync=mapping.get("exchangeRbacSync"),
     )
+
+
+# -- The Exchange RBAC reconciler (issue 14) ----------------------------------------------------------------------------------------
+RECONCILER_RUNBOOK_NAME = "Sync-ExchangeRbac"
+RECONCILER_RUNBOOK_FILE = f"{RUNBOOK_FOLDER}/Sync-ExchangeRbac.ps1"
+_RBAC_SYNC_KEYS = ("schedule", "dryRun")
+# Daily drift correction unless config says otherwise; a change of the desired state also gets a one-off run after `up`.
+DEFAULT_RECONCILER_SCHEDULE = {"frequency": "Day", "interval": 1, "time": "03:15", "timeZone": "UTC"}
+
+
+def reconciler_runbook(key: str, automation: AutomationSettings, project_dir: Path) -> RunbookSettings:
+    """The reconciler runbook with its schedule and dry-run switch from `exchangeRbacSync` (key: that object's config key)."""
+    raw = {} if automation.rbac_sync is None else automation.rbac_sync
+    mapping = expect(key, raw, dict, "an object with schedule and dryRun")
+    reject_unknown_keys(key, mapping, _RBAC_SYNC_KEYS)
+    dry_run = optional(mapping, "dryRun", False, lambda v: expect(f"{key}.dryRun", v, bool, "true or false"))
+    if any(runbook.name.lower() == RECONCILER_RUNBOOK_NAME.lower() for runbook in automation.runbooks):
+        raise ConfigError(
+            key, f"{RECONCILER_RUNBOOK_NAME} is published and scheduled by the program when exchangeRbac is used; remove it from runbooks"
+        )
+    entry = {
+        "name": RECONCILER_RUNBOOK_NAME,
+        "file": RECONCILER_RUNBOOK_FILE,
+        "description": "Makes Exchange Online RBAC match the desired state exo-automation publishes (exo-automation)",
+        "schedule": mapping.get("schedule") or DEFAULT_RECONCILER_SCHEDULE,
+        "parameters": {"DryRun": dry_run},
+    }
+    # Errors in the schedule name the keys the user wrote (`exchangeRbacSync.schedule.*`).
+    return _parse_runbook(key, entry, project_dir, None)

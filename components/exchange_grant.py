@@ -27,7 +27,8 @@ class ExchangeGrantArgs:
     manage_as_app_role_id: pulumi.Input[str]
     """Id of the Exchange.ManageAsApp app role, verified on that service principal."""
     roles: Sequence[str] = field(default_factory=lambda: [facts.DEFAULT_ROLE])
-    """Display names of the Entra roles to assign; each must be one Exchange supports for app-only access."""
+    """Display names of the Entra roles to assign; each must be one Exchange supports for app-only access. Empty: no directory role
+    (the principal's permissions come from Exchange RBAC only)."""
 
 
 class ExchangeGrant(pulumi.ComponentResource):
@@ -41,7 +42,8 @@ class ExchangeGrant(pulumi.ComponentResource):
     def __init__(self, name: str, args: ExchangeGrantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("exo-automation:index:ExchangeGrant", name, None, opts)
         unknown = [role for role in args.roles if role not in facts.ROLES]
-        if unknown or not args.roles:
+        # No roles is allowed: Exchange.ManageAsApp alone, for a principal whose permissions come from Exchange RBAC (role groups).
+        if unknown:
             raise ValueError(f"ExchangeGrant {name}: roles must be from {', '.join(facts.ROLES)}; got {list(args.roles)}")
 
         # A new principal takes a while to replicate in Entra. The provider retries the app role assignment on 404 but not the

@@ -404,6 +404,14 @@ class MockTenant(pulumi.runtime.Mocks):
         }
 
     def _service_principal(self, args: dict[str, Any]) -> dict[str, Any]:
+        # Look-up by object id (issue 14: a managed identity's client id for Exchange RBAC): any principal that exists here.
+        if args.get("objectId") is not None:
+            client_id = self.service_principals.get(str(args["objectId"]))
+            if client_id is None:
+                raise TenantError(f"service principal not found for object id {args.get('objectId')!r}")
+            if client_id == EXCHANGE_ONLINE_APP_ID:
+                return self._exchange()
+            return {"objectId": args["objectId"], "clientId": client_id, "displayName": "managed identity", "type": "ManagedIdentity"}
         if args.get("clientId") != EXCHANGE_ONLINE_APP_ID or not self.exchange_present:
             raise TenantError(f"service principal not found for client id {args.get('clientId')!r}")
         return self._exchange()

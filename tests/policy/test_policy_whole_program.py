@@ -30,6 +30,19 @@ PROGRAM_CONFIGS: dict[str, dict[str, Any]] = {
     },
     "rotation overlap": {"identities": [{"name": "exo", "certificate": {"generation": 2, "keepPreviousGeneration": True}}]},
     "example stack with Automation": yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"],
+    # Issue 14: an identity with Exchange RBAC only (no directory role), the desired-state variable and the one-off reconciler run.
+    "Exchange RBAC": {
+        **yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"],
+        "exo-automation:identities": [
+            {
+                "name": "sales-reports",
+                "exchangeRbac": {
+                    "customRole": {"parent": "View-Only Recipients", "cmdlets": ["Get-Mailbox"]},
+                    "recipientScope": {"filter": "Department -eq 'Sales'"},
+                },
+            }
+        ],
+    },
 }
 
 

@@ -23,6 +23,7 @@ from .conftest import RUNBOOK_FILES
 # so a typo such as Get-EXOMailboxx fails the test instead of failing the 3 a.m. job.
 POWERSHELL_CMDLETS = frozenset(
     {
+        "ConvertFrom-Json",
         "ConvertTo-Json",
         "ForEach-Object",
         "Get-Command",
@@ -36,6 +37,8 @@ POWERSHELL_CMDLETS = frozenset(
         "Write-Output",
         "Write-Verbose",
         "Write-Warning",
+        # Azure Automation's internal cmdlet for shared variables (in every cloud job's sandbox; not a module from a gallery).
+        "Get-AutomationVariable",
     }
 )
 
@@ -187,29 +190,29 @@ def test_every_exchange_call_stops_on_error(runbook: PowerShellScript, exchange_
     assert loose == [], "\n".join(loose)
 
 
-def test_tenant_sized_reads_stream_through_the_pipeline(runbook: PowerShellScript) -> None:
+def test_tenant_sized_reads_stream_through_the_pipeline(mailbox_runbook: PowerShellScript) -> None:
     collected = [
         f"line {c.line}: {c.name} -ResultSize Unlimited is held whole (assigned, wrapped in @() or handed to Invoke-ExchangeCall)"
-        for c in runbook.commands
+        for c in mailbox_runbook.commands
         if c.name.lower() in TENANT_SIZED
         and (c.value_of("ResultSize") or "").lower() == "unlimited"
         and not {p.lower() for p in c.parameters} & BOUNDING_PARAMETERS
         and not c.streamed
     ]
     assert collected == [], "\n".join(collected)
-    assert any(c.name == "Get-EXOMailbox" and c.streamed for c in runbook.commands), "mailboxes must be streamed"
+    assert any(c.name == "Get-EXOMailbox" and c.streamed for c in mailbox_runbook.commands), "mailboxes must be streamed"
 
 
 def test_per_mailbox_calls_are_only_those_without_a_bulk_query(
-    runbook: PowerShellScript, exchange_reference: dict[str, dict[str, Any]]
+    mailbox_runbook: PowerShellScript, exchange_reference: dict[str, dict[str, Any]]
 ) -> None:
-    per_mailbox = [c for c in runbook.commands if c.in_function in PER_MAILBOX_FUNCTIONS and c.name.lower() in exchange_reference]
+    per_mailbox = [c for c in mailbox_runbook.commands if c.in_function in PER_MAILBOX_FUNCTIONS and c.name.lower() in exchange_reference]
     assert per_mailbox, "the runbook has no per-mailbox function"
     unexpected = [f"line {c.line}: {c.name} in {c.in_function}" for c in per_mailbox if c.name not in PER_MAILBOX_CALLS]
     assert unexpected == [], "\n".join(unexpected) + "\nuse a bulk query, or list the call with its reason in PER_MAILBOX_CALLS"
     # Each per-mailbox function writes its records (and progress) as it goes.
     for function in {c.in_function for c in per_mailbox}:
-        assert any(c.name == "Write-Record" and c.in_function == function for c in runbook.commands), function
+        assert any(c.name == "Write-Record" and c.in_function == function for c in mailbox_runbook.commands), function
 
 
 def test_send_as_is_one_tenant_wide_query_in_the_permission_report() -> None:
@@ -244,54 +247,58 @@ def test_remediation_reads_back_what_it_changed() -> None:
     assert changes <= PER_FINDING_FUNCTIONS
 
 
-def test_runbook_takes_partition_and_threshold_parameters(runbook: PowerShellScript) -> None:
+def test_runbook_takes_partition_and_threshold_parameters(mailbox_runbook: PowerShellScript) -> None:
     for name, type_name, default in (
         ("PartitionCount", "int", "1"),
         ("PartitionIndex", "int", "0"),
         ("MaxReadFailurePercent", "double", "0"),
     ):
-        parameter = runbook.parameter(name)
+        parameter = mailbox_runbook.parameter(name)
         assert parameter is not None, f"no -{name}"
         assert (parameter.type_name, parameter.default) == (type_name, default)
         assert "ValidateRange" in parameter.attributes
-    source = _source(runbook)
+    source = _source(mailbox_runbook)
     assert ".PARAMETER MaxReadFailurePercent" in source and "default 0" in source, "document the threshold's default"
     # String.GetHashCode() is randomized per process on PowerShell 7: partitions would differ from job to job.
     assert not re.search(r"\)?\.GetHashCode\(\)", "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#")))
     assert "System.Security.Cryptography.SHA256" in source
-    assert runbook.calls("Test-MailboxInPartition"), "mailboxes must be filtered to this job's partition"
+    assert mailbox_runbook.calls("Test-MailboxInPartition"), "mailboxes must be filtered to this job's partition"
 
 
 def test_shared_helper_block_is_identical_in_every_runbook() -> None:
-    from .conftest import RUNBOOK_FILES
+    from .conftest import MAILBOX_RUNBOOK_FILES
 
-    blocks = {path.name: SHARED_BLOCK.findall(path.read_text(encoding="utf-8")) for path in RUNBOOK_FILES}
+    blocks = {path.name: SHARED_BLOCK.findall(path.read_text(encoding="utf-8")) for path in MAILBOX_RUNBOOK_FILES}
     assert all(len(found) == 1 for found in blocks.values()), {name: len(found) for name, found in blocks.items()}
     distinct = {found[0] for found in blocks.values()}
     assert len(distinct) == 1, "the shared helper block differs between runbooks; copy the edited block into every runbook"
 
 
-def test_throttling_is_retried_and_reads_are_counted(runbook: PowerShellScript) -> None:
-    source = _source(runbook)
+def test_throttling_is_retried_and_reads_are_counted(mailbox_runbook: PowerShellScript) -> None:
+    source = _source(mailbox_runbook)
     assert re.search(r"\\b429\\b", source) and "Server ?Busy" in source
-    assert runbook.calls("Start-Sleep") and runbook.calls("Add-ReadFailure") and runbook.calls("Assert-ReadFailureThreshold")
-    top_level_throws = [a for a in runbook.calls("Assert-ReadFailureThreshold") if a.in_function is None]
+    assert (
+        mailbox_runbook.calls("Start-Sleep")
+        and mailbox_runbook.calls("Add-ReadFailure")
+        and mailbox_runbook.calls("Assert-ReadFailureThreshold")
+    )
+    top_level_throws = [a for a in mailbox_runbook.calls("Assert-ReadFailureThreshold") if a.in_function is None]
     assert top_level_throws, "the job must end with the threshold check so unread mailboxes fail it"
 
 
-def test_records_are_never_swallowed_by_an_assignment(runbook: PowerShellScript) -> None:
+def test_records_are_never_swallowed_by_an_assignment(mailbox_runbook: PowerShellScript) -> None:
     # A function that writes records (directly or through another) must not be called where its output is held: the
     # records would vanish into a variable (and a Failure record would end up inside, say, a finding's Action).
     writers = {"write-record"}
     while True:
-        more = {c.in_function.lower() for c in runbook.commands if c.in_function and c.name.lower() in writers} - writers
+        more = {c.in_function.lower() for c in mailbox_runbook.commands if c.in_function and c.name.lower() in writers} - writers
         if not more:
             break
         writers |= more
     assert {"add-readfailure", "write-record"} <= writers
     swallowed = [
         f"line {c.line}: {c.name} (in {c.in_function or 'the script'})"
-        for c in runbook.commands
+        for c in mailbox_runbook.commands
         if c.name.lower() in writers and c.captured and c.name.lower() != "write-output"
     ]
     assert swallowed == [], "\n".join(swallowed)

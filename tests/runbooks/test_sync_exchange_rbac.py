@@ -1,0 +1,140 @@
+"""Sync-ExchangeRbac.ps1 read with tree-sitter: it fails loudly, changes Exchange in one guarded place, and follows the plan order of
+components/exchange_rbac_state.py (no PowerShell runs here; the plan itself is tested in tests/test_exchange_rbac_state.py)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+from typing import Any
+
+import pytest
+from tree_sitter import Node
+
+from components import facts
+from components.powershell_script import parser, read_role_declaration, text, walk
+from tests.powershell import parse_file
+
+from .conftest import RUNBOOK_DIR
+
+PATH = RUNBOOK_DIR / "Sync-ExchangeRbac.ps1"
+STATE_MODULE = Path(__file__).resolve().parents[2] / "components" / "exchange_rbac_state.py"
+# The reconciler's plan, phase by phase (docs/exchange-rbac.md): creations first, membership after assignments, removals last.
+PHASE_ORDER = [
+    "New-ServicePrincipal",
+    "Set-ServicePrincipal",
+    "New-ManagementScope",
+    "Set-ManagementScope",
+    "New-ManagementRole",
+    "New-RoleGroup",
+    "New-ManagementRoleAssignment",
+    "Add-RoleGroupMember",
+    "Remove-RoleGroup",
+    "Remove-ManagementScope",
+    "Remove-ManagementRole",
+    "Remove-ServicePrincipal",
+]
+MUTATING = re.compile(r"^(New|Set|Remove|Add|Update|Enable|Disable)-", re.IGNORECASE)
+
+
+def _root() -> Node:
+    return parser().parse(PATH.read_bytes()).root_node
+
+
+def _function(name: str) -> Node:
+    for node in walk(_root()):
+        if node.type == "function_statement" and any(c.type == "function_name" and text(c) == name for c in node.children):
+            return node
+    raise AssertionError(f"no function {name}")
+
+
+def _commands(root: Node) -> list[tuple[str, str, int]]:
+    found = []
+    for node in walk(root):
+        if node.type == "command":
+            name = node.child_by_field_name("command_name")
+            if name is not None:
+                found.append((text(name), text(node), node.start_point.row + 1))
+    return found
+
+
+def test_every_exchange_call_stops_on_error(exchange_reference: dict[str, dict[str, Any]]) -> None:
+    calls = [(n, t, line) for n, t, line in _commands(_root()) if n.lower() in exchange_reference]
+    assert len(calls) >= 18
+    for name, source, line in calls:
+        if name == "Disconnect-ExchangeOnline":
+            continue  # in finally: a failed disconnect must not hide the real outcome
+        assert re.search(r"-ErrorAction\s+Stop\b", source), f"line {line}: {name} without -ErrorAction Stop"
+
+
+def test_exchange_is_changed_only_in_invoke_plan_step_after_the_ownership_check(exchange_reference: dict[str, dict[str, Any]]) -> None:
+    step = _function("Invoke-PlanStep")
+    inside = {(line, name) for name, _, line in _commands(step)}
+    mutating = [(n, line) for n, _, line in _commands(_root()) if n.lower() in exchange_reference and MUTATING.match(n)]
+    mutating = [(n, line) for n, line in mutating if n not in ("Connect-ExchangeOnline", "Disconnect-ExchangeOnline")]
+    assert {n for n, _ in mutating} >= set(PHASE_ORDER) | {"Remove-ManagementRoleAssignment", "Remove-RoleGroupMember"}
+    for name, line in mutating:
+        assert (line, name) in inside, f"line {line}: {name} changes Exchange outside Invoke-PlanStep"
+    checks = [line for name, _, line in _commands(step) if name == "Assert-Owned"]
+    first_change = min(line for n, line in mutating)
+    assert checks and max(checks) < first_change, "Invoke-PlanStep must check ownership before its first change"
+
+
+def test_dry_run_never_reaches_invoke_plan_step() -> None:
+    source = PATH.read_text(encoding="utf-8")
+    loop = source[source.index("foreach ($step in $plan)") :]
+    assert loop.index("if ($DryRun)") < loop.index("continue") < loop.index("Invoke-PlanStep")
+    dry_run = parse_file(PATH).parameter("DryRun")
+    assert dry_run is not None and dry_run.type_name == "bool" and dry_run.default == "$false"
+
+
+def test_plan_phases_follow_the_specification() -> None:
+    body = text(_function("New-ReconcilePlan"))
+    positions = [body.index(f"action = '{action}'") for action in PHASE_ORDER]
+    assert positions == sorted(positions), "phases out of order in New-ReconcilePlan"
+
+
+def test_powershell_and_python_plans_know_the_same_actions() -> None:
+    python_actions = set(re.findall(r'Step\(\s*"([A-Za-z-]+)"', STATE_MODULE.read_text(encoding="utf-8")))
+    plan_actions = set(re.findall(r"action = '([A-Za-z-]+)'", text(_function("New-ReconcilePlan"))))
+    switch_actions = set(re.findall(r"^\s*'([A-Za-z-]+)' \{", text(_function("Invoke-PlanStep")), re.MULTILINE))
+    assert python_actions == plan_actions == switch_actions
+
+
+def test_state_is_checked_before_it_is_used() -> None:
+    body = text(_function("Read-DesiredState"))
+    assert body.index("ExpectedStateSha256") < body.index("ConvertFrom-Json") < body.index("Assert-Owned")
+    assert "OwnerPattern" in body
+
+
+def test_role_header_names_the_roles_the_program_requires() -> None:
+    declaration = read_role_declaration(PATH.read_text(encoding="utf-8"))
+    assert declaration is not None
+    # Each role the program accepts for the reconciler is one alternative on its own.
+    assert declaration.any_of == tuple((role,) for role in facts.RBAC_RECONCILER_ROLES)
+
+
+def test_throttling_is_retried_and_everything_else_fails() -> None:
+    body = text(_function("Invoke-WithBackoff"))
+    assert "Start-Sleep" in body and "throw" in body and "MaxAttempts" in body
+    exchange_reads = [
+        "Get-ServicePrincipal",
+        "Get-ManagementScope",
+        "Get-ManagementRole",
+        "Get-ManagementRoleEntry",
+        "Get-RoleGroup",
+        "Get-RoleGroupMember",
+        "Get-ManagementRoleAssignment",
+    ]
+    reader = text(_function("Read-ActualState"))
+    for name in exchange_reads:
+        assert re.search(rf"Invoke-WithBackoff[^\n]*\n?[^\n]*\{{\s*{name} ", reader), f"{name} is not wrapped in Invoke-WithBackoff"
+
+
+@pytest.mark.parametrize(
+    "cmdlet",
+    ["Remove-RoleGroup", "Remove-ManagementScope", "Remove-ServicePrincipal", "Remove-RoleGroupMember", "Remove-ManagementRoleEntry"],
+)
+def test_removals_never_prompt(cmdlet: str) -> None:
+    for name, source, line in _commands(_function("Invoke-PlanStep")):
+        if name == cmdlet:
+            assert "-Confirm:$false" in source, f"line {line}: {cmdlet} would wait for a confirmation no job can give"
