@@ -120,6 +120,13 @@ class OpathFilters(unittest.TestCase):
 
 
 class CmdletReference(unittest.TestCase):
+    def setUp(self) -> None:
+        if not EXCHANGE_REFERENCE_PATH.is_file():
+            self.skipTest(
+                f"Exchange cmdlet reference not found at {EXCHANGE_REFERENCE_PATH}: it is shared data kept beside the repository "
+                "(../shared/reference/exo-cmdlets.json), never copied into it"
+            )
+
     def test_cmdlets_the_reconciler_relies_on_exist_in_exchange_online_with_their_parameters(self) -> None:
         reference = load_exchange_reference(EXCHANGE_REFERENCE_PATH)
         needed = {
