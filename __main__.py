@@ -13,6 +13,7 @@ from components.app_identity import ExchangeAppIdentity, ExchangeAppIdentityArgs
 from components.automation_account import ExchangeAutomationAccount, ExchangeAutomationAccountArgs
 from components.automation_settings import ENVIRONMENT_PARAMETER, AutomationSettings, RunbookSettings, default_storage_account_name
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
+from components.evaluation_gc import tune_collector_for_evaluation
 from components.runbook_store import RunbookStore, RunbookStoreArgs
 from components.scheduled_runbook import ScheduledRunbook, ScheduledRunbookArgs
 from components.settings import CONFIG_KEYS, StackSettings, parse_settings
@@ -187,4 +188,5 @@ def main() -> None:
         pulumi.export("keyVault", vault)
 
 
+tune_collector_for_evaluation()
 main()
