@@ -19,6 +19,10 @@ FULL_COLLECTION_THRESHOLD = 1000
 
 def tune_collector_for_evaluation() -> None:
     """Call once, after the program's imports: what exists then (the SDKs) is never garbage, so later collections skip it."""
+    # Collecting the young generations first frees their garbage and leaves every survivor in the oldest generation in allocation
+    # order; gc.freeze() would otherwise put younger objects before older ones, and finalizers of garbage found later would then run
+    # in that order (an event loop after its own sockets).
+    gc.collect(1)
     gc.freeze()
     young, middle, _ = gc.get_threshold()
     gc.set_threshold(young, middle, FULL_COLLECTION_THRESHOLD)
