@@ -67,8 +67,8 @@ class CreationTime(pulumi.dynamic.Resource):
     triggers: pulumi.Output[dict[str, str]]
 
     def __init__(self, name: str, triggers: pulumi.Input[Mapping[str, pulumi.Input[str]]], opts: pulumi.ResourceOptions | None = None):
-        # What pulumi.dynamic.Resource.__init__ registers (pulumi 3.272 dynamic/dynamic.py, Resource.__init__), with the provider
-        # blob serialised once instead of per resource: the same type token, and `__provider` a secret as the SDK makes it for a
-        # provider that captures no secret (serialize_as_secret_always defaults to True).
+        # What pulumi.dynamic.Resource.__init__ registers (pulumi 3.272 dynamic/dynamic.py lines 339-377), with the provider blob
+        # serialised once instead of per resource: the same type token, and `__provider` a secret as the SDK makes it for a provider
+        # that captures no secret (serialize_as_secret_always defaults to True).
         props = {"triggers": triggers, "created": None, pulumi.dynamic.dynamic.PROVIDER_KEY: pulumi.Output.secret(serialized_provider())}
         pulumi.CustomResource.__init__(self, f"pulumi-python:{self._resource_type_name}", name, props, opts)
