@@ -82,5 +82,6 @@ class LanguageHostPath(unittest.TestCase):
         self.assertGreaterEqual(counted["invokes"], 1)
         seconds, chain = bench.critical_path(counted["graph"], json.loads(bench.DURATIONS.read_text(encoding="utf-8")))
         self.assertGreater(seconds, 0)
-        self.assertTrue(any("job-schedule" in urn for urn in chain[-1:]), chain)
+        types = {node["urn"]: node["type"] for node in counted["graph"]}
+        self.assertEqual(types[chain[-1]], "azure-native:automation:JobSchedule", chain)
         self.assertGreater(bench.child_imports(timed["classes"])["rss"], 0)
