@@ -15,6 +15,7 @@ from components.app_identity import ExchangeAppIdentity, ExchangeAppIdentityArgs
 from components.automation_account import ExchangeAutomationAccount, ExchangeAutomationAccountArgs
 from components.automation_settings import ENVIRONMENT_PARAMETER, AutomationSettings, RunbookSettings, default_storage_account_name
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
+from components.evaluation_gc import tune_collector_for_evaluation
 from components.exchange_rbac import ExchangeRbacPrincipal, ExchangeRbacState, ExchangeRbacStateArgs
 from components.exchange_rbac_settings import MANAGED_IDENTITY_PRINCIPAL
 from components.exchange_rbac_state import effective_permissions, owner_prefix
@@ -311,4 +312,5 @@ def main() -> None:
         pulumi.export("keyVault", vault)
 
 
+tune_collector_for_evaluation()
 main()

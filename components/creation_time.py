@@ -1,12 +1,12 @@
 """The moment a resource was first deployed, kept in state: the anchor for time windows that must not move on every preview.
 
-A clock read in the program would change on every `pulumi preview` (a perpetual diff); a fixed date goes stale and fails once it
-is in the past. `CreationTime` reads the clock once, when it is created, and keeps that value until its `triggers` change. Link
-expiries and schedule start times are then pure functions of it.
-"""
+A clock read in the program would change on every `pulumi preview` (a perpetual diff); a fixed date goes stale and fails once it is in
+the past. `CreationTime` reads the clock once, at creation, and keeps it until its `triggers` change; link expiries and schedule start
+times are pure functions of it."""
 
 from __future__ import annotations
 
+import functools
 import pickle
 from collections.abc import Mapping
 from typing import Any
@@ -45,6 +45,21 @@ class CreationTimeProvider(pulumi.dynamic.ResourceProvider):
         return pulumi.dynamic.DiffResult(changes=changed, replaces=["triggers"] if changed else [], delete_before_replace=False)
 
 
+@functools.cache
+def serialized_provider() -> str:
+    """The provider as pulumi.dynamic stores it in every CreationTime's `__provider` input, serialised once per process.
+
+    The provider is stateless and captures no Output, so every resource would get the same blob: dill with `recurse=True` costs
+    milliseconds per resource, and the SDK's serialize_provider wraps pickle's _batch_setitems on every call and never unwraps it
+    (benchmarks/sdk_bugs/serialize_provider_rewraps_pickle.py). Undo that wrapping after the one call, so pickle stays as it was.
+    """
+    batch_setitems = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
+    try:
+        return pulumi.dynamic.dynamic.serialize_provider(CreationTimeProvider())
+    finally:
+        pickle._Pickler._batch_setitems = batch_setitems  # type: ignore[attr-defined]
+
+
 class CreationTime(pulumi.dynamic.Resource):
     """`created` (RFC 3339, UTC) is when this resource was created; a change of `triggers` replaces it with a new moment."""
 
@@ -52,10 +67,8 @@ class CreationTime(pulumi.dynamic.Resource):
     triggers: pulumi.Output[dict[str, str]]
 
     def __init__(self, name: str, triggers: pulumi.Input[Mapping[str, pulumi.Input[str]]], opts: pulumi.ResourceOptions | None = None):
-        # pulumi.dynamic's serialize_provider wraps pickle's _batch_setitems on every call and never unwraps it: after some hundreds
-        # of dynamic resources pickling overflows the stack (measured: 100 scheduled runbooks, evaluated twice). Undo it each time.
-        batch_setitems = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
-        try:
-            super().__init__(CreationTimeProvider(), name, {"triggers": triggers, "created": None}, opts)
-        finally:
-            pickle._Pickler._batch_setitems = batch_setitems  # type: ignore[attr-defined]
+        # What pulumi.dynamic.Resource.__init__ registers (pulumi 3.272 dynamic/dynamic.py lines 339-377), with the provider blob
+        # serialised once instead of per resource: the same type token, and `__provider` a secret as the SDK makes it for a provider
+        # that captures no secret (serialize_as_secret_always defaults to True).
+        props = {"triggers": triggers, "created": None, pulumi.dynamic.dynamic.PROVIDER_KEY: pulumi.Output.secret(serialized_provider())}
+        pulumi.CustomResource.__init__(self, f"pulumi-python:{self._resource_type_name}", name, props, opts)

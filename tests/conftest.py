@@ -2,9 +2,27 @@
 
 from __future__ import annotations
 
+import gc
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
+
+# The collector as Python set it up, before any test ran the program (which tunes it for its one evaluation).
+PYTHON_GC_THRESHOLD = gc.get_threshold()
+
+
+@pytest.fixture(autouse=True)
+def collector_as_python_sets_it() -> Iterator[None]:
+    """Undo the program's collector tuning (components/evaluation_gc.py) after every test.
+
+    The tuning suits one evaluation in its own process; a test process evaluates the program hundreds of times, and objects frozen
+    or thresholds raised for one test would keep the next tests' garbage uncollected.
+    """
+    yield
+    gc.unfreeze()
+    gc.set_threshold(*PYTHON_GC_THRESHOLD)
+    gc.enable()
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

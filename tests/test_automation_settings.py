@@ -5,11 +5,13 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import itertools
+import pickle
 import subprocess
 import sys
 import tempfile
 import unittest
 from typing import Any
+from unittest import mock
 
 import yaml
 from pulumi.dynamic.dynamic import serialize_provider
@@ -17,7 +19,7 @@ from pulumi.dynamic.dynamic import serialize_provider
 from components import facts
 from components.automation_settings import ScheduleSettings, parse_automation
 from components.config_values import ConfigError
-from components.creation_time import CreationTimeProvider
+from components.creation_time import CreationTimeProvider, serialized_provider
 from components.runbook_store import LINK_MARGIN, LINK_RENEWAL_PERIOD, link_window
 from components.schedule_time import first_run
 from components.scheduled_runbook import job_schedule_id
@@ -202,7 +204,7 @@ class CreationTimeProviderBehaviour(unittest.TestCase):
     """The dynamic provider itself (mocks do not run it): creates once, replaces only when triggers change."""
 
     def test_the_serialized_provider_runs_where_this_repo_cannot_be_imported(self) -> None:
-        serialized = serialize_provider(CreationTimeProvider())
+        serialized = serialized_provider()
         self.assertEqual(serialized, serialize_provider(CreationTimeProvider()), "a changing provider blob would diff every preview")
         script = (
             "import base64, sys, dill; provider = dill.loads(base64.b64decode(sys.stdin.read())); "
@@ -214,6 +216,16 @@ class CreationTimeProviderBehaviour(unittest.TestCase):
             )
         self.assertEqual(run.returncode, 0, run.stderr)
         self.assertEqual(run.stdout.strip(), "['created', 'triggers']")
+
+    def test_the_provider_is_serialised_once_per_process_and_pickle_is_left_as_it_was(self) -> None:
+        """Hundreds of CreationTime resources share one blob: the SDK's serializer (which re-wraps pickle per call) runs once."""
+        serialized_provider.cache_clear()
+        before = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
+        with mock.patch("pulumi.dynamic.dynamic.serialize_provider", wraps=serialize_provider) as serialize:
+            blobs = {serialized_provider() for _ in range(500)}
+        self.assertEqual(serialize.call_count, 1)
+        self.assertEqual(len(blobs), 1)
+        self.assertIs(pickle._Pickler._batch_setitems, before)  # type: ignore[attr-defined]
 
     def test_create_records_the_moment_and_diff_replaces_only_on_new_triggers(self) -> None:
         provider = CreationTimeProvider()
