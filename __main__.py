@@ -181,7 +181,7 @@ def automation_account(
             slots = schedule_slots(runbook)
             schedule_names[runbook.name] = schedules.names[slots[0]] if slots else None
             first_runs[runbook.name] = schedules.start_times[slots[0]] if slots else None
-    rbac = exchange_rbac_state(settings, automation, tenant, identities, account, runbooks[-1]) if settings.rbac_reconciler else None
+    rbac = exchange_rbac_state(settings, automation, tenant, identities, account) if settings.rbac_reconciler else None
     return {
         "accountName": account.account_name,
         "accountId": account.account_id,
@@ -213,9 +213,8 @@ def exchange_rbac_state(
     tenant: Tenant,
     identities: dict[str, ExchangeAppIdentity],
     account: ExchangeAutomationAccount,
-    reconciler: ScheduledRunbook,
 ) -> ExchangeRbacState:
-    """Publish every principal's declared Exchange RBAC for Sync-ExchangeRbac, and run it once after a change."""
+    """Publish every principal's declared Exchange RBAC for Sync-ExchangeRbac (which runs on its own schedule, see ExchangeRbacState)."""
     principals = [
         ExchangeRbacPrincipal(
             name=identity.name,
@@ -231,19 +230,14 @@ def exchange_rbac_state(
         principals.append(
             ExchangeRbacPrincipal(MANAGED_IDENTITY_PRINCIPAL, "managedIdentity", None, account.principal_id, automation.exchange_rbac)
         )
-    assert settings.rbac_reconciler is not None
     return ExchangeRbacState(
         "exchange-rbac",
         ExchangeRbacStateArgs(
             resource_group_name=account.resource_group_name,
             automation_account_name=account.account_name,
-            automation_account_id=account.account_id,
             owner_prefix=owner_prefix(pulumi.get_stack(), automation.account_name),
             label=f"exo-automation {pulumi.get_stack()}",
             principals=principals,
-            runbook_name=reconciler.runbook_name,
-            organization=tenant.organization,
-            parameters={**dict(settings.rbac_reconciler.parameters), **cloud_parameters(settings, settings.rbac_reconciler)},
         ),
     )
 

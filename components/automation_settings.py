@@ -469,8 +469,9 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
 RECONCILER_RUNBOOK_NAME = "Sync-ExchangeRbac"
 RECONCILER_RUNBOOK_FILE = f"{RUNBOOK_FOLDER}/Sync-ExchangeRbac.ps1"
 _RBAC_SYNC_KEYS = ("schedule", "dryRun")
-# Daily drift correction unless config says otherwise; a change of the desired state also gets a one-off run after `up`.
-DEFAULT_RECONCILER_SCHEDULE = {"frequency": "Day", "interval": 1, "time": "03:15", "timeZone": "UTC"}
+# Hourly: a run whose document is the one it last applied (within FullRunAfterHours, default 24) ends before it connects to Exchange,
+# so a changed document is applied within the hour after `up` and drift is still checked daily (components/exchange_rbac.py).
+DEFAULT_RECONCILER_SCHEDULE = {"frequency": "Hour", "interval": 1, "time": "00:15", "timeZone": "UTC"}
 
 
 def reconciler_runbook(key: str, automation: AutomationSettings, project_dir: Path) -> RunbookSettings:

@@ -1,4 +1,4 @@
-"""The desired Exchange RBAC state, published where the reconciler runbook reads it, and a one-off run after every change.
+"""The desired Exchange RBAC state, published where the reconciler runbook reads it, and the record of what it last applied.
 
 Where: an Automation variable in the account the reconciler runs in. Get-AutomationVariable reads it with no further grant (a blob
 would need a Storage data role for the managed identity and a network path to the storage account), and it sits inside the trust
@@ -6,30 +6,29 @@ boundary that already matters: whoever can change the variable can change the ru
 names, filters), so it is not encrypted and `pulumi preview` shows its change. The REST API takes a variable's value as a JSON-serialised
 value (REST example createOrUpdateVariable: `"value": "\\"ComputerName.domain.com\\""`), so the document's text is JSON-encoded once more.
 
-When: the recurring schedule comes with the runbook (ScheduledRunbook); a change of the state also gets a one-off schedule whose name
-and anchor derive from the state's SHA-256, so an unchanged stack previews with no diff and a changed one runs the reconciler ~15
-minutes after `up`. The job is given that SHA-256 and refuses to apply any other document.
+When: the reconciler runs on a frequent schedule (hourly by default, config `automation.exchangeRbacSync.schedule`). A run whose
+document's SHA-256 equals the one recorded in the second variable (written by the runbook after a fully applied run) less than
+`FullRunAfterHours` ago ends before it connects to Exchange; a changed document is therefore applied within the hour after `up`, and
+drift is still checked once a day. No one-off schedule: a OneTime schedule started from a clock anchor would start in the past when it
+is re-created after a failed `up`, a manual delete or a republish of the runbook (which drops its job schedules), and Azure refuses both
+a past start and a link to an expired schedule.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import json
-import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import pulumi
 import pulumi_azuread as azuread
 from pulumi_azure_native import automation
 
-from components.creation_time import CreationTime
 from components.exchange_rbac_settings import ExchangeRbacSettings
 from components.exchange_rbac_state import VARIABLE_NAME, PrincipalRbac, desired_state, principal_state, state_json, state_sha256
-from components.schedule_time import MINIMUM_LEAD
-from components.scheduled_runbook import JOB_SCHEDULE_NAMESPACE
 
-APPLY_SCHEDULE_PREFIX = "Sync-ExchangeRbac-apply-"
+# Written by Sync-ExchangeRbac after a fully applied run; the program creates it once and never sends its value again.
+APPLIED_VARIABLE_NAME = "ExchangeRbacAppliedState"
 
 
 @dataclass
@@ -55,37 +54,23 @@ class ExchangeRbacStateArgs:
     """Resource group of the Automation account."""
     automation_account_name: pulumi.Input[str]
     """The Automation account the reconciler runs in."""
-    automation_account_id: pulumi.Input[str]
-    """Its resource id: a new account gets a fresh one-off run."""
     owner_prefix: str
     """Name prefix of every Exchange object this stack owns (exchange_rbac_state.owner_prefix)."""
     label: str
     """Human-readable owner (project and stack) for role group display names."""
     principals: Sequence[ExchangeRbacPrincipal]
     """Every principal with exchangeRbac."""
-    runbook_name: pulumi.Input[str]
-    """The published Sync-ExchangeRbac runbook."""
-    organization: pulumi.Input[str]
-    """The tenant's initial domain (-Organization)."""
-    parameters: Mapping[str, str]
-    """Further job parameters of the one-off run (DryRun, and ExchangeEnvironmentName outside the commercial cloud)."""
-
-
-def apply_start_time(created: str) -> str:
-    """The one-off run's start: MINIMUM_LEAD after the anchor (Automation refuses a start under 5 minutes ahead)."""
-    anchor = dt.datetime.strptime(created, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-    return (anchor + MINIMUM_LEAD).isoformat()
 
 
 class ExchangeRbacState(pulumi.ComponentResource):
-    """Automation variable with the desired state -> one-off schedule keyed on its hash -> job schedule of Sync-ExchangeRbac."""
+    """Automation variable with the desired state, and the variable in which Sync-ExchangeRbac records what it last applied."""
 
     state_json: pulumi.Output[str]
     """The published document's text (canonical JSON)."""
     state_sha256: pulumi.Output[str]
     """Uppercase hex SHA-256 of that text: the value a job checks before it applies anything."""
     variable_name: pulumi.Output[str]
-    apply_schedule_name: pulumi.Output[str]
+    applied_variable_name: pulumi.Output[str]
 
     def __init__(self, name: str, args: ExchangeRbacStateArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("exo-automation:index:ExchangeRbacState", name, None, opts)
@@ -110,46 +95,24 @@ class ExchangeRbacState(pulumi.ComponentResource):
             description="Desired Exchange Online RBAC, read by Sync-ExchangeRbac (exo-automation; edits are overwritten on up)",
             opts=pulumi.ResourceOptions(parent=self),
         )
-        anchor = CreationTime(
-            f"{name}-apply-time",
-            triggers={"stateSha256": sha, "account": args.automation_account_id},
-            opts=pulumi.ResourceOptions(parent=self),
-        )
-        schedule_name = sha.apply(lambda digest: f"{APPLY_SCHEDULE_PREFIX}{digest[:12].lower()}")
-        schedule = automation.Schedule(
-            f"{name}-apply-once",
-            schedule_name=schedule_name,
-            name=schedule_name,
+        applied = automation.Variable(
+            f"{name}-applied-state",
+            variable_name=APPLIED_VARIABLE_NAME,
+            name=APPLIED_VARIABLE_NAME,
             automation_account_name=args.automation_account_name,
             resource_group_name=args.resource_group_name,
-            frequency=automation.ScheduleFrequency.ONE_TIME,
-            time_zone="UTC",
-            start_time=anchor.created.apply(apply_start_time),
-            description="Applies a changed Exchange RBAC desired state once (exo-automation)",
-            opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["*"], delete_before_replace=True),
-        )
-        job_parameters = pulumi.Output.all(args.organization, sha).apply(
-            lambda values: {**dict(args.parameters), "Organization": values[0], "ExpectedStateSha256": values[1]}
-        )
-        automation.JobSchedule(
-            f"{name}-apply-job",
-            job_schedule_id=pulumi.Output.all(args.automation_account_name, sha).apply(
-                lambda values: str(uuid.uuid5(JOB_SCHEDULE_NAMESPACE, f"{str(values[0]).lower()}/exchange-rbac-apply/{values[1]}"))
-            ),
-            automation_account_name=args.automation_account_name,
-            resource_group_name=args.resource_group_name,
-            runbook=automation.RunbookAssociationPropertyArgs(name=args.runbook_name),
-            schedule=automation.ScheduleAssociationPropertyArgs(name=schedule.name),
-            parameters=job_parameters,
-            # The job must find the document it was scheduled for: the variable is written first.
-            opts=pulumi.ResourceOptions(parent=self, depends_on=[variable], replace_on_changes=["*"], delete_before_replace=True),
+            # An empty record: the first run is a full one. The runbook owns the value from then on.
+            value=json.dumps("{}"),
+            is_encrypted=False,
+            description="SHA-256 and time of the Exchange RBAC state Sync-ExchangeRbac last applied (written by the runbook)",
+            opts=pulumi.ResourceOptions(parent=self, ignore_changes=["value"]),
         )
         self.state_json = text
         self.state_sha256 = sha
         self.variable_name = variable.name
-        self.apply_schedule_name = schedule.name
+        self.applied_variable_name = applied.name
         self.register_outputs(
-            {"stateSha256": self.state_sha256, "variableName": self.variable_name, "applyScheduleName": self.apply_schedule_name}
+            {"stateSha256": self.state_sha256, "variableName": self.variable_name, "appliedVariableName": self.applied_variable_name}
         )
 
     def _app_id(self, principal: ExchangeRbacPrincipal) -> pulumi.Input[str]:

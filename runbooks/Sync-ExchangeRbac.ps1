@@ -22,9 +22,17 @@
 .PARAMETER DryRun
     $true: report the plan and the drift, change nothing.
 .PARAMETER ExpectedStateSha256
-    SHA-256 (hex) of the state the job was scheduled for; the job refuses to apply any other document. Empty: accept the current one.
+    SHA-256 (hex) of the state a manual run is meant for; the job refuses to apply any other document. Empty (the schedule): accept
+    the current one.
 .PARAMETER StateVariableName
     The Automation variable that holds the desired state.
+.PARAMETER AppliedVariableName
+    The Automation variable where a successful run records the SHA-256 of the document it applied and when ({"stateSha256": …,
+    "appliedAtUtc": …}). The program creates it and never overwrites it.
+.PARAMETER FullRunAfterHours
+    The schedule runs this job often (hourly by default) so that a changed document is applied soon after `pulumi up`. A run whose
+    document is the one last applied, less than this many hours ago, ends before connecting to Exchange; otherwise it reads Exchange,
+    reports drift and applies the plan. Default 24 (drift is checked daily); 0: always a full run.
 .NOTES
     Role: the managed identity needs the Role Management management role, which comes with the Entra role Exchange Administrator
     (member of Organization Management). The program refuses, at preview, an account without it (facts.RBAC_RECONCILER_ROLES).
@@ -43,7 +51,10 @@ param(
     [bool] $DryRun = $false,
     [ValidatePattern('^([0-9A-Fa-f]{64})?$')]
     [string] $ExpectedStateSha256 = '',
-    [string] $StateVariableName = 'ExchangeRbacDesiredState'
+    [string] $StateVariableName = 'ExchangeRbacDesiredState',
+    [string] $AppliedVariableName = 'ExchangeRbacAppliedState',
+    [ValidateRange(0, 168)]
+    [int] $FullRunAfterHours = 24
 )
 Set-StrictMode -Version Latest
 $ErrorActionPreference = 'Stop'
@@ -169,6 +180,32 @@ function Read-DesiredState {
         foreach ($name in $names) { Assert-Owned -Name $name }
     }
     return [pscustomobject]@{ State = $state; Sha256 = $digest }
+}
+
+function Read-LastApplied {
+    # What the last successful run applied; an unreadable record counts as none (a full run follows).
+    $text = [string] (Get-AutomationVariable -Name $AppliedVariableName)
+    try { $record = $text | ConvertFrom-Json } catch { return $null }
+    if ($null -eq $record -or -not ($record.PSObject.Properties.Name -contains 'stateSha256')) { return $null }
+    return $record
+}
+
+function Test-RecentlyApplied {
+    param([string] $Digest)
+    if ($DryRun -or $FullRunAfterHours -eq 0) { return $false }
+    $last = Read-LastApplied
+    if ($null -eq $last -or [string] $last.stateSha256 -ne $Digest) { return $false }
+    $at = [datetime]::MinValue
+    $styles = [Globalization.DateTimeStyles] 'AdjustToUniversal, AssumeUniversal'
+    $culture = [Globalization.CultureInfo]::InvariantCulture
+    $parsed = [datetime]::TryParse([string] $last.appliedAtUtc, $culture, $styles, [ref] $at)
+    return $parsed -and ([datetime]::UtcNow - $at).TotalHours -lt $FullRunAfterHours
+}
+
+function Save-Applied {
+    param([string] $Digest)
+    $record = [ordered]@{ stateSha256 = $Digest; appliedAtUtc = [datetime]::UtcNow.ToString('o') }
+    Set-AutomationVariable -Name $AppliedVariableName -Value ($record | ConvertTo-Json -Compress)
 }
 
 function Resolve-MemberId {
@@ -475,6 +512,7 @@ $summary = [ordered]@{
     organization = $Organization
     dryRun       = $DryRun
     stateSha256  = ''
+    skipped      = $false
     planned      = 0
     applied      = 0
     drift        = 0
@@ -484,6 +522,13 @@ $connected = $false
 try {
     $desired = Read-DesiredState
     $summary.stateSha256 = $desired.Sha256
+    $unchanged = Test-RecentlyApplied -Digest $desired.Sha256
+    if ($unchanged) {
+        # The frequent schedule's common case: nothing changed since the last full run; Exchange is not contacted.
+        $summary.skipped = $true
+        $summary.status = 'Succeeded'
+        return
+    }
     if (-not (Get-Command -Name Connect-ExchangeOnline -ErrorAction SilentlyContinue)) {
         throw 'ExchangeOnlineManagement is not available in this runtime; import it into the Automation account'
     }
@@ -522,6 +567,10 @@ try {
         $record.status = 'Applied'
         $summary.applied++
         Write-Record -Record $record
+    }
+    if (-not $DryRun) {
+        # Only a run that applied every step records the document: a failed one leaves the next run a full one.
+        Save-Applied -Digest $desired.Sha256
     }
     $summary.status = 'Succeeded'
 }

@@ -10,10 +10,12 @@ from typing import Any
 
 import yaml
 
+from components.exchange_rbac import APPLIED_VARIABLE_NAME
 from components.exchange_rbac_state import VARIABLE_NAME, owner_prefix, state_sha256
 from tests.harness import REPO, Deployment, evaluate
 from tests.mock_tenant import MockTenant
 from tests.schema_check import check_registration
+from tests.test_runbook_lifecycle import changes
 
 VARIABLE = "azure-native:automation:Variable"
 SCHEDULE = "azure-native:automation:Schedule"
@@ -37,7 +39,7 @@ def rbac_config(**identity_overrides: Any) -> dict[str, Any]:
 
 
 def published(deployment: Deployment) -> tuple[str, dict[str, Any]]:
-    (variable,) = deployment.of_type(VARIABLE)
+    (variable,) = [v for v in deployment.of_type(VARIABLE) if v.plain_inputs["variableName"] == VARIABLE_NAME]
     text = json.loads(variable.plain_inputs["value"])  # the REST value is a JSON-serialised string
     return text, json.loads(text)
 
@@ -55,7 +57,7 @@ class PublishedDesiredState(unittest.IsolatedAsyncioTestCase):
         tenant = MockTenant(clock=Clock())
         deployment = await evaluate(tenant, preview=False, config=rbac_config())
         text, state = published(deployment)
-        (variable,) = deployment.of_type(VARIABLE)
+        (variable,) = [v for v in deployment.of_type(VARIABLE) if v.plain_inputs["variableName"] == VARIABLE_NAME]
         self.assertEqual(variable.plain_inputs["variableName"], VARIABLE_NAME)
         self.assertFalse(variable.plain_inputs["isEncrypted"])
         self.assertEqual(check_registration(VARIABLE, variable.name, variable.plain_inputs), [])
@@ -86,33 +88,26 @@ class PublishedDesiredState(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(deployment.output("effectivePermissions")["identities"]["exo"]["entraRoles"], ["Exchange Administrator"])
         self.assertEqual(deployment.output("effectivePermissions")["automation"]["entraRoles"], ["Exchange Administrator"])
 
-    async def test_reconciler_runbook_is_published_and_run_once_with_the_state_hash(self) -> None:
+    async def test_reconciler_runs_hourly_on_a_shared_schedule_and_records_what_it_applied(self) -> None:
         tenant = MockTenant(clock=Clock())
         deployment = await evaluate(tenant, preview=False, config=rbac_config())
-        text, _ = published(deployment)
         self.assertIn("Sync-ExchangeRbac", [r.plain_inputs["runbookName"] for r in deployment.of_type(RUNBOOK)])
-        once = [s for s in deployment.of_type(SCHEDULE) if s.plain_inputs["frequency"] == "OneTime"]
-        (schedule,) = once
-        self.assertEqual(schedule.plain_inputs["name"], f"Sync-ExchangeRbac-apply-{state_sha256(text)[:12].lower()}")
-        self.assertEqual(schedule.plain_inputs["startTime"], "2026-03-01T09:15:00+00:00")
-        jobs = [j for j in deployment.of_type(JOB_SCHEDULE) if j.plain_inputs["schedule"]["name"] == schedule.plain_inputs["name"]]
-        (job,) = jobs
-        self.assertEqual(job.plain_inputs["parameters"]["ExpectedStateSha256"], state_sha256(text))
+        # No one-off schedule: a OneTime schedule re-created after a failed up, a manual delete or a republish would start in the past.
+        self.assertEqual([s for s in deployment.of_type(SCHEDULE) if s.plain_inputs["frequency"] == "OneTime"], [])
+        (job,) = [j for j in deployment.of_type(JOB_SCHEDULE) if j.plain_inputs["runbook"]["name"] == "Sync-ExchangeRbac"]
+        (schedule,) = [s for s in deployment.of_type(SCHEDULE) if s.plain_inputs["scheduleName"] == job.plain_inputs["schedule"]["name"]]
+        self.assertEqual((schedule.plain_inputs["frequency"], schedule.plain_inputs["interval"]), ("Hour", 1))
         self.assertEqual(job.plain_inputs["parameters"]["DryRun"], "false")
         self.assertEqual(job.plain_inputs["parameters"]["Organization"], tenant.initial_domain)
-        for registration in (schedule, job):
+        self.assertNotIn("ExpectedStateSha256", job.plain_inputs["parameters"])
+        # The record the runbook writes after a full run: created empty, its value never sent again (ignore_changes).
+        (applied,) = [v for v in deployment.of_type(VARIABLE) if v.plain_inputs["variableName"] == APPLIED_VARIABLE_NAME]
+        self.assertEqual(json.loads(applied.plain_inputs["value"]), "{}")
+        self.assertIn("value", applied.ignore_changes)
+        for registration in (schedule, job, applied):
             self.assertEqual(check_registration(registration.type, registration.name, registration.plain_inputs), [])
-        # The recurring run: a job schedule of the reconciler on the shared daily schedule.
-        recurring = [
-            j
-            for j in deployment.of_type(JOB_SCHEDULE)
-            if j.plain_inputs["runbook"]["name"] == "Sync-ExchangeRbac"
-            and j.plain_inputs["schedule"]["name"] != schedule.plain_inputs["name"]
-        ]
-        self.assertEqual(len(recurring), 1)
-        self.assertTrue(recurring[0].plain_inputs["schedule"]["name"].startswith("Day-"))
 
-    async def test_unchanged_stack_publishes_the_same_text_and_keeps_its_one_off_run(self) -> None:
+    async def test_unchanged_stack_publishes_the_same_text_and_keeps_its_schedule(self) -> None:
         clock = Clock()
         tenant = MockTenant(clock=clock)
         first = await evaluate(tenant, preview=False, config=rbac_config())
@@ -121,12 +116,10 @@ class PublishedDesiredState(unittest.IsolatedAsyncioTestCase):
         second = await evaluate(tenant, preview=False, config=rbac_config())
         self.assertEqual(published(first)[0], published(second)[0])
         self.assertEqual(published(first)[0], published(preview)[0])
-        start = [
-            s.plain_inputs["startTime"] for d in (first, second) for s in d.of_type(SCHEDULE) if s.plain_inputs["frequency"] == "OneTime"
-        ]
-        self.assertEqual(start[0], start[1])
+        self.assertEqual(changes(first, preview), set())
+        self.assertEqual(changes(first, second), set())
 
-    async def test_changed_declaration_gets_a_new_role_group_name_and_a_new_run(self) -> None:
+    async def test_changed_declaration_gets_a_new_role_group_name_and_a_new_document(self) -> None:
         clock = Clock()
         tenant = MockTenant(clock=clock)
         first = await evaluate(tenant, preview=False, config=rbac_config())
@@ -137,12 +130,14 @@ class PublishedDesiredState(unittest.IsolatedAsyncioTestCase):
         new = published(second)[1]["principals"][0]["roleGroup"]["name"]
         self.assertNotEqual(old, new)
         self.assertEqual(old.rsplit("-", 1)[0], new.rsplit("-", 1)[0])
-        (once,) = [s for s in second.of_type(SCHEDULE) if s.plain_inputs["frequency"] == "OneTime"]
-        self.assertEqual(once.plain_inputs["startTime"], "2026-03-02T09:15:00+00:00")
+        # The next hourly run finds a document other than the one it recorded, and applies it.
+        self.assertNotEqual(state_sha256(published(first)[0]), state_sha256(published(second)[0]))
 
     async def test_preview_of_a_new_stack_registers_the_state_with_unknown_ids(self) -> None:
         deployment = await evaluate(MockTenant(), preview=True, config=rbac_config())
-        self.assertEqual(len(deployment.of_type(VARIABLE)), 1)
+        self.assertEqual(
+            sorted(v.plain_inputs["variableName"] for v in deployment.of_type(VARIABLE)), sorted([VARIABLE_NAME, APPLIED_VARIABLE_NAME])
+        )
 
     async def test_managed_identity_rbac_is_published_with_its_client_id(self) -> None:
         tenant = MockTenant()
@@ -177,5 +172,5 @@ class PublishedDesiredState(unittest.IsolatedAsyncioTestCase):
     async def test_national_cloud_reaches_the_one_off_run(self) -> None:
         config = {**rbac_config(), "azuread:environment": "usgovernmentl4"}
         deployment = await evaluate(MockTenant(initial_domain_suffix=".onmicrosoft.us"), preview=False, config=config)
-        (job,) = [j for j in deployment.of_type(JOB_SCHEDULE) if "ExpectedStateSha256" in j.plain_inputs["parameters"]]
+        (job,) = [j for j in deployment.of_type(JOB_SCHEDULE) if j.plain_inputs["runbook"]["name"] == "Sync-ExchangeRbac"]
         self.assertEqual(job.plain_inputs["parameters"]["ExchangeEnvironmentName"], "O365USGovGCCHigh")

@@ -39,6 +39,7 @@ POWERSHELL_CMDLETS = frozenset(
         "Write-Warning",
         # Azure Automation's internal cmdlet for shared variables (in every cloud job's sandbox; not a module from a gallery).
         "Get-AutomationVariable",
+        "Set-AutomationVariable",
     }
 )
 

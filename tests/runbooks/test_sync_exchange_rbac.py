@@ -138,3 +138,23 @@ def test_removals_never_prompt(cmdlet: str) -> None:
     for name, source, line in _commands(_function("Invoke-PlanStep")):
         if name == cmdlet:
             assert "-Confirm:$false" in source, f"line {line}: {cmdlet} would wait for a confirmation no job can give"
+
+
+def test_an_unchanged_document_ends_the_frequent_run_before_exchange_is_contacted() -> None:
+    # Top-level command order: the skip check comes before Connect-ExchangeOnline; the record of what was applied is written only
+    # after the plan loop, and only by a run that changes things (not DryRun).
+    top = [(name, line) for name, _, line in _commands(_root())]
+    lines = {name: line for name, line in reversed(top)}  # first occurrence of each
+    assert lines["Test-RecentlyApplied"] < lines["Connect-ExchangeOnline"] < lines["New-ReconcilePlan"] < lines["Save-Applied"]
+    recent = text(_function("Test-RecentlyApplied"))
+    assert "$DryRun" in recent and "FullRunAfterHours" in recent and "Read-LastApplied" in recent
+    save = text(_function("Save-Applied"))
+    assert "Set-AutomationVariable" in save and "$AppliedVariableName" in save
+    source = PATH.read_text(encoding="utf-8")
+    assert re.search(r"if \(-not \$DryRun\) \{\s*#[^\n]*\n\s*Save-Applied", source), "a dry run must not record a document as applied"
+
+
+def test_the_program_and_the_runbook_name_the_same_applied_variable() -> None:
+    from components.exchange_rbac import APPLIED_VARIABLE_NAME
+
+    assert f"[string] $AppliedVariableName = '{APPLIED_VARIABLE_NAME}'" in PATH.read_text(encoding="utf-8")
