@@ -4,7 +4,6 @@ start and end (known even in a first preview), and a host certificate that lives
 from __future__ import annotations
 
 import unittest
-from datetime import datetime
 
 import pytest
 
@@ -15,20 +14,7 @@ import exo_policies as ep
 from tests.harness import evaluate
 from tests.host_certificate_files import CertificateFolder, MovableClock, make_host_certificate, rsa_key
 from tests.mock_tenant import MockTenant
-from tests.policy.test_policy_whole_program import PreviewUnknownError, records
-
-
-def run_pack_at(resources: list[ep.ResourceRecord], now: datetime) -> tuple[list[ep.Violation], list[str]]:
-    """Every rule over every resource at the test's own moment; checks that read a value preview cannot know are deferred."""
-    violations: list[ep.Violation] = []
-    deferred: list[str] = []
-    for resource in resources:
-        for rule in ep.RULES:
-            try:
-                violations += ep.evaluate([resource], now=now, rules=[rule])
-            except PreviewUnknownError as unknown:
-                deferred.append(f"{resource.name}:{rule.name}:{unknown}")
-    return violations, deferred
+from tests.policy.test_policy_whole_program import records, run_pack
 
 
 class PolicyPackOverHostCertificates(unittest.IsolatedAsyncioTestCase):
@@ -52,7 +38,7 @@ class PolicyPackOverHostCertificates(unittest.IsolatedAsyncioTestCase):
                 resources = records(deployment)
                 credentials = [r for r in resources if r.type == ep.AZUREAD_APPLICATION_CERTIFICATE]
                 self.assertEqual(len(credentials), 2)
-                violations, deferred = run_pack_at(resources, self.clock.now)
+                violations, deferred = run_pack(resources, self.clock.now)
                 self.assertEqual(violations, [])
                 self.assertFalse([d for d in deferred if ":certificate-validity-bounded:" in d], "dates come from the certificate")
                 for credential in credentials:
@@ -61,7 +47,7 @@ class PolicyPackOverHostCertificates(unittest.IsolatedAsyncioTestCase):
     async def test_a_two_year_host_certificate_is_caught_by_the_validity_rule(self) -> None:
         long_lived = make_host_certificate(self.clock.now, starts_days=-1, days=730)
         deployment = await evaluate(MockTenant(clock=self.clock), preview=False, config=self.config(long_lived.pem))
-        violations, _ = run_pack_at(records(deployment), self.clock.now)
+        violations, _ = run_pack(records(deployment), self.clock.now)
         self.assertEqual(
             [(v.policy, v.resource_type) for v in violations], [("certificate-validity-bounded", ep.AZUREAD_APPLICATION_CERTIFICATE)]
         )
