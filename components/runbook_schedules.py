@@ -22,6 +22,7 @@ import pulumi
 from pulumi_azure_native import automation
 
 from components.automation_settings import ScheduleSettings
+from components.creation_time import CreationTime
 from components.schedule_time import first_run
 
 # Fixed namespace: the same definition always gives the same version (never random).
@@ -82,6 +83,10 @@ class RunbookSchedulesArgs:
     """The program's clock reading: a Schedule created in this run starts at least MINIMUM_LEAD after it."""
 
 
+def _parse(moment: str) -> dt.datetime:
+    return dt.datetime.strptime(moment, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+
+
 class RunbookSchedules(pulumi.ComponentResource):
     """One Automation Schedule per distinct definition and partition; `names[slot]` is the Schedule's name for job schedules."""
 
@@ -101,9 +106,14 @@ class RunbookSchedules(pulumi.ComponentResource):
             elif schedule.month_days:
                 advanced = automation.AdvancedScheduleArgs(month_days=list(schedule.month_days))
             azure_name = schedule_name(slot)
+            logical_name = f"{name}-{schedule.frequency.lower()}-{schedule_version(schedule, args.scope)}{slot.suffix}"
+            # Created with the Schedule, its moment is unknown to the preview that plans a new Schedule: an approved update plan
+            # (`preview --save-plan`, `up --plan`) then leaves the start open instead of pinning one computed from the planner's clock,
+            # which the deploy, minutes or hours later, would compute differently ("violates plan"). Later runs read it from state.
+            anchor = CreationTime(f"{logical_name}-created", triggers={"schedule": azure_name}, opts=pulumi.ResourceOptions(parent=self))
             created = automation.Schedule(
                 # The partitions of one run share the definition, hence the start: their N jobs start together.
-                f"{name}-{schedule.frequency.lower()}-{schedule_version(schedule, args.scope)}{slot.suffix}",
+                logical_name,
                 schedule_name=azure_name,
                 name=azure_name,
                 automation_account_name=args.automation_account_name,
@@ -111,7 +121,9 @@ class RunbookSchedules(pulumi.ComponentResource):
                 frequency=schedule.frequency,
                 interval=schedule.interval,
                 time_zone=schedule.time_zone,
-                start_time=first_run(args.now, schedule).isoformat(),
+                # Not before this run's clock either: a Schedule re-created after a failed first `up` or a manual delete (its anchor
+                # already in state) still starts in the future.
+                start_time=anchor.created.apply(lambda moment, s=schedule: first_run(max(_parse(moment), args.now), s).isoformat()),
                 advanced_schedule=advanced,
                 description=schedule_description(slot),
                 opts=pulumi.ResourceOptions(

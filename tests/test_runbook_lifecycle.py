@@ -16,7 +16,7 @@ from typing import Any
 
 from components.module_import import failure_message
 from tests.harness import REPO, Deployment, evaluate
-from tests.mock_tenant import JOB_SCHEDULE, RUNBOOK, SCHEDULE, MockTenant, TenantError
+from tests.mock_tenant import JOB_SCHEDULE, RUNBOOK, SCHEDULE, MockTenant, TenantError, is_unknown
 from tests.test_automation_program import automation_config
 
 START = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
@@ -192,8 +192,42 @@ class JobSchedulesSurviveRepublishing(unittest.IsolatedAsyncioTestCase):
         second = await evaluate(tenant, preview=False, config=config)
         changed = changes(first, second)
         self.assertEqual(changed & {r.name for r in second.of_type(RUNBOOK)}, set(), "no runbook is republished")
-        self.assertEqual(changed - {r.name for r in second.of_type(SCHEDULE)}, {"runbook-mailboxpermissionreport-job-schedule"})
+        schedules_and_anchors = {r.name for r in second.of_type(SCHEDULE)} | {f"{r.name}-created" for r in second.of_type(SCHEDULE)}
+        self.assertEqual(changed - schedules_and_anchors, {"runbook-mailboxpermissionreport-job-schedule"})
         assert_every_scheduled_runbook_is_linked(self, tenant, config)
+
+
+class ApprovedPlans(unittest.IsolatedAsyncioTestCase):
+    """The deploy workflow applies the plan a preview saved (`preview --save-plan`, approved, then `up --plan`, minutes or hours
+    later): a value the preview computed from its own clock would differ at deploy time and break the plan ("violates plan")."""
+
+    async def test_a_new_schedule_leaves_its_start_open_in_the_plan(self) -> None:
+        clock = Clock()
+        tenant = MockTenant(clock=clock)
+        config = automation_config()
+        preview = await evaluate(tenant, preview=True, config=config)
+        self.assertTrue(preview.of_type(SCHEDULE))
+        self.assertTrue(all(is_unknown(s.inputs["startTime"]) for s in preview.of_type(SCHEDULE)))
+        await evaluate(tenant, preview=False, config=config)
+        # A schedule edit on the deployed stack: the new Schedule's start is again left open; the unchanged ones keep theirs.
+        clock.advance(days=3)
+        runbooks(config)[0]["schedule"]["time"] = "07:00"
+        edited = await evaluate(tenant, preview=True, config=config)
+        stored = {key[1] for key in tenant.state if key[0] == SCHEDULE}
+        new = [s for s in edited.of_type(SCHEDULE) if s.name not in stored]
+        self.assertEqual(len(new), 1)
+        self.assertTrue(is_unknown(new[0].inputs["startTime"]))
+
+    async def test_the_deploy_hours_after_the_plan_still_starts_the_schedule_in_the_future(self) -> None:
+        clock = Clock()
+        tenant = MockTenant(clock=clock)
+        config = automation_config()
+        await evaluate(tenant, preview=True, config=config)
+        clock.advance(hours=5)  # the approval took a while
+        deployed = await evaluate(tenant, preview=False, config=config)
+        for schedule in deployed.of_type(SCHEDULE):
+            start = dt.datetime.fromisoformat(schedule.plain_inputs["startTime"])
+            self.assertGreaterEqual(start, clock() + dt.timedelta(minutes=5))
 
 
 class FailedModuleImports(unittest.IsolatedAsyncioTestCase):
