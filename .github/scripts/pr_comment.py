@@ -10,7 +10,13 @@ comments, every page of them) is replaced with this run's report, or created. Ev
 pull request is replaced with a notice that this run produced no result for it, so a success from an earlier commit never
 stands next to a newer failure.
 
-Usage: pr_comment.py --pr N --head-sha SHA --run-url URL --conclusion C --results DIR [--bot-login github-actions[bot]]
+Every report is output of the pull request's own code (the PR controls preview.yml and the program), so each comment says where
+it came from: whether this run holds an approval of the stack's preview environment (GitHub's review history of the run, read
+here with the default branch's manifest), and that what gets deployed is the plan the deploy job saves from `main`. A result with no
+such approval is posted under an "unverified" banner, and a stack that is not in the default branch's manifest is not posted.
+
+Usage: pr_comment.py --pr N --head-sha SHA --run-id ID --run-url URL --conclusion C --results DIR [--manifest FILE]
+       [--bot-login github-actions[bot]]
 """
 
 from __future__ import annotations
@@ -28,6 +34,38 @@ MARKER = "<!-- exo-automation preview: {stack} -->"
 _MARKER = re.compile(r"<!-- exo-automation preview: ([A-Za-z0-9._-]+) -->")
 STACK_NAME = re.compile(r"^[A-Za-z0-9._-]{1,100}$")  # .github/pulumi-stacks.schema.json "stack"
 BODY_LIMIT = 62000
+DEPLOYED_FROM_MAIN = (
+    "_Output of this pull request's own code. What is deployed is the plan the deploy job saves from `main` after the merge and "
+    "shows before its own approval._"
+)
+
+
+def preview_environments(manifest: Path) -> dict[str, str]:
+    """stack -> its preview environment, from the default branch's manifest (the pull request cannot change that copy)."""
+    rows = json.loads(manifest.read_text())["stacks"]
+    return {str(row["stack"]): str(row["previewEnvironment"]) for row in rows}
+
+
+def approvers(github: GitHub, run_id: int) -> dict[str, list[str]]:
+    """environment -> who approved this run's deployment to it (GET /actions/runs/{run_id}/approvals, the review history)."""
+    found: dict[str, list[str]] = {}
+    for review in github.call("GET", f"actions/runs/{run_id}/approvals") or []:
+        if review.get("state") != "approved":
+            continue
+        for environment in review.get("environments") or []:
+            found.setdefault(str(environment.get("name")), []).append(str((review.get("user") or {}).get("login")))
+    return found
+
+
+def provenance(stack: str, environments: dict[str, str], approved: dict[str, list[str]]) -> str:
+    environment = environments[stack]
+    if approved.get(environment):
+        who = ", ".join(f"@{login}" for login in sorted(set(approved[environment])))
+        return f"Preview environment `{environment}` approved by {who} for this run. {DEPLOYED_FROM_MAIN}"
+    return (
+        f"> [!WARNING]\n> **Unverified:** this run holds no approval of `{environment}`, so this text did not come from the gated "
+        f"preview job; treat it as the pull request's own claim. {DEPLOYED_FROM_MAIN}"
+    )
 
 
 def read_results(directory: Path) -> dict[str, str]:
@@ -84,9 +122,11 @@ def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description="Post preview results on a pull request.")
     parser.add_argument("--pr", required=True, type=int)
     parser.add_argument("--head-sha", required=True, help="the commit the Preview run tested (workflow_run.head_sha)")
+    parser.add_argument("--run-id", required=True, type=int, help="the Preview run (workflow_run.id)")
     parser.add_argument("--run-url", required=True)
     parser.add_argument("--conclusion", required=True)
     parser.add_argument("--results", required=True, type=Path)
+    parser.add_argument("--manifest", type=Path, default=Path(".github/pulumi-stacks.json"))
     parser.add_argument("--bot-login", default="github-actions[bot]")
     args = parser.parse_args(argv)
     github = GitHub.from_env()
@@ -96,6 +136,12 @@ def main(argv: list[str]) -> int:
         print(f"pull request #{args.pr} is now at {current[:12]}, this run tested {args.head_sha[:12]}: nothing posted")
         return 0
     reports = read_results(args.results) if args.results.is_dir() else {}
+    environments = preview_environments(args.manifest)
+    for stack in sorted(set(reports) - set(environments)):
+        print(f"::warning::skipping {stack}: not a stack of the default branch's {args.manifest}")
+        del reports[stack]
+    approved = approvers(github, args.run_id) if reports else {}
+    reports = {stack: f"{provenance(stack, environments, approved)}\n\n{text}" for stack, text in reports.items()}
     done = update_comments(github, args.pr, args.run_url, args.conclusion, reports, args.bot_login)
     for stack, action in sorted(done.items()):
         print(f"{stack}: comment {action}")

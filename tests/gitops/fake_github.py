@@ -22,6 +22,7 @@ class FakeGitHub:
         self.environments: dict[str, dict[str, Any]] = {}
         self.branch_policies: dict[str, list[dict[str, Any]]] = {}
         self.heads: dict[int, str] = {}
+        self.run_approvals: dict[int, list[dict[str, Any]]] = {}
         self.labels: set[str] = set()
         self.calls: list[tuple[str, str]] = []
         self.next_id = 1000
@@ -43,6 +44,8 @@ class FakeGitHub:
         route = path[len(prefix) :]
         if match := re.fullmatch(r"pulls/(\d+)", route):
             return 200, {"head": {"sha": self.heads[int(match.group(1))]}}, None
+        if match := re.fullmatch(r"actions/runs/(\d+)/approvals", route):
+            return 200, self.run_approvals.get(int(match.group(1)), []), None
         if match := re.fullmatch(r"issues/(\d+)/comments", route):
             number = int(match.group(1))
             if method == "GET":

@@ -38,8 +38,24 @@ def write_result(directory: Path, stack: str, outcome: str, report: str) -> None
     (folder / "report.md").write_text(report)
 
 
+RUN_ID = 42
+# The default branch's manifest: the stacks a comment may be posted for, and the environment each preview waits in.
+MANIFEST_STACKS = {"contoso": "contoso-preview", "fabrikam": "fabrikam-preview"}
+
+
 def comment_args(results: Path, conclusion: str = "success", head: str = HEAD) -> list[str]:
-    return ["--pr", str(PR), "--head-sha", head, "--run-url", RUN_URL, "--conclusion", conclusion, "--results", str(results)]
+    manifest = results.parent / f"{results.name}-manifest.json"
+    rows = [{"stack": stack, "previewEnvironment": environment} for stack, environment in MANIFEST_STACKS.items()]
+    manifest.write_text(json.dumps({"stacks": rows}))
+    return [
+        "--pr", str(PR), "--head-sha", head, "--run-id", str(RUN_ID), "--run-url", RUN_URL, "--conclusion", conclusion,
+        "--results", str(results), "--manifest", str(manifest),
+    ]  # fmt: skip
+
+
+def approve(fake: FakeGitHub, environment: str, login: str = "reviewer") -> None:
+    review = {"state": "approved", "environments": [{"name": environment}], "user": {"login": login}}
+    fake.run_approvals.setdefault(RUN_ID, []).append(review)
 
 
 def bodies(fake: FakeGitHub, login: str = BOT) -> list[str]:
@@ -98,6 +114,31 @@ def test_a_single_artifact_extracted_without_its_folder_is_read(fake: FakeGitHub
 def test_results_of_an_overtaken_commit_are_not_posted(fake: FakeGitHub, tmp_path: Path) -> None:
     write_result(tmp_path, "contoso", "succeeded", "diff of an old commit")
     assert pr_comment.main(comment_args(tmp_path, head="b" * 40)) == 0
+    assert bodies(fake) == []
+
+
+def test_a_result_from_an_approved_preview_names_its_approver(fake: FakeGitHub, tmp_path: Path) -> None:
+    approve(fake, "contoso-preview", login="alice")
+    write_result(tmp_path, "contoso", "succeeded", "diff")
+    pr_comment.main(comment_args(tmp_path))
+    (body,) = bodies(fake)
+    assert "`contoso-preview` approved by @alice" in body and "Unverified" not in body
+    assert "plan the deploy job saves from `main`" in body
+    assert ("GET", f"/repos/{REPOSITORY}/actions/runs/{RUN_ID}/approvals") in fake.calls
+
+
+def test_a_result_without_an_approval_is_posted_as_unverified(fake: FakeGitHub, tmp_path: Path) -> None:
+    # A pull request can add its own job (no environment, no approval) that uploads a `preview-contoso` artifact saying "no changes".
+    approve(fake, "fabrikam-preview")  # another stack's approval does not vouch for this one
+    write_result(tmp_path, "contoso", "succeeded", "no changes, trust me")
+    pr_comment.main(comment_args(tmp_path))
+    (body,) = bodies(fake)
+    assert "**Unverified:** this run holds no approval of `contoso-preview`" in body
+
+
+def test_a_stack_missing_from_the_default_branch_manifest_is_not_posted(fake: FakeGitHub, tmp_path: Path) -> None:
+    write_result(tmp_path, "northwind", "succeeded", "a stack the pull request added")
+    pr_comment.main(comment_args(tmp_path))
     assert bodies(fake) == []
 
 
