@@ -9,21 +9,21 @@ from pathlib import Path
 
 import pulumi
 
-from components import clock, connect_commands
 from components.app_certificate import CertificateSpec
 from components.app_identity import ExchangeAppIdentity, ExchangeAppIdentityArgs
 from components.automation_account import ExchangeAutomationAccount, ExchangeAutomationAccountArgs
-from components.automation_settings import ENVIRONMENT_PARAMETER, AutomationSettings, RunbookSettings, default_storage_account_name
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
 from components.exchange_rbac import ExchangeRbacPrincipal, ExchangeRbacState, ExchangeRbacStateArgs
-from components.exchange_rbac_settings import MANAGED_IDENTITY_PRINCIPAL
-from components.exchange_rbac_state import effective_permissions, owner_prefix
-from components.host_certificate_settings import HostCertificateSettings
 from components.runbook_schedules import RunbookSchedules, RunbookSchedulesArgs, ScheduleSlot
 from components.runbook_store import RunbookStore, RunbookStoreArgs, blob_name
 from components.scheduled_runbook import ScheduledRunbook, ScheduledRunbookArgs
-from components.settings import CONFIG_KEYS, IdentitySettings, StackSettings, parse_settings
 from components.tenant import Tenant, lookup_tenant
+from exo import clock, connect_commands
+from exo.exchange_rbac_state import effective_permissions, owner_prefix
+from settings.automation import ENVIRONMENT_PARAMETER, AutomationSettings, RunbookSettings, default_storage_account_name
+from settings.exchange_rbac import MANAGED_IDENTITY_PRINCIPAL
+from settings.host_certificate import HostCertificateSettings
+from settings.stack import CONFIG_KEYS, IdentitySettings, StackSettings, parse_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent
 TAGS = {"managed-by": "exo-automation"}

@@ -8,10 +8,10 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azuread as azuread
 
-from components import connect_commands, facts
 from components.app_certificate import AppCertificate, AppCertificateArgs, CertificateSpec, certificate_thumbprint
 from components.exchange_grant import ExchangeGrant, ExchangeGrantArgs
 from components.host_certificate import HostCertificate, HostCertificateArgs
+from exo import connect_commands, facts
 
 GENERATED = "generated"
 HOST = "host"

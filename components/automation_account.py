@@ -8,9 +8,9 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import automation, resources
 
-from components import azure_names, facts
 from components.exchange_grant import ExchangeGrant, ExchangeGrantArgs
 from components.module_import import report_failed_import
+from exo import azure_names, facts
 
 
 def exchange_module_link(version: str) -> automation.ContentLinkArgs:

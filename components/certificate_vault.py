@@ -17,11 +17,25 @@ import pulumi
 import pulumi_azure_native as azure_native
 from cryptography import x509
 
-from components import facts
-from components.vault_settings import VaultReader
+from exo import facts
 
 # Namespace of the role assignment names: uuid5 over it and stable strings gives the same GUID on every run and machine.
 ROLE_ASSIGNMENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:exo-automation:key-vault-role-assignment")
+
+
+DEFAULT_PRINCIPAL_TYPE = "ServicePrincipal"
+
+
+@dataclass(frozen=True)
+class VaultReader:
+    """A principal that may read the certificates: a managed identity or other service principal, a user or a group."""
+
+    object_id: str
+    principal_type: str = DEFAULT_PRINCIPAL_TYPE
+    """The role assignment's principalType. It cannot be left to Azure: azure-native fills in the spec's default, User, when it is
+    omitted, and a type that is not the object's own fails with UnmatchedPrincipalType. A plain object id in the config means a
+    service principal (the managed identity of a host), which also spares ARM the directory look-up that fails while a principal
+    created moments earlier is still replicating."""
 
 
 def secret_name(identity: str) -> str:

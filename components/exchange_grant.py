@@ -11,7 +11,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_azuread as azuread
 
-from components import facts
+from exo import facts
 
 
 def _slug(text: str) -> str:

@@ -24,10 +24,9 @@ import pulumi_azuread as azuread
 from pulumi_azure_native import automation
 
 from components.creation_time import CreationTime
-from components.exchange_rbac_settings import ExchangeRbacSettings
-from components.exchange_rbac_state import VARIABLE_NAME, PrincipalRbac, desired_state, principal_state, state_json, state_sha256
-from components.schedule_time import MINIMUM_LEAD
 from components.scheduled_runbook import JOB_SCHEDULE_NAMESPACE
+from exo.exchange_rbac_state import VARIABLE_NAME, ExchangeRbacSpec, PrincipalRbac, desired_state, principal_state, state_json, state_sha256
+from exo.schedule_time import MINIMUM_LEAD
 
 APPLY_SCHEDULE_PREFIX = "Sync-ExchangeRbac-apply-"
 
@@ -45,7 +44,7 @@ class ExchangeRbacPrincipal:
     client id is not in the Automation account's ARM response)."""
     object_id: pulumi.Input[str]
     """Object id of the Entra service principal: New-ServicePrincipal -ObjectId, and the role group member."""
-    settings: ExchangeRbacSettings
+    settings: ExchangeRbacSpec
     """Roles and scope."""
 
 

@@ -14,13 +14,13 @@ from typing import Any
 import yaml
 from pulumi.dynamic.dynamic import serialize_provider
 
-from components import facts
-from components.automation_settings import ScheduleSettings, parse_automation
-from components.config_values import ConfigError
 from components.creation_time import CreationTimeProvider
 from components.runbook_store import LINK_MARGIN, LINK_RENEWAL_PERIOD, link_window
-from components.schedule_time import first_run
 from components.scheduled_runbook import job_schedule_id
+from exo import facts
+from exo.schedule_time import Schedule, first_run
+from settings.automation import parse_automation
+from settings.values import ConfigError
 from tests.harness import REPO, evaluate
 from tests.mock_tenant import MockTenant
 
@@ -147,9 +147,9 @@ class BadAutomationConfig(unittest.IsolatedAsyncioTestCase):
 
 
 class ScheduleTimes(unittest.TestCase):
-    def schedule(self, **values: Any) -> ScheduleSettings:
+    def schedule(self, **values: Any) -> Schedule:
         base: dict[str, Any] = {"frequency": "Day", "interval": 1, "time_zone": "Europe/Berlin", "time_of_day": (6, 0)}
-        return ScheduleSettings(**{**base, **values})
+        return Schedule(**{**base, **values})
 
     def test_first_run_is_the_next_matching_slot_at_least_15_minutes_ahead(self) -> None:
         anchor = dt.datetime(2026, 11, 28, 4, 50, tzinfo=dt.UTC)  # 05:50 in Berlin: 06:00 is only 10 minutes away

@@ -12,8 +12,8 @@ from typing import Any
 
 from pulumi.runtime.mocks import MockResourceArgs
 
-from components import azure_names, facts
-from components.config_values import ConfigError
+from exo import azure_names, facts
+from settings.values import ConfigError
 from tests.harness import Deployment, evaluate
 from tests.mock_tenant import MockTenant, TenantError, is_unknown
 from tests.schema_check import check_registration

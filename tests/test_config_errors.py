@@ -7,8 +7,8 @@ from typing import Any
 
 import pulumi
 
-from components.config_values import ConfigError
-from components.settings import CertificateSettings, parse_settings
+from settings.stack import CertificateSettings, parse_settings
+from settings.values import ConfigError
 from tests.harness import evaluate
 from tests.mock_tenant import MockTenant
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 import yaml
 
-from components.settings import parse_settings
+from settings.stack import parse_settings
 from tests.harness import REPO
 
 DOCUMENTS = ("README.md", "docs/exchange-rbac.md")

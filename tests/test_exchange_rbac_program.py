@@ -10,7 +10,7 @@ from typing import Any
 
 import yaml
 
-from components.exchange_rbac_state import VARIABLE_NAME, owner_prefix, state_sha256
+from exo.exchange_rbac_state import VARIABLE_NAME, owner_prefix, state_sha256
 from tests.harness import REPO, Deployment, evaluate
 from tests.mock_tenant import MockTenant
 from tests.schema_check import check_registration

@@ -6,10 +6,12 @@ import json
 import unittest
 from typing import Any
 
-from components import facts
-from components.exchange_rbac_settings import CustomRole, ExchangeRbacSettings, RecipientScope
-from components.exchange_rbac_state import (
+from exo import facts
+from exo.exchange_rbac_state import (
+    CustomRole,
+    ExchangeRbacSpec,
     PrincipalRbac,
+    RecipientScope,
     Step,
     desired_state,
     effective_permissions,
@@ -19,19 +21,19 @@ from components.exchange_rbac_state import (
     state_json,
     state_sha256,
 )
-from components.opath import Comparison, Logical, Not, OpathError, parse_filter, properties_of
+from settings.opath import Comparison, Logical, Not, OpathError, parse_filter, properties_of
 from tests.powershell import EXCHANGE_REFERENCE_PATH, load_exchange_reference
 
 PREFIX = owner_prefix("prod", "aa-exo-automation-prod")
-SALES = ExchangeRbacSettings(("View-Only Recipients",), RecipientScope(filter="Department -eq 'Sales'"))
-READER = ExchangeRbacSettings(
+SALES = ExchangeRbacSpec(("View-Only Recipients",), RecipientScope(filter="Department -eq 'Sales'"))
+READER = ExchangeRbacSpec(
     (), RecipientScope(filter="Department -eq 'Sales'"), CustomRole("View-Only Recipients", ("Get-Mailbox", "Get-Recipient", "Get-User"))
 )
 APP = "11111111-1111-4111-8111-111111111111"
 SP = "22222222-2222-4222-8222-222222222222"
 
 
-def document(*principals: tuple[str, ExchangeRbacSettings, str]) -> dict[str, Any]:
+def document(*principals: tuple[str, ExchangeRbacSpec, str]) -> dict[str, Any]:
     entries = [
         principal_state(PREFIX, PrincipalRbac(name, "application", APP if object_id == SP else object_id, object_id, settings), "x")
         for name, settings, object_id in principals
@@ -155,8 +157,8 @@ class DesiredStateDocument(unittest.TestCase):
         self.assertEqual([p["name"] for p in json.loads(first)["principals"]], ["a", "b"])
 
     def test_role_order_in_config_does_not_matter_but_content_names_the_group(self) -> None:
-        one = ExchangeRbacSettings(("Mail Recipients", "View-Only Recipients"), None)
-        other = ExchangeRbacSettings(("Mail Recipients",), None)
+        one = ExchangeRbacSpec(("Mail Recipients", "View-Only Recipients"), None)
+        other = ExchangeRbacSpec(("Mail Recipients",), None)
         a = principal_state(PREFIX, PrincipalRbac("r", "application", APP, SP, one), "x")["roleGroup"]["name"]
         b = principal_state(PREFIX, PrincipalRbac("r", "application", APP, SP, other), "x")["roleGroup"]["name"]
         self.assertNotEqual(a, b)
@@ -168,7 +170,7 @@ class DesiredStateDocument(unittest.TestCase):
         self.assertNotEqual(PREFIX, owner_prefix("prod", "aa-other"))
 
     def test_longest_names_fit_exchange_limits(self) -> None:
-        settings = ExchangeRbacSettings(tuple(sorted(facts.EXCHANGE_MANAGEMENT_ROLES - facts.SELF_WIDENING_EXCHANGE_ROLES)), SALES.scope)
+        settings = ExchangeRbacSpec(tuple(sorted(facts.EXCHANGE_MANAGEMENT_ROLES - facts.SELF_WIDENING_EXCHANGE_ROLES)), SALES.scope)
         entry = principal_state(PREFIX, PrincipalRbac("a" * 32, "application", APP, SP, settings), "x")
         desired_state(PREFIX, [entry], "x")  # raises on a name over 64 characters
 
@@ -197,7 +199,7 @@ class ReconcilerPlan(unittest.TestCase):
 
     def test_changed_scope_joins_the_new_group_before_leaving_the_old_one(self) -> None:
         old = document(("r", SALES, SP))
-        new = document(("r", ExchangeRbacSettings(SALES.roles, RecipientScope(filter="Department -eq 'Finance'")), SP))
+        new = document(("r", ExchangeRbacSpec(SALES.roles, RecipientScope(filter="Department -eq 'Finance'")), SP))
         steps = plan(new, converged(old))
         order = [s.action for s in steps]
         self.assertLess(order.index("New-ManagementRoleAssignment"), order.index("Add-RoleGroupMember"))
@@ -262,7 +264,7 @@ class ReconcilerPlan(unittest.TestCase):
 
     def test_administrative_unit_scope_creates_no_scope_object(self) -> None:
         unit = "55555555-5555-4555-8555-555555555555"
-        desired = document(("r", ExchangeRbacSettings(("Mail Recipients",), RecipientScope(administrative_unit_id=unit)), SP))
+        desired = document(("r", ExchangeRbacSpec(("Mail Recipients",), RecipientScope(administrative_unit_id=unit)), SP))
         steps = plan(desired, {})
         self.assertNotIn("New-ManagementScope", [s.action for s in steps])
         (assignment,) = [s for s in steps if s.action == "New-ManagementRoleAssignment"]
@@ -297,7 +299,7 @@ class CustomRolePlan(unittest.TestCase):
 
     def test_changed_cmdlet_list_is_a_new_role_and_the_old_one_goes_after_its_group(self) -> None:
         old = document(("r", READER, SP))
-        narrower = ExchangeRbacSettings((), READER.scope, CustomRole("View-Only Recipients", ("Get-Mailbox",)))
+        narrower = ExchangeRbacSpec((), READER.scope, CustomRole("View-Only Recipients", ("Get-Mailbox",)))
         steps = [s.action for s in plan(document(("r", narrower, SP)), converged(old))]
         self.assertLess(steps.index("New-ManagementRole"), steps.index("Add-RoleGroupMember"))
         self.assertLess(steps.index("Remove-RoleGroup"), steps.index("Remove-ManagementRole"))

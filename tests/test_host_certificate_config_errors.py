@@ -12,9 +12,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, rsa
 from cryptography.hazmat.primitives.serialization import pkcs12
 
-from components.config_values import ConfigError
-from components.host_certificate_settings import HostCertificateSettings, private_key_form
-from components.settings import parse_settings
+from settings.host_certificate import HostCertificateSettings, private_key_form
+from settings.stack import parse_settings
+from settings.values import ConfigError
 from tests.harness import REPO, evaluate
 from tests.host_certificate_files import CertificateFolder, HostCertificate, MovableClock, make_host_certificate, rsa_key
 from tests.mock_tenant import MockTenant

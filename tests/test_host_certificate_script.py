@@ -7,8 +7,8 @@ import base64
 import re
 
 from certtool.pfx import CSP_NAME
-from components.host_certificate_settings import parse_host_certificate
-from components.settings import _NAME_PATTERN, RSA_KEY_SIZES  # pyright: ignore[reportPrivateUsage]
+from settings.host_certificate import parse_host_certificate
+from settings.stack import _NAME_PATTERN, RSA_KEY_SIZES  # pyright: ignore[reportPrivateUsage]
 from tests.harness import REPO
 from tests.host_certificate_files import CertificateFolder, MovableClock, make_host_certificate
 from tests.powershell import parse_file

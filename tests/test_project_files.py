@@ -10,7 +10,7 @@ from typing import Any
 import yaml
 from packaging.requirements import Requirement
 
-from components.settings import CONFIG_KEYS, parse_settings
+from settings.stack import CONFIG_KEYS, parse_settings
 from tests.harness import REPO, config_for, evaluate
 from tests.mock_tenant import MockTenant
 from tests.schema_check import check_registration

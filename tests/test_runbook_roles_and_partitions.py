@@ -16,8 +16,9 @@ from typing import Any
 
 import yaml
 
-from components import facts
-from components.automation_settings import (
+from exo import facts
+from exo.powershell_script import RoleDeclaration, read_role_declaration
+from settings.automation import (
     PARTITION_COUNT_PARAMETER,
     PARTITION_INDEX_PARAMETER,
     PARTITIONS_RANGE,
@@ -25,8 +26,7 @@ from components.automation_settings import (
     parse_automation,
     recommended_partitions,
 )
-from components.config_values import ConfigError
-from components.powershell_script import RoleDeclaration, read_role_declaration
+from settings.values import ConfigError
 from tests.harness import REPO, evaluate
 from tests.mock_tenant import MockTenant
 from tests.powershell import parse_file
@@ -71,7 +71,7 @@ class RoleDeclarations(unittest.TestCase):
                 assert declaration is not None, f"{path.name} has no exo-automation:roles line"
                 self.assertTrue(declaration.reason.strip())
                 for group in declaration.any_of:
-                    self.assertTrue(set(group) <= set(facts.ROLES), f"{group} names a role outside components/facts.py")
+                    self.assertTrue(set(group) <= set(facts.ROLES), f"{group} names a role outside exo/facts.py")
 
     def test_global_reader_alone_cannot_run_the_forwarding_audit(self) -> None:
         # Get-InboxRule "doesn't work for ... the Global Reader role" (office-docs-powershell Get-InboxRule.md).

@@ -8,8 +8,8 @@ from typing import Any
 
 import pytest
 
-from components import facts
 from components.certificate_vault import secret_name
+from exo import facts
 from tests.powershell import exchange_cmdlets, exchange_usage_problems, local_function_call_problems, parse_file
 
 SCRIPT = Path(__file__).resolve().parents[2] / "scripts" / "windows" / "Get-ExoCertificateFromKeyVault.ps1"

@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from components.settings import ConfigError
-from components.vault_settings import (
+from components.certificate_vault import VaultReader
+from settings.key_vault import (
     KeyVaultSettings,
-    VaultReader,
     default_tags,
     key_vault_settings_from_config,
     parse_key_vault_settings,
 )
+from settings.stack import ConfigError
 from tests.vault.vault_run import READERS, deploy, tenant_with_readers
 
 KEY = "exo-automation:keyVault"

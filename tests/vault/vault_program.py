@@ -10,7 +10,7 @@ import pulumi
 import pulumi_tls as tls
 
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
-from components.vault_settings import CONFIG_KEY, key_vault_settings_from_config
+from settings.key_vault import CONFIG_KEY, key_vault_settings_from_config
 
 IDENTITIES = ("reports", "provisioning")
 TENANT_ID = "72f988bf-86f1-41af-91ab-2d7cd011db47"

@@ -15,8 +15,13 @@ from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from components import azure_names, facts
-from components.config_values import (
+from exo import azure_names, facts
+from exo.exchange_rbac_state import ExchangeRbacSpec
+from exo.powershell_script import ROLES_HEADER_PREFIX, RoleDeclaration, read_role_declaration, read_script
+from exo.schedule_time import WEEK_DAYS, Schedule
+from settings.exchange_rbac import CONFIG_KEY as EXCHANGE_RBAC_KEY
+from settings.exchange_rbac import parse_exchange_rbac
+from settings.values import (
     ConfigError,
     bounded_int,
     expect,
@@ -29,16 +34,12 @@ from components.config_values import (
     reject_duplicates,
     reject_unknown_keys,
 )
-from components.exchange_rbac_settings import CONFIG_KEY as EXCHANGE_RBAC_KEY
-from components.exchange_rbac_settings import ExchangeRbacSettings, parse_exchange_rbac
-from components.powershell_script import ROLES_HEADER_PREFIX, RoleDeclaration, read_role_declaration, read_script
 
 RUNBOOK_FOLDER = "runbooks"
 ORGANIZATION_PARAMETER = "Organization"
 # Set by the program, never by config: the tenant's domain, and the national cloud when the runbook takes it.
 ENVIRONMENT_PARAMETER = "ExchangeEnvironmentName"
 FREQUENCIES = ("Hour", "Day", "Week", "Month")
-WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 INTERVAL_RANGE = (1, 100)
 # One logical run split into N jobs: the runbook takes these two parameters, the program sets them per job schedule.
 PARTITION_COUNT_PARAMETER = "PartitionCount"
@@ -81,23 +82,6 @@ _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
 @dataclass(frozen=True)
-class ScheduleSettings:
-    """When a runbook runs: every `interval` `frequency`s at `time_of_day` in `time_zone`."""
-
-    frequency: str
-    interval: int
-    time_zone: str
-    time_of_day: tuple[int, int]
-    week_days: tuple[str, ...] = ()
-    month_days: tuple[int, ...] = ()
-
-    def definition(self) -> str:
-        """A stable text of the definition: schedules cannot be updated in place, so it names the schedule's version."""
-        days = ",".join(self.week_days) + "|" + ",".join(map(str, self.month_days))
-        return f"{self.frequency}/{self.interval}/{self.time_zone}/{self.time_of_day[0]:02d}:{self.time_of_day[1]:02d}/{days}"
-
-
-@dataclass(frozen=True)
 class RunbookSettings:
     """One runbook from the repo's runbooks/ folder."""
 
@@ -109,7 +93,7 @@ class RunbookSettings:
     sha256: str
     """Uppercase hex SHA-256 of the file: the content hash Automation checks, and the blob's name."""
     description: str
-    schedule: ScheduleSettings | None
+    schedule: Schedule | None
     parameters: tuple[tuple[str, str], ...]
     """Job parameters besides Organization, as strings (Automation passes job parameters as strings)."""
     hybrid_worker: bool
@@ -138,7 +122,7 @@ class AutomationSettings:
     """None: derived from the tenant and stack (storage account names are global)."""
     hybrid_worker_group: str | None
     runbooks: tuple[RunbookSettings, ...]
-    exchange_rbac: ExchangeRbacSettings | None = None
+    exchange_rbac: ExchangeRbacSpec | None = None
     """Exchange management roles (and scope) for the managed identity itself, kept by the reconciler; an addition to roles."""
     rbac_sync: Any = None
     """The raw `exchangeRbacSync` object; parsed by reconciler_runbook() once the program knows exchangeRbac is in use."""
@@ -193,7 +177,7 @@ def _parse_version(key: str, value: Any, runtime: facts.AutomationRuntime, runti
     return text.strip()
 
 
-def _parse_schedule(key: str, value: Any) -> ScheduleSettings:
+def _parse_schedule(key: str, value: Any) -> Schedule:
     mapping = expect(key, value, dict, "an object with frequency, time and timeZone")
     reject_unknown_keys(key, mapping, _SCHEDULE_KEYS)
     for required in ("frequency", "time", "timeZone"):
@@ -235,7 +219,7 @@ def _parse_schedule(key: str, value: Any) -> ScheduleSettings:
         raise ConfigError(f"{key}.monthDays", "is required for frequency Month (for example [1])")
     if len(set(week_days)) != len(week_days) or len(set(month_days)) != len(month_days):
         raise ConfigError(key, "lists a day twice")
-    return ScheduleSettings(frequency, interval, zone, (int(time_match[1]), int(time_match[2])), week_days, month_days)
+    return Schedule(frequency, interval, zone, (int(time_match[1]), int(time_match[2])), week_days, month_days)
 
 
 def _job_parameter(key: str, value: Any) -> str:

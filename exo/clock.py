@@ -21,3 +21,8 @@ def use(clock: Callable[[], dt.datetime]) -> None:
     """Read the time from `clock` from now on (tests hand in the mock tenant's clock)."""
     global _clock
     _clock = clock
+
+
+def rfc3339(moment: dt.datetime) -> str:
+    """UTC, whole seconds, `Z`: what the azuread provider parses (time.RFC3339) and what the mock tenant stores."""
+    return moment.astimezone(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")

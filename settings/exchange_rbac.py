@@ -18,12 +18,12 @@ from __future__ import annotations
 
 import re
 import uuid
-from dataclasses import dataclass
 from typing import Any
 
-from components import facts
-from components.config_values import ConfigError, expect, reject_unknown_keys
-from components.opath import OpathError, parse_filter
+from exo import facts
+from exo.exchange_rbac_state import CustomRole, ExchangeRbacSpec, RecipientScope
+from settings.opath import OpathError, parse_filter
+from settings.values import ConfigError, expect, reject_unknown_keys
 
 CONFIG_KEY = "exchangeRbac"
 # The Automation account's managed identity in the desired state (identities use their config names).
@@ -34,47 +34,6 @@ _CMDLET = re.compile(r"^[A-Za-z]+-[A-Za-z0-9]+$")
 _SCOPE_KEYS = ("filter", "administrativeUnit")
 # New-ManagementScope -RecipientRestrictionFilter is a string; keep it well inside what a job parameter and a log line carry.
 FILTER_MAX = 1024
-
-
-@dataclass(frozen=True)
-class RecipientScope:
-    """Where the roles apply: recipients matching an OPATH filter, or the members of an administrative unit."""
-
-    filter: str | None = None
-    administrative_unit_id: str | None = None
-
-    def describe(self) -> str:
-        if self.filter is not None:
-            return f"recipients where {self.filter}"
-        return f"members of administrative unit {self.administrative_unit_id}"
-
-
-@dataclass(frozen=True)
-class CustomRole:
-    """A management role copied from a built-in parent with only the listed cmdlets (New-ManagementRole -Parent -EnabledCmdlets)."""
-
-    parent: str
-    cmdlets: tuple[str, ...]
-    """Sorted, case as written; each must be a cmdlet of the parent (the reconciler fails loudly otherwise)."""
-
-
-@dataclass(frozen=True)
-class ExchangeRbacSettings:
-    """Management roles for one principal, held through a custom role group the reconciler owns, optionally scoped."""
-
-    roles: tuple[str, ...]
-    """Canonical role names, sorted: the order in config carries no meaning."""
-    scope: RecipientScope | None
-    custom_role: CustomRole | None = None
-    """A role with only some of a built-in role's cmdlets, held by the same role group."""
-
-    @property
-    def role_labels(self) -> tuple[str, ...]:
-        """What the principal holds, for outputs: built-in roles, and the custom role as parent + cmdlets."""
-        custom = ()
-        if self.custom_role is not None:
-            custom = (f"{self.custom_role.parent} limited to {', '.join(self.custom_role.cmdlets)}",)
-        return (*self.roles, *custom)
 
 
 def _role(name: str) -> str:
@@ -162,7 +121,7 @@ def _parse_scope(key: str, value: Any) -> RecipientScope:
         raise ConfigError(unit_key, f"{raw!r} is not an object id (GUID); use the administrative unit's object id") from None
 
 
-def parse_exchange_rbac(key: str, value: Any) -> ExchangeRbacSettings:
+def parse_exchange_rbac(key: str, value: Any) -> ExchangeRbacSpec:
     """`…exchangeRbac` (already JSON-decoded) into settings."""
     mapping = expect(key, value, dict, "an object with roles and an optional recipientScope")
     reject_unknown_keys(key, mapping, _KEYS)
@@ -173,4 +132,4 @@ def parse_exchange_rbac(key: str, value: Any) -> ExchangeRbacSettings:
         )
     roles = _parse_roles(f"{key}.roles", mapping.get("roles") or [], allow_empty=custom_role is not None)
     scope = None if mapping.get("recipientScope") is None else _parse_scope(f"{key}.recipientScope", mapping["recipientScope"])
-    return ExchangeRbacSettings(roles, scope, custom_role)
+    return ExchangeRbacSpec(roles, scope, custom_role)

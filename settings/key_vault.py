@@ -12,7 +12,8 @@ from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from components.config_values import (
+from components.certificate_vault import VaultReader
+from settings.values import (
     PROJECT,
     ConfigError,
     bounded_int,
@@ -56,20 +57,7 @@ _FIELDS = (
 
 # Principal types a role assignment may state (PrincipalType enum of Microsoft.Authorization 2022-04-01, in facts.AZURE_INPUT_RULES).
 PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup")
-DEFAULT_PRINCIPAL_TYPE = "ServicePrincipal"
 _READER_FIELDS = ("objectId", "type")
-
-
-@dataclass(frozen=True)
-class VaultReader:
-    """A principal that may read the certificates: a managed identity or other service principal, a user or a group."""
-
-    object_id: str
-    principal_type: str = DEFAULT_PRINCIPAL_TYPE
-    """The role assignment's principalType. It cannot be left to Azure: azure-native fills in the spec's default, User, when it is
-    omitted, and a type that is not the object's own fails with UnmatchedPrincipalType. A plain object id in the config means a
-    service principal (the managed identity of a host), which also spares ARM the directory look-up that fails while a principal
-    created moments earlier is still replicating."""
 
 
 @dataclass(frozen=True)

@@ -9,8 +9,8 @@ from typing import Any, TypeVar
 
 import pulumi
 
-from components import facts
-from components.key_material import private_key_form
+from exo import facts
+from exo.key_material import private_key_form
 
 PROJECT = "exo-automation"
 T = TypeVar("T")

@@ -21,8 +21,9 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import rsa
 
 from certtool.material import thumbprint
-from components.config_values import ConfigError
-from components.key_material import private_key_form
+from exo.clock import rfc3339
+from exo.key_material import private_key_form
+from settings.values import ConfigError
 
 MINIMUM_RSA_BITS = 2048
 """The floor the policy pack enforces for every key (policy/exo_policies.py MINIMUM_RSA_BITS) and the generated mode's smallest size."""
@@ -35,11 +36,6 @@ MAX_FILE_BYTES = 64 * 1024
 _PEM_BLOCK = re.compile(rb"-----BEGIN ([A-Z0-9 ]+)-----")
 _CERTIFICATE_LABELS = {b"CERTIFICATE", b"X509 CERTIFICATE", b"TRUSTED CERTIFICATE"}
 _BASE64_TEXT = re.compile(rb"^[A-Za-z0-9+/=\s]+$")
-
-
-def rfc3339(moment: datetime.datetime) -> str:
-    """UTC, whole seconds, `Z`: what the azuread provider parses (time.RFC3339) and what the mock tenant stores."""
-    return moment.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)

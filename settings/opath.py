@@ -22,7 +22,7 @@ import re
 from collections.abc import Collection
 from dataclasses import dataclass
 
-from components import facts
+from exo import facts
 
 _SYSTEM_VALUES = ("$null", "$true", "$false")
 

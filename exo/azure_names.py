@@ -12,7 +12,7 @@ import hashlib
 import re
 from collections.abc import Sequence
 
-from components import facts
+from exo import facts
 
 ACCOUNT = "azure-native:automation:AutomationAccount"
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"

@@ -4,16 +4,34 @@ from __future__ import annotations
 
 import datetime as dt
 import zoneinfo
-
-from components.automation_settings import WEEK_DAYS, ScheduleSettings
+from dataclasses import dataclass
 
 # Azure Automation refuses a start time less than 5 minutes after the schedule is created (Azure/bicep #9780). The program's clock
 # is read before `pulumi up` creates anything, so the margin covers the time until the Schedule's PUT (it waits only for the
 # account) and leaves the asynchronous module import time to finish before the first job.
 MINIMUM_LEAD = dt.timedelta(minutes=15)
 
+WEEK_DAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
-def first_run(anchor: dt.datetime, schedule: ScheduleSettings, lead: dt.timedelta = MINIMUM_LEAD) -> dt.datetime:
+
+@dataclass(frozen=True)
+class Schedule:
+    """When a runbook runs: every `interval` `frequency`s at `time_of_day` in `time_zone`."""
+
+    frequency: str
+    interval: int
+    time_zone: str
+    time_of_day: tuple[int, int]
+    week_days: tuple[str, ...] = ()
+    month_days: tuple[int, ...] = ()
+
+    def definition(self) -> str:
+        """A stable text of the definition: schedules cannot be updated in place, so it names the schedule's version."""
+        days = ",".join(self.week_days) + "|" + ",".join(map(str, self.month_days))
+        return f"{self.frequency}/{self.interval}/{self.time_zone}/{self.time_of_day[0]:02d}:{self.time_of_day[1]:02d}/{days}"
+
+
+def first_run(anchor: dt.datetime, schedule: Schedule, lead: dt.timedelta = MINIMUM_LEAD) -> dt.datetime:
     """The first instant at least `lead` after `anchor` that matches the schedule, in the schedule's time zone."""
     zone = zoneinfo.ZoneInfo(schedule.time_zone)
     earliest = (anchor + lead).astimezone(zone)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from components import facts
+from exo import facts
 
 
 def _quote(value: str) -> str:

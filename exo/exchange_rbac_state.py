@@ -18,7 +18,47 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from components.exchange_rbac_settings import ExchangeRbacSettings
+
+@dataclass(frozen=True)
+class RecipientScope:
+    """Where the roles apply: recipients matching an OPATH filter, or the members of an administrative unit."""
+
+    filter: str | None = None
+    administrative_unit_id: str | None = None
+
+    def describe(self) -> str:
+        if self.filter is not None:
+            return f"recipients where {self.filter}"
+        return f"members of administrative unit {self.administrative_unit_id}"
+
+
+@dataclass(frozen=True)
+class CustomRole:
+    """A management role copied from a built-in parent with only the listed cmdlets (New-ManagementRole -Parent -EnabledCmdlets)."""
+
+    parent: str
+    cmdlets: tuple[str, ...]
+    """Sorted, case as written; each must be a cmdlet of the parent (the reconciler fails loudly otherwise)."""
+
+
+@dataclass(frozen=True)
+class ExchangeRbacSpec:
+    """Management roles for one principal, held through a custom role group the reconciler owns, optionally scoped."""
+
+    roles: tuple[str, ...]
+    """Canonical role names, sorted: the order in config carries no meaning."""
+    scope: RecipientScope | None
+    custom_role: CustomRole | None = None
+    """A role with only some of a built-in role's cmdlets, held by the same role group."""
+
+    @property
+    def role_labels(self) -> tuple[str, ...]:
+        """What the principal holds, for outputs: built-in roles, and the custom role as parent + cmdlets."""
+        custom = ()
+        if self.custom_role is not None:
+            custom = (f"{self.custom_role.parent} limited to {', '.join(self.custom_role.cmdlets)}",)
+        return (*self.roles, *custom)
+
 
 SCHEMA_VERSION = 1
 VARIABLE_NAME = "ExchangeRbacDesiredState"
@@ -46,10 +86,10 @@ class PrincipalRbac:
     app_id: str
     object_id: str
     """Object id of the service principal in Entra (New-ServicePrincipal -ObjectId)."""
-    settings: ExchangeRbacSettings
+    settings: ExchangeRbacSpec
 
 
-def _scope_data(settings: ExchangeRbacSettings) -> dict[str, str] | None:
+def _scope_data(settings: ExchangeRbacSpec) -> dict[str, str] | None:
     scope = settings.scope
     if scope is None:
         return None
@@ -58,12 +98,12 @@ def _scope_data(settings: ExchangeRbacSettings) -> dict[str, str] | None:
     return {"kind": "administrativeUnit", "administrativeUnitId": str(scope.administrative_unit_id)}
 
 
-def _custom_role_data(settings: ExchangeRbacSettings) -> dict[str, Any] | None:
+def _custom_role_data(settings: ExchangeRbacSpec) -> dict[str, Any] | None:
     custom = settings.custom_role
     return None if custom is None else {"parent": custom.parent, "cmdlets": list(custom.cmdlets)}
 
 
-def role_group_name(prefix: str, principal: str, settings: ExchangeRbacSettings) -> str:
+def role_group_name(prefix: str, principal: str, settings: ExchangeRbacSpec) -> str:
     content = {
         "principal": principal,
         "roles": list(settings.roles),
@@ -126,7 +166,7 @@ def state_sha256(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest().upper()
 
 
-def effective_permissions(entra_roles: Sequence[str], settings: ExchangeRbacSettings | None) -> dict[str, Any]:
+def effective_permissions(entra_roles: Sequence[str], settings: ExchangeRbacSpec | None) -> dict[str, Any]:
     """What a principal can do, in words an admin reads in the stack outputs."""
     result: dict[str, Any] = {"entraRoles": list(entra_roles)}
     if settings is not None:
