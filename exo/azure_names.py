@@ -72,3 +72,9 @@ def runtime_environment_name(powershell: tuple[int, int]) -> str:
     if found:
         raise ValueError(f"runtime environment name {name!r} is invalid: {found[0]}")
     return name
+
+
+def default_storage_account_name(tenant_id: str, stack: str, account_name: str) -> str:
+    """Storage account names are global: derive one from the tenant, stack and account, the same on every run."""
+    digest = hashlib.sha256(f"{tenant_id}/{stack}/{account_name}".lower().encode()).hexdigest()
+    return f"stexo{digest[:19]}"

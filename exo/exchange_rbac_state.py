@@ -18,6 +18,9 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+# The managed identity's name in the desired state (an app identity may not take it).
+MANAGED_IDENTITY_PRINCIPAL = "automation"
+
 
 @dataclass(frozen=True)
 class RecipientScope:

@@ -11,12 +11,11 @@ import hashlib
 import math
 import re
 import zoneinfo
-from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Any
 
+from components.automation import ENVIRONMENT_PARAMETER, AutomationSpec, RunbookSpec
 from exo import azure_names, facts
-from exo.exchange_rbac_state import ExchangeRbacSpec
 from exo.powershell_script import ROLES_HEADER_PREFIX, RoleDeclaration, read_role_declaration, read_script
 from exo.schedule_time import WEEK_DAYS, Schedule
 from settings.exchange_rbac import CONFIG_KEY as EXCHANGE_RBAC_KEY
@@ -38,7 +37,6 @@ from settings.values import (
 RUNBOOK_FOLDER = "runbooks"
 ORGANIZATION_PARAMETER = "Organization"
 # Set by the program, never by config: the tenant's domain, and the national cloud when the runbook takes it.
-ENVIRONMENT_PARAMETER = "ExchangeEnvironmentName"
 FREQUENCIES = ("Hour", "Day", "Week", "Month")
 INTERVAL_RANGE = (1, 100)
 # One logical run split into N jobs: the runbook takes these two parameters, the program sets them per job schedule.
@@ -81,57 +79,6 @@ _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
-@dataclass(frozen=True)
-class RunbookSettings:
-    """One runbook from the repo's runbooks/ folder."""
-
-    name: str
-    path: Path
-    """Absolute path of the .ps1 file (read here)."""
-    source: str
-    """The same file relative to the project, as the blob's FileAsset: the state must not carry this machine's absolute path."""
-    sha256: str
-    """Uppercase hex SHA-256 of the file: the content hash Automation checks, and the blob's name."""
-    description: str
-    schedule: Schedule | None
-    parameters: tuple[tuple[str, str], ...]
-    """Job parameters besides Organization, as strings (Automation passes job parameters as strings)."""
-    hybrid_worker: bool
-    takes_environment_name: bool
-    """The runbook declares -ExchangeEnvironmentName: the program passes the cloud's value outside the commercial cloud."""
-    roles: RoleDeclaration
-    """The Entra roles the runbook declares it needs (its `# exo-automation:roles` line)."""
-    partitions: int = 1
-    """Jobs per scheduled run: each gets -PartitionCount partitions and its own -PartitionIndex."""
-
-
-@dataclass(frozen=True)
-class AutomationSettings:
-    """The Automation account, its managed identity's grant, its runtime and its runbooks."""
-
-    location: str
-    resource_group_name: str
-    create_resource_group: bool
-    account_name: str
-    public_network_access: bool
-    tags: tuple[tuple[str, str], ...]
-    runtime: facts.AutomationRuntime
-    exchange_module_version: str
-    roles: tuple[facts.ExchangeRole, ...]
-    storage_account_name: str | None
-    """None: derived from the tenant and stack (storage account names are global)."""
-    hybrid_worker_group: str | None
-    runbooks: tuple[RunbookSettings, ...]
-    exchange_rbac: ExchangeRbacSpec | None = None
-    """Exchange management roles (and scope) for the managed identity itself, kept by the reconciler; an addition to roles."""
-    rbac_sync: Any = None
-    """The raw `exchangeRbacSync` object; parsed by reconciler_runbook() once the program knows exchangeRbac is in use."""
-
-    @property
-    def role_names(self) -> tuple[str, ...]:
-        return tuple(role.display_name for role in self.roles)
-
-
 def recommended_partitions(mailboxes: int, calls_per_mailbox: float) -> int:
     """Jobs needed so that each one's per-mailbox calls fit the job budget at the design throughput (docs/runbooks.md, "Scale")."""
     seconds = mailboxes * calls_per_mailbox / DESIGN_CALLS_PER_SECOND
@@ -144,12 +91,6 @@ def missing_roles(declaration: RoleDeclaration, held: set[str]) -> tuple[str, ..
         return ()
     gaps = [tuple(role for role in group if role not in held) for group in declaration.any_of]
     return min(gaps, key=len)
-
-
-def default_storage_account_name(tenant_id: str, stack: str, account_name: str) -> str:
-    """Storage account names are global: derive one from the tenant, stack and account, the same on every run."""
-    digest = hashlib.sha256(f"{tenant_id}/{stack}/{account_name}".lower().encode()).hexdigest()
-    return f"stexo{digest[:19]}"
 
 
 def _name(key: str, value: Any, pattern: re.Pattern[str], rule: str) -> str:
@@ -230,7 +171,7 @@ def _job_parameter(key: str, value: Any) -> str:
     raise ConfigError(key, f"must be a string, number or true/false (Automation passes job parameters as strings), got {value!r}")
 
 
-def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group: str | None) -> RunbookSettings:
+def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group: str | None) -> RunbookSpec:
     mapping = expect(key, value, dict, "an object with name and file")
     reject_unknown_keys(key, mapping, _RUNBOOK_KEYS)
     for required in ("name", "file"):
@@ -322,7 +263,7 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
                 partitions_key,
                 f"{relative} declares no {' or '.join('-' + p for p in absent)} parameter, so it cannot be split into {partitions} jobs",
             )
-    return RunbookSettings(
+    return RunbookSpec(
         name=name,
         path=path,
         source=relative.as_posix(),
@@ -337,7 +278,7 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
     )
 
 
-def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, allow_global_administrator: bool) -> AutomationSettings | None:
+def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, allow_global_administrator: bool) -> AutomationSpec | None:
     """`exo-automation:automation` (already JSON-decoded) into settings; None when absent or `enabled: false`."""
     if value is None:
         return None
@@ -399,7 +340,7 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
                 f"{', '.join(sorted(held))}: missing {' + '.join(gap)}. Why: {runbook.roles.reason}",
             )
 
-    return AutomationSettings(
+    return AutomationSpec(
         location=location,
         resource_group_name=optional(
             mapping,
@@ -445,7 +386,6 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
         hybrid_worker_group=worker_group,
         runbooks=runbooks,
         exchange_rbac=optional(mapping, EXCHANGE_RBAC_KEY, None, lambda v: parse_exchange_rbac(f"{key}.{EXCHANGE_RBAC_KEY}", v)),
-        rbac_sync=mapping.get("exchangeRbacSync"),
     )
 
 
@@ -457,9 +397,9 @@ _RBAC_SYNC_KEYS = ("schedule", "dryRun")
 DEFAULT_RECONCILER_SCHEDULE = {"frequency": "Day", "interval": 1, "time": "03:15", "timeZone": "UTC"}
 
 
-def reconciler_runbook(key: str, automation: AutomationSettings, project_dir: Path) -> RunbookSettings:
+def reconciler_runbook(key: str, raw_sync: Any, automation: AutomationSpec, project_dir: Path) -> RunbookSpec:
     """The reconciler runbook with its schedule and dry-run switch from `exchangeRbacSync` (key: that object's config key)."""
-    raw = {} if automation.rbac_sync is None else automation.rbac_sync
+    raw = {} if raw_sync is None else raw_sync
     mapping = expect(key, raw, dict, "an object with schedule and dryRun")
     reject_unknown_keys(key, mapping, _RBAC_SYNC_KEYS)
     dry_run = optional(mapping, "dryRun", False, lambda v: expect(f"{key}.dryRun", v, bool, "true or false"))

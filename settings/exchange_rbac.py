@@ -27,7 +27,6 @@ from settings.values import ConfigError, expect, reject_unknown_keys
 
 CONFIG_KEY = "exchangeRbac"
 # The Automation account's managed identity in the desired state (identities use their config names).
-MANAGED_IDENTITY_PRINCIPAL = "automation"
 _KEYS = ("roles", "customRole", "recipientScope")
 _CUSTOM_ROLE_KEYS = ("parent", "cmdlets")
 _CMDLET = re.compile(r"^[A-Za-z]+-[A-Za-z0-9]+$")

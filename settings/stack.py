@@ -10,15 +10,16 @@ import datetime
 import re
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from components.automation import AutomationSpec, RunbookSpec
 from exo import clock, facts
-from exo.exchange_rbac_state import ExchangeRbacSpec
-from settings.automation import AutomationSettings, RunbookSettings, parse_automation, reconciler_runbook
+from exo.exchange_rbac_state import MANAGED_IDENTITY_PRINCIPAL, ExchangeRbacSpec
+from settings.automation import parse_automation, reconciler_runbook
 from settings.exchange_rbac import CONFIG_KEY as EXCHANGE_RBAC_KEY
-from settings.exchange_rbac import MANAGED_IDENTITY_PRINCIPAL, parse_exchange_rbac
+from settings.exchange_rbac import parse_exchange_rbac
 from settings.host_certificate import (
     DEFAULT_WARN_BEFORE_DAYS,
     WARN_BEFORE_DAYS_RANGE,
@@ -107,12 +108,15 @@ class StackSettings:
     allow_global_administrator: bool
     additional_owners: tuple[str, ...]
     """Object ids that co-own every app registration besides the deploying principal."""
-    automation: AutomationSettings | None = None
+    automation: AutomationSpec | None = None
     """The Azure Automation account with a managed identity; None when not enabled."""
     key_vault: KeyVaultSettings | None = None
     """The Key Vault that hands certificates to hosts with a managed identity; None when not enabled."""
-    rbac_reconciler: RunbookSettings | None = None
-    """Sync-ExchangeRbac.ps1 with its schedule, when any principal declares exchangeRbac; None otherwise."""
+
+    @property
+    def rbac_reconciler(self) -> RunbookSpec | None:
+        """Sync-ExchangeRbac.ps1 with its schedule, when any principal declares exchangeRbac; None otherwise."""
+        return None if self.automation is None else self.automation.reconciler
 
     @property
     def uses_exchange_rbac(self) -> bool:
@@ -350,12 +354,12 @@ def _reject_vault_without_generated_keys(key: str, key_vault: KeyVaultSettings |
 
 
 def _rbac_reconciler(
-    identities: tuple[IdentitySettings, ...], automation: AutomationSettings | None, project_dir: Path
-) -> RunbookSettings | None:
+    identities: tuple[IdentitySettings, ...], automation: AutomationSpec | None, raw_sync: Any, project_dir: Path
+) -> RunbookSpec | None:
     """Exchange RBAC is applied by a runbook on the Automation account: it must exist and hold a role that can manage RBAC."""
     declared = [i for i, identity in enumerate(identities) if identity.exchange_rbac is not None]
     # exchangeRbacSync alone keeps the reconciler with an empty desired state: that is how owned Exchange objects are removed.
-    if not declared and (automation is None or (automation.exchange_rbac is None and automation.rbac_sync is None)):
+    if not declared and (automation is None or (automation.exchange_rbac is None and raw_sync is None)):
         return None
     if automation is not None and automation.exchange_rbac is not None:
         # The managed identity is the principal named "automation" in the desired state; an identity may not take that name too.
@@ -376,7 +380,7 @@ def _rbac_reconciler(
             f"the managed identity runs the Exchange RBAC reconciler, which needs the Role Management role: add one of "
             f"{', '.join(facts.RBAC_RECONCILER_ROLES)} (held: {', '.join(automation.role_names)})",
         )
-    return reconciler_runbook(f"{key_of('automation')}.exchangeRbacSync", automation, project_dir)
+    return reconciler_runbook(f"{key_of('automation')}.exchangeRbacSync", raw_sync, automation, project_dir)
 
 
 def parse_settings(
@@ -414,14 +418,15 @@ def parse_settings(
     reject_duplicates(identities_key, "name", [identity.name for identity in identities])
     reject_duplicates(identities_key, "displayName", [identity.display_name for identity in identities])
 
+    raw_automation = None if config.get("automation") in (None, "") else parse_json(key_of("automation"), str(config.get("automation")))
     automation = parse_automation(
-        key_of("automation"),
-        None if config.get("automation") in (None, "") else parse_json(key_of("automation"), str(config.get("automation"))),
-        stack=stack,
-        project_dir=project_dir,
-        allow_global_administrator=allow_global_administrator,
+        key_of("automation"), raw_automation, stack=stack, project_dir=project_dir, allow_global_administrator=allow_global_administrator
     )
-    rbac_reconciler = _rbac_reconciler(identities, automation, project_dir)
+    # parse_automation accepted the shape; exchangeRbacSync is read once the program knows whether Exchange RBAC is in use.
+    raw_sync = raw_automation.get("exchangeRbacSync") if isinstance(raw_automation, dict) else None
+    rbac_reconciler = _rbac_reconciler(identities, automation, raw_sync, project_dir)
+    if automation is not None:
+        automation = replace(automation, reconciler=rbac_reconciler)
 
     raw_organization = config.get("organization")
     organization = parse_organization(key_of("organization"), raw_organization, cloud) if raw_organization not in (None, "") else None
@@ -438,6 +443,5 @@ def parse_settings(
         allow_global_administrator=allow_global_administrator,
         additional_owners=_parse_owners(key_of("additionalOwners"), config.get("additionalOwners")),
         automation=automation,
-        rbac_reconciler=rbac_reconciler,
         key_vault=key_vault,
     )
