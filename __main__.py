@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 import os
-from dataclasses import replace
 from pathlib import Path
 
 import pulumi
 
-from components.app_certificate import CertificateSpec
 from components.app_identity import ExchangeAppIdentity, ExchangeAppIdentityArgs
 from components.automation import ExchangeAutomation, ExchangeAutomationArgs
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
@@ -17,8 +15,7 @@ from components.exchange_rbac import ExchangeRbacPrincipal
 from components.tenant import Tenant, lookup_tenant
 from exo import clock
 from exo.exchange_rbac_state import effective_permissions
-from settings.host_certificate import HostCertificateSettings
-from settings.stack import CONFIG_KEYS, IdentitySettings, StackSettings, parse_settings
+from settings.stack import CONFIG_KEYS, StackSettings, parse_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent
 
@@ -31,43 +28,21 @@ def read_settings(now: dt.datetime) -> StackSettings:
     return parse_settings(raw, pulumi.get_stack(), azuread_environment, PROJECT_DIR, now=now)
 
 
-def with_certificate(args: ExchangeAppIdentityArgs, identity: IdentitySettings) -> ExchangeAppIdentityArgs:
-    """The identity's certificate as the component takes it: a spec the program generates from, or the hosts' PEMs."""
-    certificate = identity.certificate
-    if isinstance(certificate, HostCertificateSettings):
-        return replace(args, host_certificates=certificate.certificate_pems)
-    spec = CertificateSpec(
-        common_name=certificate.common_name,
-        rsa_bits=certificate.rsa_bits,
-        validity_period_hours=certificate.validity_period_hours,
-        early_renewal_hours=certificate.early_renewal_hours,
-    )
-    return replace(
-        args,
-        certificate=spec,
-        certificate_generation=certificate.generation,
-        keep_previous_certificate=certificate.keep_previous_generation,
-    )
-
-
 def app_identities(settings: StackSettings, tenant: Tenant) -> dict[str, ExchangeAppIdentity]:
     owners = pulumi.Output.all(tenant.deployer_object_id, *settings.additional_owners).apply(lambda ids: sorted(set(ids), key=ids.index))
     return {
         identity.name: ExchangeAppIdentity(
             identity.name,
-            with_certificate(
-                ExchangeAppIdentityArgs(
-                    display_name=identity.display_name,
-                    owners=owners,
-                    roles=identity.role_names,
-                    exchange_service_principal_object_id=tenant.exchange.object_id,
-                    manage_as_app_role_id=tenant.exchange.manage_as_app_role_id,
-                    tenant_id=tenant.tenant_id,
-                    organization=tenant.organization,
-                    cloud=settings.cloud,
-                    certificate=None,
-                ),
-                identity,
+            ExchangeAppIdentityArgs(
+                display_name=identity.display_name,
+                owners=owners,
+                roles=identity.role_names,
+                exchange=tenant.exchange,
+                tenant_id=tenant.tenant_id,
+                organization=tenant.organization,
+                cloud=settings.cloud,
+                certificate=identity.generated_certificate,
+                host_certificates=identity.host_certificate_pems,
             ),
         )
         for identity in settings.identities

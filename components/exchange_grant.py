@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_azuread as azuread
 
+from components.tenant import ExchangeServicePrincipal
 from exo import facts
 
 
@@ -22,10 +23,9 @@ def _slug(text: str) -> str:
 class ExchangeGrantArgs:
     principal_object_id: pulumi.Input[str]
     """Object id of the service principal (app SP or managed identity) that receives the grant."""
-    exchange_service_principal_object_id: pulumi.Input[str]
-    """Object id of this tenant's Office 365 Exchange Online service principal (looked up, never managed)."""
-    manage_as_app_role_id: pulumi.Input[str]
-    """Id of the Exchange.ManageAsApp app role, verified on that service principal."""
+    exchange: ExchangeServicePrincipal
+    """This tenant's Office 365 Exchange Online service principal (looked up, never managed) and the Exchange.ManageAsApp role
+    verified on it."""
     roles: Sequence[str] = field(default_factory=lambda: [facts.DEFAULT_ROLE])
     """Display names of the Entra roles to assign; each must be one Exchange supports for app-only access. Empty: no directory role
     (the principal's permissions come from Exchange RBAC only)."""
@@ -50,9 +50,9 @@ class ExchangeGrant(pulumi.ComponentResource):
         # directory role assignment, so the roles wait for the app role assignment: once it exists, the principal is visible.
         manage_as_app = azuread.AppRoleAssignment(
             f"{name}-manage-as-app",
-            app_role_id=args.manage_as_app_role_id,
+            app_role_id=args.exchange.manage_as_app_role_id,
             principal_object_id=args.principal_object_id,
-            resource_object_id=args.exchange_service_principal_object_id,
+            resource_object_id=args.exchange.object_id,
             # Its retry loop is what absorbs the delay: give it longer than the provider's default 5 minutes.
             opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(create="15m")),
         )

@@ -7,7 +7,8 @@ from typing import Any
 
 import pulumi
 
-from settings.stack import CertificateSettings, parse_settings
+from components.app_certificate import CertificateSpec
+from settings.stack import parse_settings
 from settings.values import ConfigError
 from tests.harness import evaluate
 from tests.mock_tenant import MockTenant
@@ -105,9 +106,9 @@ class GoodConfig(unittest.TestCase):
         self.assertEqual(identity.name, "exo")
         self.assertEqual(identity.display_name, "exo-automation-dev-exo")
         self.assertEqual(identity.role_names, ("Exchange Administrator",))
-        self.assertIsInstance(identity.certificate, CertificateSettings, "the program generates the certificate unless told otherwise")
-        assert isinstance(identity.certificate, CertificateSettings)
-        self.assertEqual(identity.certificate.validity_months, 12)
+        self.assertIsInstance(identity.certificate, CertificateSpec, "the program generates the certificate unless told otherwise")
+        assert isinstance(identity.certificate, CertificateSpec)
+        self.assertEqual((identity.certificate.generation, identity.certificate.keep_previous_generation), (1, False))
         self.assertEqual(identity.certificate.validity_period_hours, 8760)
         self.assertEqual(identity.certificate.early_renewal_hours, 720)
         self.assertEqual(identity.certificate.rsa_bits, 2048)
