@@ -36,7 +36,7 @@ def app_identities(settings: StackSettings, tenant: Tenant) -> dict[str, Exchang
             ExchangeAppIdentityArgs(
                 display_name=identity.display_name,
                 owners=owners,
-                roles=identity.role_names,
+                roles=identity.roles,
                 exchange=tenant.exchange,
                 tenant_id=tenant.tenant_id,
                 organization=tenant.organization,

@@ -24,8 +24,8 @@ class ExchangeAppIdentityArgs:
     """Display name of the app registration."""
     owners: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Object ids of the app's owners (the deploying principal first)."""
-    roles: Sequence[str]
-    """Entra roles (display names) the identity holds; each supported by Exchange app-only."""
+    roles: Sequence[facts.ExchangeRole]
+    """Entra roles the identity holds, from the catalogue of roles Exchange supports for app-only access."""
     exchange: ExchangeServicePrincipal
     """This tenant's Office 365 Exchange Online service principal and its verified Exchange.ManageAsApp role (looked up)."""
     tenant_id: pulumi.Input[str]
@@ -152,7 +152,7 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
         )
 
         cloud = args.cloud
-        self.roles = list(args.roles)
+        self.roles = [role.display_name for role in args.roles]
         self.exchange_environment_name = cloud.exchange_environment_name
         self.client_id = application.client_id
         self.application_object_id = application.object_id
@@ -169,7 +169,7 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
         self.connect_command = pulumi.Output.all(self.thumbprint, self.client_id, self.organization).apply(
             lambda v: connect_commands.exchange_certificate_command(v[0], v[1], v[2], cloud)
         )
-        allows_compliance = any(facts.ROLES[role].security_compliance for role in args.roles)
+        allows_compliance = any(role.security_compliance for role in args.roles)
         self.ipps_connect_command = (
             pulumi.Output.all(self.thumbprint, self.client_id, self.organization).apply(
                 lambda v: connect_commands.compliance_certificate_command(v[0], v[1], v[2], cloud)

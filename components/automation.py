@@ -56,6 +56,7 @@ class AutomationSpec:
     account_name: str
     public_network_access: bool
     tags: tuple[tuple[str, str], ...]
+    """The configured tags with PROGRAM_TAGS on top (settings.values.with_program_tags): what every Automation resource carries."""
     runtime: facts.AutomationRuntime
     exchange_module_version: str
     roles: tuple[facts.ExchangeRole, ...]
@@ -75,7 +76,7 @@ class AutomationSpec:
 
 # Set by the program, never by config: the national cloud's name for runbooks that take it (outside the commercial cloud).
 ENVIRONMENT_PARAMETER = "ExchangeEnvironmentName"
-# The program's own tags: they win over configured tags of the same name, so a config cannot disown what the program manages.
+# The program's own tags on everything in Automation; settings put them on top of the configured ones (settings.values).
 PROGRAM_TAGS = {"managed-by": "exo-automation"}
 
 
@@ -117,7 +118,7 @@ class ExchangeAutomation:
     def __init__(self, args: ExchangeAutomationArgs) -> None:
         spec, tenant = args.spec, args.tenant
         self._spec, self._cloud, self._organization = spec, args.cloud, tenant.organization
-        tags = {**dict(spec.tags), **PROGRAM_TAGS}
+        tags = dict(spec.tags)
         self.account = ExchangeAutomationAccount(
             "automation",
             ExchangeAutomationAccountArgs(
@@ -128,7 +129,7 @@ class ExchangeAutomation:
                 runtime=spec.runtime,
                 exchange_module_version=spec.exchange_module_version,
                 exchange=tenant.exchange,
-                roles=spec.role_names,
+                roles=spec.roles,
                 public_network_access=spec.public_network_access,
                 hybrid_worker_group=spec.hybrid_worker_group,
                 tags=tags,

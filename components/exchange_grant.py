@@ -26,9 +26,9 @@ class ExchangeGrantArgs:
     exchange: ExchangeServicePrincipal
     """This tenant's Office 365 Exchange Online service principal (looked up, never managed) and the Exchange.ManageAsApp role
     verified on it."""
-    roles: Sequence[str] = field(default_factory=lambda: [facts.DEFAULT_ROLE])
-    """Display names of the Entra roles to assign; each must be one Exchange supports for app-only access. Empty: no directory role
-    (the principal's permissions come from Exchange RBAC only)."""
+    roles: Sequence[facts.ExchangeRole] = field(default_factory=lambda: [facts.ROLES[facts.DEFAULT_ROLE]])
+    """The Entra roles to assign, from the catalogue of roles Exchange supports for app-only access (facts.ROLES). Empty: no
+    directory role (the principal's permissions come from Exchange RBAC only)."""
 
 
 class ExchangeGrant(pulumi.ComponentResource):
@@ -41,11 +41,7 @@ class ExchangeGrant(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ExchangeGrantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("exo-automation:index:ExchangeGrant", name, None, opts)
-        unknown = [role for role in args.roles if role not in facts.ROLES]
         # No roles is allowed: Exchange.ManageAsApp alone, for a principal whose permissions come from Exchange RBAC (role groups).
-        if unknown:
-            raise ValueError(f"ExchangeGrant {name}: roles must be from {', '.join(facts.ROLES)}; got {list(args.roles)}")
-
         # A new principal takes a while to replicate in Entra. The provider retries the app role assignment on 404 but not the
         # directory role assignment, so the roles wait for the app role assignment: once it exists, the principal is visible.
         manage_as_app = azuread.AppRoleAssignment(
@@ -57,10 +53,10 @@ class ExchangeGrant(pulumi.ComponentResource):
             opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(create="15m")),
         )
         assignments = {
-            role: azuread.DirectoryRoleAssignment(
-                f"{name}-{_slug(role)}",
+            role.display_name: azuread.DirectoryRoleAssignment(
+                f"{name}-{_slug(role.display_name)}",
                 # A built-in role's template id works directly: no DirectoryRole activation resource is needed.
-                role_id=facts.ROLES[role].template_id,
+                role_id=role.template_id,
                 principal_object_id=args.principal_object_id,
                 directory_scope_id="/",
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[manage_as_app]),

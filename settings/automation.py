@@ -14,7 +14,7 @@ import zoneinfo
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from components.automation import ENVIRONMENT_PARAMETER, AutomationSpec, RunbookSpec
+from components.automation import ENVIRONMENT_PARAMETER, PROGRAM_TAGS, AutomationSpec, RunbookSpec
 from exo import azure_names, facts
 from exo.powershell_script import ROLES_HEADER_PREFIX, RoleDeclaration, read_role_declaration, read_script
 from exo.schedule_time import WEEK_DAYS, Schedule
@@ -32,6 +32,7 @@ from settings.values import (
     parse_tags,
     reject_duplicates,
     reject_unknown_keys,
+    with_program_tags,
 )
 
 RUNBOOK_FOLDER = "runbooks"
@@ -367,7 +368,12 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
             mapping, "publicNetworkAccess", True, lambda v: expect(f"{key}.publicNetworkAccess", v, bool, "true or false")
         ),
         # ARM resources take up to 50 tags; the program adds managed-by.
-        tags=optional(mapping, "tags", (), lambda v: tuple(sorted(parse_tags(f"{key}.tags", v, ("managed-by",), 50).items()))),
+        tags=tuple(
+            with_program_tags(
+                dict(optional(mapping, "tags", (), lambda v: tuple(sorted(parse_tags(f"{key}.tags", v, tuple(PROGRAM_TAGS), 50).items())))),
+                PROGRAM_TAGS,
+            ).items()
+        ),
         runtime=runtime,
         exchange_module_version=module_version,
         roles=roles,

@@ -25,6 +25,7 @@ from settings.values import (
     parse_resource_group_name,
     parse_tags,
     reject_unknown_keys,
+    with_program_tags,
 )
 
 CONFIG_KEY = "keyVault"
@@ -86,7 +87,7 @@ _DEFAULT_TAG_NAMES = ("managed-by", "pulumi-stack")
 
 
 def default_tags(stack: str) -> dict[str, str]:
-    """Tags every vault resource carries, so that an owner finds the stack that manages it (configured tags may override them)."""
+    """Tags every vault resource carries, so that an owner finds the stack that manages it (they win over configured tags)."""
     return dict(zip(_DEFAULT_TAG_NAMES, (PROJECT, stack), strict=True))
 
 
@@ -167,7 +168,9 @@ def parse_key_vault_settings(raw: object, key: str, stack: str) -> KeyVaultSetti
     location = optional(mapping, "location", None, lambda v: parse_location(f"{key}.location", v))
     if create_resource_group and location is None:
         raise ConfigError(f"{key}.location", "is required when createResourceGroup is true (the region of the new resource group)")
-    tags = {**default_tags(stack), **optional(mapping, "tags", {}, lambda v: parse_tags(f"{key}.tags", v, _DEFAULT_TAG_NAMES, _TAG_LIMIT))}
+    tags = with_program_tags(
+        optional(mapping, "tags", {}, lambda v: parse_tags(f"{key}.tags", v, _DEFAULT_TAG_NAMES, _TAG_LIMIT)), default_tags(stack)
+    )
     return KeyVaultSettings(
         enabled=True,
         name=_parse_name(f"{key}.name", mapping["name"]),

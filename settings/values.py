@@ -148,6 +148,12 @@ def parse_location(key: str, value: Any) -> str:
     return location
 
 
+def with_program_tags(configured: Mapping[str, str], program: Mapping[str, str]) -> dict[str, str]:
+    """The one tag policy: configured tags, and the program's own on top. The program's tags win, so that a config cannot disown
+    what the program manages (a clean-up keyed on `managed-by` must find everything it made)."""
+    return {**configured, **program}
+
+
 def parse_tags(key: str, value: Any, added: Sequence[str], limit: int) -> dict[str, str]:
     """Tags from config; `added` are the tags the program sets itself, `limit` the most the resource takes."""
     mapping = expect(key, value, dict, "an object of tag names to string values")

@@ -228,3 +228,8 @@ class CreationTimeProviderBehaviour(unittest.TestCase):
         other = provider.diff(str(created.id), created.outs, {"triggers": {"sha256": "CD"}})
         self.assertTrue(other.changes)
         self.assertEqual(other.replaces, ["triggers"])
+
+
+def test_the_programs_tags_win_over_configured_ones_as_on_the_key_vault() -> None:
+    automation = parse({**dev_automation(), "tags": {"managed-by": "platform-team", "owner": "messaging"}})
+    assert dict(automation.tags) == {"managed-by": "exo-automation", "owner": "messaging"}

@@ -71,7 +71,8 @@ def test_every_field() -> None:
     assert settings.readers == (VaultReader(READERS[0]),)  # GUIDs normalised to lowercase, a service principal
     assert settings.public_network_access is False
     assert settings.soft_delete_retention_days == 7
-    assert dict(settings.tags) == {"managed-by": "platform-team", "pulumi-stack": "prod", "owner": "messaging"}
+    # One tag policy for the program: its own tags win over configured ones of the same name.
+    assert dict(settings.tags) == {"managed-by": "exo-automation", "pulumi-stack": "prod", "owner": "messaging"}
 
 
 BAD: list[tuple[object, str, str]] = [
