@@ -20,7 +20,6 @@ from settings.values import (
     expect,
     optional,
     parse_azure_name,
-    parse_json,
     parse_location,
     parse_resource_group_name,
     parse_tags,
@@ -30,7 +29,6 @@ from settings.values import (
 
 CONFIG_KEY = "keyVault"
 """Bare config key (namespace exo-automation)."""
-CONFIG_KEY_DESCRIPTION = "Azure Key Vault that holds each identity's certificate and key for hosts with a managed identity (off by default)"
 
 # Key Vault names: the rules in facts.AZURE_INPUT_RULES (3-24 letters, digits and hyphens, a letter first, a letter or digit last,
 # no '--'). Names are global (they are DNS names): the config must choose one, there is no safe default.
@@ -189,9 +187,3 @@ def parse_key_vault_settings(raw: object, key: str, stack: str) -> KeyVaultSetti
             lambda v: bounded_int(f"{key}.softDeleteRetentionDays", v, *SOFT_DELETE_RETENTION_RANGE),
         ),
     )
-
-
-def key_vault_settings_from_config(text: str | None, stack: str) -> KeyVaultSettings | None:
-    """`exo-automation:keyVault` as Pulumi hands it to the program (JSON text, or None when unset), validated."""
-    key = f"{PROJECT}:{CONFIG_KEY}"
-    return parse_key_vault_settings(None if text is None else parse_json(key, text), key, stack)

@@ -28,7 +28,6 @@ from settings.host_certificate import (
     parse_host_certificates,
 )
 from settings.key_vault import CONFIG_KEY as KEY_VAULT_KEY
-from settings.key_vault import CONFIG_KEY_DESCRIPTION as KEY_VAULT_DESCRIPTION
 from settings.key_vault import KeyVaultSettings, parse_key_vault_settings
 from settings.values import (
     PROJECT,
@@ -125,17 +124,9 @@ class StackSettings:
 
 
 # The config keys of this project, with what each holds. Pulumi.yaml declares the same keys; a test keeps the two in step.
-CONFIG_KEYS = {
-    "identities": (
-        "list of app identities (objects); the default is one identity named 'exo' with Exchange Administrator and a generated "
-        "certificate; certificate.hostCertificates lists public certificates made on the hosts instead (no key in state)"
-    ),
-    "organization": "the tenant's initial *.onmicrosoft.com domain; looked up when unset",
-    "allowGlobalAdministrator": "allow the Global Administrator role on an identity",
-    "additionalOwners": "object ids that co-own every app registration",
-    "automation": "an Azure Automation account whose managed identity runs the repo's runbooks on schedules; off unless enabled",
-    KEY_VAULT_KEY: KEY_VAULT_DESCRIPTION,
-}
+# The program's config keys. Their documentation is Pulumi.yaml's `config` section, the one source (tests/test_project_files.py
+# checks that both name the same keys).
+CONFIG_KEYS = ("identities", "organization", "allowGlobalAdministrator", "additionalOwners", "automation", KEY_VAULT_KEY)
 
 _IDENTITY_KEYS = ("name", "displayName", "roles", "securityCompliance", "certificate", EXCHANGE_RBAC_KEY)
 _GENERATED_CERTIFICATE_KEYS = ("commonName", "validityMonths", "renewBeforeDays", "rsaBits", "generation", "keepPreviousGeneration")

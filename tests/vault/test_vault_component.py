@@ -26,7 +26,9 @@ from tests.mock_tenant import (
     is_unknown,
 )
 from tests.schema_check import check_registration
-from tests.vault.vault_run import IDENTITIES, READERS, VAULT_CONFIG, deploy, tenant_with_readers
+from tests.vault.vault_run import IDENTITIES, READERS, VAULT_CONFIG, VAULT_TYPES, deploy, tenant_with_readers
+
+APPLICATION_CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"
 
 SECRETS_USER = "4633458b-17de-408a-b874-0445c86b69e6"
 
@@ -48,7 +50,7 @@ class VaultAfterUp(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self) -> None:
         self.tenant = tenant_with_readers()
         self.deployment = await deploy(self.tenant)
-        self.vault = self.deployment.one(VAULT, "certificates-vault")
+        self.vault = self.deployment.one(VAULT, "certificate-vault-vault")
         self.secrets = {r.plain_inputs["secretName"]: r for r in self.deployment.of_type(SECRET)}
 
     def secret_of(self, identity: str) -> Registration:
@@ -70,7 +72,7 @@ class VaultAfterUp(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(properties["accessPolicies"], [])
         self.assertEqual(properties["sku"], {"family": "A", "name": "standard"})
         self.assertEqual(properties["publicNetworkAccess"], "Enabled")
-        self.assertEqual(properties["tenantId"], "72f988bf-86f1-41af-91ab-2d7cd011db47")
+        self.assertEqual(properties["tenantId"], self.tenant.tenant_id, "the tenant the identities live in")
         for flag in ("enabledForDeployment", "enabledForDiskEncryption", "enabledForTemplateDeployment"):
             self.assertIs(properties[flag], False, flag)
         # No region configured and no resource group declared: the vault goes where its existing resource group is.
@@ -80,8 +82,8 @@ class VaultAfterUp(unittest.IsolatedAsyncioTestCase):
     def test_each_identity_has_one_secret_holding_its_certificate_then_its_key(self) -> None:
         self.assertEqual(sorted(self.secrets), sorted(f"{i}-certificate-pem" for i in IDENTITIES))
         for identity in IDENTITIES:
-            certificate_pem = self.deployment.output(f"{identity}CertificatePem")
-            key_pem = self.deployment.output(f"{identity}PrivateKeyPem")
+            certificate_pem = self.deployment.output("identities")[identity]["certificatePem"]
+            key_pem = self.deployment.output("privateKeys")[identity]
             value = self.secret_of(identity).plain_inputs["properties"]["value"]
             self.assertEqual(value, certificate_pem.strip() + "\n" + key_pem.strip() + "\n")
             self.assertEqual(value, pem_bundle(certificate_pem, key_pem))
@@ -111,7 +113,7 @@ class VaultAfterUp(unittest.IsolatedAsyncioTestCase):
 
     def test_the_secret_expires_with_its_certificate(self) -> None:
         for identity in IDENTITIES:
-            certificate = x509.load_pem_x509_certificate(self.deployment.output(f"{identity}CertificatePem").encode())
+            certificate = x509.load_pem_x509_certificate(self.deployment.output("identities")[identity]["certificatePem"].encode())
             attributes = self.secret_of(identity).plain_inputs["properties"]["attributes"]
             self.assertEqual(attributes["enabled"], True)
             self.assertEqual(attributes["notBefore"], int(certificate.not_valid_before_utc.timestamp()))
@@ -134,8 +136,9 @@ class VaultAfterUp(unittest.IsolatedAsyncioTestCase):
 
     def test_each_secret_waits_for_what_its_certificate_names_as_ready(self) -> None:
         for identity in IDENTITIES:
-            stand_in = self.deployment.one("tls:index/privateKey:PrivateKey", f"{identity}-credential-stand-in")
-            self.assertIn(stand_in.urn, self.secret_of(identity).dependencies)
+            # A host fetches the certificate only once Entra holds it as the app's key credential.
+            credential = self.deployment.one(APPLICATION_CERTIFICATE, f"{identity}-certificate-g1-credential")
+            self.assertIn(credential.urn, self.secret_of(identity).dependencies)
 
     def test_each_readers_assignment_on_a_secret_depends_on_that_secret(self) -> None:
         for assignment in self.deployment.of_type(ROLE_ASSIGNMENT):
@@ -149,7 +152,7 @@ class VaultAfterUp(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(uuid.UUID(name).version, 5)
 
     def test_the_stack_output_names_the_vault_uri_and_the_secrets_and_nothing_secret(self) -> None:
-        output = self.deployment.outputs["vault"]
+        output = self.deployment.outputs["keyVault"]
         self.assertFalse(output.secret)
         self.assertEqual(output.value["vaultUri"], "https://kv-exo-contoso.vault.azure.net/")
         self.assertEqual(output.value["secretNames"], {i: f"{i}-certificate-pem" for i in IDENTITIES})
@@ -177,7 +180,8 @@ class VaultAfterUp(unittest.IsolatedAsyncioTestCase):
         theirs = {a.name: a.plain_inputs["roleAssignmentName"] for a in other.of_type(ROLE_ASSIGNMENT)}
         self.assertEqual(mine, theirs)
         self.assertEqual(
-            mine["certificates-reports-reader-" + READERS[0]], role_assignment_name("kv-exo-contoso", "reports-certificate-pem", READERS[0])
+            mine["certificate-vault-reports-reader-" + READERS[0]],
+            role_assignment_name("kv-exo-contoso", "reports-certificate-pem", READERS[0]),
         )
 
 
@@ -190,7 +194,7 @@ class VaultPreviewOfANewStack(unittest.IsolatedAsyncioTestCase):
             self.assertEqual(check_registration(registration.type, registration.name, registration.inputs), [])
 
     def test_the_vault_settings_are_known_before_anything_exists(self) -> None:
-        properties = self.deployment.one(VAULT, "certificates-vault").plain_inputs["properties"]
+        properties = self.deployment.one(VAULT, "certificate-vault-vault").plain_inputs["properties"]
         self.assertIs(properties["enableRbacAuthorization"], True)
         self.assertIs(properties["enablePurgeProtection"], True)
         self.assertIs(properties["enableSoftDelete"], True)
@@ -213,11 +217,13 @@ class VaultPreviewOfANewStack(unittest.IsolatedAsyncioTestCase):
 class VaultOptions(unittest.IsolatedAsyncioTestCase):
     async def test_disabled_declares_nothing(self) -> None:
         deployment = await deploy(tenant_with_readers(), config={"keyVault": {"enabled": False}})
-        self.assertEqual(list(deployment.custom()), [])
+        self.assertEqual([r for r in deployment.custom() if r.type in VAULT_TYPES], [])
+        self.assertNotIn("keyVault", deployment.outputs)
 
     async def test_absent_declares_nothing(self) -> None:
         deployment = await deploy(tenant_with_readers(), config={})
-        self.assertEqual(list(deployment.custom()), [])
+        self.assertEqual([r for r in deployment.custom() if r.type in VAULT_TYPES], [])
+        self.assertNotIn("keyVault", deployment.outputs)
 
     async def test_a_new_resource_group_private_network_and_short_retention(self) -> None:
         config = {
@@ -232,9 +238,9 @@ class VaultOptions(unittest.IsolatedAsyncioTestCase):
             }
         }
         deployment = await deploy(tenant_with_readers(groups={}), config=config)
-        group = deployment.one(RESOURCE_GROUP, "certificates-resource-group").plain_inputs
+        group = deployment.one(RESOURCE_GROUP, "certificate-vault-resource-group").plain_inputs
         self.assertEqual(group["location"], "westeurope")
-        vault = deployment.one(VAULT, "certificates-vault")
+        vault = deployment.one(VAULT, "certificate-vault-vault")
         self.assertEqual(vault.plain_inputs["location"], "westeurope")
         self.assertEqual(vault.plain_inputs["properties"]["publicNetworkAccess"], "Disabled")
         self.assertEqual(vault.plain_inputs["properties"]["softDeleteRetentionInDays"], 7)
@@ -243,7 +249,7 @@ class VaultOptions(unittest.IsolatedAsyncioTestCase):
         for secret in deployment.of_type(SECRET):
             self.assertEqual(secret.plain_inputs["tags"], expected_tags)
         # The vault waits for the resource group it lives in.
-        self.assertIn(deployment.one(RESOURCE_GROUP, "certificates-resource-group").urn, vault.dependencies)
+        self.assertIn(deployment.one(RESOURCE_GROUP, "certificate-vault-resource-group").urn, vault.dependencies)
 
     async def test_a_reader_that_does_not_exist_is_refused_by_the_tenant(self) -> None:
         tenant = MockTenant(existing_resource_groups={"rg-exo-automation": "westeurope"})

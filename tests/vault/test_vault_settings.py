@@ -12,10 +12,9 @@ from components.certificate_vault import VaultReader
 from settings.key_vault import (
     KeyVaultSettings,
     default_tags,
-    key_vault_settings_from_config,
     parse_key_vault_settings,
 )
-from settings.stack import ConfigError
+from settings.stack import ConfigError, parse_settings
 from tests.vault.vault_run import READERS, deploy, tenant_with_readers
 
 KEY = "exo-automation:keyVault"
@@ -123,12 +122,15 @@ def test_bad_value_names_the_key(raw: object, key: str, reason: str) -> None:
 
 
 def test_config_text_as_pulumi_hands_it_over() -> None:
-    assert key_vault_settings_from_config(None, "prod") is None
-    assert key_vault_settings_from_config('{"enabled": false}', "prod") is None
-    settings = key_vault_settings_from_config(json.dumps(GOOD), "prod")
+    def vault(text: str | None) -> KeyVaultSettings | None:
+        return parse_settings({} if text is None else {"keyVault": text}, "prod", None).key_vault
+
+    assert vault(None) is None
+    assert vault('{"enabled": false}') is None
+    settings = vault(json.dumps(GOOD))
     assert settings is not None and settings.name == "kv-exo-contoso"
     with pytest.raises(ConfigError) as caught:
-        key_vault_settings_from_config("{enabled: true", "prod")
+        vault("{enabled: true")
     assert caught.value.key == KEY
     assert "not valid JSON" in caught.value.problem
 
