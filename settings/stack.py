@@ -124,7 +124,7 @@ class StackSettings:
 
 
 # The config keys of this project, with what each holds. Pulumi.yaml declares the same keys; a test keeps the two in step.
-# The program's config keys. Their documentation is Pulumi.yaml's `config` section, the one source (tests/test_project_files.py
+# The program's config keys. Their documentation is Pulumi.yaml's `config` section, the one source (tests/program/test_project_files.py
 # checks that both name the same keys).
 CONFIG_KEYS = ("identities", "organization", "allowGlobalAdministrator", "additionalOwners", "automation", KEY_VAULT_KEY)
 

@@ -1,5 +1,5 @@
 """Sync-ExchangeRbac.ps1 read with tree-sitter: it fails loudly, changes Exchange in one guarded place, and follows the plan order of
-exo/exchange_rbac_state.py (no PowerShell runs here; the plan itself is tested in tests/test_exchange_rbac_state.py)."""
+exo/exchange_rbac_state.py (no PowerShell runs here; the plan itself is tested in tests/exo/test_exchange_rbac_state.py)."""
 
 from __future__ import annotations
 

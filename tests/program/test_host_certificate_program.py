@@ -10,9 +10,9 @@ from typing import Any
 from tests.harness import Deployment, evaluate
 from tests.host_certificate_files import CertificateFolder, MovableClock, make_host_certificate, rsa_key
 from tests.mock_tenant import SECRET, MockTenant
+from tests.program.test_identity_program import APPLICATION, APPLICATION_CERTIFICATE, PRIVATE_KEY, SELF_SIGNED_CERT, independent_thumbprint
+from tests.program.test_program_modes import plain_inputs, unknown_paths
 from tests.schema_check import check_registration
-from tests.test_identity_program import APPLICATION, APPLICATION_CERTIFICATE, PRIVATE_KEY, SELF_SIGNED_CERT, independent_thumbprint
-from tests.test_program_modes import plain_inputs, unknown_paths
 
 
 def rfc3339(moment: dt.datetime) -> str:

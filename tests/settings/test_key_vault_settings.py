@@ -15,7 +15,7 @@ from settings.key_vault import (
     parse_key_vault_settings,
 )
 from settings.stack import ConfigError, parse_settings
-from tests.vault.vault_run import READERS, deploy, tenant_with_readers
+from tests.program.vault_run import READERS, deploy, tenant_with_readers
 
 KEY = "exo-automation:keyVault"
 GOOD: dict[str, Any] = {"enabled": True, "name": "kv-exo-contoso", "resourceGroupName": "rg-exo", "readers": READERS}

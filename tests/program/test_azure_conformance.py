@@ -16,8 +16,8 @@ from exo import azure_names, facts
 from settings.values import ConfigError
 from tests.harness import Deployment, evaluate
 from tests.mock_tenant import MockTenant, TenantError, is_unknown
+from tests.program.test_automation_program import automation_config, dev_stack_config
 from tests.schema_check import check_registration
-from tests.test_automation_program import automation_config, dev_stack_config
 
 AZURE = "azure-native:"
 VAULT_READER_SP = "0d3f6a2e-5b1c-4c8e-9f7a-1b2c3d4e5f60"

@@ -25,8 +25,8 @@ from tests.mock_tenant import (
     is_secret,
     is_unknown,
 )
+from tests.program.vault_run import IDENTITIES, READERS, VAULT_CONFIG, VAULT_TYPES, deploy, tenant_with_readers
 from tests.schema_check import check_registration
-from tests.vault.vault_run import IDENTITIES, READERS, VAULT_CONFIG, VAULT_TYPES, deploy, tenant_with_readers
 
 APPLICATION_CERTIFICATE = "azuread:index/applicationCertificate:ApplicationCertificate"
 

@@ -17,7 +17,7 @@ from typing import Any
 from components.module_import import failure_message
 from tests.harness import REPO, Deployment, evaluate
 from tests.mock_tenant import JOB_SCHEDULE, RUNBOOK, SCHEDULE, MockTenant, TenantError
-from tests.test_automation_program import automation_config
+from tests.program.test_automation_program import automation_config
 
 START = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 BLOB = "azure-native:storage:Blob"
