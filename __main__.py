@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import datetime as dt
-import os
 from pathlib import Path
 
 import pulumi
@@ -14,18 +12,9 @@ from components.certificate_vault import CertificateVault, CertificateVaultArgs,
 from components.exchange_rbac import ExchangeRbacPrincipal
 from components.tenant import Tenant, lookup_tenant
 from exo import clock
-from exo.exchange_rbac_state import effective_permissions
-from settings.stack import CONFIG_KEYS, StackSettings, parse_settings
+from settings.stack import StackSettings, read_settings
 
 PROJECT_DIR = Path(__file__).resolve().parent
-
-
-def read_settings(now: dt.datetime) -> StackSettings:
-    config = pulumi.Config()
-    raw = {key: config.get(key) for key in CONFIG_KEYS}
-    # Follow the azuread provider's cloud: its `environment` setting, else the ARM_ENVIRONMENT variable it reads too.
-    azuread_environment = pulumi.Config("azuread").get("environment") or os.environ.get("ARM_ENVIRONMENT")
-    return parse_settings(raw, pulumi.get_stack(), azuread_environment, PROJECT_DIR, now=now)
 
 
 def app_identities(settings: StackSettings, tenant: Tenant) -> dict[str, ExchangeAppIdentity]:
@@ -64,18 +53,6 @@ def rbac_principals(settings: StackSettings, identities: dict[str, ExchangeAppId
     ]
 
 
-def permissions(settings: StackSettings) -> dict[str, object]:
-    """Effective permissions per principal: Entra roles (organization-wide), Exchange roles and their scope."""
-    result: dict[str, object] = {
-        "identities": {
-            identity.name: effective_permissions(identity.role_names, identity.exchange_rbac) for identity in settings.identities
-        }
-    }
-    if settings.automation is not None:
-        result["automation"] = effective_permissions(settings.automation.role_names, settings.automation.exchange_rbac)
-    return result
-
-
 def certificate_vault(settings: StackSettings, tenant: Tenant, identities: dict[str, ExchangeAppIdentity]) -> dict[str, object] | None:
     key_vault = settings.key_vault
     if key_vault is None:
@@ -107,7 +84,7 @@ def main() -> None:
     # The one clock reading of the program: host certificates are judged at it, new Schedules start after it, and it picks the
     # runbook links' renewal period.
     now = clock.now()
-    settings = read_settings(now)
+    settings = read_settings(PROJECT_DIR, now)
     for warning in settings.warnings:
         pulumi.log.warn(warning)
     tenant = lookup_tenant(settings.cloud, settings.organization)
@@ -125,7 +102,7 @@ def main() -> None:
             ExchangeAutomationArgs(settings.automation, tenant, settings.cloud, rbac_principals(settings, identities), now)
         )
         pulumi.export("automation", automation.summary())
-    pulumi.export("effectivePermissions", permissions(settings))
+    pulumi.export("effectivePermissions", settings.effective_permissions())
     vault = certificate_vault(settings, tenant, identities)
     if vault is not None:
         pulumi.export("keyVault", vault)

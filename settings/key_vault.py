@@ -146,8 +146,10 @@ def _parse_readers(key: str, value: Any) -> tuple[VaultReader, ...]:
     return tuple(readers)
 
 
-def parse_key_vault_settings(raw: object, key: str, stack: str) -> KeyVaultSettings | None:
-    """Validate the JSON-parsed value of `exo-automation:keyVault` (`key` is that full key); None when the option is off."""
+def parse_key_vault(key: str, raw: object, *, stack: str) -> KeyVaultSettings | None:
+    """Validate the JSON-parsed value of `exo-automation:keyVault` (`key` is that full key); None when the option is off.
+
+    Same shape as parse_automation and parse_exchange_rbac: the full config key first, then the value, then keyword context."""
     if raw is None:
         return None
     mapping = expect(key, raw, dict, "an object with at least enabled, name, resourceGroupName and readers")

@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import datetime
+import os
 import re
 import uuid
 from collections.abc import Mapping
@@ -14,10 +15,12 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+import pulumi
+
 from components.app_certificate import CertificateSpec
 from components.automation import AutomationSpec, RunbookSpec
 from exo import clock, facts
-from exo.exchange_rbac_state import MANAGED_IDENTITY_PRINCIPAL, ExchangeRbacSpec
+from exo.exchange_rbac_state import MANAGED_IDENTITY_PRINCIPAL, ExchangeRbacSpec, effective_permissions
 from settings.automation import parse_automation, reconciler_runbook
 from settings.exchange_rbac import CONFIG_KEY as EXCHANGE_RBAC_KEY
 from settings.exchange_rbac import parse_exchange_rbac
@@ -28,7 +31,7 @@ from settings.host_certificate import (
     parse_host_certificates,
 )
 from settings.key_vault import CONFIG_KEY as KEY_VAULT_KEY
-from settings.key_vault import KeyVaultSettings, parse_key_vault_settings
+from settings.key_vault import KeyVaultSettings, parse_key_vault
 from settings.values import (
     PROJECT,
     ConfigError,
@@ -107,6 +110,17 @@ class StackSettings:
     def rbac_reconciler(self) -> RunbookSpec | None:
         """Sync-ExchangeRbac.ps1 with its schedule, when any principal declares exchangeRbac; None otherwise."""
         return None if self.automation is None else self.automation.reconciler
+
+    def effective_permissions(self) -> dict[str, object]:
+        """Effective permissions per principal: Entra roles (organization-wide), Exchange roles and their scope."""
+        result: dict[str, object] = {
+            "identities": {
+                identity.name: effective_permissions(identity.role_names, identity.exchange_rbac) for identity in self.identities
+            }
+        }
+        if self.automation is not None:
+            result["automation"] = effective_permissions(self.automation.role_names, self.automation.exchange_rbac)
+        return result
 
     @property
     def uses_exchange_rbac(self) -> bool:
@@ -412,10 +426,10 @@ def parse_settings(
 
     raw_organization = config.get("organization")
     organization = parse_organization(key_of("organization"), raw_organization, cloud) if raw_organization not in (None, "") else None
-    key_vault = parse_key_vault_settings(
-        None if config.get(KEY_VAULT_KEY) in (None, "") else parse_json(key_of(KEY_VAULT_KEY), str(config.get(KEY_VAULT_KEY))),
+    key_vault = parse_key_vault(
         key_of(KEY_VAULT_KEY),
-        stack,
+        None if config.get(KEY_VAULT_KEY) in (None, "") else parse_json(key_of(KEY_VAULT_KEY), str(config.get(KEY_VAULT_KEY))),
+        stack=stack,
     )
     _reject_vault_without_generated_keys(key_of(KEY_VAULT_KEY), key_vault, identities)
     return StackSettings(
@@ -427,3 +441,12 @@ def parse_settings(
         automation=automation,
         key_vault=key_vault,
     )
+
+
+def read_settings(project_dir: Path, now: datetime.datetime) -> StackSettings:
+    """The stack's settings from Pulumi's config: the program's keys, and the cloud the azuread provider is set to."""
+    config = pulumi.Config()
+    raw = {key: config.get(key) for key in CONFIG_KEYS}
+    # Follow the azuread provider's cloud: its `environment` setting, else the ARM_ENVIRONMENT variable it reads too.
+    azuread_environment = pulumi.Config("azuread").get("environment") or os.environ.get("ARM_ENVIRONMENT")
+    return parse_settings(raw, pulumi.get_stack(), azuread_environment, project_dir, now=now)

@@ -12,7 +12,7 @@ from components.certificate_vault import VaultReader
 from settings.key_vault import (
     KeyVaultSettings,
     default_tags,
-    parse_key_vault_settings,
+    parse_key_vault,
 )
 from settings.stack import ConfigError, parse_settings
 from tests.program.vault_run import READERS, deploy, tenant_with_readers
@@ -22,7 +22,7 @@ GOOD: dict[str, Any] = {"enabled": True, "name": "kv-exo-contoso", "resourceGrou
 
 
 def parse(raw: object) -> KeyVaultSettings | None:
-    return parse_key_vault_settings(raw, KEY, "prod")
+    return parse_key_vault(KEY, raw, stack="prod")
 
 
 def with_(**changes: Any) -> dict[str, Any]:
