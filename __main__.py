@@ -60,8 +60,7 @@ def certificate_vault(settings: StackSettings, tenant: Tenant, identities: dict[
     vault = CertificateVault(
         "certificate-vault",
         CertificateVaultArgs(
-            resource_group_name=key_vault.resource_group_name,
-            vault_name=key_vault.name,
+            spec=key_vault,
             tenant_id=tenant.tenant_id,
             certificates={
                 # A host fetches the certificate only once Entra holds it as a key credential. Host certificates have no key here.
@@ -69,12 +68,6 @@ def certificate_vault(settings: StackSettings, tenant: Tenant, identities: dict[
                 for name, identity in identities.items()
                 if identity.private_key_pem is not None
             },
-            readers=key_vault.readers,
-            location=key_vault.location,
-            create_resource_group=key_vault.create_resource_group,
-            public_network_access=key_vault.public_network_access,
-            soft_delete_retention_days=key_vault.soft_delete_retention_days,
-            tags=key_vault.tags,
         ),
     )
     return vault.summary()

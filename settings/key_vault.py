@@ -7,12 +7,10 @@ example `exo-automation:keyVault.readers[1]`.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Mapping
-from dataclasses import dataclass
 from types import MappingProxyType
 from typing import Any
 
-from components.certificate_vault import VaultReader
+from components.certificate_vault import CertificateVaultSpec, VaultReader
 from settings.values import (
     PROJECT,
     ConfigError,
@@ -57,28 +55,6 @@ _FIELDS = (
 # Principal types a role assignment may state (PrincipalType enum of Microsoft.Authorization 2022-04-01, in facts.AZURE_INPUT_RULES).
 PRINCIPAL_TYPES = ("User", "Group", "ServicePrincipal", "ForeignGroup")
 _READER_FIELDS = ("objectId", "type")
-
-
-@dataclass(frozen=True)
-class KeyVaultSettings:
-    """Where the certificate vault lives and who may read the certificates in it."""
-
-    enabled: bool
-    name: str
-    """Vault name: globally unique, part of https://<name>.vault.azure.net."""
-    resource_group_name: str
-    create_resource_group: bool
-    """Declare the resource group too; otherwise it must exist already."""
-    location: str | None
-    """Region; None places the vault in its (existing) resource group's region."""
-    readers: tuple[VaultReader, ...]
-    """The principals that may read the certificates: managed identities of hybrid workers and Arc-enabled servers, users, groups."""
-    public_network_access: bool
-    """False blocks everything but private endpoints and trusted services: hosts then need a private endpoint."""
-    tags: Mapping[str, str]
-    """Tags for the vault and its secrets (the stack's defaults first, then the configured ones)."""
-    soft_delete_retention_days: int = DEFAULT_SOFT_DELETE_RETENTION_DAYS
-    """Days a deleted vault or secret stays recoverable (and, with purge protection, its name stays taken)."""
 
 
 _DEFAULT_TAG_NAMES = ("managed-by", "pulumi-stack")
@@ -146,7 +122,7 @@ def _parse_readers(key: str, value: Any) -> tuple[VaultReader, ...]:
     return tuple(readers)
 
 
-def parse_key_vault(key: str, raw: object, *, stack: str) -> KeyVaultSettings | None:
+def parse_key_vault(key: str, raw: object, *, stack: str) -> CertificateVaultSpec | None:
     """Validate the JSON-parsed value of `exo-automation:keyVault` (`key` is that full key); None when the option is off.
 
     Same shape as parse_automation and parse_exchange_rbac: the full config key first, then the value, then keyword context."""
@@ -171,8 +147,7 @@ def parse_key_vault(key: str, raw: object, *, stack: str) -> KeyVaultSettings | 
     tags = with_program_tags(
         optional(mapping, "tags", {}, lambda v: parse_tags(f"{key}.tags", v, _DEFAULT_TAG_NAMES, _TAG_LIMIT)), default_tags(stack)
     )
-    return KeyVaultSettings(
-        enabled=True,
+    return CertificateVaultSpec(
         name=_parse_name(f"{key}.name", mapping["name"]),
         resource_group_name=parse_resource_group_name(f"{key}.resourceGroupName", mapping["resourceGroupName"]),
         create_resource_group=create_resource_group,

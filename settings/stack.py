@@ -31,7 +31,7 @@ from settings.host_certificate import (
     parse_host_certificates,
 )
 from settings.key_vault import CONFIG_KEY as KEY_VAULT_KEY
-from settings.key_vault import KeyVaultSettings, parse_key_vault
+from settings.key_vault import CertificateVaultSpec, parse_key_vault
 from settings.values import (
     PROJECT,
     ConfigError,
@@ -103,7 +103,7 @@ class StackSettings:
     """Object ids that co-own every app registration besides the deploying principal."""
     automation: AutomationSpec | None = None
     """The Azure Automation account with a managed identity; None when not enabled."""
-    key_vault: KeyVaultSettings | None = None
+    key_vault: CertificateVaultSpec | None = None
     """The Key Vault that hands certificates to hosts with a managed identity; None when not enabled."""
 
     @property
@@ -340,7 +340,9 @@ def _reject_shared_host_certificates(identities_key: str, identities: tuple[Iden
             owner[certificate.thumbprint] = identity.name
 
 
-def _reject_vault_without_generated_keys(key: str, key_vault: KeyVaultSettings | None, identities: tuple[IdentitySettings, ...]) -> None:
+def _reject_vault_without_generated_keys(
+    key: str, key_vault: CertificateVaultSpec | None, identities: tuple[IdentitySettings, ...]
+) -> None:
     if key_vault is not None and all(isinstance(identity.certificate, HostCertificateSettings) for identity in identities):
         raise ConfigError(
             key,

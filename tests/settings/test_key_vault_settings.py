@@ -10,7 +10,7 @@ import pytest
 
 from components.certificate_vault import VaultReader
 from settings.key_vault import (
-    KeyVaultSettings,
+    CertificateVaultSpec,
     default_tags,
     parse_key_vault,
 )
@@ -21,7 +21,7 @@ KEY = "exo-automation:keyVault"
 GOOD: dict[str, Any] = {"enabled": True, "name": "kv-exo-contoso", "resourceGroupName": "rg-exo", "readers": READERS}
 
 
-def parse(raw: object) -> KeyVaultSettings | None:
+def parse(raw: object) -> CertificateVaultSpec | None:
     return parse_key_vault(KEY, raw, stack="prod")
 
 
@@ -38,8 +38,7 @@ def test_absent_and_disabled_mean_no_vault() -> None:
 
 def test_a_minimal_vault() -> None:
     settings = parse(GOOD)
-    assert settings == KeyVaultSettings(
-        enabled=True,
+    assert settings == CertificateVaultSpec(
         name="kv-exo-contoso",
         resource_group_name="rg-exo",
         create_resource_group=False,
@@ -122,7 +121,7 @@ def test_bad_value_names_the_key(raw: object, key: str, reason: str) -> None:
 
 
 def test_config_text_as_pulumi_hands_it_over() -> None:
-    def vault(text: str | None) -> KeyVaultSettings | None:
+    def vault(text: str | None) -> CertificateVaultSpec | None:
         return parse_settings({} if text is None else {"keyVault": text}, "prod", None).key_vault
 
     assert vault(None) is None
