@@ -38,7 +38,7 @@ REPO = Path(__file__).resolve().parent.parent
 DURATIONS = Path(__file__).resolve().parent / "resource_durations.json"
 PROJECT = "exo-automation"
 # The program's own modules: a registered class from one of these counts as the nearest SDK class it derives from.
-OWN_PREFIXES = ("components", "__main__", "tests", "bench_program")
+OWN_PREFIXES = ("components", "exo", "settings", "__main__", "tests", "bench_program")
 
 
 # -- configurations ------------------------------------------------------------------------------------------------------------

@@ -5,12 +5,16 @@ keeps its state in the container created here. See docs/gitops.md#bootstrapping-
 """
 
 import json
+import sys
 from collections.abc import Mapping
+from pathlib import Path
+
+# Pulumi runs this project from bootstrap/; the program's facts and Azure name rules are the package `exo` at the repository root.
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import pulumi
 import pulumi_azure_native as azure_native
 import pulumi_azuread as azuread
-from bootstrap_facts import MICROSOFT_GRAPH_APP_ID
 from bootstrap_permissions import (
     DEPLOYER_GRAPH_APP_ROLES,
     DEPLOYER_WORKLOAD_ACTIONS,
@@ -32,6 +36,8 @@ from bootstrap_resources import (
     stable_guid,
 )
 from bootstrap_settings import CONFIG_NAMESPACE, STRUCTURED_KEYS, parse_settings
+
+from exo.facts import MICROSOFT_GRAPH_APP_ID
 
 config = pulumi.Config(CONFIG_NAMESPACE)
 # Lists and booleans arrive as JSON; everything else is read as the plain string it is.

@@ -57,7 +57,7 @@ class PipelineIdentityArgs:
         self.subjects = subjects
         """GitHub OIDC subjects allowed to sign in as this identity."""
         self.graph_app_id = graph_app_id
-        """Microsoft Graph's app id (from components.facts)."""
+        """Microsoft Graph's app id (from exo.facts)."""
         self.graph_object_id = graph_object_id
         """Object id of Microsoft Graph's service principal in this tenant (looked up, never managed)."""
         self.graph_app_role_ids = graph_app_role_ids

@@ -7,6 +7,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from exo import azure_names
+
 CONFIG_NAMESPACE = "exo-bootstrap"
 # Keys whose values arrive as JSON (lists, booleans); the rest are plain strings.
 STRUCTURED_KEYS = frozenset({"deployEnvironments", "previewEnvironments", "planPullRequests"})
@@ -14,10 +16,19 @@ STRUCTURED_KEYS = frozenset({"deployEnvironments", "previewEnvironments", "planP
 _REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
 _ENVIRONMENT = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 _BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,255}$")
-_STORAGE_ACCOUNT = re.compile(r"^[a-z0-9]{3,24}$")
-_KEY_VAULT = re.compile(r"^[A-Za-z][A-Za-z0-9-]{1,22}[A-Za-z0-9]$")
-_CONTAINER = re.compile(r"^[a-z0-9](?!.*--)[a-z0-9-]{1,61}[a-z0-9]$")
-_RESOURCE_GROUP = re.compile(r"^[\w().-]{1,89}[\w()-]$")
+# Azure names are checked against the program's rules (exo/facts.py AZURE_INPUT_RULES, each with its REST spec source) wherever
+# the bootstrap uses them, not against patterns of its own.
+_STORAGE_ACCOUNT_USES = (
+    ("azure-native:storage:StorageAccount", "accountName"),
+    ("azure-native:storage:BlobContainer", "accountName"),
+)
+_CONTAINER_USES = (("azure-native:storage:BlobContainer", "containerName"),)
+_KEY_VAULT_USES = (("azure-native:keyvault:Vault", "vaultName"),)
+_RESOURCE_GROUP_USES = (
+    ("azure-native:resources:ResourceGroup", "resourceGroupName"),
+    ("azure-native:storage:StorageAccount", "resourceGroupName"),
+    ("azure-native:keyvault:Vault", "resourceGroupName"),
+)
 _PREFIX = re.compile(r"^[a-z][a-z0-9-]{1,30}$")
 # "A maximum of 20 federated identity credentials can be added to an application" (MicrosoftDocs/azure-docs, workload
 # identity federation, "Important considerations and restrictions"). The planner spends one on the plan branch.
@@ -72,6 +83,20 @@ def _text(
         value = default
     if not isinstance(value, str) or not pattern.match(value):
         raise BootstrapConfigError(key, f"is {value!r}; expected {rule}")
+    return value
+
+
+def _azure_name(get: Getter, key: str, uses: Sequence[tuple[str, str]], rule: str, default: str | None = None) -> str:
+    value = get(key)
+    if value is None or value == "":
+        if default is None:
+            raise BootstrapConfigError(key, f"is required ({rule})")
+        value = default
+    if not isinstance(value, str):
+        raise BootstrapConfigError(key, f"is {value!r}; expected {rule}")
+    problems = azure_names.problems(value, uses)
+    if problems:
+        raise BootstrapConfigError(key, f"is {value!r}; expected {rule}: {problems[0]}")
     return value
 
 
@@ -145,37 +170,37 @@ def parse_settings(get: Getter, stack: str) -> BootstrapSettings:
             "an Azure region name such as westeurope",
         ),
         name_prefix=prefix,
-        workload_resource_group=_text(
+        workload_resource_group=_azure_name(
             get,
             "workloadResourceGroup",
-            _RESOURCE_GROUP,
+            _RESOURCE_GROUP_USES,
             "a resource group name",
             default=f"{prefix}-rg",
         ),
-        pipeline_resource_group=_text(
+        pipeline_resource_group=_azure_name(
             get,
             "pipelineResourceGroup",
-            _RESOURCE_GROUP,
+            _RESOURCE_GROUP_USES,
             "a resource group name",
             default=f"{prefix}-pipeline-rg",
         ),
-        state_storage_account=_text(
+        state_storage_account=_azure_name(
             get,
             "stateStorageAccount",
-            _STORAGE_ACCOUNT,
+            _STORAGE_ACCOUNT_USES,
             "3-24 lowercase letters and digits, globally unique",
         ),
-        state_container=_text(
+        state_container=_azure_name(
             get,
             "stateContainer",
-            _CONTAINER,
+            _CONTAINER_USES,
             "a blob container name (3-63 lowercase)",
             default="pulumi-state",
         ),
-        key_vault=_text(
+        key_vault=_azure_name(
             get,
             "keyVault",
-            _KEY_VAULT,
+            _KEY_VAULT_USES,
             "a Key Vault name (3-24 letters, digits, hyphens)",
         ),
         secrets_key=_text(

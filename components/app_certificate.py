@@ -17,9 +17,9 @@ def certificate_thumbprint(certificate_pem: str) -> str:
     return thumbprint(x509.load_pem_x509_certificate(certificate_pem.encode("ascii")))
 
 
-@dataclass
+@dataclass(frozen=True)
 class CertificateSpec:
-    """What the certificate looks like."""
+    """What the certificate looks like, and which generation of it the identity holds."""
 
     common_name: pulumi.Input[str]
     """Subject CN of the certificate."""
@@ -29,6 +29,10 @@ class CertificateSpec:
     """How long a certificate is valid."""
     early_renewal_hours: pulumi.Input[int]
     """How long before expiry the certificate is reissued by `pulumi up`."""
+    generation: int = 1
+    """Bumping it issues a new key and certificate under new resource names (planned rotation)."""
+    keep_previous_generation: bool = False
+    """Keep the previous generation's key credential next to the current one until hosts have switched (add before remove)."""
 
 
 @dataclass

@@ -8,10 +8,11 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azuread as azuread
 
-from components import connect_commands, facts
 from components.app_certificate import AppCertificate, AppCertificateArgs, CertificateSpec, certificate_thumbprint
 from components.exchange_grant import ExchangeGrant, ExchangeGrantArgs
 from components.host_certificate import HostCertificate, HostCertificateArgs
+from components.tenant import ExchangeServicePrincipal
+from exo import connect_commands, facts
 
 GENERATED = "generated"
 HOST = "host"
@@ -23,12 +24,10 @@ class ExchangeAppIdentityArgs:
     """Display name of the app registration."""
     owners: pulumi.Input[Sequence[pulumi.Input[str]]]
     """Object ids of the app's owners (the deploying principal first)."""
-    roles: Sequence[str]
-    """Entra roles (display names) the identity holds; each supported by Exchange app-only."""
-    exchange_service_principal_object_id: pulumi.Input[str]
-    """Object id of this tenant's Office 365 Exchange Online service principal."""
-    manage_as_app_role_id: pulumi.Input[str]
-    """Verified id of the Exchange.ManageAsApp app role."""
+    roles: Sequence[facts.ExchangeRole]
+    """Entra roles the identity holds, from the catalogue of roles Exchange supports for app-only access."""
+    exchange: ExchangeServicePrincipal
+    """This tenant's Office 365 Exchange Online service principal and its verified Exchange.ManageAsApp role (looked up)."""
     tenant_id: pulumi.Input[str]
     """The tenant the identity lives in."""
     organization: pulumi.Input[str]
@@ -36,11 +35,7 @@ class ExchangeAppIdentityArgs:
     cloud: facts.CloudEnvironment
     """The national cloud: decides -ExchangeEnvironmentName and the Security & Compliance endpoints."""
     certificate: CertificateSpec | None
-    """Subject, key size and lifetime of the certificate the program generates; None when the hosts make their own."""
-    certificate_generation: int = 1
-    """Bumping it issues a new key and certificate under new resource names (planned rotation)."""
-    keep_previous_certificate: bool = False
-    """Keep generation-1's key credential next to the current one until hosts have switched (add before remove)."""
+    """Subject, key size, lifetime and generation of the certificate the program generates; None when the hosts make their own."""
     host_certificates: Sequence[str] = ()
     """Public certificates (PEM) made on the hosts, each its own key credential; the first is the current one. Instead of
     `certificate`: the program then holds no private key."""
@@ -114,7 +109,7 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
         self.previous_thumbprint = None
         self.private_key_pem = None
         if args.certificate is not None:
-            generation = args.certificate_generation
+            generation = args.certificate.generation
             current: AppCertificate | HostCertificate = AppCertificate(
                 f"{name}-certificate-g{generation}",
                 AppCertificateArgs(application_id=application.id, spec=args.certificate),
@@ -126,7 +121,7 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
                     AppCertificateArgs(application_id=application.id, spec=args.certificate, retired=True),
                     opts=child,
                 )
-                if args.keep_previous_certificate
+                if args.certificate.keep_previous_generation
                 else None
             )
             self.certificate_source = GENERATED
@@ -150,15 +145,14 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
             f"{name}-grant",
             ExchangeGrantArgs(
                 principal_object_id=service_principal.object_id,
-                exchange_service_principal_object_id=args.exchange_service_principal_object_id,
-                manage_as_app_role_id=args.manage_as_app_role_id,
+                exchange=args.exchange,
                 roles=args.roles,
             ),
             opts=child,
         )
 
         cloud = args.cloud
-        self.roles = list(args.roles)
+        self.roles = [role.display_name for role in args.roles]
         self.exchange_environment_name = cloud.exchange_environment_name
         self.client_id = application.client_id
         self.application_object_id = application.object_id
@@ -175,7 +169,7 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
         self.connect_command = pulumi.Output.all(self.thumbprint, self.client_id, self.organization).apply(
             lambda v: connect_commands.exchange_certificate_command(v[0], v[1], v[2], cloud)
         )
-        allows_compliance = any(facts.ROLES[role].security_compliance for role in args.roles)
+        allows_compliance = any(role.security_compliance for role in args.roles)
         self.ipps_connect_command = (
             pulumi.Output.all(self.thumbprint, self.client_id, self.organization).apply(
                 lambda v: connect_commands.compliance_certificate_command(v[0], v[1], v[2], cloud)

@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 import pulumi
 from pulumi_azure_native import automation, resources
 
-from components import azure_names, facts
 from components.exchange_grant import ExchangeGrant, ExchangeGrantArgs
 from components.module_import import report_failed_import
+from components.tenant import ExchangeServicePrincipal
+from exo import azure_names, facts
 
 
 def exchange_module_link(version: str) -> automation.ContentLinkArgs:
@@ -36,11 +37,9 @@ class ExchangeAutomationAccountArgs:
     """Where runbooks run: the PowerShell 7.4 runtime environment, 7.2 or Windows PowerShell 5.1."""
     exchange_module_version: str
     """ExchangeOnlineManagement version, one that runs on the runtime."""
-    exchange_service_principal_object_id: pulumi.Input[str]
-    """Object id of this tenant's Office 365 Exchange Online service principal."""
-    manage_as_app_role_id: pulumi.Input[str]
-    """Verified id of the Exchange.ManageAsApp app role."""
-    roles: Sequence[str] = field(default_factory=lambda: [facts.DEFAULT_ROLE])
+    exchange: ExchangeServicePrincipal
+    """This tenant's Office 365 Exchange Online service principal and its verified Exchange.ManageAsApp role (looked up)."""
+    roles: Sequence[facts.ExchangeRole] = field(default_factory=lambda: [facts.ROLES[facts.DEFAULT_ROLE]])
     """Entra roles for the managed identity."""
     public_network_access: bool = True
     """Whether the account's endpoints are reachable from public networks."""
@@ -102,8 +101,7 @@ class ExchangeAutomationAccount(pulumi.ComponentResource):
             f"{name}-grant",
             ExchangeGrantArgs(
                 principal_object_id=principal_id,
-                exchange_service_principal_object_id=args.exchange_service_principal_object_id,
-                manage_as_app_role_id=args.manage_as_app_role_id,
+                exchange=args.exchange,
                 roles=args.roles,
             ),
             opts=child,

@@ -11,17 +11,31 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import pulumi
 import pulumi_azure_native as azure_native
 from cryptography import x509
 
-from components import facts
-from components.vault_settings import VaultReader
+from exo import facts
 
 # Namespace of the role assignment names: uuid5 over it and stable strings gives the same GUID on every run and machine.
 ROLE_ASSIGNMENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:exo-automation:key-vault-role-assignment")
+
+
+DEFAULT_PRINCIPAL_TYPE = "ServicePrincipal"
+
+
+@dataclass(frozen=True)
+class VaultReader:
+    """A principal that may read the certificates: a managed identity or other service principal, a user or a group."""
+
+    object_id: str
+    principal_type: str = DEFAULT_PRINCIPAL_TYPE
+    """The role assignment's principalType. It cannot be left to Azure: azure-native fills in the spec's default, User, when it is
+    omitted, and a type that is not the object's own fails with UnmatchedPrincipalType. A plain object id in the config means a
+    service principal (the managed identity of a host), which also spares ARM the directory look-up that fails while a principal
+    created moments earlier is still replicating."""
 
 
 def secret_name(identity: str) -> str:
@@ -69,29 +83,36 @@ class VaultedCertificate:
     certificate Entra does not accept yet."""
 
 
+@dataclass(frozen=True)
+class CertificateVaultSpec:
+    """Where the certificate vault lives and who may read the certificates in it (what settings produce from `keyVault`)."""
+
+    name: str
+    """Vault name: globally unique, part of https://<name>.vault.azure.net (3-24 letters, digits, hyphens)."""
+    resource_group_name: str
+    create_resource_group: bool
+    """Declare the resource group too (in `location`); otherwise it must exist already."""
+    location: str | None
+    """Region; None places the vault in its (existing) resource group's region."""
+    readers: tuple[VaultReader, ...]
+    """The principals granted read on every certificate secret (managed identities of hybrid workers and Arc-enabled servers,
+    users, groups). Plain values, because their object ids name the role assignment resources."""
+    public_network_access: bool
+    """False: reachable only through private endpoints and trusted Azure services."""
+    tags: Mapping[str, str]
+    """Tags on the resource group (when declared), the vault and its secrets: the configured ones with the program's on top."""
+    soft_delete_retention_days: int = 90
+    """7-90 days a deleted vault or secret stays recoverable; with purge protection, also how long a deleted vault's name stays taken."""
+
+
 @dataclass
 class CertificateVaultArgs:
-    resource_group_name: pulumi.Input[str]
-    """Resource group of the vault."""
-    vault_name: pulumi.Input[str]
-    """Globally unique vault name (3-24 letters, digits, hyphens)."""
+    spec: CertificateVaultSpec
+    """The vault's place, readers, network access, retention and tags."""
     tenant_id: pulumi.Input[str]
     """Entra tenant whose tokens the vault accepts."""
     certificates: Mapping[str, VaultedCertificate]
     """Identity name -> its certificate and key; one secret each."""
-    readers: Sequence[VaultReader]
-    """The principals granted read on every certificate secret (managed identities of hybrid workers and Arc-enabled servers,
-    users, groups). Plain values, because their object ids name the role assignment resources."""
-    location: pulumi.Input[str] | None = None
-    """Region; None takes the resource group's region."""
-    create_resource_group: bool = False
-    """Declare the resource group too (in `location`)."""
-    public_network_access: bool = True
-    """False: reachable only through private endpoints and trusted Azure services."""
-    soft_delete_retention_days: int = 90
-    """7-90 days a deleted vault or secret stays recoverable; with purge protection, also how long a deleted vault's name stays taken."""
-    tags: Mapping[str, str] = field(default_factory=dict)
-    """Tags on the resource group (when declared), the vault and its secrets."""
 
 
 class CertificateVault(pulumi.ComponentResource):
@@ -113,23 +134,24 @@ class CertificateVault(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: CertificateVaultArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("exo-automation:index:CertificateVault", name, None, opts)
+        spec = args.spec
         if not args.certificates:
             raise ValueError(f"CertificateVault {name}: no certificates to store")
-        if not args.readers:
+        if not spec.readers:
             raise ValueError(f"CertificateVault {name}: no readers; nobody could fetch the certificates")
-        if not 7 <= args.soft_delete_retention_days <= 90:
+        if not 7 <= spec.soft_delete_retention_days <= 90:
             raise ValueError(f"CertificateVault {name}: soft_delete_retention_days must be 7 to 90")
         child = pulumi.ResourceOptions(parent=self)
-        tags = dict(args.tags)
+        tags = dict(spec.tags)
 
-        resource_group_name: pulumi.Input[str] = args.resource_group_name
-        if args.create_resource_group:
-            if args.location is None:
+        resource_group_name: pulumi.Input[str] = spec.resource_group_name
+        if spec.create_resource_group:
+            if spec.location is None:
                 raise ValueError(f"CertificateVault {name}: create_resource_group needs a location")
             resource_group = azure_native.resources.ResourceGroup(
                 f"{name}-resource-group",
-                resource_group_name=args.resource_group_name,
-                location=args.location,
+                resource_group_name=spec.resource_group_name,
+                location=spec.location,
                 tags=tags,
                 opts=child,
             )
@@ -137,9 +159,9 @@ class CertificateVault(pulumi.ComponentResource):
 
         vault = azure_native.keyvault.Vault(
             f"{name}-vault",
-            vault_name=args.vault_name,
+            vault_name=spec.name,
             resource_group_name=resource_group_name,
-            location=args.location,
+            location=spec.location,
             tags=tags,
             properties=azure_native.keyvault.VaultPropertiesArgs(
                 tenant_id=args.tenant_id,
@@ -150,9 +172,9 @@ class CertificateVault(pulumi.ComponentResource):
                 # Soft delete keeps a deleted secret recoverable; purge protection stops anyone, the deployer included, from
                 # destroying it for good before the retention ends. Purge protection cannot be switched off again.
                 enable_soft_delete=True,
-                soft_delete_retention_in_days=args.soft_delete_retention_days,
+                soft_delete_retention_in_days=spec.soft_delete_retention_days,
                 enable_purge_protection=True,
-                public_network_access="Enabled" if args.public_network_access else "Disabled",
+                public_network_access="Enabled" if spec.public_network_access else "Disabled",
                 # Nothing else reads the vault: not VM deployment, not disk encryption, not ARM template deployments.
                 enabled_for_deployment=False,
                 enabled_for_disk_encryption=False,
@@ -198,11 +220,11 @@ class CertificateVault(pulumi.ComponentResource):
                 opts=child,
             )
             secrets[identity] = secret
-            for reader in args.readers:
+            for reader in spec.readers:
                 assignments.append(
                     azure_native.authorization.RoleAssignment(
                         f"{name}-{identity}-reader-{reader.object_id}",
-                        role_assignment_name=pulumi.Output.from_input(args.vault_name).apply(
+                        role_assignment_name=pulumi.Output.from_input(spec.name).apply(
                             lambda vault_name, s=name_of_secret, r=reader.object_id: role_assignment_name(vault_name, s, r)
                         ),
                         # Least privilege: read on this one secret, not on the vault (which would also reach every other identity's).

@@ -11,7 +11,8 @@ from dataclasses import dataclass, field
 import pulumi
 import pulumi_azuread as azuread
 
-from components import facts
+from components.tenant import ExchangeServicePrincipal
+from exo import facts
 
 
 def _slug(text: str) -> str:
@@ -22,13 +23,12 @@ def _slug(text: str) -> str:
 class ExchangeGrantArgs:
     principal_object_id: pulumi.Input[str]
     """Object id of the service principal (app SP or managed identity) that receives the grant."""
-    exchange_service_principal_object_id: pulumi.Input[str]
-    """Object id of this tenant's Office 365 Exchange Online service principal (looked up, never managed)."""
-    manage_as_app_role_id: pulumi.Input[str]
-    """Id of the Exchange.ManageAsApp app role, verified on that service principal."""
-    roles: Sequence[str] = field(default_factory=lambda: [facts.DEFAULT_ROLE])
-    """Display names of the Entra roles to assign; each must be one Exchange supports for app-only access. Empty: no directory role
-    (the principal's permissions come from Exchange RBAC only)."""
+    exchange: ExchangeServicePrincipal
+    """This tenant's Office 365 Exchange Online service principal (looked up, never managed) and the Exchange.ManageAsApp role
+    verified on it."""
+    roles: Sequence[facts.ExchangeRole] = field(default_factory=lambda: [facts.ROLES[facts.DEFAULT_ROLE]])
+    """The Entra roles to assign, from the catalogue of roles Exchange supports for app-only access (facts.ROLES). Empty: no
+    directory role (the principal's permissions come from Exchange RBAC only)."""
 
 
 class ExchangeGrant(pulumi.ComponentResource):
@@ -41,26 +41,22 @@ class ExchangeGrant(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: ExchangeGrantArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("exo-automation:index:ExchangeGrant", name, None, opts)
-        unknown = [role for role in args.roles if role not in facts.ROLES]
         # No roles is allowed: Exchange.ManageAsApp alone, for a principal whose permissions come from Exchange RBAC (role groups).
-        if unknown:
-            raise ValueError(f"ExchangeGrant {name}: roles must be from {', '.join(facts.ROLES)}; got {list(args.roles)}")
-
         # A new principal takes a while to replicate in Entra. The provider retries the app role assignment on 404 but not the
         # directory role assignment, so the roles wait for the app role assignment: once it exists, the principal is visible.
         manage_as_app = azuread.AppRoleAssignment(
             f"{name}-manage-as-app",
-            app_role_id=args.manage_as_app_role_id,
+            app_role_id=args.exchange.manage_as_app_role_id,
             principal_object_id=args.principal_object_id,
-            resource_object_id=args.exchange_service_principal_object_id,
+            resource_object_id=args.exchange.object_id,
             # Its retry loop is what absorbs the delay: give it longer than the provider's default 5 minutes.
             opts=pulumi.ResourceOptions(parent=self, custom_timeouts=pulumi.CustomTimeouts(create="15m")),
         )
         assignments = {
-            role: azuread.DirectoryRoleAssignment(
-                f"{name}-{_slug(role)}",
+            role.display_name: azuread.DirectoryRoleAssignment(
+                f"{name}-{_slug(role.display_name)}",
                 # A built-in role's template id works directly: no DirectoryRole activation resource is needed.
-                role_id=facts.ROLES[role].template_id,
+                role_id=role.template_id,
                 principal_object_id=args.principal_object_id,
                 directory_scope_id="/",
                 opts=pulumi.ResourceOptions(parent=self, depends_on=[manage_as_app]),

@@ -24,8 +24,7 @@ import pulumi
 import pulumi_azuread as azuread
 from pulumi_azure_native import automation
 
-from components.exchange_rbac_settings import ExchangeRbacSettings
-from components.exchange_rbac_state import VARIABLE_NAME, PrincipalRbac, desired_state, principal_state, state_json, state_sha256
+from exo.exchange_rbac_state import VARIABLE_NAME, ExchangeRbacSpec, PrincipalRbac, desired_state, principal_state, state_json, state_sha256
 
 # Written by Sync-ExchangeRbac after a fully applied run; the program creates it once and never sends its value again.
 APPLIED_VARIABLE_NAME = "ExchangeRbacAppliedState"
@@ -44,7 +43,7 @@ class ExchangeRbacPrincipal:
     client id is not in the Automation account's ARM response)."""
     object_id: pulumi.Input[str]
     """Object id of the Entra service principal: New-ServicePrincipal -ObjectId, and the role group member."""
-    settings: ExchangeRbacSettings
+    settings: ExchangeRbacSpec
     """Roles and scope."""
 
 

@@ -9,7 +9,7 @@ import pulumi_azuread as azuread
 from cryptography import x509
 
 from certtool.material import thumbprint
-from components.host_certificate_settings import rfc3339
+from exo.clock import rfc3339
 
 
 @dataclass

@@ -21,15 +21,14 @@ from dataclasses import dataclass
 import pulumi
 from pulumi_azure_native import automation
 
-from components.automation_settings import ScheduleSettings
 from components.creation_time import CreationTime
-from components.schedule_time import first_run
+from exo.schedule_time import Schedule, first_run
 
 # Fixed namespace: the same definition always gives the same version (never random).
 SCHEDULE_NAMESPACE = uuid.UUID("5f1e2b0e-3c1a-4d8e-9b7a-6a0c2e4d8f10")
 
 
-def schedule_version(schedule: ScheduleSettings, scope: str = "") -> str:
+def schedule_version(schedule: Schedule, scope: str = "") -> str:
     """Eight hex digits naming a schedule definition (within `scope`, for example the account it lives in)."""
     return uuid.uuid5(SCHEDULE_NAMESPACE, f"{scope}|{schedule.definition()}" if scope else schedule.definition()).hex[:8]
 
@@ -43,7 +42,7 @@ class ScheduleSlot:
     each need a schedule of their own; runbooks with the same definition and the same N share those N schedules.
     """
 
-    schedule: ScheduleSettings
+    schedule: Schedule
     partition: int = 0
     partitions: int = 1
 

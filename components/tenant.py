@@ -9,7 +9,7 @@ from typing import Any
 import pulumi
 import pulumi_azuread as azuread
 
-from components import facts
+from exo import facts
 
 
 class TenantError(pulumi.RunError):

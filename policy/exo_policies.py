@@ -5,7 +5,7 @@ CrossGuard hands a policy the resource's inputs with the engine's camelCase name
 here takes such a mapping and returns violation messages, so the same code runs in the pack (`__main__.py`),
 in unit tests with crafted resources, and over every resource a whole program registers under mocks:
 
-    import exo_policies                      # with policy/ on sys.path, as the Pulumi CLI runs the pack
+    import exo_policies                      # with policy/ and the repository root on sys.path, as policy/__main__.py runs
     violations = exo_policies.evaluate([exo_policies.ResourceRecord(args.typ, args.name, args.inputs), ...])
 
 This module is stdlib-only on purpose: it runs in the policy pack's own virtualenv (pulumi-policy pins an
@@ -16,15 +16,15 @@ from __future__ import annotations
 
 import base64
 import binascii
-import importlib.util
 import re
-import sys
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from types import ModuleType
 from typing import Any, Literal
+
+from exo import facts as program_facts
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 FACTS_PATH = REPO_ROOT / "components" / "facts.py"
@@ -55,29 +55,17 @@ EnforcementName = Literal["advisory", "mandatory"]
 
 @dataclass(frozen=True)
 class Catalog:
-    """The well-known ids the rules need, read from `components/facts.py` (the one place they live)."""
+    """The well-known ids the rules need, read from `exo/facts.py` (the one place they live)."""
 
     exchange_role_names_by_template_id: Mapping[str, str]
     global_administrator_template_id: str
     first_party_apps: Mapping[str, str]
 
 
-def load_catalog(facts_path: Path = FACTS_PATH) -> Catalog:
-    """Load `components/facts.py` by file path.
-
-    By path rather than `import components.facts`: the pack runs with `policy/` as its working directory and
-    its own virtualenv, and importing the package would execute `components/__init__.py`, which may import
-    provider SDKs that the pack's environment does not have.
-    """
-    module_name = "exo_automation_facts"
-    spec = importlib.util.spec_from_file_location(module_name, facts_path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the facts module at {facts_path}")
-    module = importlib.util.module_from_spec(spec)
-    # Registered before executing: dataclasses resolve their module through sys.modules.
-    sys.modules[module_name] = module
-    spec.loader.exec_module(module)
-    return _catalog_from_module(module)
+def load_catalog(facts: ModuleType = program_facts) -> Catalog:
+    """The catalog from the program's `exo/facts.py`, imported as the package `exo` (stdlib-only, so the pack's own virtualenv
+    imports it too; `policy/__main__.py` puts the repository root on the path, as the tests' pytest configuration does)."""
+    return _catalog_from_module(facts)
 
 
 def _catalog_from_module(facts: ModuleType) -> Catalog:

@@ -14,7 +14,7 @@ PYTHON_GC_THRESHOLD = gc.get_threshold()
 
 @pytest.fixture(autouse=True)
 def collector_as_python_sets_it() -> Iterator[None]:
-    """Undo the program's collector tuning (components/evaluation_gc.py) after every test.
+    """Undo the program's collector tuning (exo/evaluation_gc.py) after every test.
 
     The tuning suits one evaluation in its own process; a test process evaluates the program hundreds of times, and objects frozen
     or thresholds raised for one test would keep the next tests' garbage uncollected.

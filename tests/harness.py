@@ -15,7 +15,7 @@ import pulumi
 from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import wait_for_rpcs
 
-from components import clock
+from exo import clock
 from tests.mock_tenant import MockTenant, Registration, TenantError, TenantMonitor, reveal
 
 REPO = Path(__file__).resolve().parent.parent

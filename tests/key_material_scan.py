@@ -1,5 +1,5 @@
 """A scanner for private key material in anything a deployment leaves in state: written for the tests, independent of the program's
-own detector (components/key_material.py), so the two do not share a blind spot.
+own detector (exo/key_material.py), so the two do not share a blind spot.
 
 It looks at every string, bytes and asset leaf, at any depth, and in each at:
 - PEM armour of a private key (`-----BEGIN ... PRIVATE KEY-----`, any algorithm, encrypted too);

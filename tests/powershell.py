@@ -19,7 +19,7 @@ from typing import Any
 
 from tree_sitter import Node
 
-from components.powershell_script import (
+from exo.powershell_script import (
     ScriptParameter,
     SyntaxProblem,
     function_parameters,

@@ -57,6 +57,8 @@ def test_defaults_fill_the_optional_keys() -> None:
             "exo-bootstrap:stateStorageAccount is 'Has-Caps'",
         ),
         ("keyVault", "x", "exo-bootstrap:keyVault is 'x'"),
+        # The program's Key Vault rules (exo/facts.py), consecutive hyphens included.
+        ("keyVault", "kv--exo", "exo-bootstrap:keyVault is 'kv--exo'"),
         ("location", "West Europe", "exo-bootstrap:location is 'West Europe'"),
         ("planPullRequests", True, "exo-bootstrap:planPullRequests is no longer supported"),
         ("previewEnvironments", [], "exo-bootstrap:previewEnvironments must be a non-empty list"),

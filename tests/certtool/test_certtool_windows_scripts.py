@@ -36,10 +36,10 @@ def script_parameters(path: Path) -> dict[str, str | None]:
 def test_the_scripts_exist() -> None:
     assert [path.name for path in ALL_SCRIPTS] == [
         "ExoCertificate.psm1",
-        "Get-ExoCertificateFromKeyVault.ps1",  # the Key Vault option's fetcher: tests/vault/test_vault_script.py
+        "Get-ExoCertificateFromKeyVault.ps1",  # the Key Vault option's fetcher: tests/windows/test_vault_script.py
         "Install-ExoCertificate.ps1",
         "Invoke-ExoScheduledTask.ps1",
-        "New-ExoHostCertificate.ps1",  # host certificates: tests/test_host_certificate_script.py
+        "New-ExoHostCertificate.ps1",  # host certificates: tests/windows/test_host_certificate_script.py
         "Switch-ExoTaskCertificate.ps1",
     ]
 

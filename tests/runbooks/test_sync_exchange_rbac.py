@@ -1,5 +1,5 @@
 """Sync-ExchangeRbac.ps1 read with tree-sitter: it fails loudly, changes Exchange in one guarded place, and follows the plan order of
-components/exchange_rbac_state.py (no PowerShell runs here; the plan itself is tested in tests/test_exchange_rbac_state.py)."""
+exo/exchange_rbac_state.py (no PowerShell runs here; the plan itself is tested in tests/exo/test_exchange_rbac_state.py)."""
 
 from __future__ import annotations
 
@@ -10,14 +10,14 @@ from typing import Any
 import pytest
 from tree_sitter import Node
 
-from components import facts
-from components.powershell_script import parser, read_role_declaration, text, walk
+from exo import facts
+from exo.powershell_script import parser, read_role_declaration, text, walk
 from tests.powershell import parse_file
 
 from .conftest import RUNBOOK_DIR
 
 PATH = RUNBOOK_DIR / "Sync-ExchangeRbac.ps1"
-STATE_MODULE = Path(__file__).resolve().parents[2] / "components" / "exchange_rbac_state.py"
+STATE_MODULE = Path(__file__).resolve().parents[2] / "exo" / "exchange_rbac_state.py"
 # The reconciler's plan, phase by phase (docs/exchange-rbac.md): creations first, membership after assignments, removals last.
 PHASE_ORDER = [
     "New-ServicePrincipal",

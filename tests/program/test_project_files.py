@@ -1,0 +1,75 @@
+"""Pulumi.yaml, the example stack and requirements.txt stay true to the program."""
+
+from __future__ import annotations
+
+import importlib.metadata
+import unittest
+from pathlib import Path
+from typing import Any
+
+import yaml
+from packaging.requirements import Requirement
+
+from settings.stack import CONFIG_KEYS, parse_settings
+from tests.harness import REPO, config_for, evaluate
+from tests.mock_tenant import MockTenant
+from tests.schema_check import check_registration
+
+
+def load(name: str) -> dict[str, Any]:
+    return yaml.safe_load((REPO / name).read_text())
+
+
+class ProjectFile(unittest.TestCase):
+    def test_project_is_python_with_local_state_needing_no_pulumi_account(self) -> None:
+        project = load("Pulumi.yaml")
+        self.assertEqual(project["name"], "exo-automation")
+        self.assertEqual(project["runtime"]["name"], "python")
+        self.assertEqual(project["runtime"]["options"], {"toolchain": "pip", "virtualenv": ".venv"})
+        self.assertEqual(project["backend"]["url"], "file://~")
+
+    def test_every_config_key_is_declared_with_type_description_and_default(self) -> None:
+        declared = load("Pulumi.yaml")["config"]
+        self.assertEqual(set(declared), set(CONFIG_KEYS))
+        for key, spec in declared.items():
+            with self.subTest(key):
+                self.assertIn(spec["type"], ("string", "boolean", "integer", "array", "object"))
+                self.assertTrue(spec["description"].strip())
+                self.assertIn("default", spec, "a typed key without a default is required by Pulumi")
+                if spec["type"] == "array":
+                    self.assertIn("items", spec)
+
+    def test_the_declared_defaults_are_the_seed_setup(self) -> None:
+        declared = load("Pulumi.yaml")["config"]
+        raw = {k: v for k, v in config_for({key: spec["default"] for key, spec in declared.items()}).items()}
+        settings = parse_settings({key.split(":", 1)[1]: value for key, value in raw.items()}, "dev", None)
+        self.assertEqual(settings, parse_settings({}, "dev", None))
+
+
+class ExampleStack(unittest.IsolatedAsyncioTestCase):
+    async def test_pulumi_dev_yaml_deploys_cleanly_and_holds_no_secret(self) -> None:
+        text = (REPO / "Pulumi.dev.yaml").read_text()
+        self.assertNotIn("secure:", text)
+        stack_config = load("Pulumi.dev.yaml")["config"]
+        for key in stack_config:
+            namespace, bare = key.split(":", 1)
+            if namespace == "exo-automation":
+                self.assertIn(bare, CONFIG_KEYS)
+        for preview in (True, False):
+            deployment = await evaluate(MockTenant(), preview=preview, config=stack_config, stack="dev")
+            for registration in deployment.custom():
+                self.assertEqual(check_registration(registration.type, registration.name, registration.inputs), [])
+            self.assertIn("exo", deployment.output("identities"))
+
+
+class Requirements(unittest.TestCase):
+    def test_runtime_ranges_admit_the_sdk_versions_the_tests_ran_with(self) -> None:
+        lines = [line.strip() for line in Path(REPO / "requirements.txt").read_text().splitlines()]
+        requirements = [Requirement(line) for line in lines if line and not line.startswith("#")]
+        names = {r.name for r in requirements}
+        self.assertTrue({"pulumi", "pulumi-azuread", "pulumi-azure-native", "pulumi-tls"} <= names)
+        for requirement in requirements:
+            if requirement.marker is not None and not requirement.marker.evaluate():
+                continue  # for another platform (tzdata on Windows)
+            with self.subTest(requirement.name):
+                self.assertIn(importlib.metadata.version(requirement.name), requirement.specifier)
