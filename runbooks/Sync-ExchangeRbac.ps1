@@ -292,7 +292,7 @@ function Read-ActualState {
 }
 
 function New-ReconcilePlan {
-    # The same plan as components/exchange_rbac_state.py plan(); the order of the phases below is the safety argument.
+    # The same plan as exo/exchange_rbac_state.py plan(); the order of the phases below is the safety argument.
     param($Desired, $Actual)
     $steps = New-Object System.Collections.Generic.List[object]
     $principals = @($Desired.principals)
