@@ -229,6 +229,8 @@ SOURCE_AUTOMATION_RUNBOOK = _AUTOMATION + "stable/2024-10-23/runbook.json @522de
 SOURCE_AUTOMATION_SCHEDULE = _AUTOMATION + "stable/2024-10-23/schedule.json @f29d161d24f09a6c73ba772480487da288a97508"
 SOURCE_AUTOMATION_JOB_SCHEDULE = _AUTOMATION + "stable/2024-10-23/jobSchedule.json @aedce9828dac759c73c4a031a08693c152ef0f59"
 SOURCE_AUTOMATION_PACKAGE = _AUTOMATION + "stable/2024-10-23/package.json @c93887028b4d26ea3c19a1c5be394b4f69e636c3"
+# No pattern on variableName; the body's `name` is required (VariableCreateOrUpdateParameters).
+SOURCE_AUTOMATION_VARIABLE = _AUTOMATION + "stable/2024-10-23/variable.json @3ad24e76358466a2f50861f82f4bac383eaa56ce"
 SOURCE_KEY_VAULT_SECRETS = (
     _SPECS + "keyvault/resource-manager/Microsoft.KeyVault/stable/2024-11-01/secrets.json @315e54b7359504c9af7e9783946a6b62f4434eb0"
 )
@@ -342,37 +344,24 @@ _KEY_VAULT_SECRET_VAULT = (InputRule(SOURCE_KEY_VAULT_SECRETS, pattern=r"^[a-zA-
 # and schedule) is held to that resource's name rules: it must be that name. Inputs the sources give no rule for are absent on
 # purpose: module and package names (no pattern in module.json or package.json of 2024-10-23), hybrid worker group names (none in
 # hybridRunbookWorkerGroup.json, none on the naming-rules page), role assignment scopes.
+# Every Automation resource the program registers sits under the account's path (resource group, then account name).
+_AUTOMATION_CHILD_KINDS = (
+    "AutomationAccount",
+    "RuntimeEnvironment",
+    "Package",
+    "Module",
+    "PowerShell72Module",
+    "HybridRunbookWorkerGroup",
+    "Runbook",
+    "Schedule",
+    "JobSchedule",
+    "Variable",
+)
 AZURE_INPUT_RULES: Mapping[tuple[str, str], tuple[InputRule, ...]] = MappingProxyType(
     {
         ("azure-native:resources:ResourceGroup", "resourceGroupName"): _RESOURCE_GROUP,
-        **{
-            (f"azure-native:automation:{kind}", "resourceGroupName"): _AUTOMATION_RESOURCE_GROUP
-            for kind in (
-                "AutomationAccount",
-                "RuntimeEnvironment",
-                "Package",
-                "Module",
-                "PowerShell72Module",
-                "HybridRunbookWorkerGroup",
-                "Runbook",
-                "Schedule",
-                "JobSchedule",
-            )
-        },
-        **{
-            (f"azure-native:automation:{kind}", "automationAccountName"): _AUTOMATION_ACCOUNT
-            for kind in (
-                "AutomationAccount",
-                "RuntimeEnvironment",
-                "Package",
-                "Module",
-                "PowerShell72Module",
-                "HybridRunbookWorkerGroup",
-                "Runbook",
-                "Schedule",
-                "JobSchedule",
-            )
-        },
+        **{(f"azure-native:automation:{kind}", "resourceGroupName"): _AUTOMATION_RESOURCE_GROUP for kind in _AUTOMATION_CHILD_KINDS},
+        **{(f"azure-native:automation:{kind}", "automationAccountName"): _AUTOMATION_ACCOUNT for kind in _AUTOMATION_CHILD_KINDS},
         ("azure-native:automation:RuntimeEnvironment", "runtimeEnvironmentName"): _RUNTIME_ENVIRONMENT,
         ("azure-native:automation:Package", "runtimeEnvironmentName"): _RUNTIME_ENVIRONMENT,
         ("azure-native:automation:Package", "contentLink"): (InputRule(SOURCE_AUTOMATION_PACKAGE, required=True),),
@@ -385,6 +374,7 @@ AZURE_INPUT_RULES: Mapping[tuple[str, str], tuple[InputRule, ...]] = MappingProx
         ("azure-native:automation:Schedule", "frequency"): (
             InputRule(SOURCE_AUTOMATION_SCHEDULE, required=True, enum=("OneTime", "Day", "Hour", "Week", "Month", "Minute")),
         ),
+        ("azure-native:automation:Variable", "name"): (InputRule(SOURCE_AUTOMATION_VARIABLE, required=True),),
         ("azure-native:automation:JobSchedule", "jobScheduleId"): (InputRule(SOURCE_AUTOMATION_JOB_SCHEDULE, uuid=True),),
         ("azure-native:automation:JobSchedule", "runbook.name"): (InputRule(SOURCE_AUTOMATION_JOB_SCHEDULE, required=True), *_RUNBOOK),
         ("azure-native:automation:JobSchedule", "schedule.name"): (
@@ -429,6 +419,7 @@ AZURE_PATH_INPUTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "azure-native:automation:Runbook": ("resourceGroupName", "automationAccountName", "runbookName"),
         "azure-native:automation:Schedule": ("resourceGroupName", "automationAccountName", "scheduleName"),
         "azure-native:automation:JobSchedule": ("resourceGroupName", "automationAccountName", "jobScheduleId"),
+        "azure-native:automation:Variable": ("resourceGroupName", "automationAccountName", "variableName"),
         "azure-native:storage:StorageAccount": ("resourceGroupName", "accountName"),
         "azure-native:storage:BlobContainer": ("resourceGroupName", "accountName", "containerName"),
         "azure-native:storage:Blob": ("resourceGroupName", "accountName", "containerName", "blobName"),

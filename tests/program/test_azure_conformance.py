@@ -60,6 +60,18 @@ def hybrid_worker_stack() -> dict[str, Any]:
     return config
 
 
+def exchange_rbac_stack() -> dict[str, Any]:
+    config = dev_stack_config()
+    config["exo-automation:identities"] = [
+        {"name": "exo"},
+        {
+            "name": "sales-reports",
+            "exchangeRbac": {"roles": ["View-Only Recipients"], "recipientScope": {"filter": "Department -eq 'Sales'"}},
+        },
+    ]
+    return config
+
+
 def stacks() -> dict[str, tuple[str, dict[str, Any]]]:
     """label -> (stack name, config)."""
     everything = {**dev_stack_config(), "exo-automation:keyVault": copy.deepcopy(KEY_VAULT)}
@@ -70,6 +82,7 @@ def stacks() -> dict[str, tuple[str, dict[str, Any]]]:
         "PowerShell 7.2": ("dev", with_runtime("PowerShell-7.2")),
         "Windows PowerShell 5.1": ("dev", with_runtime("WindowsPowerShell-5.1")),
         "hybrid worker stack": ("dev", hybrid_worker_stack()),
+        "Exchange RBAC stack": ("dev", exchange_rbac_stack()),
         **{f"stack {name!r}": (name, everything) for name in AWKWARD_STACKS},
     }
 
