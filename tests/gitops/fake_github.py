@@ -94,7 +94,7 @@ class FakeGitHub:
 
 @contextmanager
 def serve(github: FakeGitHub) -> Iterator[str]:
-    class Handler(BaseHTTPRequestHandler):
+    class Handler(QuietHandler):
         def _answer(self, method: str) -> None:
             url = urlparse(self.path)
             query = parse_qs(url.query)
@@ -111,14 +111,7 @@ def serve(github: FakeGitHub) -> Iterator[str]:
                     rest = {k: v[0] for k, v in query.items() if k != "page"}
                     following = "&".join(f"{k}={v}" for k, v in {**rest, "page": page + 1}.items())
                     link = f'<http://{self.headers["Host"]}{url.path}?{following}>; rel="next"'
-            data = json.dumps(payload).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            if link:
-                self.send_header("Link", link)
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, payload, {"Link": link} if link else None)
 
         def do_GET(self) -> None:
             self._answer("GET")
@@ -129,10 +122,30 @@ def serve(github: FakeGitHub) -> Iterator[str]:
         def do_PATCH(self) -> None:
             self._answer("PATCH")
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
+    with serve_loopback(Handler) as url:
+        yield url
 
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+
+def send_json(handler: BaseHTTPRequestHandler, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
+    data = json.dumps(payload).encode()
+    handler.send_response(status)
+    handler.send_header("Content-Type", "application/json")
+    handler.send_header("Content-Length", str(len(data)))
+    for name, value in (headers or {}).items():
+        handler.send_header(name, value)
+    handler.end_headers()
+    handler.wfile.write(data)
+
+
+class QuietHandler(BaseHTTPRequestHandler):
+    def log_message(self, format: str, *args: Any) -> None:
+        return
+
+
+@contextmanager
+def serve_loopback(handler: type[BaseHTTPRequestHandler]) -> Iterator[str]:
+    """A threaded HTTP server on 127.0.0.1 (a free port) for the duration of the block; yields its base URL."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
     thread.start()
     try:

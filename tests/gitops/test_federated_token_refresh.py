@@ -6,20 +6,20 @@ bounded number of rounds with no wait between them, so the tests count rounds in
 
 from __future__ import annotations
 
-import json
 import os
 import re
 import subprocess
 import threading
 import time
 from collections.abc import Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 import yaml
+
+from tests.gitops.fake_github import QuietHandler, send_json, serve_loopback
 
 REPO = Path(__file__).resolve().parents[2]
 TOKEN_SCRIPT = REPO / ".github" / "scripts" / "azure-federated-token.sh"
@@ -51,27 +51,14 @@ class TokenIssuer:
 def endpoint(request: pytest.FixtureRequest) -> Iterator[tuple[str, TokenIssuer]]:
     issuer = TokenIssuer(getattr(request, "param", frozenset()))
 
-    class Handler(BaseHTTPRequestHandler):
-        def do_GET(self) -> None:
+    class Handler(QuietHandler):
+        def do_GET(self) -> None:  # noqa: N802 - http.server names it
             query = parse_qs(urlparse(self.path).query)
             status, body = issuer.issue(self.headers.get("Authorization", ""), query["audience"][0])
-            data = json.dumps(body).encode()
-            self.send_response(status)
-            self.send_header("Content-Type", "application/json")
-            self.send_header("Content-Length", str(len(data)))
-            self.end_headers()
-            self.wfile.write(data)
+            send_json(self, status, body)
 
-        def log_message(self, format: str, *args: Any) -> None:
-            return
-
-    server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/token?api-version=2.0", issuer
-    finally:
-        server.shutdown()
+    with serve_loopback(Handler) as url:
+        yield f"{url}/token?api-version=2.0", issuer
 
 
 def script_env(url: str, tmp_path: Path, rounds: int) -> dict[str, str]:
