@@ -6,6 +6,7 @@ import asyncio
 import json
 import os
 import runpy
+import unittest
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -16,6 +17,7 @@ from pulumi.runtime import settings as runtime_settings
 from pulumi.runtime.stack import wait_for_rpcs
 
 from exo import clock
+from settings.values import ConfigError
 from tests.mock_tenant import MockTenant, Registration, TenantError, TenantMonitor, reveal
 
 REPO = Path(__file__).resolve().parent.parent
@@ -149,3 +151,16 @@ async def evaluate(
     for name, value in exported.items():
         deployment.outputs[name] = await _settle(value)
     return deployment
+
+
+async def assert_refused_before_registration(
+    case: unittest.TestCase, tenant: MockTenant, config: Mapping[str, Any], key: str, phrase: str
+) -> None:
+    """A bad config stops the preview with one ConfigError that names `key` (and says `phrase`), before any resource or look-up."""
+    with case.assertRaises(ConfigError) as caught:
+        await evaluate(tenant, preview=True, config=config)
+    case.assertEqual(caught.exception.key, key)
+    case.assertIn(phrase, str(caught.exception))
+    case.assertTrue(str(caught.exception).startswith(f"config {key}: "))
+    case.assertEqual(tenant.registrations, [], "no resource may be registered")
+    case.assertEqual(tenant.calls, [], "not even a look-up runs")

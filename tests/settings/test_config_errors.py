@@ -10,7 +10,7 @@ import pulumi
 from components.app_certificate import CertificateSpec
 from settings.stack import parse_settings
 from settings.values import ConfigError
-from tests.harness import evaluate
+from tests.harness import assert_refused_before_registration
 from tests.mock_tenant import MockTenant
 
 # An Automation account that can run the Exchange RBAC reconciler (Exchange Administrator by default).
@@ -86,14 +86,7 @@ class BadConfigIsRefusedBeforeAnyResource(unittest.IsolatedAsyncioTestCase):
         self.assertGreaterEqual(len(BAD_CONFIGS), 20)
         for label, config, key, phrase in BAD_CONFIGS:
             with self.subTest(label):
-                tenant = MockTenant()
-                with self.assertRaises(ConfigError) as caught:
-                    await evaluate(tenant, preview=True, config=config)
-                self.assertEqual(caught.exception.key, key)
-                self.assertIn(phrase, str(caught.exception))
-                self.assertTrue(str(caught.exception).startswith(f"config {key}: "))
-                self.assertEqual(tenant.registrations, [], "no resource may be registered")
-                self.assertEqual(tenant.calls, [], "not even a look-up runs")
+                await assert_refused_before_registration(self, MockTenant(), config, key, phrase)
 
     def test_config_errors_are_pulumi_run_errors_so_no_stack_trace_is_printed(self) -> None:
         self.assertTrue(issubclass(ConfigError, pulumi.RunError))

@@ -15,7 +15,7 @@ from cryptography.hazmat.primitives.serialization import pkcs12
 from settings.host_certificate import HostCertificateSettings, private_key_form
 from settings.stack import parse_settings
 from settings.values import ConfigError
-from tests.harness import REPO, evaluate
+from tests.harness import REPO, assert_refused_before_registration, evaluate
 from tests.host_certificate_files import CertificateFolder, HostCertificate, MovableClock, make_host_certificate, rsa_key
 from tests.mock_tenant import MockTenant
 
@@ -128,14 +128,7 @@ class BadHostCertificatesAreRefusedBeforeAnyResource(unittest.IsolatedAsyncioTes
         self.assertGreaterEqual(len(cases), 30)
         for label, config, key, phrase in cases:
             with self.subTest(label):
-                tenant = MockTenant(clock=self.clock)
-                with self.assertRaises(ConfigError) as caught:
-                    await evaluate(tenant, preview=True, config=config)
-                self.assertEqual(caught.exception.key, key)
-                self.assertIn(phrase, str(caught.exception))
-                self.assertTrue(str(caught.exception).startswith(f"config {key}: "))
-                self.assertEqual(tenant.registrations, [], "no resource may be registered")
-                self.assertEqual(tenant.calls, [], "not even a look-up runs")
+                await assert_refused_before_registration(self, MockTenant(clock=self.clock), config, key, phrase)
 
     async def test_no_error_echoes_private_key_material(self) -> None:
         cases = self.fixtures.cases()
