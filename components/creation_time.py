@@ -1,8 +1,8 @@
 """The moment a resource was first deployed, kept in state: the anchor for time windows that must not move on every preview.
 
 A clock read in the program would change on every `pulumi preview` (a perpetual diff); a fixed date goes stale and fails once it is in
-the past. `CreationTime` reads the clock once, at creation, and keeps it until its `triggers` change; link expiries and schedule start
-times are pure functions of it."""
+the past. `CreationTime` reads the clock once, at creation, and keeps it until its `triggers` change. The program uses it as each
+schedule's anchor (components/runbook_schedules.py): unknown to the preview that plans a new schedule, known afterwards."""
 
 from __future__ import annotations
 
