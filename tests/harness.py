@@ -14,7 +14,8 @@ from typing import Any
 
 import pulumi
 from pulumi.runtime import settings as runtime_settings
-from pulumi.runtime.stack import wait_for_rpcs
+from pulumi.runtime.mocks import MockEngine, MockSettings
+from pulumi.runtime.stack import run_in_stack
 
 from exo import clock
 from settings.values import ConfigError
@@ -118,6 +119,24 @@ async def _drain() -> None:
         await asyncio.gather(*pending, return_exceptions=True)
 
 
+def _configure_language_host(monitor: TenantMonitor, *, stack: str, preview: bool) -> None:
+    """What the language host sets up before it runs a program (set_mocks without its own, already finished, Stack)."""
+    runtime_settings.configure(
+        MockSettings(
+            monitor=monitor,
+            monitor_features=set(monitor.GetDeploymentInfo(None).supportedFeatures),
+            engine=MockEngine(None),
+            project=PROJECT,
+            stack=stack,
+            dry_run=preview,
+            organization=None,
+            callbacks=None,
+        )
+    )
+    # Each evaluation is a new process for Pulumi: no Stack of an earlier evaluation in this context.
+    runtime_settings.ROOT.set(None)
+
+
 async def evaluate(
     tenant: MockTenant, *, preview: bool, config: Mapping[str, Any] | None = None, stack: str = "dev", program: Path = MAIN
 ) -> Deployment:
@@ -132,13 +151,17 @@ async def evaluate(
     # One clock: the program reads the tenant's, so a test that moves it moves both.
     clock.use(tenant.clock)
     pulumi.runtime.set_all_config(config_for(config or {}))
-    pulumi.runtime.set_mocks(tenant, project=PROJECT, stack=stack, preview=preview, monitor=TenantMonitor(tenant))
+    _configure_language_host(TenantMonitor(tenant), stack=stack, preview=preview)
     # Pulumi runs a program in its project directory; relative asset paths resolve there.
     previous_directory = Path.cwd()
     os.chdir(REPO)
     try:
-        runpy.run_path(str(program), run_name="__main__")
-        await wait_for_rpcs()
+        # As pulumi-language-python-exec runs it: inside a new Stack, which awaits the program's `pulumi.run` entry point and then
+        # every registration and Output.
+        def run_program() -> None:
+            runpy.run_path(str(program), run_name="__main__")
+
+        await run_in_stack(run_program)
     except BaseException:
         await _drain()
         raise

@@ -21,13 +21,9 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pulumi
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 from google.protobuf import struct_pb2
 from pulumi.runtime import rpc
 from pulumi.runtime.mocks import MockMonitor, MockResourceArgs
@@ -35,6 +31,9 @@ from pulumi.runtime.proto import resource_pb2
 from pulumi.runtime.sync_await import _sync_await
 
 from exo import facts
+
+if TYPE_CHECKING:
+    from cryptography.hazmat.primitives.asymmetric import rsa
 
 EXCHANGE_ONLINE_APP_ID = "00000002-0000-0ff1-ce00-000000000000"
 MANAGE_AS_APP_ROLE_ID = "dc50a0fb-09a3-484d-be87-e023b12c6440"
@@ -112,6 +111,8 @@ class Registration:
     delete_before_replace: bool
     ignore_changes: list[str]
     retain_on_delete: bool
+    aliases: list[str] = field(default_factory=list)
+    """Each alias as the engine received it: a URN, or a spec's `type::name` (empty parts where the spec leaves them)."""
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -617,6 +618,10 @@ class MockTenant(pulumi.runtime.Mocks):
         return f"{created}-{self._uuid()[:8]}", {"triggers": inputs.get("triggers", {}), "created": created}
 
     def _private_key(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        # The engine's side: imported when a certificate is made or read, so a preview that needs none does not time it.
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.hazmat.primitives.asymmetric import rsa
+
         if inputs.get("algorithm") != "RSA":
             raise TenantError(f"tls.PrivateKey: algorithm {inputs.get('algorithm')!r} (expected RSA for Entra)")
         key = rsa.generate_private_key(public_exponent=65537, key_size=int(inputs.get("rsaBits", 2048)))
@@ -634,6 +639,11 @@ class MockTenant(pulumi.runtime.Mocks):
         }
 
     def _self_signed_cert(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        # The engine's side: imported when a certificate is made or read, so a preview that needs none does not time it.
+        from cryptography import x509
+        from cryptography.hazmat.primitives import hashes, serialization
+        from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+
         key = self._keys.get(inputs.get("privateKeyPem", ""))
         if key is None:
             raise TenantError("tls.SelfSignedCert: private_key_pem is not a key the tls provider made")
@@ -684,6 +694,9 @@ class MockTenant(pulumi.runtime.Mocks):
         return f"/servicePrincipals/{object_id}", {**inputs, "objectId": object_id, "applicationTenantId": self.tenant_id}
 
     def _application_certificate(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        # The engine's side: imported when a certificate is made or read, so a preview that needs none does not time it.
+        from cryptography import x509
+
         application_id = str(inputs.get("applicationId", ""))
         if not application_id.startswith("/applications/") or application_id.split("/")[-1] not in self.applications:
             raise TenantError(
@@ -883,6 +896,7 @@ class TenantMonitor(MockMonitor):
             delete_before_replace=bool(request.deleteBeforeReplace),
             ignore_changes=list(request.ignoreChanges),
             retain_on_delete=bool(request.retainOnDelete),
+            aliases=[alias.urn or f"{alias.spec.type}::{alias.spec.name}" for alias in request.aliases],
         )
         self.tenant.registrations.append(registration)
         if not request.custom:
