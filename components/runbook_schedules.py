@@ -97,45 +97,55 @@ class RunbookSchedules(pulumi.ComponentResource):
         super().__init__("exo-automation:index:RunbookSchedules", name, None, opts)
         names: dict[ScheduleSlot, pulumi.Output[str]] = {}
         start_times: dict[ScheduleSlot, pulumi.Output[str]] = {}
-        for slot in dict.fromkeys(args.schedules):
-            schedule = slot.schedule
-            advanced = None
-            if schedule.week_days:
-                advanced = automation.AdvancedScheduleArgs(week_days=list(schedule.week_days))
-            elif schedule.month_days:
-                advanced = automation.AdvancedScheduleArgs(month_days=list(schedule.month_days))
-            azure_name = schedule_name(slot)
-            logical_name = f"{name}-{schedule.frequency.lower()}-{schedule_version(schedule, args.scope)}{slot.suffix}"
-            # Created with the Schedule, its moment is unknown to the preview that plans a new Schedule: an approved update plan
-            # (`preview --save-plan`, `up --plan`) then leaves the start open instead of pinning one computed from the planner's clock,
-            # which the deploy, minutes or hours later, would compute differently ("violates plan"). Later runs read it from state.
-            anchor = CreationTime(f"{logical_name}-created", triggers={"schedule": azure_name}, opts=pulumi.ResourceOptions(parent=self))
-            created = automation.Schedule(
-                # The partitions of one run share the definition, hence the start: their N jobs start together.
-                logical_name,
-                schedule_name=azure_name,
-                name=azure_name,
-                automation_account_name=args.automation_account_name,
-                resource_group_name=args.resource_group_name,
-                frequency=schedule.frequency,
-                interval=schedule.interval,
-                time_zone=schedule.time_zone,
-                # Not before this run's clock either: a Schedule re-created after a failed first `up` or a manual delete (its anchor
-                # already in state) still starts in the future.
-                start_time=anchor.created.apply(lambda moment, s=schedule: first_run(max(_parse(moment), args.now), s).isoformat()),
-                advanced_schedule=advanced,
-                description=schedule_description(slot),
-                opts=pulumi.ResourceOptions(
-                    parent=self,
-                    # The start is chosen once, when the Schedule is created; later runs' clock readings are not changes.
-                    ignore_changes=["startTime"],
-                    replace_on_changes=["*"],
-                    delete_before_replace=True,
-                ),
+        slots = list(dict.fromkeys(args.schedules))
+        if slots:
+            # One anchor for every Schedule here, replaced whenever the set of Schedules changes: its moment is then unknown to the
+            # preview that plans a new Schedule, so an approved update plan (`preview --save-plan`, `up --plan`) leaves the start
+            # open instead of pinning one computed from the planner's clock, which the deploy, minutes or hours later, would compute
+            # differently ("violates plan"). The Schedules that exist already ignore their start, so a new anchor changes none of
+            # them. One anchor, not one per Schedule: a registration less per schedule definition (issue 12).
+            anchor = CreationTime(
+                f"{name}-created",
+                triggers={"schedules": " ".join(sorted(schedule_name(slot) for slot in slots))},
+                opts=pulumi.ResourceOptions(parent=self),
             )
-            names[slot] = created.name
-            start_times[slot] = created.start_time.apply(lambda start: start or "")
+            for slot in slots:
+                created = self._schedule(name, slot, anchor.created, args)
+                names[slot] = created.name
+                start_times[slot] = created.start_time.apply(lambda start: start or "")
         self.names = names
         self.start_times = start_times
         # Registering outputs marks the component complete, so a preview shows its children under it.
         self.register_outputs({"names": list(names.values())})
+
+    def _schedule(self, name: str, slot: ScheduleSlot, anchor: pulumi.Output[str], args: RunbookSchedulesArgs) -> automation.Schedule:
+        schedule = slot.schedule
+        advanced = None
+        if schedule.week_days:
+            advanced = automation.AdvancedScheduleArgs(week_days=list(schedule.week_days))
+        elif schedule.month_days:
+            advanced = automation.AdvancedScheduleArgs(month_days=list(schedule.month_days))
+        azure_name = schedule_name(slot)
+        return automation.Schedule(
+            # The partitions of one run share the definition, hence the start: their N jobs start together.
+            f"{name}-{schedule.frequency.lower()}-{schedule_version(schedule, args.scope)}{slot.suffix}",
+            schedule_name=azure_name,
+            name=azure_name,
+            automation_account_name=args.automation_account_name,
+            resource_group_name=args.resource_group_name,
+            frequency=schedule.frequency,
+            interval=schedule.interval,
+            time_zone=schedule.time_zone,
+            # Not before this run's clock either: a Schedule re-created after a failed first `up` or a manual delete (the anchor
+            # already in state) still starts in the future.
+            start_time=anchor.apply(lambda moment: first_run(max(_parse(moment), args.now), schedule).isoformat()),
+            advanced_schedule=advanced,
+            description=schedule_description(slot),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                # The start is chosen once, when the Schedule is created; later runs' clock readings are not changes.
+                ignore_changes=["startTime"],
+                replace_on_changes=["*"],
+                delete_before_replace=True,
+            ),
+        )

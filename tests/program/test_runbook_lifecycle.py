@@ -192,8 +192,12 @@ class JobSchedulesSurviveRepublishing(unittest.IsolatedAsyncioTestCase):
         second = await evaluate(tenant, preview=False, config=config)
         changed = changes(first, second)
         self.assertEqual(changed & {r.name for r in second.of_type(RUNBOOK)}, set(), "no runbook is republished")
-        schedules_and_anchors = {r.name for r in second.of_type(SCHEDULE)} | {f"{r.name}-created" for r in second.of_type(SCHEDULE)}
-        self.assertEqual(changed - schedules_and_anchors, {"runbook-mailboxpermissionreport-job-schedule"})
+        schedules = {r.name for r in second.of_type(SCHEDULE)}
+        # The schedules' one anchor is renewed with their set, so that the new Schedule's start is open in the plan.
+        self.assertEqual(changed - schedules, {"schedule-created", "runbook-mailboxpermissionreport-job-schedule"})
+        kept = schedules & {r.name for r in first.of_type(SCHEDULE)}
+        self.assertEqual(len(kept), 1, "the other runbook's Schedule is still there")
+        self.assertEqual(changed & kept, set(), "and unchanged: the renewed anchor moves no start that exists")
         assert_every_scheduled_runbook_is_linked(self, tenant, config)
 
 
@@ -208,7 +212,7 @@ class ApprovedPlans(unittest.IsolatedAsyncioTestCase):
         preview = await evaluate(tenant, preview=True, config=config)
         self.assertTrue(preview.of_type(SCHEDULE))
         self.assertTrue(all(is_unknown(s.inputs["startTime"]) for s in preview.of_type(SCHEDULE)))
-        await evaluate(tenant, preview=False, config=config)
+        deployed = await evaluate(tenant, preview=False, config=config)
         # A schedule edit on the deployed stack: the new Schedule's start is again left open; the unchanged ones keep theirs.
         clock.advance(days=3)
         runbooks(config)[0]["schedule"]["time"] = "07:00"
@@ -217,6 +221,11 @@ class ApprovedPlans(unittest.IsolatedAsyncioTestCase):
         new = [s for s in edited.of_type(SCHEDULE) if s.name not in stored]
         self.assertEqual(len(new), 1)
         self.assertTrue(is_unknown(new[0].inputs["startTime"]))
+        # The Schedule that stays ignores its start, now unknown too (the anchor is renewed): the plan shows no change to it.
+        unchanged = [s for s in edited.of_type(SCHEDULE) if s.name in stored]
+        self.assertEqual(len(unchanged), 1)
+        self.assertEqual(unchanged[0].ignore_changes, ["startTime"])
+        self.assertNotIn(unchanged[0].name, changes(deployed, edited))
 
     async def test_the_deploy_hours_after_the_plan_still_starts_the_schedule_in_the_future(self) -> None:
         clock = Clock()
