@@ -7,13 +7,15 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azuread as azuread
 import pulumi_tls as tls
-from cryptography import x509
-
-from certtool.material import thumbprint
 
 
 def certificate_thumbprint(certificate_pem: str) -> str:
     """Windows' thumbprint of a PEM certificate (what -CertificateThumbprint takes); certtool computes the same from a PFX."""
+    # Imported here, not at the top: `cryptography` costs ~15 ms to import, and a preview only needs it when a certificate is at hand.
+    from cryptography import x509
+
+    from certtool.material import thumbprint
+
     return thumbprint(x509.load_pem_x509_certificate(certificate_pem.encode("ascii")))
 
 

@@ -15,7 +15,6 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_azure_native as azure_native
-from cryptography import x509
 
 from exo import facts
 
@@ -66,6 +65,8 @@ def subscription_of(resource_id: str) -> str:
 
 def certificate_validity(certificate_pem: str) -> tuple[int, int]:
     """(not before, not after) of the certificate as Unix seconds: Key Vault's nbf and exp attributes for the secret."""
+    from cryptography import x509  # here: ~15 ms to import, needed only once a certificate is known
+
     certificate = x509.load_pem_x509_certificate(certificate_pem.encode("ascii"))
     return int(certificate.not_valid_before_utc.timestamp()), int(certificate.not_valid_after_utc.timestamp())
 

@@ -6,9 +6,7 @@ from dataclasses import dataclass
 
 import pulumi
 import pulumi_azuread as azuread
-from cryptography import x509
 
-from certtool.material import thumbprint
 from exo.clock import rfc3339
 
 
@@ -40,6 +38,11 @@ class HostCertificate(pulumi.ComponentResource):
 
     def __init__(self, name: str, args: HostCertificateArgs, opts: pulumi.ResourceOptions | None = None) -> None:
         super().__init__("exo-automation:index:HostCertificate", name, None, opts)
+        # Imported here: `cryptography` costs ~15 ms to import, and only a stack with host certificates needs it.
+        from cryptography import x509
+
+        from certtool.material import thumbprint
+
         certificate = x509.load_pem_x509_certificate(args.certificate_pem.encode("ascii"))
         start, end = rfc3339(certificate.not_valid_before_utc), rfc3339(certificate.not_valid_after_utc)
         credential = azuread.ApplicationCertificate(

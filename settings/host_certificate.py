@@ -14,16 +14,14 @@ import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from cryptography import x509
-from cryptography.hazmat.primitives import serialization
-from cryptography.hazmat.primitives.asymmetric import rsa
-
-from certtool.material import thumbprint
 from exo.clock import rfc3339
 from exo.key_material import private_key_form
 from settings.values import ConfigError
+
+if TYPE_CHECKING:
+    from cryptography import x509
 
 MINIMUM_RSA_BITS = 2048
 """The floor the policy pack enforces for every key (policy/exo_policies.py MINIMUM_RSA_BITS) and the generated mode's smallest size."""
@@ -74,6 +72,8 @@ class HostCertificateSettings:
 
 
 def _load_certificate(key: str, path: str, data: bytes) -> x509.Certificate:
+    from cryptography import x509  # here: ~15 ms to import, and only stacks with host certificates read one
+
     labels = [m.group(1) for m in _PEM_BLOCK.finditer(data)]
     if labels:
         certificates = [label for label in labels if label in _CERTIFICATE_LABELS]
@@ -143,6 +143,12 @@ def parse_host_certificate(key: str, raw: Any, project_dir: Path, now: datetime.
             "from the repository and its history, treat that key as disclosed, and export only the certificate "
             "(scripts/windows/New-ExoHostCertificate.ps1 writes a .pem without the key)",
         )
+    from cryptography import x509
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import rsa
+
+    from certtool.material import thumbprint
+
     certificate = _load_certificate(key, path, data)
     public_key = certificate.public_key()
     if not isinstance(public_key, rsa.RSAPublicKey):
