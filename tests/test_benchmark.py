@@ -78,6 +78,9 @@ class LanguageHostPath(unittest.TestCase):
         self.assertEqual(timed["registrations"], counted["registrations"])
         self.assertIn("pulumi_azure_native.automation.runbook:Runbook", timed["classes"])
         self.assertFalse([spec for spec in timed["classes"] if spec.startswith(("components", "__main__"))])
+        # The engine's answers are timed apart and left out of the language host's figures.
+        self.assertGreater(timed["engine"], 0)
+        self.assertAlmostEqual(timed["process_wall"] - timed["wall"], timed["engine"], places=9)
         self.assertGreater(timed["rss"], 0)
         self.assertGreaterEqual(counted["invokes"], 1)
         seconds, chain = bench.critical_path(counted["graph"], json.loads(bench.DURATIONS.read_text(encoding="utf-8")))
@@ -85,3 +88,15 @@ class LanguageHostPath(unittest.TestCase):
         types = {node["urn"]: node["type"] for node in counted["graph"]}
         self.assertEqual(types[chain[-1]], "azure-native:automation:JobSchedule", chain)
         self.assertGreater(bench.child_imports(timed["classes"])["rss"], 0)
+
+    def test_schedules_are_shared_or_one_per_runbook_as_asked(self) -> None:
+        schedule = "azure-native:automation:Schedule"
+        for schedules, expected in (("own", 6), ("shared", 2)):
+            with self.subTest(schedules=schedules):
+                counted = bench.child_counts(1, 6, own_schedules=schedules == "own")
+                self.assertEqual(sum(1 for node in counted["graph"] if node["type"] == schedule), expected)
+
+    def test_the_counted_preview_is_the_pipelines_refreshed_one(self) -> None:
+        counted = bench.child_counts(1, 0)
+        self.assertNotIn("azure-native:automation:getPackage", counted["invoke_tokens"], "the refresh stored the final import")
+        self.assertIn("azure-native:automation:getPackage", counted["invoke_tokens_right_after_up"], "still importing")
