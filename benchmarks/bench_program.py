@@ -2,8 +2,8 @@
 
 The language host (pulumi/pulumi sdk/python/cmd/pulumi-language-python-exec) imports pulumi, sets the config, configures the runtime,
 then runs `pulumi.runtime.run_in_stack(lambda: runpy.run_path(PROGRAM, run_name="__main__"))` on a new event loop. A child process
-here does the same with the mock tenant (tests/mock_tenant.py) as the engine and the resource monitor; it never goes through the
-tests' harness (tests/harness.py), whose own wait loop is slower than the language host's path.
+here does the same with the mock tenant (tests/mock_tenant.py) as the engine and the resource monitor, and times itself from before
+`import pulumi` (tests/harness.py runs the program the same way, but inside a test process that has imported everything already).
 
 Each figure is the median of --repeat runs, the configurations alternating run by run. Wall and CPU time are measured inside the child
 from before `import pulumi` to the end of the evaluation, less the engine's side: building the config and the mock tenant, and the

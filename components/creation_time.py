@@ -1,8 +1,9 @@
 """The moment a resource was first deployed, kept in state: the anchor for time windows that must not move on every preview.
 
 A clock read in the program would change on every `pulumi preview` (a perpetual diff); a fixed date goes stale and fails once it is in
-the past. `CreationTime` reads the clock once, at creation, and keeps it until its `triggers` change. The program uses it as each
-schedule's anchor (components/runbook_schedules.py): unknown to the preview that plans a new schedule, known afterwards."""
+the past. `CreationTime` reads the clock once, at creation, and keeps it until its `triggers` change. The program uses one as the
+anchor of an account's schedules (components/runbook_schedules.py), renewed whenever the set of schedules changes: unknown to the
+preview that plans a new schedule, known in the previews after the `up` that made it."""
 
 from __future__ import annotations
 

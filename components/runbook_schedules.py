@@ -104,9 +104,11 @@ class RunbookSchedules(pulumi.ComponentResource):
             # open instead of pinning one computed from the planner's clock, which the deploy, minutes or hours later, would compute
             # differently ("violates plan"). The Schedules that exist already ignore their start, so a new anchor changes none of
             # them. One anchor, not one per Schedule: a registration less per schedule definition (issue 12).
+            # The trigger lists the Schedules' logical names, which carry the account's scope: a moved account's new Schedules
+            # renew it too.
             anchor = CreationTime(
                 f"{name}-created",
-                triggers={"schedules": " ".join(sorted(schedule_name(slot) for slot in slots))},
+                triggers={"schedules": " ".join(sorted(self._logical_name(name, slot, args.scope) for slot in slots))},
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for slot in slots:
@@ -118,6 +120,11 @@ class RunbookSchedules(pulumi.ComponentResource):
         # Registering outputs marks the component complete, so a preview shows its children under it.
         self.register_outputs({"names": list(names.values())})
 
+    @staticmethod
+    def _logical_name(name: str, slot: ScheduleSlot, scope: str) -> str:
+        """Definition, partition and the account's scope: a change of any of them is a new Schedule (see the module docstring)."""
+        return f"{name}-{slot.schedule.frequency.lower()}-{schedule_version(slot.schedule, scope)}{slot.suffix}"
+
     def _schedule(self, name: str, slot: ScheduleSlot, anchor: pulumi.Output[str], args: RunbookSchedulesArgs) -> automation.Schedule:
         schedule = slot.schedule
         advanced = None
@@ -128,7 +135,7 @@ class RunbookSchedules(pulumi.ComponentResource):
         azure_name = schedule_name(slot)
         return automation.Schedule(
             # The partitions of one run share the definition, hence the start: their N jobs start together.
-            f"{name}-{schedule.frequency.lower()}-{schedule_version(schedule, args.scope)}{slot.suffix}",
+            self._logical_name(name, slot, args.scope),
             schedule_name=azure_name,
             name=azure_name,
             automation_account_name=args.automation_account_name,

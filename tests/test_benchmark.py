@@ -78,9 +78,10 @@ class LanguageHostPath(unittest.TestCase):
         self.assertEqual(timed["registrations"], counted["registrations"])
         self.assertIn("pulumi_azure_native.automation.runbook:Runbook", timed["classes"])
         self.assertFalse([spec for spec in timed["classes"] if spec.startswith(("components", "__main__"))])
-        # The engine's answers are timed apart and left out of the language host's figures.
+        # The engine's answers are timed apart (a share of the process's CPU time) and left out of the language host's figures.
         self.assertGreater(timed["engine"], 0)
-        self.assertAlmostEqual(timed["process_wall"] - timed["wall"], timed["engine"], places=9)
+        self.assertLess(timed["engine"], timed["process_cpu"] / 2)
+        self.assertLess(timed["wall"], timed["process_wall"])
         self.assertGreater(timed["rss"], 0)
         self.assertGreaterEqual(counted["invokes"], 1)
         seconds, chain = bench.critical_path(counted["graph"], json.loads(bench.DURATIONS.read_text(encoding="utf-8")))

@@ -227,6 +227,21 @@ class ApprovedPlans(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(unchanged[0].ignore_changes, ["startTime"])
         self.assertNotIn(unchanged[0].name, changes(deployed, edited))
 
+    async def test_a_moved_account_leaves_its_new_schedules_start_open_in_the_plan(self) -> None:
+        """The account's scope is part of a Schedule's logical name (a move makes new Schedules): it renews the anchor too."""
+        clock = Clock()
+        tenant = MockTenant(clock=clock)
+        config = automation_config()
+        await evaluate(tenant, preview=False, config=config)
+        clock.advance(days=3)
+        config["exo-automation:automation"]["location"] = "northeurope"
+        moved = await evaluate(tenant, preview=True, config=config)
+        stored = {key[1] for key in tenant.state if key[0] == SCHEDULE}
+        new = [s for s in moved.of_type(SCHEDULE) if s.name not in stored]
+        self.assertEqual(len(new), len(moved.of_type(SCHEDULE)), "every Schedule of the moved account is new")
+        self.assertTrue(new)
+        self.assertTrue(all(is_unknown(s.inputs["startTime"]) for s in new), [s.inputs["startTime"] for s in new])
+
     async def test_the_deploy_hours_after_the_plan_still_starts_the_schedule_in_the_future(self) -> None:
         clock = Clock()
         tenant = MockTenant(clock=clock)
