@@ -499,6 +499,36 @@ EXCHANGE_MANAGEMENT_ROLES: frozenset[str] = frozenset(
 # ("allows users to view, create, and modify Exchange Online role groups", permissions-exo.md). Use an Entra role for such an identity.
 SELF_WIDENING_EXCHANGE_ROLES: frozenset[str] = frozenset({"Role Management"})
 
+# Management roles whose cmdlets change organization-wide configuration (transport, journaling, domains, organization settings…) rather
+# than recipient objects: a recipient write scope (-CustomRecipientWriteScope, -RecipientAdministrativeUnitScope) bounds which
+# recipients a role may change and leaves these roles' settings organization-wide (configuration objects fall under a configuration
+# write scope, which Exchange Online does not let an assignment set: office-docs-powershell New-ManagementRoleAssignment.md, commit
+# 93336da2, says -CustomConfigWriteScope and -ExclusiveConfigWriteScope are "available only in on-premises Exchange"). Classified from
+# each role's own page, MicrosoftDocs/OfficeDocs-Exchange Exchange/ExchangeServer2013/<role>-role-exchange-2013-help.md (read in the
+# fork x13-me/OfficeDocs-Exchange, commit 04af1b367c63ed38dd02b86167df21921bce9410; e.g. "The Organization Configuration management
+# role enables administrators to manage organization-wide settings"), and the role names of issue 22. PARTIAL, like the list above:
+# a role not named here is described with its recipient scope.
+ORGANIZATION_CONFIGURATION_ROLES: frozenset[str] = frozenset(
+    {
+        "Address Lists",
+        "Data Loss Prevention",
+        "E-Mail Address Policies",
+        "Federated Sharing",
+        "Information Rights Management",
+        "Journaling",
+        "Mail Tips",
+        "Org Custom Apps",
+        "Org Marketplace Apps",
+        "Organization Client Access",
+        "Organization Configuration",
+        "Organization Transport Settings",
+        "Remote and Accepted Domains",
+        "Retention Management",
+        "Transport Hygiene",
+        "Transport Rules",
+    }
+)
+
 # Entra roles whose holder can run the reconciler (Sync-ExchangeRbac.ps1): it needs the Role Management management role, which by
 # default only the Organization Management role group holds (permissions-exo.md), and Exchange Administrator and Global Administrator
 # are members of that group (same article, "ExchangeServiceAdmins_" and "TenantAdmins_" rows).
