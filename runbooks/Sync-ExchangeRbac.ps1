@@ -30,8 +30,8 @@
 .PARAMETER StateVariableName
     The Automation variable that holds the desired state.
 .PARAMETER AppliedVariableName
-    The Automation variable where a successful run records the SHA-256 of the document it applied and when ({"stateSha256": …,
-    "appliedAtUtc": …}). The program creates it and never overwrites it.
+    The Automation variable where a successful run records the SHA-256 of the document it applied, when, and under which owner
+    prefix ({"stateSha256": …, "appliedAtUtc": …, "owner": …}). The program creates it as "{}" and never overwrites it.
 .PARAMETER FullRunAfterHours
     The schedule runs this job often (hourly by default) so that a changed document is applied soon after `pulumi up`. A run whose
     document is the one last applied, less than this many hours ago, ends before connecting to Exchange; otherwise it reads Exchange,
