@@ -127,16 +127,17 @@ function Test-Owned {
 }
 
 function Assert-Owned {
-    param([string] $Name)
-    if (-not (Test-Owned -Name $Name)) {
-        throw "refusing to change '$Name': it carries none of this stack's owner prefixes ($($script:OwnerPrefixes -join ', '))"
+    param([string] $Name, [string[]] $Prefixes = $script:OwnerPrefixes)
+    if (-not (Test-Owned -Name $Name -Prefixes $Prefixes)) {
+        throw "refusing to change '$Name': it carries none of this stack's owner prefixes ($($Prefixes -join ', '))"
     }
 }
 
 function Get-OrdinalSorted {
     # Sorts by a key lower-cased and compared ordinally, as plan() in exo/exchange_rbac_state.py does (Sort-Object compares by culture).
     param($InputObject, [string] $Property = '')
-    $items = @($InputObject)
+    # @($null) would be one item: an absent list is an empty one.
+    $items = @($InputObject | Where-Object { $null -ne $_ })
     if ($items.Count -lt 2) { return , $items }
     $keys = New-Object 'string[]' $items.Count
     for ($i = 0; $i -lt $items.Count; $i++) {
@@ -211,7 +212,8 @@ function Read-DesiredState {
     }
     foreach ($principal in @($state.principals)) {
         $names = @($principal.displayName, $principal.roleGroup.name) + @($principal.roleGroup.assignments | Select-Object -ExpandProperty name)
-        foreach ($name in $names) { Assert-Owned -Name $name }
+        # Declared objects are created under the current owner only; a former owner's prefix is for taking over and removing.
+        foreach ($name in $names) { Assert-Owned -Name $name -Prefixes @($script:Owner) }
     }
     return [pscustomobject]@{ State = $state; Sha256 = $digest }
 }
@@ -290,9 +292,11 @@ function Get-AssignmentScopeText {
 
 function Read-ActualState {
     # Only the owner's objects are kept; service principals are few (one per app), role groups and scopes are filtered by name.
+    # A cmdlet that answers nothing gives $null, and @($null) is one item: every answer is walked without nulls (an empty role group
+    # must read as no members, not as a member without identity).
     $servicePrincipals = New-Object System.Collections.Generic.List[object]
     $raw = Invoke-WithBackoff -What 'Get-ServicePrincipal' -Call { Get-ServicePrincipal -ErrorAction Stop }
-    foreach ($sp in @($raw)) {
+    foreach ($sp in @($raw | Where-Object { $null -ne $_ })) {
         $servicePrincipals.Add([pscustomobject]@{
                 objectId          = Get-PropertyText -InputObject $sp -Name 'ObjectId'
                 appId             = Get-PropertyText -InputObject $sp -Name 'AppId'
@@ -303,7 +307,7 @@ function Read-ActualState {
     }
     $scopes = New-Object System.Collections.Generic.List[object]
     $rawScopes = Invoke-WithBackoff -What 'Get-ManagementScope' -Call { Get-ManagementScope -ErrorAction Stop }
-    foreach ($scope in @($rawScopes)) {
+    foreach ($scope in @($rawScopes | Where-Object { $null -ne $_ })) {
         $name = Get-PropertyText -InputObject $scope -Name 'Name'
         if (Test-Owned -Name $name) {
             $scopes.Add([pscustomobject]@{ name = $name; filter = Get-PropertyText -InputObject $scope -Name 'RecipientFilter' })
@@ -311,35 +315,35 @@ function Read-ActualState {
     }
     $roles = New-Object System.Collections.Generic.List[object]
     $rawRoles = Invoke-WithBackoff -What 'Get-ManagementRole' -Call { Get-ManagementRole -ErrorAction Stop }
-    foreach ($role in @($rawRoles)) {
+    foreach ($role in @($rawRoles | Where-Object { $null -ne $_ })) {
         $name = Get-PropertyText -InputObject $role -Name 'Name'
         if (-not (Test-Owned -Name $name)) { continue }
         $entries = Invoke-WithBackoff -What "Get-ManagementRoleEntry $name" -Call {
             Get-ManagementRoleEntry -Identity "$name\*" -ErrorAction Stop
         }
         $cmdlets = New-Object System.Collections.Generic.List[string]
-        foreach ($entry in @($entries)) { $cmdlets.Add((Get-PropertyText -InputObject $entry -Name 'Name')) }
+        foreach ($entry in @($entries | Where-Object { $null -ne $_ })) { $cmdlets.Add((Get-PropertyText -InputObject $entry -Name 'Name')) }
         $roles.Add([pscustomobject]@{ name = $name; cmdlets = $cmdlets })
     }
     $groups = New-Object System.Collections.Generic.List[object]
     # One filter per owner prefix: the current one and any former one whose groups still hold rights.
     $filter = (@($script:OwnerPrefixes) | ForEach-Object { "(Name -like '$($_)*')" }) -join ' -or '
     $rawGroups = Invoke-WithBackoff -What 'Get-RoleGroup' -Call { Get-RoleGroup -Filter $filter -ResultSize Unlimited -ErrorAction Stop }
-    foreach ($group in @($rawGroups)) {
+    foreach ($group in @($rawGroups | Where-Object { $null -ne $_ })) {
         $name = Get-PropertyText -InputObject $group -Name 'Name'
         if (-not (Test-Owned -Name $name)) { continue }
         $members = Invoke-WithBackoff -What "Get-RoleGroupMember $name" -Call {
             Get-RoleGroupMember -Identity $name -ResultSize Unlimited -ErrorAction Stop
         }
         $memberIds = New-Object System.Collections.Generic.List[string]
-        foreach ($member in @($members)) {
+        foreach ($member in @($members | Where-Object { $null -ne $_ })) {
             $memberIds.Add((Resolve-MemberId -Member $member -ServicePrincipals $servicePrincipals))
         }
         $assignments = New-Object System.Collections.Generic.List[object]
         $rawAssignments = Invoke-WithBackoff -What "Get-ManagementRoleAssignment $name" -Call {
             Get-ManagementRoleAssignment -RoleAssignee $name -ErrorAction Stop
         }
-        foreach ($assignment in @($rawAssignments)) {
+        foreach ($assignment in @($rawAssignments | Where-Object { $null -ne $_ })) {
             $assignments.Add([pscustomobject]@{
                     name  = Get-PropertyText -InputObject $assignment -Name 'Name'
                     role  = Get-PropertyText -InputObject $assignment -Name 'Role'
@@ -525,7 +529,7 @@ function Invoke-PlanStep {
             if ($null -eq $current) { throw "service principal $target is not among those this run read; refusing to change it" }
             Assert-Owned -Name $current.displayName
         }
-        if ($Step['displayName']) { Assert-Owned -Name $Step.displayName }
+        if ($Step.action -ne 'Remove-ServicePrincipal') { Assert-Owned -Name $Step.displayName -Prefixes @($script:Owner) }
     }
     elseif ($Step.action -eq 'Remove-ManagementRoleAssignment' -or $Step.action -eq 'New-ManagementRoleAssignment') {
         Assert-Owned -Name $target

@@ -245,3 +245,13 @@ def test_service_principal_steps_check_the_object_they_change() -> None:
     step = text(_function("Invoke-PlanStep"))
     guard = step[step.index("-like '*ServicePrincipal'") : step.index("elseif")]
     assert "Assert-Owned -Name $current.displayName" in guard and "Assert-Owned -Name $Step.displayName" in guard
+
+
+def test_empty_answers_are_no_items() -> None:
+    # @($null) is one item: an empty role group would read as one member without identity and fail every run.
+    reader = text(_function("Read-ActualState"))
+    loops = re.findall(r"foreach \(\$\w+ in @\((\$\w+)( \| Where-Object \{ \$null -ne \$_ \})?\)\)", reader)
+    assert len(loops) == reader.count("foreach (") == 7
+    for variable, guard in loops:
+        assert guard, f"foreach over @({variable}) walks a $null answer as one item"
+    assert "Where-Object { $null -ne $_ }" in text(_function("Get-OrdinalSorted"))
