@@ -68,6 +68,8 @@ class AutomationSpec:
     """Exchange management roles (and scope) for the managed identity itself, kept by the reconciler; an addition to roles."""
     reconciler: RunbookSpec | None = None
     """Sync-ExchangeRbac, published and scheduled like the runbooks, when any principal declares Exchange RBAC."""
+    reconciler_former_owners: tuple[str, ...] = ()
+    """Owner prefixes the reconciler's objects carried under an earlier stack or account name (`exchangeRbacSync.formerOwners`)."""
 
     @property
     def role_names(self) -> tuple[str, ...]:
@@ -216,6 +218,7 @@ class ExchangeAutomation:
                 owner_prefix=owner_prefix(pulumi.get_stack(), spec.account_name),
                 label=f"exo-automation {pulumi.get_stack()}",
                 principals=principals,
+                former_owners=spec.reconciler_former_owners,
             ),
         )
 

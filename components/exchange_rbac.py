@@ -59,6 +59,8 @@ class ExchangeRbacStateArgs:
     """Human-readable owner (project and stack) for role group display names."""
     principals: Sequence[ExchangeRbacPrincipal]
     """Every principal with exchangeRbac."""
+    former_owners: Sequence[str] = ()
+    """Owner prefixes of an earlier stack or account name whose Exchange objects the reconciler takes over or removes."""
 
 
 class ExchangeRbacState(pulumi.ComponentResource):
@@ -81,7 +83,8 @@ class ExchangeRbacState(pulumi.ComponentResource):
             )
             for principal in args.principals
         ]
-        text = pulumi.Output.all(*entries).apply(lambda values: state_json(desired_state(args.owner_prefix, values, args.label)))
+        former = tuple(args.former_owners)
+        text = pulumi.Output.all(*entries).apply(lambda values: state_json(desired_state(args.owner_prefix, values, args.label, former)))
         sha = text.apply(state_sha256)
         variable = automation.Variable(
             f"{name}-desired-state",

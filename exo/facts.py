@@ -446,8 +446,9 @@ def input_problems(type_token: str, input_path: str, value: object) -> list[str]
 # groups" (the default roles of every built-in role group) plus the roles its text names as assigned to no role group by default
 # (Address Lists, Mailbox Import Export) or only to Discovery Management (Mailbox Search). PARTIAL: Exchange Online has more roles
 # than that table names (application roles such as "Application Mail.Read", end-user "My*" roles, newer service roles), and a
-# tenant lists its own with Get-ManagementRole. End-user and application roles cannot be held by a role group for an app anyway
-# (New-ManagementRoleAssignment.md: "-App ... you can only specify application roles"); admin roles go through a role group.
+# tenant lists its own with Get-ManagementRole. End-user roles cannot be assigned to an app at all ("-App ... you can't specify user
+# roles; you can only specify application or management roles", New-ManagementRoleAssignment.md since office-docs-powershell commit
+# 684088c9, 2026-05-18); this program gives admin roles through a role group (docs/exchange-rbac.md says why).
 EXCHANGE_MANAGEMENT_ROLES: frozenset[str] = frozenset(
     {
         "Address Lists",
@@ -498,6 +499,37 @@ EXCHANGE_MANAGEMENT_ROLES: frozenset[str] = frozenset(
 # Refused in exchangeRbac: a holder of Role Management can create role assignments for itself, so no declared scope would bound it
 # ("allows users to view, create, and modify Exchange Online role groups", permissions-exo.md). Use an Entra role for such an identity.
 SELF_WIDENING_EXCHANGE_ROLES: frozenset[str] = frozenset({"Role Management"})
+
+# Management roles whose cmdlets change organization-wide configuration (transport, journaling, domains, organization settings…) rather
+# than recipient objects: a recipient write scope (-CustomRecipientWriteScope, -RecipientAdministrativeUnitScope) bounds which
+# recipients a role may change and leaves these roles' settings organization-wide (configuration objects fall under a configuration
+# write scope, which Exchange Online does not let an assignment set: office-docs-powershell New-ManagementRoleAssignment.md, commit
+# 93336da2, says -CustomConfigWriteScope and -ExclusiveConfigWriteScope are "available only in on-premises Exchange"). Classified from
+# the opening sentence of each role's own page, MicrosoftDocs/OfficeDocs-Exchange Exchange/ExchangeServer2013/<role>-role-exchange-2013-
+# help.md (read in the fork x13-me/OfficeDocs-Exchange: organization-configuration-role… at commit 04af1b36 "enables administrators to
+# manage organization-wide settings"; address-lists-role… at 06c6ba12 "…address lists, global address lists (GALs), address book
+# policies, and offline address lists (OABs) in an organization"; e-mail-address-policies-role… at 2728a0b6 "…email address policies in
+# an organization"), and the role names of issue 22. PARTIAL, like the list above: a role not named here is described with its scope.
+ORGANIZATION_CONFIGURATION_ROLES: frozenset[str] = frozenset(
+    {
+        "Address Lists",
+        "Data Loss Prevention",
+        "E-Mail Address Policies",
+        "Federated Sharing",
+        "Information Rights Management",
+        "Journaling",
+        "Mail Tips",
+        "Org Custom Apps",
+        "Org Marketplace Apps",
+        "Organization Client Access",
+        "Organization Configuration",
+        "Organization Transport Settings",
+        "Remote and Accepted Domains",
+        "Retention Management",
+        "Transport Hygiene",
+        "Transport Rules",
+    }
+)
 
 # Entra roles whose holder can run the reconciler (Sync-ExchangeRbac.ps1): it needs the Role Management management role, which by
 # default only the Organization Management role group holds (permissions-exo.md), and Exchange Administrator and Global Administrator

@@ -3,9 +3,10 @@
     Makes Exchange Online RBAC match the desired state that exo-automation publishes, touching only objects this stack owns.
 .DESCRIPTION
     Reads the desired state (JSON) from the Automation variable ExchangeRbacDesiredState, connects to Exchange Online with the
-    Automation account's managed identity, reads the Exchange objects whose names carry the state's owner prefix (exoa-<6 hex>-),
+    Automation account's managed identity, reads the Exchange objects whose names carry one of its owner prefixes (exoa-<6 hex>-),
     computes a plan and, unless -DryRun is $true, applies it in this order (docs/exchange-rbac.md is the specification):
-      1. service principals (New-ServicePrincipal; Set-ServicePrincipal for display-name drift);
+      1. service principals (an owned one superseded by a re-created Entra service principal leaves its owned groups and goes;
+         New-ServicePrincipal; Set-ServicePrincipal for display-name drift or a former owner's prefix);
       2. management scopes for recipient filters (New-ManagementScope; Set-ManagementScope for filter drift);
       3. role groups, created empty (New-RoleGroup);
       4. their role assignments, each scoped (New-ManagementRoleAssignment); undeclared or mis-scoped ones removed (only narrows);
@@ -13,8 +14,10 @@
          anyone else removed from an owned group;
       6. obsolete owned role groups emptied and removed, only after every step above succeeded (a replacement exists first);
       7. obsolete owned scopes, 8. obsolete owned service principals removed.
-    Objects without the owner prefix are never changed. A service principal for a declared app that this stack did not create is
-    refused, not adopted. Every step is written as one JSON line (planned, applied or failed); a summary line closes the run.
+    Ownership: an object is the reconciler's when its name (a service principal's display name) starts, without case, with one of its
+    owner prefixes: the state's owner, the state's formerOwners, or the owner recorded by the last applied run (a renamed stack).
+    Objects without one are never changed. An owned service principal that holds a declared AppId under another ObjectId (the Entra
+    service principal was re-created) is removed first; a foreign one for a declared app is refused, not adopted. Every step is written as one JSON line (planned, applied or failed); a summary line closes the run.
 .PARAMETER Organization
     The tenant's initial domain, for example contoso.onmicrosoft.com.
 .PARAMETER ExchangeEnvironmentName
@@ -27,8 +30,8 @@
 .PARAMETER StateVariableName
     The Automation variable that holds the desired state.
 .PARAMETER AppliedVariableName
-    The Automation variable where a successful run records the SHA-256 of the document it applied and when ({"stateSha256": …,
-    "appliedAtUtc": …}). The program creates it and never overwrites it.
+    The Automation variable where a successful run records the SHA-256 of the document it applied, when, and under which owner
+    prefix ({"stateSha256": …, "appliedAtUtc": …, "owner": …}). The program creates it as "{}" and never overwrites it.
 .PARAMETER FullRunAfterHours
     The schedule runs this job often (hourly by default) so that a changed document is applied soon after `pulumi up`. A run whose
     document is the one last applied, less than this many hours ago, ends before connecting to Exchange; otherwise it reads Exchange,
@@ -114,16 +117,36 @@ function Write-Record {
 }
 
 function Test-Owned {
-    # The one ownership rule: an object is ours when its name starts with the owner prefix of the published state.
-    param([string] $Name)
-    return ([string] $Name).StartsWith($script:Owner, [System.StringComparison]::OrdinalIgnoreCase)
+    # The one ownership rule (exo/exchange_rbac_state.py is_owned): an object is ours when its name (a service principal's DisplayName)
+    # starts, without case, with one of the owner prefixes: the state's owner, its formerOwners, the owner the last applied run recorded.
+    param([string] $Name, [string[]] $Prefixes = $script:OwnerPrefixes)
+    foreach ($prefix in @($Prefixes)) {
+        if (([string] $Name).StartsWith($prefix, [System.StringComparison]::OrdinalIgnoreCase)) { return $true }
+    }
+    return $false
 }
 
 function Assert-Owned {
-    param([string] $Name)
-    if (-not (Test-Owned -Name $Name)) {
-        throw "refusing to change '$Name': it does not carry this stack's owner prefix $script:Owner"
+    param([string] $Name, [string[]] $Prefixes = $script:OwnerPrefixes)
+    if (-not (Test-Owned -Name $Name -Prefixes $Prefixes)) {
+        throw "refusing to change '$Name': it carries none of this stack's owner prefixes ($($Prefixes -join ', '))"
     }
+}
+
+function Get-OrdinalSorted {
+    # Sorts by a key lower-cased and compared ordinally, as plan() in exo/exchange_rbac_state.py does (Sort-Object compares by culture).
+    param($InputObject, [string] $Property = '')
+    # @($null) would be one item: an absent list is an empty one.
+    $items = @($InputObject | Where-Object { $null -ne $_ })
+    if ($items.Count -lt 2) { return , $items }
+    $keys = New-Object 'string[]' $items.Count
+    for ($i = 0; $i -lt $items.Count; $i++) {
+        $value = $items[$i]
+        if ($Property) { $value = $value.$Property }
+        $keys[$i] = ([string] $value).ToLowerInvariant()
+    }
+    [System.Array]::Sort($keys, $items, [System.StringComparer]::Ordinal)
+    return , $items
 }
 
 function Get-PropertyText {
@@ -162,6 +185,13 @@ function Get-AssignmentScope {
     return "au:$($Scope.administrativeUnitId)"
 }
 
+function Add-OwnerPrefix {
+    # A prefix this program never writes must not widen what the job may change or remove.
+    param([string] $Prefix, [string] $Source)
+    if ($Prefix -notmatch $OwnerPattern) { throw "owner prefix '$Prefix' in $Source is not one exo-automation writes" }
+    if ($script:OwnerPrefixes -notcontains $Prefix.ToLowerInvariant()) { $script:OwnerPrefixes += $Prefix.ToLowerInvariant() }
+}
+
 function Read-DesiredState {
     $text = [string] (Get-AutomationVariable -Name $StateVariableName)
     if (-not $text) { throw "the Automation variable $StateVariableName is empty or missing; run pulumi up --refresh to publish it again" }
@@ -174,26 +204,41 @@ function Read-DesiredState {
     $state = $text | ConvertFrom-Json
     if ($state.schemaVersion -ne 1 -or $state.managedBy -ne 'exo-automation') { throw "unknown desired state format in $StateVariableName" }
     if ([string] $state.owner -notmatch $OwnerPattern) { throw "owner prefix '$($state.owner)' is not one exo-automation writes" }
-    $script:Owner = [string] $state.owner
+    $script:Owner = ([string] $state.owner).ToLowerInvariant()
+    $script:OwnerPrefixes = @($script:Owner)
+    $formerOwners = $state.PSObject.Properties['formerOwners']
+    if ($null -ne $formerOwners) {
+        foreach ($former in @($formerOwners.Value)) { Add-OwnerPrefix -Prefix ([string] $former) -Source 'formerOwners' }
+    }
     foreach ($principal in @($state.principals)) {
         $names = @($principal.displayName, $principal.roleGroup.name) + @($principal.roleGroup.assignments | Select-Object -ExpandProperty name)
-        foreach ($name in $names) { Assert-Owned -Name $name }
+        # Declared objects are created under the current owner only; a former owner's prefix is for taking over and removing.
+        foreach ($name in $names) { Assert-Owned -Name $name -Prefixes @($script:Owner) }
     }
     return [pscustomobject]@{ State = $state; Sha256 = $digest }
 }
 
 function Read-LastApplied {
-    # What the last successful run applied; an unreadable record counts as none (a full run follows).
+    # What the last successful run applied; an unreadable record counts as none (a full run follows). The program creates the variable
+    # as "{}": an object with no properties, whose .PSObject.Properties.Name is no property at all under Set-StrictMode -Version Latest.
+    # Properties['name'] answers $null for a missing one on 5.1 and 7 alike.
     $text = [string] (Get-AutomationVariable -Name $AppliedVariableName)
+    if (-not $text.Trim()) { return $null }
     try { $record = $text | ConvertFrom-Json } catch { return $null }
-    if ($null -eq $record -or -not ($record.PSObject.Properties.Name -contains 'stateSha256')) { return $null }
-    return $record
+    if ($record -isnot [System.Management.Automation.PSCustomObject]) { return $null }
+    $sha = Get-PropertyText -InputObject $record -Name 'stateSha256'
+    if (-not $sha) { return $null }
+    return [pscustomobject]@{
+        stateSha256  = $sha
+        appliedAtUtc = Get-PropertyText -InputObject $record -Name 'appliedAtUtc'
+        owner        = Get-PropertyText -InputObject $record -Name 'owner'
+    }
 }
 
 function Test-RecentlyApplied {
-    param([string] $Digest)
+    param([string] $Digest, $LastApplied)
     if ($DryRun -or $FullRunAfterHours -eq 0) { return $false }
-    $last = Read-LastApplied
+    $last = $LastApplied
     if ($null -eq $last -or [string] $last.stateSha256 -ne $Digest) { return $false }
     $at = [datetime]::MinValue
     $styles = [Globalization.DateTimeStyles] 'AdjustToUniversal, AssumeUniversal'
@@ -204,42 +249,65 @@ function Test-RecentlyApplied {
 
 function Save-Applied {
     param([string] $Digest)
-    $record = [ordered]@{ stateSha256 = $Digest; appliedAtUtc = [datetime]::UtcNow.ToString('o') }
+    # The owner is kept so that a run after a stack rename (new owner prefix) still owns, and removes, what the old prefix made.
+    $record = [ordered]@{ stateSha256 = $Digest; appliedAtUtc = [datetime]::UtcNow.ToString('o'); owner = $script:Owner }
     Set-AutomationVariable -Name $AppliedVariableName -Value ($record | ConvertTo-Json -Compress)
 }
 
 function Resolve-MemberId {
-    # A role group member as the Entra object id of a known service principal when any of its identifiers names one (which property
-    # Exchange fills for a service principal member is not documented); otherwise its own id, so a stranger can be removed by it.
+    # A role group member as the plan compares it (exo/exchange_rbac_state.py member_id): the ObjectId of the Exchange service principal
+    # whose Guid or DistinguishedName it has (both are documented identities of a service principal, Get-ServicePrincipal.md, and of a
+    # role group member, Add-/Remove-RoleGroupMember.md), else its own Guid, by which a stranger is removed. Never a display name, which
+    # another principal can share; never Get-ServicePrincipal -Identity <member>, which returns every service principal for a value that
+    # matches none (Get-ServicePrincipal.md, "Caution").
     param($Member, $ServicePrincipals)
-    $candidates = @('ExternalDirectoryObjectId', 'Identity', 'Name', 'Guid', 'DisplayName') |
-        ForEach-Object { Get-PropertyText -InputObject $Member -Name $_ } | Where-Object { $_ }
+    $guid = (Get-PropertyText -InputObject $Member -Name 'Guid').ToLowerInvariant()
+    $dn = (Get-PropertyText -InputObject $Member -Name 'DistinguishedName').ToLowerInvariant()
+    if (-not $guid -and -not $dn) { throw 'a role group member came back without Guid or DistinguishedName; cannot compare membership' }
     foreach ($sp in @($ServicePrincipals)) {
-        foreach ($candidate in $candidates) {
-            if ($candidate -eq $sp.objectId -or ($sp.identity -and $candidate -eq $sp.identity) -or $candidate -eq $sp.displayName) {
-                return ([string] $sp.objectId).ToLowerInvariant()
-            }
+        if (($guid -and $guid -eq $sp.guid) -or ($dn -and $dn -eq $sp.distinguishedName)) {
+            return ([string] $sp.objectId).ToLowerInvariant()
         }
     }
-    if (-not $candidates) { throw 'a role group member came back without any identifier; cannot compare membership' }
-    return ([string] @($candidates)[0]).ToLowerInvariant()
+    if ($guid) { return $guid }
+    return $dn
+}
+
+function Get-AssignmentScopeText {
+    # An assignment's scope as the plan compares it (exo/exchange_rbac_state.py assignment_scope_text). RecipientWriteScope says the
+    # kind (Organization, CustomRecipientScope, AdministrativeUnit: the ScopeType values of Test-ServicePrincipalAuthorization.md); an
+    # AU-scoped assignment carries the AU id in CustomRecipientWriteScope (Microsoft365DSC MSFT_EXOManagementRoleAssignment.psm1).
+    param($Assignment)
+    $writeScope = Get-PropertyText -InputObject $Assignment -Name 'RecipientWriteScope'
+    $custom = Get-PropertyText -InputObject $Assignment -Name 'CustomRecipientWriteScope'
+    if (-not $writeScope) {
+        throw "role assignment '$(Get-PropertyText -InputObject $Assignment -Name 'Name')' came back without RecipientWriteScope; cannot compare its scope"
+    }
+    if ($writeScope -eq 'AdministrativeUnit') { return "au:$custom" }
+    if ($writeScope -eq 'CustomRecipientScope') { return "scope:$custom" }
+    if ($writeScope -eq 'Organization' -and -not $custom) { return '' }
+    # An exclusive or OU scope, which this program never sets: no declaration matches it, so the assignment is re-created.
+    return "other:$($writeScope):$custom"
 }
 
 function Read-ActualState {
     # Only the owner's objects are kept; service principals are few (one per app), role groups and scopes are filtered by name.
+    # A cmdlet that answers nothing gives $null, and @($null) is one item: every answer is walked without nulls (an empty role group
+    # must read as no members, not as a member without identity).
     $servicePrincipals = New-Object System.Collections.Generic.List[object]
     $raw = Invoke-WithBackoff -What 'Get-ServicePrincipal' -Call { Get-ServicePrincipal -ErrorAction Stop }
-    foreach ($sp in @($raw)) {
+    foreach ($sp in @($raw | Where-Object { $null -ne $_ })) {
         $servicePrincipals.Add([pscustomobject]@{
-                objectId    = Get-PropertyText -InputObject $sp -Name 'ObjectId'
-                appId       = Get-PropertyText -InputObject $sp -Name 'AppId'
-                displayName = Get-PropertyText -InputObject $sp -Name 'DisplayName'
-                identity    = Get-PropertyText -InputObject $sp -Name 'Identity'
+                objectId          = Get-PropertyText -InputObject $sp -Name 'ObjectId'
+                appId             = Get-PropertyText -InputObject $sp -Name 'AppId'
+                displayName       = Get-PropertyText -InputObject $sp -Name 'DisplayName'
+                guid              = (Get-PropertyText -InputObject $sp -Name 'Guid').ToLowerInvariant()
+                distinguishedName = (Get-PropertyText -InputObject $sp -Name 'DistinguishedName').ToLowerInvariant()
             })
     }
     $scopes = New-Object System.Collections.Generic.List[object]
     $rawScopes = Invoke-WithBackoff -What 'Get-ManagementScope' -Call { Get-ManagementScope -ErrorAction Stop }
-    foreach ($scope in @($rawScopes)) {
+    foreach ($scope in @($rawScopes | Where-Object { $null -ne $_ })) {
         $name = Get-PropertyText -InputObject $scope -Name 'Name'
         if (Test-Owned -Name $name) {
             $scopes.Add([pscustomobject]@{ name = $name; filter = Get-PropertyText -InputObject $scope -Name 'RecipientFilter' })
@@ -247,43 +315,39 @@ function Read-ActualState {
     }
     $roles = New-Object System.Collections.Generic.List[object]
     $rawRoles = Invoke-WithBackoff -What 'Get-ManagementRole' -Call { Get-ManagementRole -ErrorAction Stop }
-    foreach ($role in @($rawRoles)) {
+    foreach ($role in @($rawRoles | Where-Object { $null -ne $_ })) {
         $name = Get-PropertyText -InputObject $role -Name 'Name'
         if (-not (Test-Owned -Name $name)) { continue }
         $entries = Invoke-WithBackoff -What "Get-ManagementRoleEntry $name" -Call {
             Get-ManagementRoleEntry -Identity "$name\*" -ErrorAction Stop
         }
         $cmdlets = New-Object System.Collections.Generic.List[string]
-        foreach ($entry in @($entries)) { $cmdlets.Add((Get-PropertyText -InputObject $entry -Name 'Name')) }
+        foreach ($entry in @($entries | Where-Object { $null -ne $_ })) { $cmdlets.Add((Get-PropertyText -InputObject $entry -Name 'Name')) }
         $roles.Add([pscustomobject]@{ name = $name; cmdlets = $cmdlets })
     }
     $groups = New-Object System.Collections.Generic.List[object]
-    $filter = "Name -like '$($script:Owner)*'"
+    # One filter per owner prefix: the current one and any former one whose groups still hold rights.
+    $filter = (@($script:OwnerPrefixes) | ForEach-Object { "(Name -like '$($_)*')" }) -join ' -or '
     $rawGroups = Invoke-WithBackoff -What 'Get-RoleGroup' -Call { Get-RoleGroup -Filter $filter -ResultSize Unlimited -ErrorAction Stop }
-    foreach ($group in @($rawGroups)) {
+    foreach ($group in @($rawGroups | Where-Object { $null -ne $_ })) {
         $name = Get-PropertyText -InputObject $group -Name 'Name'
         if (-not (Test-Owned -Name $name)) { continue }
         $members = Invoke-WithBackoff -What "Get-RoleGroupMember $name" -Call {
             Get-RoleGroupMember -Identity $name -ResultSize Unlimited -ErrorAction Stop
         }
         $memberIds = New-Object System.Collections.Generic.List[string]
-        foreach ($member in @($members)) {
+        foreach ($member in @($members | Where-Object { $null -ne $_ })) {
             $memberIds.Add((Resolve-MemberId -Member $member -ServicePrincipals $servicePrincipals))
         }
         $assignments = New-Object System.Collections.Generic.List[object]
         $rawAssignments = Invoke-WithBackoff -What "Get-ManagementRoleAssignment $name" -Call {
             Get-ManagementRoleAssignment -RoleAssignee $name -ErrorAction Stop
         }
-        foreach ($assignment in @($rawAssignments)) {
-            $scopeText = ''
-            $custom = Get-PropertyText -InputObject $assignment -Name 'CustomRecipientWriteScope'
-            $unit = Get-PropertyText -InputObject $assignment -Name 'RecipientAdministrativeUnitScope'
-            if ($custom) { $scopeText = "scope:$custom" }
-            elseif ($unit) { $scopeText = "au:$unit" }
+        foreach ($assignment in @($rawAssignments | Where-Object { $null -ne $_ })) {
             $assignments.Add([pscustomobject]@{
                     name  = Get-PropertyText -InputObject $assignment -Name 'Name'
                     role  = Get-PropertyText -InputObject $assignment -Name 'Role'
-                    scope = $scopeText
+                    scope = Get-AssignmentScopeText -Assignment $assignment
                 })
         }
         $groups.Add([pscustomobject]@{ name = $name; members = $memberIds; assignments = $assignments })
@@ -292,14 +356,35 @@ function Read-ActualState {
 }
 
 function New-ReconcilePlan {
-    # The same plan as exo/exchange_rbac_state.py plan(); the order of the phases below is the safety argument.
+    # The same plan as exo/exchange_rbac_state.py plan(), step for step and in the same order; the order of the phases is the safety
+    # argument. Every list is walked in Get-OrdinalSorted order; names are compared without case (-eq, -contains), display names with.
     param($Desired, $Actual)
     $steps = New-Object System.Collections.Generic.List[object]
-    $principals = @($Desired.principals)
+    $principals = Get-OrdinalSorted -InputObject @($Desired.principals) -Property 'name'
+    $servicePrincipals = Get-OrdinalSorted -InputObject @($Actual.ServicePrincipals) -Property 'objectId'
+    $ownedGroups = Get-OrdinalSorted -InputObject @($Actual.RoleGroups | Where-Object { Test-Owned -Name $_.name }) -Property 'name'
+    $removedMembers = @()
 
-    # 1. Service principals.
+    # 1. Service principals. An owned one holding a declared AppId under another ObjectId points at a deleted and re-created Entra
+    #    service principal: it leaves its owned groups and goes first. Declared ones are created, or renamed (former owner, drift).
     foreach ($p in $principals) {
-        $existing = @($Actual.ServicePrincipals | Where-Object { $_.objectId -eq $p.objectId }) | Select-Object -First 1
+        foreach ($old in $servicePrincipals) {
+            if ($old.appId -ne $p.appId -or $old.objectId -eq $p.objectId) { continue }
+            if (-not (Test-Owned -Name $old.displayName)) {
+                throw ("Exchange holds service principal '$($old.displayName)' ($($old.objectId)) for the AppId of $($p.name) ($($p.appId)), " +
+                    "not created by this stack; New-ServicePrincipal for $($p.objectId) cannot succeed while it exists: remove it " +
+                    "(Remove-ServicePrincipal) or rename it to $($p.displayName) to hand it over")
+            }
+            $oldId = ([string] $old.objectId).ToLowerInvariant()
+            foreach ($group in $ownedGroups) {
+                if (@($group.members) -contains $oldId) {
+                    $steps.Add(@{ action = 'Remove-RoleGroupMember'; target = $group.name; reason = 'superseded'; member = $oldId })
+                }
+            }
+            $removedMembers += $oldId
+            $steps.Add(@{ action = 'Remove-ServicePrincipal'; target = $old.objectId; reason = 'superseded'; displayName = $old.displayName })
+        }
+        $existing = @($servicePrincipals | Where-Object { $_.objectId -eq $p.objectId }) | Select-Object -First 1
         if ($null -eq $existing) {
             $steps.Add(@{ action = 'New-ServicePrincipal'; target = $p.objectId; reason = 'missing'; appId = $p.appId; displayName = $p.displayName })
         }
@@ -308,7 +393,9 @@ function New-ReconcilePlan {
                 "this stack; remove it or rename it to $($p.displayName) to hand it over")
         }
         elseif ($existing.displayName -cne $p.displayName) {
-            $steps.Add(@{ action = 'Set-ServicePrincipal'; target = $p.objectId; reason = 'drift'; displayName = $p.displayName })
+            $reason = 'superseded'
+            if (Test-Owned -Name $existing.displayName -Prefixes @($script:Owner)) { $reason = 'drift' }
+            $steps.Add(@{ action = 'Set-ServicePrincipal'; target = $p.objectId; reason = $reason; displayName = $p.displayName })
         }
     }
 
@@ -346,7 +433,7 @@ function New-ReconcilePlan {
                 $steps.Add(@{ action = 'Add-ManagementRoleEntry'; target = $custom.name; reason = 'drift'; cmdlet = $cmdlet })
             }
         }
-        foreach ($extra in @($existing.cmdlets | Sort-Object)) {
+        foreach ($extra in (Get-OrdinalSorted -InputObject @($existing.cmdlets))) {
             if ($wantCmdlets -notcontains ([string] $extra).ToLowerInvariant()) {
                 $steps.Add(@{ action = 'Remove-ManagementRoleEntry'; target = $custom.name; reason = 'drift'; cmdlet = $extra })
             }
@@ -356,7 +443,7 @@ function New-ReconcilePlan {
     # 3. Role groups (empty) and 4. their scoped assignments; undeclared or mis-scoped assignments on owned groups go.
     foreach ($p in $principals) {
         $group = $p.roleGroup
-        $existing = @($Actual.RoleGroups | Where-Object { $_.name -eq $group.name }) | Select-Object -First 1
+        $existing = @($ownedGroups | Where-Object { $_.name -eq $group.name }) | Select-Object -First 1
         if ($null -eq $existing) {
             $steps.Add(@{ action = 'New-RoleGroup'; target = $group.name; reason = 'missing'; displayName = $group.displayName })
         }
@@ -380,7 +467,7 @@ function New-ReconcilePlan {
                     })
             }
         }
-        foreach ($extra in @($have.Values)) {
+        foreach ($extra in (Get-OrdinalSorted -InputObject @($have.Values) -Property 'name')) {
             $steps.Add(@{ action = 'Remove-ManagementRoleAssignment'; target = $extra.name; reason = 'drift'; role = $extra.role })
         }
     }
@@ -388,39 +475,43 @@ function New-ReconcilePlan {
     # 5. Membership, only now that every declared group holds its scoped assignments.
     foreach ($p in $principals) {
         $group = $p.roleGroup
-        $existing = @($Actual.RoleGroups | Where-Object { $_.name -eq $group.name }) | Select-Object -First 1
+        $declaredMember = ([string] $p.objectId).ToLowerInvariant()
+        $existing = @($ownedGroups | Where-Object { $_.name -eq $group.name }) | Select-Object -First 1
         $members = @()
-        if ($null -ne $existing) { $members = @($existing.members) }
-        if ($members -notcontains $p.objectId.ToLowerInvariant()) {
+        if ($null -ne $existing) { $members = @($existing.members | Where-Object { $removedMembers -notcontains $_ }) }
+        if ($members -notcontains $declaredMember) {
             $steps.Add(@{ action = 'Add-RoleGroupMember'; target = $group.name; reason = 'missing'; member = $p.objectId })
         }
-        foreach ($stranger in @($members | Where-Object { $_ -ne $p.objectId.ToLowerInvariant() })) {
+        foreach ($stranger in (Get-OrdinalSorted -InputObject @($members | Where-Object { $_ -ne $declaredMember } | Select-Object -Unique))) {
             $steps.Add(@{ action = 'Remove-RoleGroupMember'; target = $group.name; reason = 'drift'; member = $stranger })
         }
     }
 
-    # 6. Obsolete owned groups: emptied, then removed; 7. obsolete scopes and custom roles; 8. obsolete service principals.
+    # 6. Obsolete owned groups (this owner's or a former one's): emptied, then removed; 7. obsolete scopes and custom roles;
+    #    8. obsolete service principals.
     $wantedGroups = @($principals | ForEach-Object { $_.roleGroup.name.ToLowerInvariant() })
-    foreach ($group in @($Actual.RoleGroups | Sort-Object -Property name)) {
+    foreach ($group in $ownedGroups) {
         if ($wantedGroups -contains $group.name.ToLowerInvariant()) { continue }
-        foreach ($member in @($group.members | Sort-Object)) {
+        $leftMembers = @($group.members | Where-Object { $removedMembers -notcontains $_ } | Select-Object -Unique)
+        foreach ($member in (Get-OrdinalSorted -InputObject $leftMembers)) {
             $steps.Add(@{ action = 'Remove-RoleGroupMember'; target = $group.name; reason = 'obsolete'; member = $member })
         }
         $steps.Add(@{ action = 'Remove-RoleGroup'; target = $group.name; reason = 'obsolete' })
     }
-    foreach ($scope in @($Actual.Scopes | Sort-Object -Property name)) {
+    foreach ($scope in (Get-OrdinalSorted -InputObject @($Actual.Scopes | Where-Object { Test-Owned -Name $_.name }) -Property 'name')) {
         if (-not $declaredScopes.ContainsKey($scope.name.ToLowerInvariant())) {
             $steps.Add(@{ action = 'Remove-ManagementScope'; target = $scope.name; reason = 'obsolete' })
         }
     }
-    foreach ($role in @($Actual.Roles | Sort-Object -Property name)) {
+    foreach ($role in (Get-OrdinalSorted -InputObject @($Actual.Roles | Where-Object { Test-Owned -Name $_.name }) -Property 'name')) {
         if (-not $declaredRoles.ContainsKey($role.name.ToLowerInvariant())) {
             $steps.Add(@{ action = 'Remove-ManagementRole'; target = $role.name; reason = 'obsolete' })
         }
     }
-    $wantedPrincipals = @($principals | ForEach-Object { $_.objectId.ToLowerInvariant() })
-    foreach ($sp in @($Actual.ServicePrincipals | Sort-Object -Property objectId)) {
-        if ((Test-Owned -Name $sp.displayName) -and ($wantedPrincipals -notcontains $sp.objectId.ToLowerInvariant())) {
+    $wantedPrincipals = @($principals | ForEach-Object { ([string] $_.objectId).ToLowerInvariant() })
+    foreach ($sp in $servicePrincipals) {
+        $spId = ([string] $sp.objectId).ToLowerInvariant()
+        if ((Test-Owned -Name $sp.displayName) -and ($wantedPrincipals -notcontains $spId) -and ($removedMembers -notcontains $spId)) {
             $steps.Add(@{ action = 'Remove-ServicePrincipal'; target = $sp.objectId; reason = 'obsolete'; displayName = $sp.displayName })
         }
     }
@@ -432,11 +523,13 @@ function Invoke-PlanStep {
     param([hashtable] $Step, $Actual)
     $target = [string] $Step.target
     if ($Step.action -like '*ServicePrincipal') {
-        $name = $Step['displayName']
-        if (-not $name) {
-            $name = (@($Actual.ServicePrincipals | Where-Object { $_.objectId -eq $target }) | Select-Object -First 1).displayName
+        # The object changed must be owned (by the display name this run read), and so must any name it is given.
+        if ($Step.action -ne 'New-ServicePrincipal') {
+            $current = @($Actual.ServicePrincipals | Where-Object { $_.objectId -eq $target }) | Select-Object -First 1
+            if ($null -eq $current) { throw "service principal $target is not among those this run read; refusing to change it" }
+            Assert-Owned -Name $current.displayName
         }
-        Assert-Owned -Name $name
+        if ($Step.action -ne 'Remove-ServicePrincipal') { Assert-Owned -Name $Step.displayName -Prefixes @($script:Owner) }
     }
     elseif ($Step.action -eq 'Remove-ManagementRoleAssignment' -or $Step.action -eq 'New-ManagementRoleAssignment') {
         Assert-Owned -Name $target
@@ -522,7 +615,12 @@ $connected = $false
 try {
     $desired = Read-DesiredState
     $summary.stateSha256 = $desired.Sha256
-    $unchanged = Test-RecentlyApplied -Digest $desired.Sha256
+    $lastApplied = Read-LastApplied
+    if ($null -ne $lastApplied -and $lastApplied.owner) {
+        # A stack renamed since the last applied run: what the old prefix made is still ours to hand over or remove.
+        Add-OwnerPrefix -Prefix $lastApplied.owner -Source $AppliedVariableName
+    }
+    $unchanged = Test-RecentlyApplied -Digest $desired.Sha256 -LastApplied $lastApplied
     if ($unchanged) {
         # The frequent schedule's common case: nothing changed since the last full run; Exchange is not contacted.
         $summary.skipped = $true

@@ -16,6 +16,7 @@ from typing import Any
 
 from components.automation import ENVIRONMENT_PARAMETER, PROGRAM_TAGS, AutomationSpec, RunbookSpec
 from exo import azure_names, facts
+from exo.exchange_rbac_state import OWNER_PATTERN
 from exo.powershell_script import ROLES_HEADER_PREFIX, RoleDeclaration, read_role_declaration, read_script
 from exo.schedule_time import WEEK_DAYS, Schedule
 from settings.exchange_rbac import CONFIG_KEY as EXCHANGE_RBAC_KEY
@@ -398,10 +399,28 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
 # -- The Exchange RBAC reconciler (issue 14) ----------------------------------------------------------------------------------------
 RECONCILER_RUNBOOK_NAME = "Sync-ExchangeRbac"
 RECONCILER_RUNBOOK_FILE = f"{RUNBOOK_FOLDER}/Sync-ExchangeRbac.ps1"
-_RBAC_SYNC_KEYS = ("schedule", "dryRun")
+_RBAC_SYNC_KEYS = ("schedule", "dryRun", "formerOwners")
 # Hourly: a run whose document is the one it last applied (within FullRunAfterHours, default 24) ends before it connects to Exchange,
 # so a changed document is applied within the hour after `up` and drift is still checked daily (components/exchange_rbac.py).
 DEFAULT_RECONCILER_SCHEDULE = {"frequency": "Hour", "interval": 1, "time": "00:15", "timeZone": "UTC"}
+
+
+def reconciler_former_owners(key: str, raw_sync: Any) -> tuple[str, ...]:
+    """`exchangeRbacSync.formerOwners`: owner prefixes (`exoa-<6 hex>-`) the stack's Exchange objects carried under an earlier stack or
+    Automation account name; the reconciler hands their service principals over and removes their groups, scopes and roles."""
+    if not isinstance(raw_sync, dict) or raw_sync.get("formerOwners") is None:
+        return ()
+    values = expect(f"{key}.formerOwners", raw_sync["formerOwners"], list, "a list of owner prefixes such as exoa-1a2b3c-")
+    prefixes = []
+    for index, value in enumerate(values):
+        text = value.lower() if isinstance(value, str) else value
+        if not isinstance(text, str) or not OWNER_PATTERN.fullmatch(text):
+            raise ConfigError(
+                f"{key}.formerOwners[{index}]",
+                f"{value!r} is not an owner prefix this program writes (exoa- and 6 hex digits and -, as in the old state's owner)",
+            )
+        prefixes.append(text)
+    return tuple(sorted(set(prefixes)))
 
 
 def reconciler_runbook(key: str, raw_sync: Any, automation: AutomationSpec, project_dir: Path) -> RunbookSpec:

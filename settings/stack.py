@@ -21,7 +21,7 @@ from components.app_certificate import CertificateSpec
 from components.automation import AutomationSpec, RunbookSpec
 from exo import clock, facts
 from exo.exchange_rbac_state import MANAGED_IDENTITY_PRINCIPAL, ExchangeRbacSpec, effective_permissions
-from settings.automation import parse_automation, reconciler_runbook
+from settings.automation import parse_automation, reconciler_former_owners, reconciler_runbook
 from settings.exchange_rbac import CONFIG_KEY as EXCHANGE_RBAC_KEY
 from settings.exchange_rbac import parse_exchange_rbac
 from settings.host_certificate import (
@@ -424,7 +424,8 @@ def parse_settings(
     raw_sync = raw_automation.get("exchangeRbacSync") if isinstance(raw_automation, dict) else None
     rbac_reconciler = _rbac_reconciler(identities, automation, raw_sync, project_dir)
     if automation is not None:
-        automation = replace(automation, reconciler=rbac_reconciler)
+        former_owners = reconciler_former_owners(f"{key_of('automation')}.exchangeRbacSync", raw_sync) if rbac_reconciler else ()
+        automation = replace(automation, reconciler=rbac_reconciler, reconciler_former_owners=former_owners)
 
     raw_organization = config.get("organization")
     organization = parse_organization(key_of("organization"), raw_organization, cloud) if raw_organization not in (None, "") else None

@@ -169,6 +169,15 @@ class PublishedDesiredState(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(state["principals"], [])
         self.assertIn("Sync-ExchangeRbac", [r.plain_inputs["runbookName"] for r in deployment.of_type(RUNBOOK)])
 
+    async def test_former_owner_prefixes_reach_the_published_state(self) -> None:
+        # A stack or account renamed: the old prefix's objects are handed over or removed by the reconciler (docs/exchange-rbac.md).
+        former = owner_prefix("old-stack", "aa-exo-automation-old")
+        config = rbac_config()
+        config["exo-automation:automation"]["exchangeRbacSync"] = {"formerOwners": [former.upper()]}
+        _, state = published(await evaluate(MockTenant(), preview=False, config=config))
+        self.assertEqual(state["formerOwners"], [former])
+        self.assertNotIn("formerOwners", published(await evaluate(MockTenant(), preview=False, config=rbac_config()))[1])
+
     async def test_national_cloud_reaches_the_one_off_run(self) -> None:
         config = {**rbac_config(), "azuread:environment": "usgovernmentl4"}
         deployment = await evaluate(MockTenant(initial_domain_suffix=".onmicrosoft.us"), preview=False, config=config)

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from tree_sitter import Node
 
-from exo import facts
+from exo import exchange_rbac_state, facts
 from exo.powershell_script import parser, read_role_declaration, text, walk
 from tests.powershell import parse_file
 
@@ -89,8 +89,11 @@ def test_dry_run_never_reaches_invoke_plan_step() -> None:
 
 def test_plan_phases_follow_the_specification() -> None:
     body = text(_function("New-ReconcilePlan"))
-    positions = [body.index(f"action = '{action}'") for action in PHASE_ORDER]
+    # Removals of obsolete objects are the last occurrence of their action (phase 1 also removes a superseded service principal).
+    positions = [(body.rindex if action.startswith("Remove-") else body.index)(f"action = '{action}'") for action in PHASE_ORDER]
     assert positions == sorted(positions), "phases out of order in New-ReconcilePlan"
+    superseded = body.index("reason = 'superseded'; displayName = $old.displayName")
+    assert superseded < body.index("action = 'New-ServicePrincipal'"), "a superseded pointer must go before its replacement is created"
 
 
 def test_powershell_and_python_plans_know_the_same_actions() -> None:
@@ -147,7 +150,8 @@ def test_an_unchanged_document_ends_the_frequent_run_before_exchange_is_contacte
     lines = {name: line for name, line in reversed(top)}  # first occurrence of each
     assert lines["Test-RecentlyApplied"] < lines["Connect-ExchangeOnline"] < lines["New-ReconcilePlan"] < lines["Save-Applied"]
     recent = text(_function("Test-RecentlyApplied"))
-    assert "$DryRun" in recent and "FullRunAfterHours" in recent and "Read-LastApplied" in recent
+    assert "$DryRun" in recent and "FullRunAfterHours" in recent and "$LastApplied" in recent
+    assert lines["Read-LastApplied"] < lines["Test-RecentlyApplied"]
     save = text(_function("Save-Applied"))
     assert "Set-AutomationVariable" in save and "$AppliedVariableName" in save
     source = PATH.read_text(encoding="utf-8")
@@ -158,3 +162,96 @@ def test_the_program_and_the_runbook_name_the_same_applied_variable() -> None:
     from components.exchange_rbac import APPLIED_VARIABLE_NAME
 
     assert f"[string] $AppliedVariableName = '{APPLIED_VARIABLE_NAME}'" in PATH.read_text(encoding="utf-8")
+
+
+# -- Issue 22: read-back, member matching, ownership and order agree with exo/exchange_rbac_state.py -----------------------------------
+
+
+def _comparisons(root: Node) -> list[tuple[str, str, int]]:
+    """(operator, whole expression, line) of every binary comparison."""
+    found = []
+    for node in walk(root):
+        if node.type == "comparison_expression":
+            operator = next((c for c in node.children if c.type == "comparison_operator"), None)
+            if operator is not None:
+                found.append((text(operator).lower(), text(node), node.start_point.row + 1))
+    return found
+
+
+def test_no_object_is_matched_by_display_name() -> None:
+    # A display name can be shared by any principal: nothing is found, matched or filtered by it. The one comparison allowed is the
+    # case-sensitive drift check of a service principal already matched by ObjectId (-cne).
+    root = _root()
+    for operator, expression, line in _comparisons(root):
+        if "displayname" in expression.lower():
+            assert operator == "-cne", f"line {line}: {expression!r} compares a display name"
+    for name, source, line in _commands(root):
+        if name.lower() in ("where-object", "select-object", "sort-object", "group-object"):
+            assert "displayname" not in source.lower(), f"line {line}: {name} keys on a display name"
+    member = text(_function("Resolve-MemberId"))
+    read_names = set(re.findall(r"-Name '([A-Za-z]+)'", member))
+    assert read_names == {"Guid", "DistinguishedName"}, f"members are compared by {read_names}"
+    # Never Get-ServicePrincipal -Identity <member>: for a value that matches nothing it returns every service principal.
+    assert not [c for c in _commands(root) if c[0] == "Get-ServicePrincipal" and "-Identity" in c[1]]
+
+
+def test_the_runbook_reads_the_properties_the_python_twin_reads() -> None:
+    runbook = "\n".join(text(_function(f)) for f in ("Read-ActualState", "Resolve-MemberId", "Get-AssignmentScopeText"))
+    twin = Path(exchange_rbac_state.__file__).read_text(encoding="utf-8")
+    start = twin.index("# -- The read-back")
+    twin_reads = set(re.findall(r'_text\([a-z]+, "([A-Za-z]+)"\)', twin[start:]))
+    runbook_reads = set(re.findall(r"-Name '([A-Za-z]+)'", runbook))
+    assert twin_reads == runbook_reads
+    assert "RecipientAdministrativeUnitScope" not in runbook_reads, "an AU scope reads back in RecipientWriteScope (Microsoft365DSC)"
+    scope = text(_function("Get-AssignmentScopeText"))
+    for value in (exchange_rbac_state.WRITE_SCOPE_ADMINISTRATIVE_UNIT, exchange_rbac_state.WRITE_SCOPE_CUSTOM):
+        assert f"'{value}'" in scope
+
+
+def test_ownership_is_case_insensitive_and_covers_every_owner_prefix() -> None:
+    owned = text(_function("Test-Owned"))
+    assert "OrdinalIgnoreCase" in owned and "OwnerPrefixes" in owned
+    add = text(_function("Add-OwnerPrefix"))
+    assert "$OwnerPattern" in add and "throw" in add
+    desired = text(_function("Read-DesiredState"))
+    assert "formerOwners" in desired and "Add-OwnerPrefix" in desired
+    reader = text(_function("Read-ActualState"))
+    assert "$script:OwnerPrefixes" in reader, "role groups of a former owner prefix must be read to be removed"
+    assert "owner = $script:Owner" in text(_function("Save-Applied"))
+
+
+def test_the_plan_walks_lists_in_ordinal_lower_case_order_like_the_twin() -> None:
+    body = text(_function("New-ReconcilePlan"))
+    assert "Sort-Object" not in body, "Sort-Object compares by culture; plan() sorts ordinally"
+    assert "$have.Values" not in body.replace("@($have.Values) -Property 'name'", ""), "hashtable order is arbitrary"
+    sorter = text(_function("Get-OrdinalSorted"))
+    assert "ToLowerInvariant" in sorter and "StringComparer]::Ordinal" in sorter
+
+
+def test_the_applied_record_is_read_safely_under_strict_mode() -> None:
+    source = PATH.read_text(encoding="utf-8")
+    assert "Set-StrictMode -Version Latest" in source
+    # .PSObject.Properties.Name on the initial "{}" names no property at all: strict mode may throw outside any try.
+    code = "\n".join(line for line in source.splitlines() if not line.lstrip().startswith("#"))
+    assert ".Properties.Name" not in code
+    last = text(_function("Read-LastApplied"))
+    assert "Get-PropertyText" in last and "-isnot [System.Management.Automation.PSCustomObject]" in last
+    assert re.search(r"try \{ \$record = \$text \| ConvertFrom-Json \} catch \{ return \$null \}", last)
+    getter = text(_function("Get-PropertyText"))
+    assert "PSObject.Properties[$Name]" in getter
+
+
+def test_service_principal_steps_check_the_object_they_change() -> None:
+    step = text(_function("Invoke-PlanStep"))
+    guard = step[step.index("-like '*ServicePrincipal'") : step.index("elseif")]
+    assert "Assert-Owned -Name $current.displayName" in guard and "Assert-Owned -Name $Step.displayName" in guard
+
+
+def test_empty_answers_are_no_items() -> None:
+    # @($null) is one item: an empty role group would read as one member without identity and fail every run.
+    reader = text(_function("Read-ActualState"))
+    loops = re.findall(r"foreach \(\$\w+ in @\((\$\w+)( \| Where-Object \{ \$null -ne \$_ \})?\)\)", reader)
+    assert len(loops) == reader.count("foreach (") == 7
+    for variable, guard in loops:
+        assert guard, f"foreach over @({variable}) walks a $null answer as one item"
+    assert "Where-Object { $null -ne $_ }" in text(_function("Get-OrdinalSorted"))
