@@ -508,7 +508,10 @@ SELF_WIDENING_EXCHANGE_ROLES: frozenset[str] = frozenset({"Role Management"})
 
 # Entra roles whose holder can run the reconciler (Sync-ExchangeRbac.ps1): it needs the Role Management management role, which by
 # default only the Organization Management role group holds (permissions-exo.md), and Exchange Administrator and Global Administrator
-# are members of that group (same article, "ExchangeServiceAdmins_" and "TenantAdmins_" rows).
+# are members of that group (same article, "ExchangeServiceAdmins_" and "TenantAdmins_" rows). Microsoft's Tenant Configuration Management
+# docs name Exchange Administrator the least privileged Entra role for changing role groups and management role assignments
+# (microsoftgraph/microsoft-graph-docs-contrib concepts/includes/utcm/exchange/microsoft-exchange-rolegroup.md and
+# microsoft-exchange-managementroleassignment.md @70f8ded9e9a46bdaaa7ed4efab2893384d97f5d9). Both are on ScubaGear's privileged list.
 RBAC_RECONCILER_ROLES: tuple[str, ...] = ("Exchange Administrator", GLOBAL_ADMINISTRATOR)
 
 # Recipient properties that a management scope's -RecipientRestrictionFilter can use in Exchange Online: New-ManagementScope.md points

@@ -241,3 +241,33 @@ class ConfigFragment(unittest.TestCase):
         output = scubagear.scubagear_output([])
         self.assertEqual((output["fragment"], output["yaml"], output["privilegedAssignments"], output["controls"]), ({}, "", [], []))
         self.assertIn("nothing to exclude", str(output["note"]))
+
+
+class DocumentedAtTheKeys(unittest.TestCase):
+    def test_the_default_certificate_lifetime_passes_the_ms_aad_5_7_limit(self) -> None:
+        (identity,) = parse_settings({}, "dev", None).identities
+        certificate = identity.generated_certificate
+        assert certificate is not None and isinstance(certificate.validity_period_hours, int)
+        self.assertLessEqual(certificate.validity_period_hours / 24, facts.SCUBAGEAR_CERTIFICATE_MAX_DAYS)
+        host_script = (REPO / "scripts" / "windows" / "New-ExoHostCertificate.ps1").read_text(encoding="utf-8-sig")
+        self.assertIn(f"[int] $ValidityDays = {facts.SCUBAGEAR_CERTIFICATE_MAX_DAYS}", host_script)
+
+    def test_pulumi_yaml_says_at_the_keys_what_the_tenant_refuses_and_what_the_defaults_are(self) -> None:
+        declared = yaml.safe_load((REPO / "Pulumi.yaml").read_text())["config"]
+        identities = " ".join(declared["identities"]["description"].split())
+        self.assertIn("default [Global Reader]", identities)
+        self.assertIn("refuses a longer one at `up`, not at preview", identities)
+        self.assertIn("MS.AAD.5.7v1", identities)
+        automation = " ".join(declared["automation"]["description"].split())
+        self.assertIn(f"[{', '.join(facts.DEFAULT_MANAGED_IDENTITY_ROLES)}]", automation)
+
+    def test_the_docs_map_the_controls_the_program_touches(self) -> None:
+        text = (REPO / "docs" / "scubagear.md").read_text()
+        rows = {line.split("|")[1].strip() for line in text.splitlines() if line.startswith("| MS.")}
+        for control in (*facts.SCUBAGEAR_PRIVILEGED_ROLE_CONTROLS, "MS.AAD.5.5v1", "MS.AAD.5.7v1", "MS.EXO.1.1v2"):
+            self.assertIn(control, rows)
+        self.assertIn("never changes them", text)
+        words = " ".join(text.split())
+        for role in facts.SCUBAGEAR_PRIVILEGED_ROLES:
+            self.assertIn(role, words)
+        self.assertIn(facts.SCUBAGEAR_COMMIT, text)
