@@ -13,7 +13,7 @@ from components.certificate_vault import CertificateVault, CertificateVaultArgs,
 from components.exchange_rbac import ExchangeRbacPrincipal
 from components.provider_version_aliases import without_provider_version_aliases
 from components.tenant import Tenant, lookup_tenant
-from exo import clock
+from exo import clock, scubagear
 from exo.evaluation_gc import tune_collector_for_evaluation
 from settings.stack import StackSettings, read_settings
 
@@ -76,6 +76,26 @@ def certificate_vault(settings: StackSettings, tenant: Tenant, identities: dict[
     return vault.summary()
 
 
+def scubagear_config(
+    settings: StackSettings, identities: dict[str, ExchangeAppIdentity], automation: ExchangeAutomation | None
+) -> pulumi.Output[dict[str, object]]:
+    """The `scubaGearConfig` output: every principal given a ScubaGear highly privileged role, and the config fragment naming them."""
+    held: list[tuple[str, pulumi.Output[str], tuple[str, ...]]] = [
+        (scubagear.identity_label(identity.name), identities[identity.name].service_principal_object_id, privileged)
+        for identity in settings.identities
+        if (privileged := scubagear.privileged_roles(identity.role_names))
+    ]
+    if automation is not None and settings.automation is not None:
+        privileged = scubagear.privileged_roles(settings.automation.role_names)
+        if privileged:
+            held.append((scubagear.MANAGED_IDENTITY_LABEL, automation.account.principal_id, privileged))
+    return pulumi.Output.all(*(object_id for _, object_id, _ in held)).apply(
+        lambda object_ids: scubagear.scubagear_output(
+            [scubagear.PrivilegedPrincipal(label, object_id, roles) for (label, _, roles), object_id in zip(held, object_ids, strict=True)]
+        )
+    )
+
+
 def main() -> None:
     # The one clock reading of the program: host certificates are judged at it, new Schedules start after it, and it picks the
     # runbook links' renewal period.
@@ -94,12 +114,14 @@ def main() -> None:
     private_keys = {name: i.private_key_pem for name, i in identities.items() if i.private_key_pem is not None}
     if private_keys:
         pulumi.export("privateKeys", pulumi.Output.secret(private_keys))
+    automation = None
     if settings.automation is not None:
         automation = ExchangeAutomation(
             ExchangeAutomationArgs(settings.automation, tenant, settings.cloud, rbac_principals(settings, identities), now)
         )
         pulumi.export("automation", automation.summary())
     pulumi.export("effectivePermissions", settings.effective_permissions())
+    pulumi.export("scubaGearConfig", scubagear_config(settings, identities, automation))
     vault = certificate_vault(settings, tenant, identities)
     if vault is not None:
         pulumi.export("keyVault", vault)

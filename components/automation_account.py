@@ -39,7 +39,7 @@ class ExchangeAutomationAccountArgs:
     """ExchangeOnlineManagement version, one that runs on the runtime."""
     exchange: ExchangeServicePrincipal
     """This tenant's Office 365 Exchange Online service principal and its verified Exchange.ManageAsApp role (looked up)."""
-    roles: Sequence[facts.ExchangeRole] = field(default_factory=lambda: [facts.ROLES[facts.DEFAULT_ROLE]])
+    roles: Sequence[facts.ExchangeRole] = field(default_factory=lambda: [facts.ROLES[n] for n in facts.DEFAULT_MANAGED_IDENTITY_ROLES])
     """Entra roles for the managed identity."""
     public_network_access: bool = True
     """Whether the account's endpoints are reachable from public networks."""

@@ -50,7 +50,14 @@ _ROLE_LIST = (
     ExchangeRole(GLOBAL_ADMINISTRATOR, "62e90394-69f5-4237-9190-012177145e10", True, True),
 )
 ROLES: Mapping[str, ExchangeRole] = MappingProxyType({role.display_name: role for role in _ROLE_LIST})
-DEFAULT_ROLE = "Exchange Administrator"
+# Defaults (choices, kept next to the roles they name). Neither is on ScubaGear's highly privileged list (SCUBAGEAR_PRIVILEGED_ROLES,
+# below), so a default stack passes MS.AAD.7.4v1/7.5v1; tests/settings/test_scubagear_defaults.py holds them to that list and to the
+# shipped runbooks' role headers. An app identity reads (writes are a conscious choice); the managed identity gets the least set both
+# shipped runbooks accept (Invoke-ForwardingAudit.ps1 needs a recipient role next to Global Reader: Get-InboxRule refuses Global Reader).
+DEFAULT_ROLE = "Global Reader"
+DEFAULT_MANAGED_IDENTITY_ROLES: tuple[str, ...] = ("Exchange Recipient Administrator", "Global Reader")
+# The default of both before issue 20; a stack that never set `roles` is told at preview how to keep it (settings/privilege.py).
+PREVIOUS_DEFAULT_ROLE = "Exchange Administrator"
 
 MICROSOFT_GRAPH_APP_ID = "00000003-0000-0000-c000-000000000000"
 
@@ -533,7 +540,10 @@ ORGANIZATION_CONFIGURATION_ROLES: frozenset[str] = frozenset(
 
 # Entra roles whose holder can run the reconciler (Sync-ExchangeRbac.ps1): it needs the Role Management management role, which by
 # default only the Organization Management role group holds (permissions-exo.md), and Exchange Administrator and Global Administrator
-# are members of that group (same article, "ExchangeServiceAdmins_" and "TenantAdmins_" rows).
+# are members of that group (same article, "ExchangeServiceAdmins_" and "TenantAdmins_" rows). Microsoft's Tenant Configuration Management
+# docs name Exchange Administrator the least privileged Entra role for changing role groups and management role assignments
+# (microsoftgraph/microsoft-graph-docs-contrib concepts/includes/utcm/exchange/microsoft-exchange-rolegroup.md and
+# microsoft-exchange-managementroleassignment.md @70f8ded9e9a46bdaaa7ed4efab2893384d97f5d9). Both are on ScubaGear's privileged list.
 RBAC_RECONCILER_ROLES: tuple[str, ...] = ("Exchange Administrator", GLOBAL_ADMINISTRATOR)
 
 # Recipient properties that a management scope's -RecipientRestrictionFilter can use in Exchange Online: New-ManagementScope.md points
@@ -802,3 +812,68 @@ RECIPIENT_FILTER_PROPERTIES: frozenset[str] = frozenset(
 # -ge/-le from about_Comparison_Operators which that section points to).
 OPATH_COMPARISON_OPERATORS: tuple[str, ...] = ("-eq", "-ne", "-like", "-notlike", "-gt", "-lt", "-ge", "-le")
 OPATH_LOGICAL_OPERATORS: tuple[str, ...] = ("-and", "-or", "-not")
+
+
+# -- CISA ScubaGear (issue 20) ------------------------------------------------------------------------------------------------------
+# What the baseline scanner many tenants run checks about the objects this program makes. Read in cisagov/ScubaGear at commit
+# 4d34e9a48e38ce5c2e14c0fdfbaee53e57594ae2 (paths below under PowerShell/ScubaGear/).
+SCUBAGEAR_REPO = "cisagov/ScubaGear"
+SCUBAGEAR_COMMIT = "4d34e9a48e38ce5c2e14c0fdfbaee53e57594ae2"
+_SCUBA = f"{SCUBAGEAR_REPO} PowerShell/ScubaGear/"
+SOURCE_SCUBAGEAR_DEFAULTS = f"{_SCUBA}Modules/ScubaConfig/ScubaConfigDefaults.json @{SCUBAGEAR_COMMIT}"
+SOURCE_SCUBAGEAR_AAD_REGO = f"{_SCUBA}Rego/AADConfig.rego @{SCUBAGEAR_COMMIT}"
+SOURCE_SCUBAGEAR_AAD_PROVIDER = f"{_SCUBA}Modules/Providers/ExportAADProvider.psm1 @{SCUBAGEAR_COMMIT}"
+SOURCE_SCUBAGEAR_CONFIG_SCHEMA = f"{_SCUBA}Modules/ScubaConfig/ScubaConfigSchema.json @{SCUBAGEAR_COMMIT}"
+SOURCE_SCUBAGEAR_RISKY_PERMISSIONS = f"{_SCUBA}schemas/RiskyAppPermissions.json @{SCUBAGEAR_COMMIT}"
+SOURCE_SCUBAGEAR_AAD_BASELINE = f"{_SCUBA}baselines/aad.md @{SCUBAGEAR_COMMIT}"
+SOURCE_SCUBAGEAR_EXO_BASELINE = f"{_SCUBA}baselines/exo.md @{SCUBAGEAR_COMMIT}"
+SOURCE_ENTRA_BUILT_IN_ROLES = (
+    "MicrosoftDocs/entra-docs docs/identity/role-based-access-control/permissions-reference.md @00fe95d60143bbf5f832cdd8bb74765b182c2d8f"
+)
+
+# ScubaGear's "highly privileged" roles: `privilegedRoles` in ScubaConfigDefaults.json (the same list as aad.md, "Highly Privileged
+# Roles"). ScubaGear matches them by display name against the tenant's role templates (Get-PrivilegedRole in ExportAADProvider.psm1);
+# the template ids are Entra's (SOURCE_ENTRA_BUILT_IN_ROLES, "All roles" table).
+SCUBAGEAR_PRIVILEGED_ROLES: Mapping[str, str] = MappingProxyType(
+    {
+        GLOBAL_ADMINISTRATOR: "62e90394-69f5-4237-9190-012177145e10",
+        "Privileged Role Administrator": "e8611ab8-c189-46e8-94e1-60213ab1f814",
+        "User Administrator": "fe930be7-5e62-47db-91af-98c3a49a38b1",
+        "SharePoint Administrator": "f28a1f50-f6e7-4571-818b-6a12f2af6b6c",
+        "Exchange Administrator": "29232cdf-9323-42fd-ade2-1d097af3e4de",
+        "Hybrid Identity Administrator": "8ac3fc64-6eca-42ea-9e69-59f4c7b60eb2",
+        "Application Administrator": "9b895d92-2cd3-44c7-9d02-a6ac2d5ea5c3",
+        "Cloud Application Administrator": "158c047a-c907-4556-b7ef-446551a6b5f7",
+    }
+)
+
+# MS.AAD.7.4v1 fails for a privileged role with an active assignment whose EndDateTime is null, unless every such principal id is in
+# the config's Aad["MS.AAD.7.4v1"].RoleExclusions (Users or Groups: the Rego subtracts both lists from the principal ids, whatever
+# kind of principal they are). MS.AAD.7.5v1 fails for a privileged role with an assignment whose StartDateTime is null (made outside
+# PIM) and has no exclusion at all. Both read every assignment schedule instance of the role, service principals included
+# (Get-MgBetaRoleManagementDirectoryRoleAssignmentScheduleInstance in GetConfigurationsForRoles), and both also fail without an
+# Entra ID P2 licence. Source: SOURCE_SCUBAGEAR_AAD_REGO (sections MS.AAD.7.4v1, MS.AAD.7.5v1), SOURCE_SCUBAGEAR_AAD_PROVIDER.
+SCUBAGEAR_PERMANENT_ASSIGNMENT_CONTROL = "MS.AAD.7.4v1"
+SCUBAGEAR_PAM_CONTROL = "MS.AAD.7.5v1"
+SCUBAGEAR_PRIVILEGED_ROLE_CONTROLS: tuple[str, ...] = (SCUBAGEAR_PERMANENT_ASSIGNMENT_CONTROL, SCUBAGEAR_PAM_CONTROL)
+
+# The config file's shapes (SOURCE_SCUBAGEAR_CONFIG_SCHEMA): RoleExclusions takes only Users and Groups, lists of GUIDs, unique, no
+# other key; ScubaGear's configuration docs (docs/configuration/configuration.md, "Privileged User Policy Exclusions") support it for
+# MS.AAD.7.4v1 only. AnnotatePolicy.<policy id> takes Comment (required, non-empty), RemediationDate (yyyy-mm-dd), IncorrectResult
+# (boolean), nothing else; it annotates a result without changing it.
+SCUBAGEAR_CONFIG_PRODUCT_KEY = "Aad"
+SCUBAGEAR_ROLE_EXCLUSIONS_KEY = "RoleExclusions"
+SCUBAGEAR_ROLE_EXCLUSION_LISTS: tuple[str, ...] = ("Users", "Groups")
+SCUBAGEAR_ROLE_EXCLUSION_POLICIES: tuple[str, ...] = (SCUBAGEAR_PERMANENT_ASSIGNMENT_CONTROL,)
+SCUBAGEAR_ANNOTATE_KEY = "AnnotatePolicy"
+SCUBAGEAR_ANNOTATION_FIELDS: tuple[str, ...] = ("Comment", "RemediationDate", "IncorrectResult")
+SCUBAGEAR_POLICY_ID_PATTERN = re.compile(r"^[Mm][Ss]\.[a-zA-Z]+\.[0-9]+\.[0-9]+[Vv][0-9]+$")  # validation.policyIdPattern (defaults)
+
+# RiskyAppPermissions.json rates the application permission this program grants (MANAGE_AS_APP_ROLE_ID) "Critical". ScubaGear lists
+# such apps in its report (risky applications); no AADConfig.rego control passes or fails on it (SOURCE_SCUBAGEAR_RISKY_PERMISSIONS).
+SCUBAGEAR_MANAGE_AS_APP_RISK = "Critical"
+
+# MS.AAD.5.7v1: application certificate lifetime restricted to 365 days or less, checked as an app management policy whose
+# asymmetricKeyLifetime MaxLifetime is at most P366D (Entra compares "less than"; SOURCE_SCUBAGEAR_AAD_BASELINE and _REGO). A tenant
+# with such a policy refuses a key credential that lives longer when `up` adds it.
+SCUBAGEAR_CERTIFICATE_MAX_DAYS = 365

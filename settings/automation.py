@@ -95,6 +95,16 @@ def missing_roles(declaration: RoleDeclaration, held: set[str]) -> tuple[str, ..
     return min(gaps, key=len)
 
 
+def default_roles_note(mapping: Any) -> str:
+    """For an error about the managed identity's roles: when `roles` is unset, what its default is now and was (issue 20)."""
+    if isinstance(mapping, dict) and mapping.get("roles") is not None:
+        return ""
+    return (
+        f" (roles is not set: its default is now [{', '.join(facts.DEFAULT_MANAGED_IDENTITY_ROLES)}], it was "
+        f"[{facts.PREVIOUS_DEFAULT_ROLE}]; set roles to what the runbooks need)"
+    )
+
+
 def _name(key: str, value: Any, pattern: re.Pattern[str], rule: str) -> str:
     text = expect(key, value, str, "a string")
     if not pattern.fullmatch(text):
@@ -327,7 +337,7 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
     roles = optional(
         mapping,
         "roles",
-        (facts.ROLES[facts.DEFAULT_ROLE],),
+        tuple(facts.ROLES[name] for name in facts.DEFAULT_MANAGED_IDENTITY_ROLES),
         lambda v: parse_roles(roles_key, v, allow_global_administrator),
     )
     # Every runbook runs as the account's managed identity: refuse one that identity cannot run, before anything is created.
@@ -339,7 +349,7 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
             raise ConfigError(
                 roles_key,
                 f"runbook {runbook.name!r} ({runbooks_key}[{index}], {runbook.source}) needs {alternatives}; the account's identity holds "
-                f"{', '.join(sorted(held))}: missing {' + '.join(gap)}. Why: {runbook.roles.reason}",
+                f"{', '.join(sorted(held))}: missing {' + '.join(gap)}. Why: {runbook.roles.reason}{default_roles_note(mapping)}",
             )
 
     return AutomationSpec(

@@ -19,9 +19,9 @@ import pulumi
 
 from components.app_certificate import CertificateSpec
 from components.automation import AutomationSpec, RunbookSpec
-from exo import clock, facts
+from exo import clock, facts, scubagear
 from exo.exchange_rbac_state import MANAGED_IDENTITY_PRINCIPAL, ExchangeRbacSpec, effective_permissions
-from settings.automation import parse_automation, reconciler_former_owners, reconciler_runbook
+from settings.automation import default_roles_note, missing_roles, parse_automation, reconciler_former_owners, reconciler_runbook
 from settings.exchange_rbac import CONFIG_KEY as EXCHANGE_RBAC_KEY
 from settings.exchange_rbac import parse_exchange_rbac
 from settings.host_certificate import (
@@ -32,6 +32,7 @@ from settings.host_certificate import (
 )
 from settings.key_vault import CONFIG_KEY as KEY_VAULT_KEY
 from settings.key_vault import CertificateVaultSpec, parse_key_vault
+from settings.privilege import IDENTITY_ALTERNATIVES, RoleHolder, automation_alternatives, privilege_warnings, roles_set
 from settings.values import (
     PROJECT,
     ConfigError,
@@ -105,6 +106,8 @@ class StackSettings:
     """The Azure Automation account with a managed identity; None when not enabled."""
     key_vault: CertificateVaultSpec | None = None
     """The Key Vault that hands certificates to hosts with a managed identity; None when not enabled."""
+    privilege_warnings: tuple[str, ...] = ()
+    """What CISA ScubaGear will say about the roles (settings/privilege.py): the default-role change, privileged assignments."""
 
     @property
     def rbac_reconciler(self) -> RunbookSpec | None:
@@ -128,12 +131,15 @@ class StackSettings:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """What the program reports as warnings on preview and up (host certificates close to their end)."""
-        return tuple(
-            warning
-            for identity in self.identities
-            if isinstance(identity.certificate, HostCertificateSettings)
-            for warning in identity.certificate.warnings
+        """What the program reports as warnings on preview and up (host certificates close to their end, ScubaGear findings)."""
+        return (
+            tuple(
+                warning
+                for identity in self.identities
+                if isinstance(identity.certificate, HostCertificateSettings)
+                for warning in identity.certificate.warnings
+            )
+            + self.privilege_warnings
         )
 
 
@@ -352,10 +358,12 @@ def _reject_vault_without_generated_keys(
 
 
 def _rbac_reconciler(
-    identities: tuple[IdentitySettings, ...], automation: AutomationSpec | None, raw_sync: Any, project_dir: Path
+    identities: tuple[IdentitySettings, ...], automation: AutomationSpec | None, raw_automation: Any, project_dir: Path
 ) -> RunbookSpec | None:
     """Exchange RBAC is applied by a runbook on the Automation account: it must exist and hold a role that can manage RBAC."""
     declared = [i for i, identity in enumerate(identities) if identity.exchange_rbac is not None]
+    # parse_automation accepted the shape; exchangeRbacSync is read once the program knows whether Exchange RBAC is in use.
+    raw_sync = raw_automation.get("exchangeRbacSync") if isinstance(raw_automation, dict) else None
     # exchangeRbacSync alone keeps the reconciler with an empty desired state: that is how owned Exchange objects are removed.
     if not declared and (automation is None or (automation.exchange_rbac is None and raw_sync is None)):
         return None
@@ -376,9 +384,50 @@ def _rbac_reconciler(
         raise ConfigError(
             f"{key_of('automation')}.roles",
             f"the managed identity runs the Exchange RBAC reconciler, which needs the Role Management role: add one of "
-            f"{', '.join(facts.RBAC_RECONCILER_ROLES)} (held: {', '.join(automation.role_names)})",
+            f"{', '.join(facts.RBAC_RECONCILER_ROLES)} (held: {', '.join(automation.role_names)}){default_roles_note(raw_automation)}",
         )
     return reconciler_runbook(f"{key_of('automation')}.exchangeRbacSync", raw_sync, automation, project_dir)
+
+
+def _role_holders(
+    entries: list[Any], identities: tuple[IdentitySettings, ...], raw_automation: Any, automation: AutomationSpec | None
+) -> list[RoleHolder]:
+    """Every principal that gets Entra roles, with whether its config sets `roles` (for the ScubaGear warnings).
+
+    A stack without `identities` gets Pulumi.yaml's declared default ([{"name": "exo"}]) from Pulumi, so an unset identities key
+    and that default read the same: `identities[0].roles` unset.
+    """
+    holders: list[RoleHolder] = []
+    for index, (entry, identity) in enumerate(zip(entries, identities, strict=True)):
+        # With exchangeRbac an unset `roles` meant no directory role before issue 20 and still does.
+        default = () if identity.exchange_rbac is not None else (facts.DEFAULT_ROLE,)
+        previous = () if identity.exchange_rbac is not None else (facts.PREVIOUS_DEFAULT_ROLE,)
+        holders.append(
+            RoleHolder(
+                scubagear.identity_label(identity.name),
+                f"{key_of('identities')}[{index}].roles",
+                identity.role_names,
+                roles_set(entry),
+                default,
+                previous,
+                IDENTITY_ALTERNATIVES,
+            )
+        )
+    if automation is not None:
+        default_held = set(facts.DEFAULT_MANAGED_IDENTITY_ROLES)
+        fits = all(not missing_roles(runbook.roles, default_held) for runbook in automation.runbooks)
+        holders.append(
+            RoleHolder(
+                scubagear.MANAGED_IDENTITY_LABEL,
+                f"{key_of('automation')}.roles",
+                automation.role_names,
+                roles_set(raw_automation),
+                facts.DEFAULT_MANAGED_IDENTITY_ROLES,
+                (facts.PREVIOUS_DEFAULT_ROLE,),
+                automation_alternatives(fits, automation.reconciler is not None),
+            )
+        )
+    return holders
 
 
 def parse_settings(
@@ -420,10 +469,9 @@ def parse_settings(
     automation = parse_automation(
         key_of("automation"), raw_automation, stack=stack, project_dir=project_dir, allow_global_administrator=allow_global_administrator
     )
-    # parse_automation accepted the shape; exchangeRbacSync is read once the program knows whether Exchange RBAC is in use.
-    raw_sync = raw_automation.get("exchangeRbacSync") if isinstance(raw_automation, dict) else None
-    rbac_reconciler = _rbac_reconciler(identities, automation, raw_sync, project_dir)
+    rbac_reconciler = _rbac_reconciler(identities, automation, raw_automation, project_dir)
     if automation is not None:
+        raw_sync = raw_automation.get("exchangeRbacSync") if isinstance(raw_automation, dict) else None
         former_owners = reconciler_former_owners(f"{key_of('automation')}.exchangeRbacSync", raw_sync) if rbac_reconciler else ()
         automation = replace(automation, reconciler=rbac_reconciler, reconciler_former_owners=former_owners)
 
@@ -435,6 +483,7 @@ def parse_settings(
         stack=stack,
     )
     _reject_vault_without_generated_keys(key_of(KEY_VAULT_KEY), key_vault, identities)
+    holders = _role_holders(entries, identities, raw_automation, automation)
     return StackSettings(
         identities=identities,
         organization=organization,
@@ -443,6 +492,7 @@ def parse_settings(
         additional_owners=_parse_owners(key_of("additionalOwners"), config.get("additionalOwners")),
         automation=automation,
         key_vault=key_vault,
+        privilege_warnings=privilege_warnings(holders),
     )
 
 

@@ -33,6 +33,11 @@ PROGRAM_CONFIGS: dict[str, dict[str, Any]] = {
     # Issue 14: an identity with Exchange RBAC only (no directory role), the desired-state variable and the one-off reconciler run.
     "Exchange RBAC": {
         **yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"],
+        # The reconciler's managed identity needs Exchange Administrator (facts.RBAC_RECONCILER_ROLES).
+        "exo-automation:automation": {
+            **yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]["exo-automation:automation"],
+            "roles": ["Exchange Administrator"],
+        },
         "exo-automation:identities": [
             {
                 "name": "sales-reports",

@@ -69,6 +69,8 @@ def exchange_rbac_stack() -> dict[str, Any]:
             "exchangeRbac": {"roles": ["View-Only Recipients"], "recipientScope": {"filter": "Department -eq 'Sales'"}},
         },
     ]
+    # The reconciler's managed identity needs Exchange Administrator (facts.RBAC_RECONCILER_ROLES); the dev stack's roles are smaller.
+    config["exo-automation:automation"]["roles"] = ["Exchange Administrator"]
     return config
 
 

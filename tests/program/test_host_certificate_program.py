@@ -20,7 +20,8 @@ def rfc3339(moment: dt.datetime) -> str:
 
 
 def host_identity(*paths: str, **certificate: Any) -> dict[str, Any]:
-    return {"identities": [{"name": "exo", "certificate": {"hostCertificates": list(paths), **certificate}}]}
+    # Roles set: a stack that leaves them unset also gets the default-role notice (issue 20), a warning of its own.
+    return {"identities": [{"name": "exo", "roles": ["Global Reader"], "certificate": {"hostCertificates": list(paths), **certificate}}]}
 
 
 class HostCertificateStack(unittest.IsolatedAsyncioTestCase):

@@ -88,7 +88,7 @@ def manage_as_app_id(tenant: MockTenant) -> str:
 
 
 class DefaultStackUp(unittest.IsolatedAsyncioTestCase):
-    """Empty config: the seed's setup — one identity, Exchange Administrator, 12-month certificate."""
+    """Empty config: the seed's setup — one identity, Global Reader (issue 20; Exchange Administrator before), 12-month certificate."""
 
     async def asyncSetUp(self) -> None:
         self.tenant = MockTenant()
@@ -118,8 +118,8 @@ class DefaultStackUp(unittest.IsolatedAsyncioTestCase):
         held = self.view.app_roles_held_by(self.sp.outputs["objectId"])
         self.assertEqual(held, [(self.tenant.exchange_object_id, manage_as_app_id(self.tenant))])
 
-    def test_the_service_principal_holds_exchange_administrator_and_nothing_else(self) -> None:
-        self.assertEqual(self.view.directory_roles_of(self.sp.outputs["objectId"]), {EXCHANGE_ADMINISTRATOR})
+    def test_the_service_principal_holds_global_reader_and_nothing_else(self) -> None:
+        self.assertEqual(self.view.directory_roles_of(self.sp.outputs["objectId"]), {GLOBAL_READER})
         for assignment in self.deployment.of_type(DIRECTORY_ROLE_ASSIGNMENT):
             self.assertEqual(assignment.plain_inputs["directoryScopeId"], "/")
 
@@ -171,14 +171,15 @@ class DefaultStackUp(unittest.IsolatedAsyncioTestCase):
         self.assertRegex(exo["thumbprint"], r"^[0-9A-F]{40}$")
         self.assertEqual(exo["certificatePem"], pem)
         self.assertEqual(exo["certificateNotAfter"], self.view.certificate_resource(pem).outputs["validityEndTime"])
-        self.assertEqual(exo["roles"], ["Exchange Administrator"])
+        self.assertEqual(exo["roles"], ["Global Reader"])
         self.assertEqual(exo["exchangeEnvironmentName"], "O365Default")
         self.assertEqual(
             exo["connectCommand"],
             f"Connect-ExchangeOnline -CertificateThumbprint '{exo['thumbprint']}' -AppId '{exo['clientId']}' "
             f"-Organization '{self.tenant.initial_domain}' -ShowBanner:$false",
         )
-        self.assertNotIn("ippsConnectCommand", exo, "Exchange Administrator cannot use Security & Compliance PowerShell")
+        # Global Reader is accepted by Security & Compliance PowerShell too, so its command is offered.
+        self.assertTrue(exo["ippsConnectCommand"].startswith("Connect-IPPSSession "))
 
     def test_the_private_key_output_is_secret_and_belongs_to_the_certificate(self) -> None:
         keys = self.deployment.outputs["privateKeys"]

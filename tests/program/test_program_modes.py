@@ -132,7 +132,7 @@ class Idempotence(unittest.IsolatedAsyncioTestCase):
             {
                 "exo-sp.clientId",
                 "exo-grant-manage-as-app.principalObjectId",
-                "exo-grant-exchange-administrator.principalObjectId",
+                "exo-grant-global-reader.principalObjectId",
                 "exo-certificate-g1-cert.privateKeyPem",
                 "exo-certificate-g1-credential.applicationId",
                 "exo-certificate-g1-credential.value",

@@ -32,6 +32,7 @@ def configs() -> dict[str, dict[str, Any]]:
             "exchangeRbac": {"roles": ["View-Only Recipients"], "recipientScope": {"filter": "Department -eq 'Sales'"}},
         },
     ]
+    rbac["exo-automation:automation"]["roles"] = ["Exchange Administrator"]  # the reconciler's role (facts.RBAC_RECONCILER_ROLES)
     return {
         "default": {},
         "dev": dev,

@@ -23,7 +23,7 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
     ("role listed twice", {"identities": [{"name": "a", "roles": ["Global Reader", "global reader"]}]}, "exo-automation:identities[0].roles[1]", "twice"),
     ("no roles", {"identities": [{"name": "a", "roles": []}]}, "exo-automation:identities[0].roles", "at least one role"),
     ("roles not a list", {"identities": [{"name": "a", "roles": "Exchange Administrator"}]}, "exo-automation:identities[0].roles", "a list of role names"),
-    ("S&C asked without a role for it", {"identities": [{"name": "a", "securityCompliance": True}]}, "exo-automation:identities[0].securityCompliance", "Global Reader"),
+    ("S&C asked without a role for it", {"identities": [{"name": "a", "roles": ["Exchange Recipient Administrator"], "securityCompliance": True}]}, "exo-automation:identities[0].securityCompliance", "Global Reader"),
     ("identities not JSON", {"identities": "[{name: a"}, "exo-automation:identities", "not valid JSON"),
     ("identities an object", {"identities": {"name": "a"}}, "exo-automation:identities", "a list of identity objects"),
     ("identities empty", {"identities": []}, "exo-automation:identities", "at least one identity"),
@@ -74,12 +74,14 @@ BAD_CONFIGS: list[tuple[str, dict[str, Any], str, str]] = [
     ("rbac identity named like the managed identity", {"automation": {"location": "westeurope", "exchangeRbac": {"roles": ["Mail Recipients"]}}, "identities": [{"name": "automation"}]}, "exo-automation:identities[0].name", "rename this identity"),
     ("rbac without automation", {"identities": [{"name": "a", "exchangeRbac": {"roles": ["Mail Recipients"]}}]}, "exo-automation:identities[0].exchangeRbac", "needs exo-automation:automation"),
     ("rbac reconciler role missing", {"automation": {"location": "westeurope", "roles": ["Global Reader"]}, "identities": [{"name": "a", "exchangeRbac": {"roles": ["Mail Recipients"]}}]}, "exo-automation:automation.roles", "Role Management"),
+    ("rbac with the managed identity's default roles", {"automation": {"location": "westeurope"}, "identities": [{"name": "a", "exchangeRbac": {"roles": ["Mail Recipients"]}}]}, "exo-automation:automation.roles", "its default is now [Exchange Recipient Administrator, Global Reader], it was [Exchange Administrator]"),
+    ("runbook beyond the managed identity's default roles", {"automation": {"location": "westeurope", "runbooks": [{"name": "r", "file": "runbooks/Sync-ExchangeRbac.ps1"}]}}, "exo-automation:automation.roles", "roles is not set: its default is now"),
     ("rbac on the managed identity", {"automation": {"location": "westeurope", "exchangeRbac": {"roles": ["Nope"]}}}, "exo-automation:automation.exchangeRbac.roles[0]", "not a built-in"),
-    ("rbac sync dryRun not boolean", {"automation": {"location": "westeurope", "exchangeRbacSync": {"dryRun": "yes"}}, "identities": [{"name": "a", "exchangeRbac": {"roles": ["Mail Recipients"]}}]}, "exo-automation:automation.exchangeRbacSync.dryRun", "true or false"),
-    ("rbac sync bad schedule", {"automation": {"location": "westeurope", "exchangeRbacSync": {"schedule": {"frequency": "Minute", "time": "03:00", "timeZone": "UTC"}}}, "identities": [{"name": "a", "exchangeRbac": {"roles": ["Mail Recipients"]}}]}, "exo-automation:automation.exchangeRbacSync.schedule.frequency", "not one of"),
-    ("rbac sync formerOwners not a list", {"automation": {"location": "westeurope", "exchangeRbacSync": {"formerOwners": "exoa-1a2b3c-"}}, "identities": [{"name": "a", "exchangeRbac": {"roles": ["Mail Recipients"]}}]}, "exo-automation:automation.exchangeRbacSync.formerOwners", "a list of owner prefixes"),
-    ("rbac sync formerOwners not a prefix", {"automation": {"location": "westeurope", "exchangeRbacSync": {"formerOwners": ["exoa-1a2b3c-", "Organization"]}}, "identities": [{"name": "a", "exchangeRbac": {"roles": ["Mail Recipients"]}}]}, "exo-automation:automation.exchangeRbacSync.formerOwners[1]", "not an owner prefix"),
-    ("rbac reconciler listed by hand", {"automation": {"location": "westeurope", "runbooks": [{"name": "Sync-ExchangeRbac", "file": "runbooks/Sync-ExchangeRbac.ps1"}]}, "identities": [{"name": "a", "exchangeRbac": {"roles": ["Mail Recipients"]}}]}, "exo-automation:automation.exchangeRbacSync", "remove it from runbooks"),
+    ("rbac sync dryRun not boolean", {"automation": {"location": "westeurope", "roles": ["Exchange Administrator"], "exchangeRbacSync": {"dryRun": "yes"}}, "identities": [{"name": "a", "exchangeRbac": {"roles": ["Mail Recipients"]}}]}, "exo-automation:automation.exchangeRbacSync.dryRun", "true or false"),
+    ("rbac sync bad schedule", {"automation": {"location": "westeurope", "roles": ["Exchange Administrator"], "exchangeRbacSync": {"schedule": {"frequency": "Minute", "time": "03:00", "timeZone": "UTC"}}}, "identities": [{"name": "a", "exchangeRbac": {"roles": ["Mail Recipients"]}}]}, "exo-automation:automation.exchangeRbacSync.schedule.frequency", "not one of"),
+    ("rbac sync formerOwners not a list", {"automation": {"location": "westeurope", "roles": ["Exchange Administrator"], "exchangeRbacSync": {"formerOwners": "exoa-1a2b3c-"}}, "identities": [{"name": "a", "exchangeRbac": {"roles": ["Mail Recipients"]}}]}, "exo-automation:automation.exchangeRbacSync.formerOwners", "a list of owner prefixes"),
+    ("rbac sync formerOwners not a prefix", {"automation": {"location": "westeurope", "roles": ["Exchange Administrator"], "exchangeRbacSync": {"formerOwners": ["exoa-1a2b3c-", "Organization"]}}, "identities": [{"name": "a", "exchangeRbac": {"roles": ["Mail Recipients"]}}]}, "exo-automation:automation.exchangeRbacSync.formerOwners[1]", "not an owner prefix"),
+    ("rbac reconciler listed by hand", {"automation": {"location": "westeurope", "roles": ["Exchange Administrator"], "runbooks": [{"name": "Sync-ExchangeRbac", "file": "runbooks/Sync-ExchangeRbac.ps1"}]}, "identities": [{"name": "a", "exchangeRbac": {"roles": ["Mail Recipients"]}}]}, "exo-automation:automation.exchangeRbacSync", "remove it from runbooks"),
 ]  # fmt: skip
 
 
@@ -100,7 +102,7 @@ class GoodConfig(unittest.TestCase):
         (identity,) = settings.identities
         self.assertEqual(identity.name, "exo")
         self.assertEqual(identity.display_name, "exo-automation-dev-exo")
-        self.assertEqual(identity.role_names, ("Exchange Administrator",))
+        self.assertEqual(identity.role_names, ("Global Reader",))
         self.assertIsInstance(identity.certificate, CertificateSpec, "the program generates the certificate unless told otherwise")
         assert isinstance(identity.certificate, CertificateSpec)
         self.assertEqual((identity.certificate.generation, identity.certificate.keep_previous_generation), (1, False))
@@ -117,7 +119,7 @@ class GoodConfig(unittest.TestCase):
     def test_exchange_rbac_instead_of_an_entra_role(self) -> None:
         settings = parse_settings(
             {
-                "automation": '{"location": "westeurope"}',
+                "automation": '{"location": "westeurope", "roles": ["Exchange Administrator"]}',
                 "identities": '[{"name": "r", "exchangeRbac": {"roles": ["view-only recipients"], '
                 '"recipientScope": {"filter": "Department -eq \'Sales\'"}}}]',
             },
@@ -136,7 +138,7 @@ class GoodConfig(unittest.TestCase):
     def test_exchange_rbac_as_an_addition_to_entra_roles(self) -> None:
         settings = parse_settings(
             {
-                "automation": '{"location": "westeurope", "exchangeRbacSync": {"dryRun": true}}',
+                "automation": '{"location": "westeurope", "roles": ["Exchange Administrator"], "exchangeRbacSync": {"dryRun": true}}',
                 "identities": '[{"name": "r", "roles": ["Global Reader"], "exchangeRbac": {"roles": ["Message Tracking"], '
                 '"recipientScope": {"administrativeUnit": "0B3E8A57-6C7E-4F3D-9A34-1F2E3D4C5B6A"}}}]',
             },

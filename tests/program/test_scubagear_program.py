@@ -1,0 +1,102 @@
+"""Issue 20 over the whole program: the Entra state the dev stack leaves, the preview warnings, and the scubaGearConfig output."""
+
+from __future__ import annotations
+
+import copy
+import logging
+import unittest
+from typing import Any
+
+import yaml
+
+from exo import facts
+from tests.harness import REPO, Deployment, evaluate
+from tests.mock_tenant import MockTenant
+
+ACCOUNT = "azure-native:automation:AutomationAccount"
+SERVICE_PRINCIPAL = "azuread:index/servicePrincipal:ServicePrincipal"
+DIRECTORY_ROLE_ASSIGNMENT = "azuread:index/directoryRoleAssignment:DirectoryRoleAssignment"
+PRIVILEGED_TEMPLATE_IDS = set(facts.SCUBAGEAR_PRIVILEGED_ROLES.values())
+
+
+def dev_config() -> dict[str, Any]:
+    return copy.deepcopy(yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"])
+
+
+def privileged_config() -> dict[str, Any]:
+    """The dev stack with the roles it had before issue 20: Exchange Administrator on both principals."""
+    config = dev_config()
+    config["exo-automation:identities"][0]["roles"] = ["Exchange Administrator"]
+    config["exo-automation:automation"]["roles"] = ["Exchange Administrator"]
+    return config
+
+
+async def preview_with_warnings(config: dict[str, Any]) -> tuple[Deployment, list[str]]:
+    """A preview, and the warnings it printed (under mocks Pulumi's engine log goes to the root logger)."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(level=logging.WARNING)
+    handler.emit = records.append  # type: ignore[method-assign]
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        deployment = await evaluate(MockTenant(), preview=True, config=config)
+    finally:
+        root.removeHandler(handler)
+    return deployment, [record.getMessage() for record in records if record.name == "root"]
+
+
+class DevStackAgainstScubaGear(unittest.IsolatedAsyncioTestCase):
+    async def test_no_directory_role_assignment_of_the_dev_stack_is_on_the_privileged_list(self) -> None:
+        deployment = await evaluate(MockTenant(), preview=False, config=dev_config())
+        assigned = {a.plain_inputs["roleId"] for a in deployment.of_type(DIRECTORY_ROLE_ASSIGNMENT)}
+        self.assertEqual(
+            assigned,
+            {facts.ROLES[name].template_id for name in (facts.DEFAULT_ROLE, *facts.DEFAULT_MANAGED_IDENTITY_ROLES)},
+        )
+        self.assertEqual(assigned & PRIVILEGED_TEMPLATE_IDS, set())
+        output = deployment.output("scubaGearConfig")
+        self.assertEqual((output["privilegedAssignments"], output["fragment"]), ([], {}))
+
+    async def test_the_dev_stack_previews_without_a_warning(self) -> None:
+        _, warnings = await preview_with_warnings(dev_config())
+        self.assertEqual(warnings, [])
+
+
+class PrivilegedStack(unittest.IsolatedAsyncioTestCase):
+    async def test_preview_warns_once_per_principal(self) -> None:
+        _, warnings = await preview_with_warnings(privileged_config())
+        self.assertEqual(len(warnings), 2, warnings)
+        self.assertTrue(warnings[0].startswith("identity exo (exo-automation:identities[0].roles) is assigned Exchange Administrator"))
+        self.assertTrue(warnings[1].startswith("automation managed identity (exo-automation:automation.roles) is assigned"))
+        for warning in warnings:
+            self.assertIn("MS.AAD.7.4v1", warning)
+            self.assertIn("MS.AAD.7.5v1", warning)
+
+    async def test_the_output_excludes_the_service_principal_and_the_managed_identity(self) -> None:
+        deployment = await evaluate(MockTenant(), preview=False, config=privileged_config())
+        (service_principal,) = deployment.of_type(SERVICE_PRINCIPAL)
+        (account,) = deployment.of_type(ACCOUNT)
+        sp_id = service_principal.outputs["objectId"]
+        mi_id = account.outputs["identity"]["principalId"]
+        # The ids are the ones the assignments ScubaGear will read are made to.
+        holders = {a.plain_inputs["principalObjectId"] for a in deployment.of_type(DIRECTORY_ROLE_ASSIGNMENT)}
+        self.assertEqual(holders, {sp_id, mi_id})
+        output = deployment.output("scubaGearConfig")
+        self.assertEqual(output["fragment"]["Aad"], {"MS.AAD.7.4v1": {"RoleExclusions": {"Users": [sp_id, mi_id]}}})
+        self.assertIn("MS.AAD.7.5v1", output["fragment"]["AnnotatePolicy"])
+        self.assertEqual(yaml.safe_load(output["yaml"]), output["fragment"])
+        self.assertEqual(
+            output["privilegedAssignments"],
+            [
+                {"principal": "identity exo", "objectId": sp_id, "roles": ["Exchange Administrator"]},
+                {"principal": "automation managed identity", "objectId": mi_id, "roles": ["Exchange Administrator"]},
+            ],
+        )
+        self.assertEqual(output["controls"], ["MS.AAD.7.4v1", "MS.AAD.7.5v1"])
+        self.assertIn("can only be annotated", output["note"])
+
+    async def test_a_first_preview_knows_the_output_only_once_the_ids_exist(self) -> None:
+        deployment = await evaluate(MockTenant(), preview=True, config=privileged_config())
+        self.assertFalse(deployment.outputs["scubaGearConfig"].known)
+        quiet = await evaluate(MockTenant(), preview=True, config=dev_config())
+        self.assertTrue(quiet.outputs["scubaGearConfig"].known, "nothing privileged: no id to wait for")
