@@ -16,6 +16,7 @@ inputs and outputs (their start included), so the next `up` creates the new anch
 it is (they ignore `startTime`; docs/schedules-anchor.md). Secrets stay encrypted as exported; nothing here imports pickle or dill.
 
     python -m exo.state_upgrade exported.json > upgraded.json
+    pulumi stack export | python -m exo.state_upgrade --check -     # exit 1 if any code is in the state
 """
 
 from __future__ import annotations
@@ -63,7 +64,12 @@ def upgrade(exported: Mapping[str, Any]) -> Upgrade:
     # An interrupted create, update or delete of one: this program's dynamic resources were state-only (nothing in Azure), so
     # the operation has nothing to finish outside Pulumi either.
     operations = deployment.get("pending_operations") or []
-    pending = [op for op in operations if (op.get("resource") or {}).get("urn") in dynamic]
+    pending = [
+        op
+        for op in operations
+        if (op.get("resource") or {}).get("urn") in dynamic
+        or str((op.get("resource") or {}).get("type", "")).startswith(DYNAMIC_TYPE_PREFIX)
+    ]
     if pending:
         deployment["pending_operations"] = [op for op in operations if op not in pending]
     kept = [r for r in resources if r["urn"] not in dynamic]
@@ -95,17 +101,39 @@ def upgrade(exported: Mapping[str, Any]) -> Upgrade:
     return Upgrade(document, removed)
 
 
+def code_in_state(exported: Mapping[str, Any]) -> list[str]:
+    """URNs of the resources (and pending operations) in an export whose provider Pulumi would load from the state itself."""
+    deployment = exported.get("deployment") or {}
+    resources = [*(deployment.get("resources") or []), *((op.get("resource") or {}) for op in deployment.get("pending_operations") or [])]
+    return sorted({str(r.get("urn")) for r in resources if str(r.get("type", "")).startswith(DYNAMIC_TYPE_PREFIX)})
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="python -m exo.state_upgrade",
         description="Remove dynamic-provider resources (pickled code) from a `pulumi stack export` file without running them; "
         "write the result to stdout for `pulumi stack import --file`.",
     )
-    parser.add_argument("export", type=Path, help="the file `pulumi stack export --file` wrote")
+    parser.add_argument("export", help="the file `pulumi stack export --file` wrote, or - for standard input")
+    parser.add_argument(
+        "--check",
+        action="store_true",
+        help="write nothing; exit 1 if the state holds any dynamic resource (run it before any refresh: this program declares "
+        "none, so one there is an old anchor to upgrade, or code someone put in the state)",
+    )
     args = parser.parse_args(argv)
     try:
-        result = upgrade(json.loads(args.export.read_text(encoding="utf-8")))
-    except (StateUpgradeError, json.JSONDecodeError, KeyError) as error:
+        text = sys.stdin.read() if args.export == "-" else Path(args.export).read_text(encoding="utf-8")
+        exported = json.loads(text)
+        if args.check:
+            found = code_in_state(exported)
+            for urn in found:
+                print(f"code in state: {urn}", file=sys.stderr)
+            if found:
+                print("refusing: Pulumi would run these resources' pickled code; see docs/schedules-anchor.md", file=sys.stderr)
+            return 1 if found else 0
+        result = upgrade(exported)
+    except (StateUpgradeError, json.JSONDecodeError, KeyError, OSError) as error:
         print(f"state upgrade refused: {error}", file=sys.stderr)
         return 2
     json.dump(result.deployment, sys.stdout, indent=4)

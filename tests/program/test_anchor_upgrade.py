@@ -24,7 +24,7 @@ from typing import Any
 import pulumi
 from pulumi.runtime import rpc
 
-from exo.state_upgrade import DYNAMIC_PROVIDER_TYPE, StateUpgradeError, upgrade
+from exo.state_upgrade import DYNAMIC_PROVIDER_TYPE, StateUpgradeError, code_in_state, upgrade
 from tests.harness import PROJECT, REPO, Deployment, evaluate
 from tests.mock_tenant import JOB_SCHEDULE, SCHEDULE, TIME_STATIC, MockTenant, StoredResource, comparable, is_secret, is_unknown
 from tests.program.test_automation_program import automation_config
@@ -233,6 +233,21 @@ class UpgradeFromTheDynamicAnchor(unittest.IsolatedAsyncioTestCase):
         self.assertIn("nothing to remove", second.stderr)
         self.assertFalse(self.mark.exists())
 
+    def test_the_check_refuses_the_old_state_and_passes_the_upgraded_one(self) -> None:
+        """`--check` on standard input, as a pipeline runs it before any refresh: exit 1 naming the anchor, then 0 once upgraded."""
+
+        def check(document: dict[str, Any]) -> subprocess.CompletedProcess[str]:
+            command = [sys.executable, "-m", "exo.state_upgrade", "--check", "-"]
+            return subprocess.run(command, input=json.dumps(document), capture_output=True, text=True, cwd=REPO, check=False)
+
+        before = check(self.export)
+        self.assertEqual(before.returncode, 1, before.stderr)
+        self.assertEqual(before.stdout, "")
+        self.assertIn(f"$pulumi-python:dynamic:Resource::{ANCHOR}", before.stderr)
+        after = check(upgrade(self.export).deployment)
+        self.assertEqual((after.returncode, after.stdout, after.stderr), (0, "", ""))
+        self.assertFalse(self.mark.exists())
+
 
 class WhatTheUpgradeRefusesOrKeeps(unittest.TestCase):
     STACK = f"urn:pulumi:dev::{PROJECT}::pulumi:pulumi:Stack::{PROJECT}-dev"
@@ -270,13 +285,15 @@ class WhatTheUpgradeRefusesOrKeeps(unittest.TestCase):
             "replaceWith": [self.DYNAMIC, self.STACK],
         }
         kept_operation = {"type": "creating", "resource": {"urn": other["urn"], "type": "x:y:Z"}}
-        pending = [{"type": "deleting", "resource": {"urn": self.DYNAMIC, "type": OLD_ANCHOR}}, kept_operation]
+        interrupted_create = {"type": "creating", "resource": {"urn": f"{self.DYNAMIC}-2", "type": OLD_ANCHOR}}
+        pending = [{"type": "deleting", "resource": {"urn": self.DYNAMIC, "type": OLD_ANCHOR}}, kept_operation, interrupted_create]
         result = upgrade(self.export(other, pending=pending))
         (upgraded,) = [r for r in result.deployment["deployment"]["resources"] if r["urn"] == other["urn"]]
         self.assertNotIn("deletedWith", upgraded)
         self.assertEqual(upgraded["replaceWith"], [self.STACK])
         self.assertEqual(result.deployment["deployment"]["pending_operations"], [kept_operation])
         self.assertIn(f"deleting operation on {self.DYNAMIC}", result.removed)
+        self.assertIn(f"creating operation on {self.DYNAMIC}-2", result.removed)
 
     def test_a_pulumi_python_provider_still_in_use_is_kept(self) -> None:
         user = {
@@ -289,6 +306,17 @@ class WhatTheUpgradeRefusesOrKeeps(unittest.TestCase):
         result = upgrade(self.export(user))
         self.assertEqual(result.removed, (self.DYNAMIC,))
         self.assertIn(self.PROVIDER, {r["urn"] for r in result.deployment["deployment"]["resources"]})
+
+    def test_the_check_sees_a_dynamic_resource_in_a_pending_operation_too(self) -> None:
+        document = {
+            "version": 3,
+            "deployment": {
+                "resources": [],
+                "pending_operations": [{"type": "creating", "resource": {"urn": self.DYNAMIC, "type": OLD_ANCHOR}}],
+            },
+        }
+        self.assertEqual(code_in_state(document), [self.DYNAMIC])
+        self.assertEqual(code_in_state(upgrade(document).deployment), [])
 
     def test_the_input_document_is_left_as_it_was(self) -> None:
         document = self.export()
