@@ -19,9 +19,9 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import pulumi
+import pulumiverse_time
 from pulumi_azure_native import automation
 
-from components.creation_time import CreationTime
 from exo.schedule_time import Schedule, first_run
 
 # Fixed namespace: the same definition always gives the same version (never random).
@@ -83,7 +83,11 @@ class RunbookSchedulesArgs:
 
 
 def _parse(moment: str) -> dt.datetime:
-    return dt.datetime.strptime(moment, "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
+    """The anchor's `rfc3339`: Go's time.RFC3339 of a UTC moment (`2026-12-06T13:42:31Z`); an offset is honoured all the same."""
+    parsed = dt.datetime.fromisoformat(moment)
+    if parsed.tzinfo is None:
+        raise ValueError(f"the schedules' anchor {moment!r} carries no time zone")
+    return parsed.astimezone(dt.UTC)
 
 
 class RunbookSchedules(pulumi.ComponentResource):
@@ -105,14 +109,16 @@ class RunbookSchedules(pulumi.ComponentResource):
             # differently ("violates plan"). The Schedules that exist already ignore their start, so a new anchor changes none of
             # them. One anchor, not one per Schedule: a registration less per schedule definition (issue 12).
             # The trigger lists the Schedules' logical names, which carry the account's scope: a moved account's new Schedules
-            # renew it too.
-            anchor = CreationTime(
+            # renew it too. time:Static (hashicorp/terraform-provider-time's time_static, bridged by pulumiverse-time) reads the
+            # clock when it is created and keeps the moment in state; a change of `triggers` replaces it. A provider resource,
+            # not a dynamic one: the state holds no code that a refresh or a delete would run (issue 18, docs/schedules-anchor.md).
+            anchor = pulumiverse_time.Static(
                 f"{name}-created",
                 triggers={"schedules": " ".join(sorted(self._logical_name(name, slot, args.scope) for slot in slots))},
                 opts=pulumi.ResourceOptions(parent=self),
             )
             for slot in slots:
-                created = self._schedule(name, slot, anchor.created, args)
+                created = self._schedule(name, slot, anchor.rfc3339, args)
                 names[slot] = created.name
                 start_times[slot] = created.start_time.apply(lambda start: start or "")
         self.names = names

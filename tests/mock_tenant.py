@@ -113,6 +113,8 @@ class Registration:
     retain_on_delete: bool
     aliases: list[str] = field(default_factory=list)
     """Each alias as the engine received it: a URN, or a spec's `type::name` (empty parts where the spec leaves them)."""
+    property_dependencies: dict[str, list[str]] = field(default_factory=dict)
+    """Per input, the URNs its value came from (what the engine stores as `propertyDependencies`)."""
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -160,7 +162,10 @@ KNOWN_ROLE_DEFINITION_IDS = {
     "21090545-7ca7-4776-b22c-e363652d74d2",  # Key Vault Reader
     "00482a5a-887f-4fb3-b363-3b7fe8e74483",  # Key Vault Administrator
 }
-DYNAMIC = "pulumi-python:dynamic:Resource"
+# pulumiverse-time's time:Static (hashicorp/terraform-provider-time internal/provider/resource_time_static.go, v0.12.1): the
+# provider's clock at create, unknown in the preview that plans the create; `triggers` (and `rfc3339`) force a replacement.
+TIME_STATIC = "time:index/static:Static"
+TIME_STATIC_COMPUTED = ("rfc3339", "year", "month", "day", "hour", "minute", "second", "unix")
 SERVICE_SAS = "azure-native:storage:listStorageAccountServiceSAS"
 # Rules from the REST spec (and the provider issues that quote its patterns) are what azure-native checks before any request.
 CHECKED_BY_PROVIDER = ("Azure/azure-rest-api-specs", "pulumi/pulumi-azure-native")
@@ -467,7 +472,7 @@ class MockTenant(pulumi.runtime.Mocks):
             "azuread:index/appRoleAssignment:AppRoleAssignment": self._app_role_assignment,
             "azuread:index/directoryRoleAssignment:DirectoryRoleAssignment": self._directory_role_assignment,
             "azure-native:automation:AutomationAccount": self._automation_account,
-            DYNAMIC: self._creation_time,
+            TIME_STATIC: self._time_static,
             BLOB: self._blob,
             RUNBOOK: self._runbook,
             SCHEDULE: self._schedule,
@@ -494,6 +499,12 @@ class MockTenant(pulumi.runtime.Mocks):
         planned = dict(inputs)
         if type_token in AZURE_NAME_INPUTS:
             planned.update(name=rpc.UNKNOWN, id=rpc.UNKNOWN)
+        if type_token == TIME_STATIC:
+            # Computed at apply (the provider's ModifyPlan fills them only from a configured rfc3339).
+            given = inputs.get("rfc3339")
+            planned.update(dict.fromkeys(TIME_STATIC_COMPUTED, rpc.UNKNOWN))
+            if given is not None:
+                planned["rfc3339"] = given
         if type_token == "azure-native:automation:AutomationAccount" and "identity" in inputs:
             planned["identity"] = {**inputs["identity"], "principalId": rpc.UNKNOWN, "tenantId": rpc.UNKNOWN}
         return planned
@@ -613,9 +624,25 @@ class MockTenant(pulumi.runtime.Mocks):
         }
         return resource_id, {**outputs, "provisioningState": "Creating", "error": {}}
 
-    def _creation_time(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
-        created = rfc3339(self.clock())
-        return f"{created}-{self._uuid()[:8]}", {"triggers": inputs.get("triggers", {}), "created": created}
+    def _time_static(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        """time:Static's Create: the given rfc3339, else the clock (UTC, whole seconds); the id is the same RFC 3339 text."""
+        given = inputs.get("rfc3339")
+        moment = _parse_time(str(given)) if given is not None else self.clock()
+        moment = moment.astimezone(dt.UTC).replace(microsecond=0)
+        stamp = rfc3339(moment)
+        outputs: dict[str, Any] = {
+            "rfc3339": stamp,
+            "year": moment.year,
+            "month": moment.month,
+            "day": moment.day,
+            "hour": moment.hour,
+            "minute": moment.minute,
+            "second": moment.second,
+            "unix": int(moment.timestamp()),
+        }
+        if inputs.get("triggers") is not None:
+            outputs["triggers"] = dict(inputs["triggers"])
+        return stamp, outputs
 
     def _private_key(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         # The engine's side: imported when a certificate is made or read, so a preview that needs none does not time it.
@@ -897,6 +924,7 @@ class TenantMonitor(MockMonitor):
             ignore_changes=list(request.ignoreChanges),
             retain_on_delete=bool(request.retainOnDelete),
             aliases=[alias.urn or f"{alias.spec.type}::{alias.spec.name}" for alias in request.aliases],
+            property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()},
         )
         self.tenant.registrations.append(registration)
         if not request.custom:

@@ -20,7 +20,7 @@ from pulumi import _types as pulumi_types
 
 from tests.mock_tenant import is_secret, is_unknown
 
-PACKAGES = {"azuread": "pulumi_azuread", "tls": "pulumi_tls", "azure-native": "pulumi_azure_native"}
+PACKAGES = {"azuread": "pulumi_azuread", "tls": "pulumi_tls", "azure-native": "pulumi_azure_native", "time": "pulumiverse_time"}
 
 # Bridged providers (azuread, tls) carry their enumerations only in documentation; these phrases introduce them in the SDK docstrings.
 _DOMAIN_SENTENCE = re.compile(
@@ -190,15 +190,5 @@ def check_object(cls: type, values: Mapping[str, Any], path: str) -> list[str]:
     return problems
 
 
-DYNAMIC = "pulumi-python:dynamic:Resource"
-
-
 def check_registration(type_token: str, name: str, inputs: Mapping[str, Any]) -> list[str]:
-    if type_token == DYNAMIC:
-        # In-repo dynamic resources (CreationTime) have no SDK schema: the provider must be attached and triggers be strings.
-        problems = [] if inputs.get("__provider") else [f"{name}: dynamic resource without a serialized provider"]
-        triggers = inputs.get("triggers")
-        if not isinstance(triggers, dict) or not all(isinstance(v, str) or is_unknown(v) for v in triggers.values()):
-            problems.append(f"{name}: triggers must be a map of strings, got {triggers!r}")
-        return problems
     return check_object(args_class(type_token), inputs, f"{type_token} {name}")

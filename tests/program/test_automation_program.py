@@ -5,7 +5,6 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
-import pickle
 import unittest
 import urllib.parse
 from pathlib import Path
@@ -301,12 +300,6 @@ class Schedules(unittest.IsolatedAsyncioTestCase):
 
 
 class AutomationModes(unittest.IsolatedAsyncioTestCase):
-    async def test_many_runbooks_leave_pickle_as_it_was(self) -> None:
-        """pulumi.dynamic wraps pickle's _batch_setitems per dynamic resource and never unwraps: CreationTime undoes it."""
-        before = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
-        await evaluate(MockTenant(), preview=False, config=automation_config())
-        self.assertIs(pickle._Pickler._batch_setitems, before)  # type: ignore[attr-defined]
-
     async def test_preview_with_unknown_identity_drops_no_required_input(self) -> None:
         for preview in (True, False):
             with self.subTest(preview=preview):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import importlib.metadata
+import json
+import re
 import unittest
 from pathlib import Path
 from typing import Any
@@ -73,3 +75,30 @@ class Requirements(unittest.TestCase):
                 continue  # for another platform (tzdata on Windows)
             with self.subTest(requirement.name):
                 self.assertIn(importlib.metadata.version(requirement.name), requirement.specifier)
+
+
+# The provider plugins the engine downloads, named as the Python language host names them: pulumi-plugin.json's name and server,
+# and its version, or else the package's own version (pulumi/pulumi sdk/python/cmd/pulumi-language-python/main.go,
+# packageDependencyFromPluginJSON). pulumiverse-time's file has no version: its plugin follows the locked package.
+PROVIDER_SDKS = {
+    "pulumi-azure-native": ("azure-native", ""),
+    "pulumi-azuread": ("azuread", ""),
+    "pulumi-tls": ("tls", ""),
+    "pulumiverse-time": ("time", "github://api.github.com/pulumiverse/pulumi-time"),
+}
+
+
+class ProviderPlugins(unittest.TestCase):
+    def test_every_provider_plugin_version_is_pinned_by_the_hash_locked_sdk(self) -> None:
+        lock = (REPO / "requirements.lock").read_text()
+        for package, (plugin, server) in PROVIDER_SDKS.items():
+            with self.subTest(package):
+                version = importlib.metadata.version(package)
+                self.assertRegex(lock, rf"(?m)^{re.escape(package)}=={re.escape(version)} \\\n    --hash=sha256:[0-9a-f]{{64}}")
+                files = importlib.metadata.files(package) or []
+                (manifest,) = [f for f in files if f.name == "pulumi-plugin.json"]
+                declared = json.loads(manifest.read_text())
+                self.assertTrue(declared["resource"])
+                self.assertEqual((declared["name"], declared.get("server", "")), (plugin, server))
+                # The plugin the engine fetches is this version: declared, or the package's (all four are plain X.Y.Z).
+                self.assertEqual(declared.get("version", version), version)

@@ -2,7 +2,9 @@
 
 A URN is a resource's identity in state: a changed component type token, child name or parent makes Pulumi delete the old resource
 and create a new one (a new app registration, a new Automation account). A change here must be deliberate: update the file only
-with aliases for the old URNs, or with the replacement planned.
+with aliases for the old URNs, or with the replacement planned. Issue 18 changed one so: the schedules' anchor, now
+`RunbookSchedules$time:index/static:Static::schedule-created` (state only; no alias carries a resource to another provider, and the
+old one is removed by exo/state_upgrade.py, docs/schedules-anchor.md).
 """
 
 from __future__ import annotations

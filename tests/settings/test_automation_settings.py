@@ -5,18 +5,11 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import itertools
-import pickle
-import subprocess
-import sys
-import tempfile
 import unittest
 from typing import Any
-from unittest import mock
 
 import yaml
-from pulumi.dynamic.dynamic import serialize_provider
 
-from components.creation_time import CreationTimeProvider, serialized_provider
 from components.runbook_store import LINK_MARGIN, LINK_RENEWAL_PERIOD, link_window
 from components.scheduled_runbook import job_schedule_id
 from exo import facts
@@ -198,48 +191,6 @@ class LinksAndIds(unittest.TestCase):
         self.assertNotEqual(base, job_schedule_id("aa", "Report", "Report-day-1", {"Organization": "y.onmicrosoft.com"}))
         republished = job_schedule_id("aa", "Report", "Report-day-1", {"Organization": "x.onmicrosoft.com"}, publication="1f")
         self.assertNotEqual(base, republished, "a republished runbook gets a new job schedule")
-
-
-class CreationTimeProviderBehaviour(unittest.TestCase):
-    """The dynamic provider itself (mocks do not run it): creates once, replaces only when triggers change."""
-
-    def test_the_serialized_provider_runs_where_this_repo_cannot_be_imported(self) -> None:
-        serialized = serialized_provider()
-        self.assertEqual(serialized, serialize_provider(CreationTimeProvider()), "a changing provider blob would diff every preview")
-        script = (
-            "import base64, sys, dill; provider = dill.loads(base64.b64decode(sys.stdin.read())); "
-            "result = provider.create({'triggers': {'sha256': 'AB'}}); print(sorted(result.outs))"
-        )
-        with tempfile.TemporaryDirectory() as elsewhere:
-            run = subprocess.run(
-                [sys.executable, "-I", "-c", script], input=serialized, capture_output=True, text=True, cwd=elsewhere, check=False
-            )
-        self.assertEqual(run.returncode, 0, run.stderr)
-        self.assertEqual(run.stdout.strip(), "['created', 'triggers']")
-
-    def test_the_provider_is_serialised_once_per_process_and_pickle_is_left_as_it_was(self) -> None:
-        """Hundreds of CreationTime resources share one blob: the SDK's serializer (which re-wraps pickle per call) runs once."""
-        serialized_provider.cache_clear()
-        before = pickle._Pickler._batch_setitems  # type: ignore[attr-defined]
-        with mock.patch("pulumi.dynamic.dynamic.serialize_provider", wraps=serialize_provider) as serialize:
-            blobs = {serialized_provider() for _ in range(500)}
-        self.assertEqual(serialize.call_count, 1)
-        self.assertEqual(len(blobs), 1)
-        self.assertIs(pickle._Pickler._batch_setitems, before)  # type: ignore[attr-defined]
-
-    def test_create_records_the_moment_and_diff_replaces_only_on_new_triggers(self) -> None:
-        provider = CreationTimeProvider()
-        before = dt.datetime.now(dt.UTC).replace(microsecond=0)
-        created = provider.create({"triggers": {"sha256": "AB"}})
-        assert created.outs is not None
-        moment = dt.datetime.strptime(created.outs["created"], "%Y-%m-%dT%H:%M:%SZ").replace(tzinfo=dt.UTC)
-        self.assertLessEqual(before, moment)
-        self.assertLess(moment - before, dt.timedelta(seconds=5))
-        same = provider.diff(str(created.id), created.outs, {"triggers": {"sha256": "AB"}})
-        self.assertFalse(same.changes)
-        other = provider.diff(str(created.id), created.outs, {"triggers": {"sha256": "CD"}})
-        self.assertTrue(other.changes)
-        self.assertEqual(other.replaces, ["triggers"])
 
 
 def test_the_programs_tags_win_over_configured_ones_as_on_the_key_vault() -> None:
