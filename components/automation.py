@@ -68,6 +68,8 @@ class AutomationSpec:
     """Exchange management roles (and scope) for the managed identity itself, kept by the reconciler; an addition to roles."""
     reconciler: RunbookSpec | None = None
     """Sync-ExchangeRbac, published and scheduled like the runbooks, when any principal declares Exchange RBAC."""
+    runtime_warnings: tuple[str, ...] = ()
+    """What previews report about the runtime's support on the program's clock reading (never a resource input)."""
 
     @property
     def role_names(self) -> tuple[str, ...]:
