@@ -70,6 +70,8 @@ class AutomationSpec:
     """Sync-ExchangeRbac, published and scheduled like the runbooks, when any principal declares Exchange RBAC."""
     reconciler_former_owners: tuple[str, ...] = ()
     """Owner prefixes the reconciler's objects carried under an earlier stack or account name (`exchangeRbacSync.formerOwners`)."""
+    runtime_warnings: tuple[str, ...] = ()
+    """What previews report about the runtime's support on the program's clock reading (never a resource input)."""
 
     @property
     def role_names(self) -> tuple[str, ...]:

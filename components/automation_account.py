@@ -14,9 +14,14 @@ from components.tenant import ExchangeServicePrincipal
 from exo import azure_names, facts
 
 
+def gallery_link(name: str, version: str) -> automation.ContentLinkArgs:
+    """A pinned PowerShell Gallery package (names fixed in code, never config: look-alikes exist there)."""
+    return automation.ContentLinkArgs(uri=facts.POWERSHELL_GALLERY_PACKAGE_URI.format(name=name, version=version))
+
+
 def exchange_module_link(version: str) -> automation.ContentLinkArgs:
-    """The pinned ExchangeOnlineManagement package in the PowerShell Gallery (name fixed in code: look-alikes exist there)."""
-    return automation.ContentLinkArgs(uri=facts.POWERSHELL_GALLERY_PACKAGE_URI.format(name=facts.EXCHANGE_MODULE_NAME, version=version))
+    """The pinned ExchangeOnlineManagement package in the PowerShell Gallery."""
+    return gallery_link(facts.EXCHANGE_MODULE_NAME, version)
 
 
 def _principal_of(identity: automation.outputs.IdentityResponse | None) -> str:
@@ -34,7 +39,7 @@ class ExchangeAutomationAccountArgs:
     account_name: str
     """Name of the Automation account."""
     runtime: facts.AutomationRuntime
-    """Where runbooks run: the PowerShell 7.4 runtime environment, 7.2 or Windows PowerShell 5.1."""
+    """Where runbooks run: Windows PowerShell 5.1 or 7.2 (modules), or a PowerShell 7.4/7.6 runtime environment."""
     exchange_module_version: str
     """ExchangeOnlineManagement version, one that runs on the runtime."""
     exchange: ExchangeServicePrincipal
@@ -60,7 +65,7 @@ class ExchangeAutomationAccount(pulumi.ComponentResource):
     principal_id: pulumi.Output[str]
     """Object id of the managed identity's service principal: the principal that holds the grant."""
     runtime_environment_name: pulumi.Output[str] | None
-    """The runtime environment runbooks link to (PowerShell 7.4); None on the 5.1 and 7.2 module paths."""
+    """The runtime environment runbooks link to (PowerShell 7.4 or 7.6); None on the 5.1 and 7.2 module paths."""
     exchange_module: pulumi.Resource
     """The module or package resource: job schedules depend on it. Azure imports it asynchronously after the resource exists;
     `exchange_module_import` reports a failed import."""
@@ -110,16 +115,19 @@ class ExchangeAutomationAccount(pulumi.ComponentResource):
         link = exchange_module_link(args.exchange_module_version)
         self.runtime_environment_name = None
         if args.runtime.module_resource == "runtime-environment":
+            version = f"{args.runtime.powershell[0]}.{args.runtime.powershell[1]}"
+            # A new version is a new name, so a runtime change creates the new environment, re-links the runbooks to it, and
+            # deletes the old one last (Pulumi's create-before-delete): no runbook ever links an environment that is gone.
             environment = automation.RuntimeEnvironment(
                 f"{name}-runtime",
                 # The spec's pattern has no '.': PowerShell-7-4-Exchange, not PowerShell-7.4-Exchange.
                 runtime_environment_name=azure_names.runtime_environment_name(args.runtime.powershell),
                 language=facts.RUNTIME_ENVIRONMENT_LANGUAGE,
-                version=f"{args.runtime.powershell[0]}.{args.runtime.powershell[1]}",
+                version=version,
                 # No default Az packages: the runbooks do not use Az, and Az.Accounts beside ExchangeOnlineManagement is the
                 # classic MSAL assembly clash.
                 default_packages={},
-                description="PowerShell 7.4 with ExchangeOnlineManagement, managed by exo-automation",
+                description=f"PowerShell {version} with ExchangeOnlineManagement, managed by exo-automation",
                 location=args.location,
                 tags=dict(args.tags),
                 # Language and version are immutable in Azure (manage-runtime-environment.md).
@@ -149,13 +157,29 @@ class ExchangeAutomationAccount(pulumi.ComponentResource):
         else:
             # 7.2 and 5.1 take the same module arguments; only the resource type differs.
             module_type = automation.PowerShell72Module if args.runtime.module_resource == "powershell72-module" else automation.Module
+            # ExchangeOnlineManagement 3.x can fail on these accounts unless PowerShellGet and PackageManagement are imported too
+            # (facts.EXCHANGE_MODULE_COMPANIONS): imported first, each after the one it depends on.
+            companions: list[pulumi.Resource] = []
+            for companion in args.runtime.companion_modules:
+                imported = module_type(
+                    f"{name}-{companion.name.lower()}-module",
+                    module_name=companion.name,
+                    content_link=gallery_link(companion.name, companion.version),
+                    automation_account_name=account.name,
+                    resource_group_name=resource_group_name,
+                    opts=pulumi.ResourceOptions(parent=self, depends_on=list(companions)),
+                )
+                report_failed_import(
+                    imported, kind="module", module_name=companion.name, account_name=account.name, resource_group_name=resource_group_name
+                )
+                companions.append(imported)
             module = module_type(
                 f"{name}-exchange-module",
                 module_name=facts.EXCHANGE_MODULE_NAME,
                 content_link=link,
                 automation_account_name=account.name,
                 resource_group_name=resource_group_name,
-                opts=child,
+                opts=pulumi.ResourceOptions(parent=self, depends_on=companions),
             )
             self.exchange_module = module
             self.exchange_module_import = report_failed_import(

@@ -62,7 +62,7 @@ class ScheduledRunbookArgs:
     resource does. Azure imports the module asynchronously after that; a failed import is reported by the next preview
     (components/module_import.py), not waited for here."""
     runtime_environment_name: pulumi.Input[str] | None = None
-    """Runtime environment to run in (PowerShell 7.4)."""
+    """Runtime environment to run in (PowerShell 7.4 or 7.6); None on the module-based runtimes (5.1, 7.2)."""
     description: str = ""
     """Runbook description."""
     schedule_names: Sequence[pulumi.Input[str]] = ()

@@ -6,6 +6,7 @@ Every value here is a fact about Microsoft's cloud, not a choice of ours. Each b
 
 from __future__ import annotations
 
+import datetime as dt
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -138,6 +139,40 @@ POWERSHELL_GALLERY_PACKAGE_URI = "https://www.powershellgallery.com/api/v2/packa
 # -ManagedIdentity exists from ExchangeOnlineManagement 3.0.0 (connect-exo-powershell-managed-identity.md).
 MANAGED_IDENTITY_MINIMUM_MODULE = (3, 0, 0)
 
+# Where the runtime and module facts below were read. Dates in these sources are facts about Microsoft's products; the program
+# compares them with its one clock reading (exo/clock.py), never with the machine's clock.
+SOURCE_EXCHANGE_MODULE_NOTES = (
+    "MicrosoftDocs/office-docs-powershell exchange/docs-conceptual/exchange-online-powershell-v2.md "
+    "@93336da2bca96c31c0fc8acc52658a30ef8a6c94"
+)
+SOURCE_POWERSHELL_LIFECYCLE = (
+    "MicrosoftDocs/PowerShell-Docs reference/docs-conceptual/install/PowerShell-Support-Lifecycle.md "
+    "@69c42d38f8720d86277dbfc1b76fbce3d2524c89"
+)
+SOURCE_AUTOMATION_RETIREMENT = (
+    "MicrosoftDocs/azure-docs articles/automation/automation-runtime-retirement-policy.md @60a891b2d9ec7dfb277dc12a08c10bcefbaaf51f"
+)
+SOURCE_AUTOMATION_RUNBOOK_TYPES = (
+    "MicrosoftDocs/azure-docs articles/automation/automation-runbook-types.md @577b2248d7525a8281f29d123447749f808b92e4"
+)
+SOURCE_MANAGE_RUNTIME_ENVIRONMENT = (
+    "MicrosoftDocs/azure-docs articles/automation/manage-runtime-environment.md @0130715c9c842ac6b6bc9d684f4af05906b0e2b1"
+)
+SOURCE_RUNTIME_ENVIRONMENT_EXAMPLE = (
+    "Azure/azure-rest-api-specs specification/automation/resource-manager/Microsoft.Automation/stable/2024-10-23/examples/"
+    "runtimeEnvironment/createRuntimeEnvironment.json @5f717b7172e600a3c40be0cd5788698af021ec40"
+)
+# Microsoft's announcement, read only as third-party digests of the Azure Updates feed quote it: none of the stored copies of
+# Microsoft's docs, the REST spec examples or Az.Automation's reference lists 7.6 (docs/runtimes.md weighs this evidence).
+SOURCE_POWERSHELL_76_ANNOUNCEMENT = (
+    "Azure update 568102, 'Generally Available: Azure Automation supports PowerShell 7.6 runbooks and Runtime environment' "
+    "(2026-07-30, https://azure.microsoft.com/updates?id=568102), as quoted by third-party digests"
+)
+SOURCE_POWERSHELLGET_VERSIONS = (
+    "MicrosoftDocs/PowerShell-Docs reference/docs-conceptual/whats-new/What-s-New-in-PowerShell-74.md "
+    "@69c42d38f8720d86277dbfc1b76fbce3d2524c89"
+)
+
 
 @dataclass(frozen=True)
 class ModuleRange:
@@ -148,18 +183,36 @@ class ModuleRange:
     powershell7: tuple[int, int]
 
 
-# office-docs-powershell exchange/docs-conceptual/exchange-online-powershell-v2.md (commit 93336da2): 3.0.0-3.4.0 need PowerShell
-# 7.2+ (.NET 6), 3.5.0-3.9.2 need 7.4+ (.NET 8), 3.10.0+ need 7.6+ (.NET 10); Windows PowerShell 5.1 runs every version.
+# SOURCE_EXCHANGE_MODULE_NOTES. Its release notes date the .NET moves: 3.5.1 "is upgraded to run on .NET 8, replacing the previous
+# version based on .NET 6", and 3.10.0 raised "the minimum required version of PowerShell 7" to 7.6 (.NET 10). The page's support
+# section instead puts 3.5.0 with the .NET 8 versions; the release that changed the target is the more specific statement, so 3.5.0
+# stays on the .NET 6 line (docs/runtimes.md). Windows PowerShell 5.1 runs every version ("Windows PowerShell 5.1 isn't affected").
 EXCHANGE_MODULE_MATRIX = (
-    ModuleRange((3, 0, 0), (3, 4, 0), (7, 2)),
-    ModuleRange((3, 5, 0), (3, 9, 2), (7, 4)),
+    ModuleRange((3, 0, 0), (3, 5, 0), (7, 2)),
+    ModuleRange((3, 5, 1), (3, 9, 2), (7, 4)),
     ModuleRange((3, 10, 0), None, (7, 6)),
 )
 
 
 @dataclass(frozen=True)
+class GalleryModule:
+    """A module the program imports from the PowerShell Gallery at a pinned version."""
+
+    name: str
+    version: str
+
+
+# On module-based accounts (Windows PowerShell 5.1, PowerShell 7.2) "ExchangeOnlineManagement module version: 3.0.0 or higher" can
+# fail unless PowerShellGet and PackageManagement are uploaded explicitly (SOURCE_AUTOMATION_RUNBOOK_TYPES, known issues of both
+# tabs); the module's own page says REST connections in Windows need PowerShellGet, and it PackageManagement
+# (SOURCE_EXCHANGE_MODULE_NOTES, "PowerShellGet required in Windows"). The versions are the last 2.x pair, the ones PowerShell 7.4
+# ships beside PSResourceGet (SOURCE_POWERSHELLGET_VERSIONS). PackageManagement first: PowerShellGet depends on it.
+EXCHANGE_MODULE_COMPANIONS = (GalleryModule("PackageManagement", "1.4.8.1"), GalleryModule("PowerShellGet", "2.2.5"))
+
+
+@dataclass(frozen=True)
 class AutomationRuntime:
-    """A PowerShell runtime an Automation runbook can run on, and how its modules are installed there."""
+    """A PowerShell runtime an Automation runbook can run on, how its modules are installed there, and until when it is supported."""
 
     name: str
     """The config value."""
@@ -171,22 +224,73 @@ class AutomationRuntime:
     default_module_version: str
     hybrid_workers: bool
     """Whether runbooks on this runtime can run on a hybrid worker group."""
+    support_ends: dt.date | None
+    """The last day of support: Automation ends it on the language's end-of-support date (SOURCE_AUTOMATION_RETIREMENT); None
+    where no source gives a date."""
+    support_source: str
+    """Where `support_ends` (or its absence) was read."""
+    offered_source: str
+    """Where Microsoft says Automation offers this runtime, and how (docs/runtimes.md weighs each)."""
+
+    @property
+    def companion_modules(self) -> tuple[GalleryModule, ...]:
+        """Modules imported before ExchangeOnlineManagement (module-based accounts only, see EXCHANGE_MODULE_COMPANIONS)."""
+        return () if self.module_resource == "runtime-environment" else EXCHANGE_MODULE_COMPANIONS
 
 
-# Runtime environments: azure-docs articles/automation/manage-runtime-environment.md (PowerShell 5.1 and 7.4; "It is not possible to
-# run Runbooks in a User Created Runtime environment on a Hybrid Worker"); REST spec Microsoft.Automation 2024-10-23
-# examples/runtimeEnvironment/createRuntimeEnvironment.json ({"language": "PowerShell", "version": "7.4"}) and
-# examples/runbook/createOrUpdateRunbook.json (runbookType "PowerShell" + runtimeEnvironment). 7.2 uses PowerShell72Module and
-# runbookType "PowerShell72" (pulumi-azure-native RunbookTypeEnum).
+_WINDOWS_POWERSHELL_SUPPORT = (
+    f"no end date: Windows PowerShell is supported with Windows ({SOURCE_POWERSHELL_LIFECYCLE}), and {SOURCE_AUTOMATION_RETIREMENT} "
+    "names none for the 5.1 sandbox"
+)
+
+_POWERSHELL_74_OFFERED = f"{SOURCE_MANAGE_RUNTIME_ENVIRONMENT}; {SOURCE_RUNTIME_ENVIRONMENT_EXAMPLE}"
+
+# Runtime environments run only in the cloud sandbox: "It is not possible to run Runbooks in a User Created Runtime environment on a
+# Hybrid Worker" (SOURCE_MANAGE_RUNTIME_ENVIRONMENT); its portal steps offer PowerShell 5.1 and 7.4, the REST spec example creates
+# {"language": "PowerShell", "version": "7.4"} with runbookType "PowerShell" linking it. 7.2 uses PowerShell72Module and runbookType
+# "PowerShell72" (pulumi-azure-native RunbookTypeEnum). Support ends: SOURCE_POWERSHELL_LIFECYCLE ("PowerShell 7.6 (LTS) ...
+# 14-Nov-2028", "PowerShell 7.4 (LTS) ... 10-Nov-2026", "PowerShell 7.2 (LTS) ... 08-Nov-2024"), which Automation follows.
 AUTOMATION_RUNTIMES: Mapping[str, AutomationRuntime] = MappingProxyType(
     {
-        "PowerShell-7.4": AutomationRuntime("PowerShell-7.4", (7, 4), False, "runtime-environment", "PowerShell", "3.9.2", False),
-        "PowerShell-7.2": AutomationRuntime("PowerShell-7.2", (7, 2), False, "powershell72-module", "PowerShell72", "3.4.0", True),
-        "WindowsPowerShell-5.1": AutomationRuntime("WindowsPowerShell-5.1", (5, 1), True, "module", "PowerShell", "3.10.1", True),
+        "WindowsPowerShell-5.1": AutomationRuntime(
+            "WindowsPowerShell-5.1", (5, 1), True, "module", "PowerShell", "3.10.1", True,
+            None, _WINDOWS_POWERSHELL_SUPPORT, SOURCE_AUTOMATION_RUNBOOK_TYPES,
+        ),
+        "PowerShell-7.6": AutomationRuntime(
+            "PowerShell-7.6", (7, 6), False, "runtime-environment", "PowerShell", "3.10.1", False,
+            dt.date(2028, 11, 14), SOURCE_POWERSHELL_LIFECYCLE, SOURCE_POWERSHELL_76_ANNOUNCEMENT,
+        ),
+        "PowerShell-7.4": AutomationRuntime(
+            "PowerShell-7.4", (7, 4), False, "runtime-environment", "PowerShell", "3.9.2", False,
+            dt.date(2026, 11, 10), SOURCE_POWERSHELL_LIFECYCLE, _POWERSHELL_74_OFFERED,
+        ),
+        "PowerShell-7.2": AutomationRuntime(
+            "PowerShell-7.2", (7, 2), False, "powershell72-module", "PowerShell72", "3.4.0", True,
+            dt.date(2024, 11, 8), SOURCE_POWERSHELL_LIFECYCLE, SOURCE_AUTOMATION_RUNBOOK_TYPES,
+        ),
     }
-)
-DEFAULT_AUTOMATION_RUNTIME = "PowerShell-7.4"
+)  # fmt: skip
 RUNTIME_ENVIRONMENT_LANGUAGE = "PowerShell"
+# Windows PowerShell 5.1, not 7.6: Microsoft's own docs, REST spec examples and Az.Automation reference (as stored) name no 7.6
+# runtime environment, and the issue's rule moves the default to 7.6 only on that word (docs/runtimes.md). 5.1 runs
+# ExchangeOnlineManagement 3.10.x, has no end date, and is the one runtime hybrid workers can run.
+DEFAULT_AUTOMATION_RUNTIME = "WindowsPowerShell-5.1"
+# Days before a runtime's last day of support from which every preview warns.
+RUNTIME_WARNING_DAYS = 90
+
+
+@dataclass(frozen=True)
+class DefaultRuntimeChange:
+    """A release of this program that moved the default runtime: stacks that never set `runtime` move with it."""
+
+    previous: str
+    current: str
+    changed_on: dt.date
+    """The day of the release: stacks that never set `runtime` are told for DEFAULT_CHANGE_NOTICE_DAYS after it."""
+
+
+DEFAULT_RUNTIME_CHANGES = (DefaultRuntimeChange("PowerShell-7.4", "WindowsPowerShell-5.1", dt.date(2026, 12, 6)),)
+DEFAULT_CHANGE_NOTICE_DAYS = 365
 
 
 def powershell7_needed(version: tuple[int, int, int]) -> tuple[int, int]:
@@ -209,6 +313,11 @@ def module_versions_for(runtime: AutomationRuntime) -> str:
     first = ".".join(map(str, rows[0].first))
     last = rows[-1].last
     return f"{first} to {'.'.join(map(str, last))}" if last else f"{first} or later"
+
+
+def supported_on(runtime: AutomationRuntime, day: dt.date) -> bool:
+    """Whether the runtime is still in support on `day` (its last day included)."""
+    return runtime.support_ends is None or day <= runtime.support_ends
 
 
 # -- Key Vault -------------------------------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ with the config key named.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import math
 import re
@@ -15,7 +16,7 @@ from pathlib import Path, PurePosixPath
 from typing import Any
 
 from components.automation import ENVIRONMENT_PARAMETER, PROGRAM_TAGS, AutomationSpec, RunbookSpec
-from exo import azure_names, facts
+from exo import azure_names, clock, facts
 from exo.exchange_rbac_state import OWNER_PATTERN
 from exo.powershell_script import ROLES_HEADER_PREFIX, RoleDeclaration, read_role_declaration, read_script
 from exo.schedule_time import WEEK_DAYS, Schedule
@@ -128,6 +129,47 @@ def _parse_version(key: str, value: Any, runtime: facts.AutomationRuntime, runti
             f"versions that run there: {facts.module_versions_for(runtime)} (default {runtime.default_module_version})",
         )
     return text.strip()
+
+
+def replacement_runtime(runtime: facts.AutomationRuntime, today: dt.date) -> facts.AutomationRuntime | None:
+    """The runtime to move to from one that ends support soon or has: the default, else any runtime supported past the warning
+    window; None when there is none."""
+    horizon = today + dt.timedelta(days=facts.RUNTIME_WARNING_DAYS)
+    candidates = [facts.AUTOMATION_RUNTIMES[facts.DEFAULT_AUTOMATION_RUNTIME], *facts.AUTOMATION_RUNTIMES.values()]
+    return next((r for r in candidates if r is not runtime and facts.supported_on(r, horizon)), None)
+
+
+def runtime_warnings(runtime_key: str, runtime: facts.AutomationRuntime, configured: bool, today: dt.date) -> tuple[str, ...]:
+    """What every preview says about the chosen runtime on `today` (the program's one clock reading): one line from
+    RUNTIME_WARNING_DAYS before its last day of support and after it, naming the key and the value to change it to; and, for a
+    stack that never set the key, one line for a default that moved (naming the key that keeps the old one)."""
+    warnings: list[str] = []
+    end = runtime.support_ends
+    if end is not None and today >= end - dt.timedelta(days=facts.RUNTIME_WARNING_DAYS):
+        successor = replacement_runtime(runtime, today)
+        change = f"change {runtime_key} to {successor.name}" if successor is not None else "no runtime the program knows outlasts it"
+        if today > end:
+            warnings.append(
+                f"{runtime_key}: {runtime.name} has been out of support since {end + dt.timedelta(days=1)} (its last day was {end}); "
+                f"Azure Automation runs it without security updates and may limit it to one instance: {change} (docs/runtimes.md)"
+            )
+        else:
+            days = (end - today).days
+            warnings.append(
+                f"{runtime_key}: {runtime.name} is supported until {end} ({days} day{'s' if days != 1 else ''} left): {change} "
+                f"before then (docs/runtimes.md)"
+            )
+    if not configured:
+        for moved in facts.DEFAULT_RUNTIME_CHANGES:
+            if moved.current == runtime.name and moved.changed_on <= today < moved.changed_on + dt.timedelta(
+                days=facts.DEFAULT_CHANGE_NOTICE_DAYS
+            ):
+                warnings.append(
+                    f"{runtime_key} is not set: the default runtime is {moved.current} since {moved.changed_on} (it was "
+                    f"{moved.previous}), so a stack deployed before then replaces its {moved.previous} runtime environment in this "
+                    f"update; to keep it instead, set {runtime_key} to {moved.previous} (docs/runtimes.md, Upgrading)"
+                )
+    return tuple(warnings)
 
 
 def _parse_schedule(key: str, value: Any) -> Schedule:
@@ -290,8 +332,11 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
     )
 
 
-def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, allow_global_administrator: bool) -> AutomationSpec | None:
-    """`exo-automation:automation` (already JSON-decoded) into settings; None when absent or `enabled: false`."""
+def parse_automation(
+    key: str, value: Any, *, stack: str, project_dir: Path, allow_global_administrator: bool, now: dt.datetime | None = None
+) -> AutomationSpec | None:
+    """`exo-automation:automation` (already JSON-decoded) into settings; None when absent or `enabled: false`. `now` is the
+    program's one clock reading (exo/clock.py): the day runtime support is judged on."""
     if value is None:
         return None
     mapping = expect(key, value, dict, "an object (see Pulumi.yaml)")
@@ -308,6 +353,8 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
     runtime = next((r for n, r in facts.AUTOMATION_RUNTIMES.items() if n.lower() == runtime_name.lower()), None)
     if runtime is None:
         raise ConfigError(runtime_key, f"{runtime_name!r} is not one of {', '.join(facts.AUTOMATION_RUNTIMES)}")
+    today = (now or clock.now()).astimezone(dt.UTC).date()
+    warnings = runtime_warnings(runtime_key, runtime, mapping.get("runtime") is not None, today)
     module_version = optional(
         mapping,
         "exchangeModuleVersion",
@@ -387,6 +434,7 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
         ),
         runtime=runtime,
         exchange_module_version=module_version,
+        runtime_warnings=warnings,
         roles=roles,
         storage_account_name=optional(
             mapping,

@@ -131,16 +131,15 @@ class StackSettings:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """What the program reports as warnings on preview and up (host certificates close to their end, ScubaGear findings)."""
-        return (
-            tuple(
-                warning
-                for identity in self.identities
-                if isinstance(identity.certificate, HostCertificateSettings)
-                for warning in identity.certificate.warnings
-            )
-            + self.privilege_warnings
+        """What the program reports as warnings on preview and up (host certificates close to their end, ScubaGear findings, a runtime
+        close to or past its end of support, a default runtime that moved)."""
+        certificates = tuple(
+            warning
+            for identity in self.identities
+            if isinstance(identity.certificate, HostCertificateSettings)
+            for warning in identity.certificate.warnings
         )
+        return certificates + self.privilege_warnings + (self.automation.runtime_warnings if self.automation is not None else ())
 
 
 # The config keys of this project, with what each holds. Pulumi.yaml declares the same keys; a test keeps the two in step.
@@ -467,7 +466,12 @@ def parse_settings(
 
     raw_automation = None if config.get("automation") in (None, "") else parse_json(key_of("automation"), str(config.get("automation")))
     automation = parse_automation(
-        key_of("automation"), raw_automation, stack=stack, project_dir=project_dir, allow_global_administrator=allow_global_administrator
+        key_of("automation"),
+        raw_automation,
+        stack=stack,
+        project_dir=project_dir,
+        allow_global_administrator=allow_global_administrator,
+        now=now,
     )
     rbac_reconciler = _rbac_reconciler(identities, automation, raw_automation, project_dir)
     if automation is not None:

@@ -173,6 +173,8 @@ BLOB = "azure-native:storage:Blob"
 RUNBOOK = "azure-native:automation:Runbook"
 SCHEDULE = "azure-native:automation:Schedule"
 JOB_SCHEDULE = "azure-native:automation:JobSchedule"
+RUNTIME_ENVIRONMENT = "azure-native:automation:RuntimeEnvironment"
+PACKAGE = "azure-native:automation:Package"
 MODULE_TYPES = {
     "azure-native:automation:Package": ("packageName", "azure-native:automation:getPackage"),
     "azure-native:automation:Module": ("moduleName", "azure-native:automation:getModule"),
@@ -247,6 +249,10 @@ class MockTenant(pulumi.runtime.Mocks):
         self.schedules: dict[str, dict[str, Any]] = {}
         self.job_schedules: dict[str, dict[str, Any]] = {}
         self.module_imports: dict[str, dict[str, Any]] = {}
+        self.runtime_environments: dict[str, dict[str, Any]] = {}  # resource id -> name, account, version
+        # Replaced resources whose new copy has another Azure id: the engine deletes the old copy after the update (create before
+        # delete, Pulumi's default), with the resources the program no longer registers.
+        self.replaced: list[tuple[str, StoredResource]] = []
         self.failures: dict[str, str] = {}
         self.preview = False
         self.registrations: list[Registration] = []
@@ -262,6 +268,7 @@ class MockTenant(pulumi.runtime.Mocks):
     def begin(self, *, preview: bool) -> None:
         """Start one evaluation (one `pulumi preview` or `pulumi up`)."""
         self.preview = preview
+        self.replaced = []
         self.registrations = []
         self.registered_outputs = {}
         self.calls = []
@@ -271,8 +278,12 @@ class MockTenant(pulumi.runtime.Mocks):
         if self.preview:
             return
         registered = {(r.type, r.name) for r in self.registrations}
-        for key in [k for k in self.state if k not in registered]:
-            self._delete_in_azure(key[0], self.state.pop(key))
+        deletes = self.replaced + [(k[0], self.state.pop(k)) for k in [k for k in self.state if k not in registered]]
+        self.replaced = []
+        # Dependents first, as the engine orders deletes: a runtime environment goes after its packages and after the runbooks
+        # that linked it were re-linked or deleted.
+        for type_token, stored in sorted(deletes, key=lambda item: item[0] == RUNTIME_ENVIRONMENT):
+            self._delete_in_azure(type_token, stored)
 
     def _delete_in_azure(self, type_token: str, stored: StoredResource) -> None:
         self.resource_ids.discard(stored.id.lower())
@@ -294,6 +305,49 @@ class MockTenant(pulumi.runtime.Mocks):
             self.blobs.pop(self.blob_paths.pop(stored.id.lower(), ""), None)
         elif type_token in MODULE_TYPES:
             self.module_imports.pop(stored.id.lower(), None)
+        elif type_token == RUNTIME_ENVIRONMENT:
+            environment = self.runtime_environments.get(stored.id.lower())
+            if environment is None:
+                return
+            linked = sorted(v["name"] for v in self.runbooks.values() if self._links(v, environment))
+            if linked:
+                # Assumption (no source states it either way): Azure keeps an environment that runbooks still link. The program
+                # never relies on it: a runtime change re-links every runbook before the old environment is deleted.
+                raise TenantError(
+                    f"RuntimeEnvironment {environment['name']}: Conflict: runbook(s) {', '.join(linked)} still link this "
+                    "runtime environment"
+                )
+            del self.runtime_environments[stored.id.lower()]
+            # Its packages go with it.
+            for key in [k for k, v in self.module_imports.items() if v.get("runtimeEnvironment") == environment["name"]]:
+                del self.module_imports[key]
+
+    @staticmethod
+    def _links(runbook: dict[str, Any], environment: dict[str, Any]) -> bool:
+        named = str(runbook.get("runtimeEnvironment") or "").lower()
+        return named == str(environment["name"]).lower() and runbook.get("account") == environment["account"]
+
+    def _runtime_environment_exists(self, account: Any, name: str) -> bool:
+        return any(v["account"] == account and str(v["name"]).lower() == name.lower() for v in self.runtime_environments.values())
+
+    def dangling_links(self) -> list[str]:
+        """What Azure holds that points at something gone: a runbook linked to a runtime environment that no longer exists, or a
+        job schedule whose runbook is gone or is such a runbook. Empty after every update the program makes."""
+        problems = [
+            f"runbook {v['name']} links runtime environment {v['runtimeEnvironment']}, which does not exist"
+            for v in self.runbooks.values()
+            if v.get("runtimeEnvironment") and not self._runtime_environment_exists(v["account"], str(v["runtimeEnvironment"]))
+        ]
+        runbooks = {str(v["name"]).lower(): v for v in self.runbooks.values()}
+        for job in self.job_schedules.values():
+            runbook = runbooks.get(str(job["runbook"]).lower())
+            if runbook is None:
+                problems.append(f"job schedule of {job['runbook']} on {job['schedule']}: the runbook does not exist")
+            elif runbook.get("runtimeEnvironment") and not self._runtime_environment_exists(
+                runbook["account"], str(runbook["runtimeEnvironment"])
+            ):
+                problems.append(f"job schedule of {job['runbook']} on {job['schedule']}: its runtime environment does not exist")
+        return problems
 
     def delete_outside_pulumi(self, type_token: str, name: str) -> None:
         """Someone deletes the resource in the portal, and a `pulumi refresh` drops it (and what Azure deleted with it) from the
@@ -438,7 +492,14 @@ class MockTenant(pulumi.runtime.Mocks):
 
     def _module_state(self, args: dict[str, Any]) -> dict[str, Any]:
         name = args.get("packageName") or args.get("moduleName")
-        found = [v for v in self.module_imports.values() if v["name"] == name and v["account"] == args.get("automationAccountName")]
+        environment = args.get("runtimeEnvironmentName")
+        found = [
+            v
+            for v in self.module_imports.values()
+            if v["name"] == name
+            and v["account"] == args.get("automationAccountName")
+            and (environment is None or v.get("runtimeEnvironment") == environment)
+        ]
         if not found:
             raise TenantError(f"ResourceNotFound: module {name!r} in account {args.get('automationAccountName')!r}")
         live = found[0]
@@ -475,6 +536,7 @@ class MockTenant(pulumi.runtime.Mocks):
             TIME_STATIC: self._time_static,
             BLOB: self._blob,
             RUNBOOK: self._runbook,
+            RUNTIME_ENVIRONMENT: self._runtime_environment,
             SCHEDULE: self._schedule,
             JOB_SCHEDULE: self._job_schedule,
             **dict.fromkeys(MODULE_TYPES, lambda _name, given, typ=args.typ: self._module(typ, given)),
@@ -491,6 +553,8 @@ class MockTenant(pulumi.runtime.Mocks):
             resource_id, outputs = self._generic(args.name, inputs)
         if args.typ.startswith("azure-native:"):
             self.resource_ids.add(resource_id.lower())
+        if prior is not None and args.typ in (RUNTIME_ENVIRONMENT, PACKAGE) and prior.id.lower() != resource_id.lower():
+            self.replaced.append((args.typ, prior))
         self.state[key] = StoredResource(resource_id, inputs, outputs)
         return resource_id, dict(outputs)
 
@@ -563,14 +627,31 @@ class MockTenant(pulumi.runtime.Mocks):
         if wanted and wanted != content:
             raise TenantError(f"{fail}: the content hash does not match")
 
+    def _runtime_environment(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        resource_id, outputs = self._azure(RUNTIME_ENVIRONMENT, inputs)
+        self.runtime_environments[resource_id.lower()] = {
+            "name": inputs.get("runtimeEnvironmentName"),
+            "account": inputs.get("automationAccountName"),
+            "version": inputs.get("version"),
+        }
+        return resource_id, outputs
+
     def _runbook(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         resource_id, outputs = self._azure(RUNBOOK, inputs)
         name = str(inputs.get("runbookName"))
+        environment = inputs.get("runtimeEnvironment")
+        if environment and not self._runtime_environment_exists(inputs.get("automationAccountName"), str(environment)):
+            raise TenantError(f"Runbook {name}: BadRequest: runtime environment {environment!r} does not exist in the account")
         self._check_link(name, dict(inputs.get("publishContentLink") or {}))
         # Re-publishing a runbook leaves none of its job schedules (hashicorp/terraform-provider-azurerm #8634; see README).
         for job_id in [j for j, v in self.job_schedules.items() if v["runbook"].lower() == name.lower()]:
             del self.job_schedules[job_id]
-        self.runbooks[resource_id.lower()] = {"name": name, "published": rfc3339(self.clock())}
+        self.runbooks[resource_id.lower()] = {
+            "name": name,
+            "published": rfc3339(self.clock()),
+            "account": inputs.get("automationAccountName"),
+            "runtimeEnvironment": environment,
+        }
         return resource_id, {**outputs, "state": "Published", "lastModifiedTime": rfc3339(self.clock())}
 
     def _schedule(self, _name: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
@@ -613,12 +694,20 @@ class MockTenant(pulumi.runtime.Mocks):
     def _module(self, type_token: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
         resource_id, outputs = self._azure(type_token, inputs)
         name_input, _getter = MODULE_TYPES[type_token]
+        environment = inputs.get("runtimeEnvironmentName") if type_token == PACKAGE else None
+        if type_token == PACKAGE:
+            if not self._runtime_environment_exists(inputs.get("automationAccountName"), str(environment)):
+                raise TenantError(f"Package {inputs.get(name_input)}: runtime environment {environment!r} does not exist")
+            # A package lives under its runtime environment: the same package in another environment is another resource.
+            resource_id = resource_id.replace("/providers/Package/", f"/providers/RuntimeEnvironment/{environment}/Package/")
+            outputs = {**outputs, "id": resource_id}
         uri = str((inputs.get("contentLink") or {}).get("uri", ""))
         # Not a long-running operation: Azure answers Creating and imports afterwards.
         self.module_imports[resource_id.lower()] = {
             "name": inputs.get(name_input),
             "account": inputs.get("automationAccountName"),
             "version": uri.rstrip("/").rsplit("/", 1)[-1],
+            "runtimeEnvironment": environment,
             "provisioningState": "Creating",
             "error": {},
         }

@@ -113,27 +113,38 @@ class ManagedIdentityGrant(unittest.IsolatedAsyncioTestCase):
 
 
 class RuntimeAndModule(unittest.IsolatedAsyncioTestCase):
-    async def test_default_is_a_powershell_74_runtime_environment_with_the_pinned_package(self) -> None:
-        deployment = await evaluate(MockTenant(), preview=False, config=automation_config())
-        (environment,) = deployment.of_type("azure-native:automation:RuntimeEnvironment")
-        self.assertEqual((environment.plain_inputs["language"], environment.plain_inputs["version"]), ("PowerShell", "7.4"))
-        self.assertEqual(environment.plain_inputs["defaultPackages"], {})
-        (package,) = deployment.of_type("azure-native:automation:Package")
-        self.assertEqual(package.plain_inputs["packageName"], "ExchangeOnlineManagement")
-        self.assertEqual(package.plain_inputs["runtimeEnvironmentName"], environment.outputs["name"])
-        self.assertEqual(
-            package.plain_inputs["contentLink"]["uri"], "https://www.powershellgallery.com/api/v2/package/ExchangeOnlineManagement/3.9.2"
-        )
-        for runbook in deployment.of_type(RUNBOOK):
-            self.assertEqual(runbook.plain_inputs["runbookType"], "PowerShell")
-            self.assertEqual(runbook.plain_inputs["runtimeEnvironment"], environment.outputs["name"])
-            self.assertNotIn(package.urn, runbook.dependencies, "publishing does not need the module: it is off that path")
-        for job in deployment.of_type(JOB_SCHEDULE):
-            self.assertIn(package.urn, job.dependencies, "no scheduled job exists before the module resource does")
-        automation = deployment.output("automation")
-        self.assertEqual((automation["runtime"], automation["exchangeModuleVersion"]), ("PowerShell-7.4", "3.9.2"))
+    async def test_runtime_environments_for_74_and_76_carry_the_pinned_package(self) -> None:
+        for runtime, version in (("PowerShell-7.6", "3.10.1"), ("PowerShell-7.4", "3.9.2")):
+            with self.subTest(runtime):
+                config = automation_config(runtime=runtime)
+                del config["exo-automation:automation"]["exchangeModuleVersion"]
+                deployment = await evaluate(MockTenant(), preview=False, config=config)
+                (environment,) = deployment.of_type("azure-native:automation:RuntimeEnvironment")
+                powershell = runtime.removeprefix("PowerShell-")
+                self.assertEqual((environment.plain_inputs["language"], environment.plain_inputs["version"]), ("PowerShell", powershell))
+                self.assertEqual(environment.plain_inputs["defaultPackages"], {})
+                description = f"PowerShell {powershell} with ExchangeOnlineManagement, managed by exo-automation"
+                self.assertEqual(environment.plain_inputs["description"], description)
+                (package,) = deployment.of_type("azure-native:automation:Package")
+                self.assertEqual(package.plain_inputs["packageName"], "ExchangeOnlineManagement")
+                self.assertEqual(package.plain_inputs["runtimeEnvironmentName"], environment.outputs["name"])
+                self.assertEqual(
+                    package.plain_inputs["contentLink"]["uri"],
+                    f"https://www.powershellgallery.com/api/v2/package/ExchangeOnlineManagement/{version}",
+                )
+                self.assertEqual(deployment.of_type("azure-native:automation:Module"), [], "no companion modules in an environment")
+                for runbook in deployment.of_type(RUNBOOK):
+                    self.assertEqual(runbook.plain_inputs["runbookType"], "PowerShell")
+                    self.assertEqual(runbook.plain_inputs["runtimeEnvironment"], environment.outputs["name"])
+                    self.assertNotIn(package.urn, runbook.dependencies, "publishing does not need the module: it is off that path")
+                for job in deployment.of_type(JOB_SCHEDULE):
+                    self.assertIn(package.urn, job.dependencies, "no scheduled job exists before the module resource does")
+                automation = deployment.output("automation")
+                self.assertEqual((automation["runtime"], automation["exchangeModuleVersion"]), (runtime, version))
 
-    async def test_windows_powershell_51_uses_a_module_and_72_a_powershell72_module(self) -> None:
+    async def test_windows_powershell_51_uses_modules_and_72_powershell72_modules_with_powershellget_first(self) -> None:
+        # automation-runbook-types.md (577b2248), known issues of 5.1 and 7.2: ExchangeOnlineManagement 3.0.0+ needs PowerShellGet
+        # and PackageManagement uploaded explicitly; 2.2.5 and 1.4.8.1 are the pair PowerShell 7.4 ships (What-s-New-in-PowerShell-74.md).
         for runtime, module_type, runbook_type, version in (
             ("WindowsPowerShell-5.1", "azure-native:automation:Module", "PowerShell", "3.10.1"),
             ("PowerShell-7.2", "azure-native:automation:PowerShell72Module", "PowerShell72", "3.4.0"),
@@ -142,15 +153,22 @@ class RuntimeAndModule(unittest.IsolatedAsyncioTestCase):
                 config = automation_config(runtime=runtime)
                 del config["exo-automation:automation"]["exchangeModuleVersion"]
                 deployment = await evaluate(MockTenant(), preview=False, config=config)
-                (module,) = deployment.of_type(module_type)
-                self.assertTrue(module.plain_inputs["contentLink"]["uri"].endswith(f"/ExchangeOnlineManagement/{version}"))
+                modules = {m.plain_inputs["moduleName"]: m for m in deployment.of_type(module_type)}
+                self.assertEqual(set(modules), {"ExchangeOnlineManagement", "PowerShellGet", "PackageManagement"})
+                uris = {name: m.plain_inputs["contentLink"]["uri"] for name, m in modules.items()}
+                self.assertTrue(uris["ExchangeOnlineManagement"].endswith(f"/ExchangeOnlineManagement/{version}"))
+                self.assertTrue(uris["PowerShellGet"].endswith("/PowerShellGet/2.2.5"))
+                self.assertTrue(uris["PackageManagement"].endswith("/PackageManagement/1.4.8.1"))
+                exchange, get, management = (modules[n] for n in ("ExchangeOnlineManagement", "PowerShellGet", "PackageManagement"))
+                self.assertIn(management.urn, get.dependencies, "PowerShellGet depends on PackageManagement")
+                self.assertTrue({get.urn, management.urn} <= set(exchange.dependencies), "imported before the Exchange module")
                 self.assertEqual(deployment.of_type("azure-native:automation:RuntimeEnvironment"), [])
                 for runbook in deployment.of_type(RUNBOOK):
                     self.assertEqual(runbook.plain_inputs["runbookType"], runbook_type)
                     self.assertNotIn("runtimeEnvironment", runbook.plain_inputs)
-                    self.assertNotIn(module.urn, runbook.dependencies)
+                    self.assertNotIn(exchange.urn, runbook.dependencies)
                 for job in deployment.of_type(JOB_SCHEDULE):
-                    self.assertIn(module.urn, job.dependencies)
+                    self.assertIn(exchange.urn, job.dependencies)
 
     async def test_a_hybrid_worker_group_on_51_receives_the_scheduled_job(self) -> None:
         config = automation_config(runtime="WindowsPowerShell-5.1", exchangeModuleVersion="3.6.0", hybridWorkerGroup="exo-hybrid")

@@ -82,6 +82,8 @@ def stacks() -> dict[str, tuple[str, dict[str, Any]]]:
         "dev stack (Pulumi.dev.yaml)": ("dev", dev_stack_config()),
         "Key Vault stack": ("prod", {"exo-automation:keyVault": copy.deepcopy(KEY_VAULT)}),
         "PowerShell 7.2": ("dev", with_runtime("PowerShell-7.2")),
+        "PowerShell 7.4": ("dev", with_runtime("PowerShell-7.4")),
+        "PowerShell 7.6": ("dev", with_runtime("PowerShell-7.6")),
         "Windows PowerShell 5.1": ("dev", with_runtime("WindowsPowerShell-5.1")),
         "hybrid worker stack": ("dev", hybrid_worker_stack()),
         "Exchange RBAC stack": ("dev", exchange_rbac_stack()),
@@ -190,15 +192,16 @@ class NamesFromTheStackName(unittest.IsolatedAsyncioTestCase):
 
 
 class RuntimeEnvironmentName(unittest.IsolatedAsyncioTestCase):
-    async def test_the_74_stack_previews_and_the_package_passes_the_same_valid_name(self) -> None:
-        for preview in (True, False):
-            with self.subTest(preview=preview):
-                deployment = await evaluate(tenant(), preview=preview, config=dev_stack_config())
-                (environment,) = deployment.of_type("azure-native:automation:RuntimeEnvironment")
-                self.assertEqual(environment.plain_inputs["runtimeEnvironmentName"], "PowerShell-7-4-Exchange")
-                (package,) = deployment.of_type("azure-native:automation:Package")
-                if not preview:
-                    self.assertEqual(package.plain_inputs["runtimeEnvironmentName"], "PowerShell-7-4-Exchange")
+    async def test_the_74_and_76_stacks_preview_and_the_package_passes_the_same_valid_name(self) -> None:
+        for runtime, name in (("PowerShell-7.4", "PowerShell-7-4-Exchange"), ("PowerShell-7.6", "PowerShell-7-6-Exchange")):
+            for preview in (True, False):
+                with self.subTest(runtime, preview=preview):
+                    deployment = await evaluate(tenant(), preview=preview, config=with_runtime(runtime))
+                    (environment,) = deployment.of_type("azure-native:automation:RuntimeEnvironment")
+                    self.assertEqual(environment.plain_inputs["runtimeEnvironmentName"], name)
+                    (package,) = deployment.of_type("azure-native:automation:Package")
+                    if not preview:
+                        self.assertEqual(package.plain_inputs["runtimeEnvironmentName"], name)
 
 
 # (label, config change, key the error names, phrase) for names a user sets that Azure would refuse.

@@ -31,14 +31,24 @@ def parse(value: dict[str, Any]) -> Any:
 
 
 class ModuleRuntimeMatrix(unittest.TestCase):
-    """Every runtime against every module version the matrix names, and a few beyond it."""
+    """Every runtime against every module version the matrix names, and a few beyond it.
 
-    VERSIONS = ("2.0.5", "3.0.0", "3.4.0", "3.5.0", "3.6.0", "3.9.2", "3.10.0", "3.10.1", "3.11.0")
+    The table is written from the release notes in office-docs-powershell exchange-online-powershell-v2.md (93336da2): 3.0.0 needs
+    -ManagedIdentity's 3.0.0; 3.5.1 "is upgraded to run on .NET 8, replacing the previous version based on .NET 6" (so 3.5.0 still
+    runs on 7.2); 3.10.0 raises "the minimum required version of PowerShell 7" to 7.6; "Windows PowerShell 5.1 isn't affected".
+    """
+
+    VERSIONS = ("2.0.5", "3.0.0", "3.4.0", "3.5.0", "3.5.1", "3.6.0", "3.9.2", "3.10.0", "3.10.1", "3.11.0")
+    EVERY_V3 = {"3.0.0", "3.4.0", "3.5.0", "3.5.1", "3.6.0", "3.9.2", "3.10.0", "3.10.1", "3.11.0"}
     WORKS = {
-        "PowerShell-7.2": {"3.0.0", "3.4.0"},
-        "PowerShell-7.4": {"3.0.0", "3.4.0", "3.5.0", "3.6.0", "3.9.2"},
-        "WindowsPowerShell-5.1": {"3.0.0", "3.4.0", "3.5.0", "3.6.0", "3.9.2", "3.10.0", "3.10.1", "3.11.0"},
+        "PowerShell-7.2": {"3.0.0", "3.4.0", "3.5.0"},
+        "PowerShell-7.4": {"3.0.0", "3.4.0", "3.5.0", "3.5.1", "3.6.0", "3.9.2"},
+        "PowerShell-7.6": EVERY_V3,
+        "WindowsPowerShell-5.1": EVERY_V3,
     }
+
+    def test_the_table_covers_every_runtime_the_program_accepts(self) -> None:
+        self.assertEqual(set(self.WORKS), set(facts.AUTOMATION_RUNTIMES))
 
     def test_every_supported_pair_is_accepted_and_every_other_refused_with_the_reason(self) -> None:
         for runtime, version in itertools.product(facts.AUTOMATION_RUNTIMES, self.VERSIONS):
@@ -54,7 +64,8 @@ class ModuleRuntimeMatrix(unittest.TestCase):
                 if version == "2.0.5":
                     self.assertIn("-ManagedIdentity", caught.exception.problem)
                 else:
-                    needed = "7.6" if tuple(map(int, version.split("."))) >= (3, 10, 0) else "7.4"
+                    parts = tuple(map(int, version.split(".")))
+                    needed = "7.6" if parts >= (3, 10, 0) else "7.4" if parts >= (3, 5, 1) else "7.2"
                     self.assertIn(f"needs PowerShell {needed} or later", caught.exception.problem)
                     self.assertIn("versions that run there: 3.0.0 to", caught.exception.problem)
 
@@ -65,15 +76,17 @@ class ModuleRuntimeMatrix(unittest.TestCase):
 
 
 BAD: list[tuple[str, dict[str, Any], str, str]] = [
-    ("unknown runtime", {"runtime": "PowerShell-7.6"}, f"{KEY}.runtime", "is not one of PowerShell-7.4"),
-    ("module too new for 7.4", {"exchangeModuleVersion": "3.10.1"}, f"{KEY}.exchangeModuleVersion", "needs PowerShell 7.6"),
+    ("unknown runtime", {"runtime": "PowerShell-7.5"}, f"{KEY}.runtime", "is not one of WindowsPowerShell-5.1, PowerShell-7.6"),
+    ("module too new for 7.4", {"runtime": "PowerShell-7.4"}, f"{KEY}.exchangeModuleVersion", "needs PowerShell 7.6"),
+    ("module too new for 7.2", {"runtime": "PowerShell-7.2", "exchangeModuleVersion": "3.5.1"}, f"{KEY}.exchangeModuleVersion", "needs PowerShell 7.4"),
     ("module not a version", {"exchangeModuleVersion": "latest"}, f"{KEY}.exchangeModuleVersion", "not a version"),
     ("no location", {"location": None}, f"{KEY}.location", "is required"),
     ("location of another cloud", {"location": "europe-west1"}, f"{KEY}.location", "not an Azure region name"),
     ("account name too short", {"accountName": "aa"}, f"{KEY}.accountName", "6-50"),
     ("storage name with capitals", {"storageAccountName": "StExo"}, f"{KEY}.storageAccountName", "lowercase"),
     ("typo in a field", {"runbook": []}, KEY, "unknown setting(s) runbook"),
-    ("hybrid workers with 7.4", {"hybridWorkerGroup": "exo-hybrid"}, f"{KEY}.hybridWorkerGroup", "cannot run on hybrid workers"),
+    ("hybrid workers with 7.4", {"runtime": "PowerShell-7.4", "exchangeModuleVersion": "3.9.2", "hybridWorkerGroup": "exo-hybrid"}, f"{KEY}.hybridWorkerGroup", "cannot run on hybrid workers"),
+    ("hybrid workers with 7.6", {"runtime": "PowerShell-7.6", "hybridWorkerGroup": "exo-hybrid"}, f"{KEY}.hybridWorkerGroup", "cannot run on hybrid workers"),
     ("Global Administrator for the identity", {"roles": ["Global Administrator"]}, f"{KEY}.roles[0]", "allowGlobalAdministrator"),
     ("tags not strings", {"tags": {"cost": 12}}, f"{KEY}.tags.cost", "must be a string"),
 ]  # fmt: skip
