@@ -13,6 +13,7 @@ import pr_comment
 import pytest
 from github_api import GitHub
 
+from tests.gitops import github_answers as answers
 from tests.gitops.fake_github import BOT, REPOSITORY, FakeGitHub, serve
 
 PR = 7
@@ -184,71 +185,58 @@ def test_a_failure_is_not_drift_and_leaves_the_issue_alone(fake: FakeGitHub, tmp
     assert len(fake.issues) == 1
 
 
-REVIEWERS: dict[str, Any] = {"type": "required_reviewers", "prevent_self_review": True, "reviewers": [{"type": "Team", "reviewer": {}}]}
-MAIN_ONLY = {"protected_branches": False, "custom_branch_policies": True}
+def gate(fake: FakeGitHub, kind: str) -> list[str]:
+    return environment_gate.problems(GitHub.from_env(), "exo-contoso", kind)
 
 
-def gate(fake: FakeGitHub, *args: str) -> list[str]:
-    namespace = {"environment": "exo-contoso", "branch": None, "prevent_self_review": False}
-    if "--branch" in args:
-        namespace["branch"] = "main"
-    if "--prevent-self-review" in args:
-        namespace["prevent_self_review"] = True
-    return environment_gate.problems(GitHub.from_env(), **namespace)
+@pytest.mark.parametrize(("kind", "rule"), [("deploy", "main"), ("preview", "refs/pull/*/merge")])
+def test_gate_passes_an_environment_github_enforces(fake: FakeGitHub, kind: str, rule: str) -> None:
+    fake.environments["exo-contoso"] = answers.environment("exo-contoso")
+    fake.branch_policies["exo-contoso"] = answers.branch_policies(rule)
+    assert gate(fake, kind) == []
+    assert environment_gate.main(["--environment", "exo-contoso", "--kind", kind]) == 0
 
 
-def test_gate_passes_a_reviewed_main_only_environment(fake: FakeGitHub) -> None:
-    fake.environments["exo-contoso"] = {"protection_rules": [REVIEWERS], "deployment_branch_policy": MAIN_ONLY}
-    fake.branch_policies["exo-contoso"] = [{"id": 1, "name": "main", "type": "branch"}]
-    assert gate(fake, "--branch", "--prevent-self-review") == []
-    assert environment_gate.main(["--environment", "exo-contoso", "--branch", "main"]) == 0
+PROTECTED_BRANCHES_ONLY = {"protected_branches": True, "custom_branch_policies": False}
+
+
+def without_reviewers() -> dict[str, Any]:
+    environment = answers.environment("exo-contoso")
+    environment["protection_rules"][0]["reviewers"] = []
+    return environment
 
 
 @pytest.mark.parametrize(
-    ("environment", "policies", "args", "expected"),
+    ("kind", "environment", "policies", "expected"),
     [
-        (None, [], ("--branch",), "does not exist"),
-        # What GitHub creates for a name it does not know: no rules at all.
-        ({"protection_rules": [], "deployment_branch_policy": None}, [], ("--branch",), "has no required reviewers"),
+        ("deploy", None, [], "does not exist"),
+        # What GitHub creates for a name it does not know: no rules at all (and admins may bypass by default).
+        ("deploy", {"protection_rules": [], "deployment_branch_policy": None}, [], "has no required reviewers"),
+        ("deploy", without_reviewers(), ["main"], "no required reviewers"),
+        # Deploys need prevent self-review and no admin bypass too, not only previews.
+        ("deploy", answers.environment("exo-contoso", prevent_self_review=False), ["main"], "Prevent self-review"),
+        ("deploy", answers.environment("exo-contoso", can_admins_bypass=True), ["main"], "bypass"),
+        ("preview", answers.environment("exo-contoso", can_admins_bypass=True), ["refs/pull/*/merge"], "bypass"),
+        ("deploy", {**answers.environment("exo-contoso"), "deployment_branch_policy": None}, [], "does not restrict deployments"),
         (
-            {"protection_rules": [{**REVIEWERS, "reviewers": []}], "deployment_branch_policy": MAIN_ONLY},
-            [{"name": "main"}],
-            (),
-            "no required reviewers",
-        ),
-        ({"protection_rules": [REVIEWERS], "deployment_branch_policy": None}, [], ("--branch",), "does not restrict deployments"),
-        (
-            {"protection_rules": [REVIEWERS], "deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": False}},
+            "deploy",
+            {**answers.environment("exo-contoso"), "deployment_branch_policy": PROTECTED_BRANCHES_ONLY},
             [],
-            ("--branch",),
             "does not restrict deployments",
         ),
-        (
-            {"protection_rules": [REVIEWERS], "deployment_branch_policy": MAIN_ONLY},
-            [{"name": "main", "type": "branch"}, {"name": "release/*", "type": "branch"}],
-            ("--branch",),
-            "expected only branch 'main'",
-        ),
-        (
-            {"protection_rules": [REVIEWERS], "deployment_branch_policy": MAIN_ONLY},
-            [{"name": "main", "type": "tag"}],
-            ("--branch",),
-            "expected only",
-        ),
-        ({"protection_rules": [{**REVIEWERS, "prevent_self_review": False}]}, [], ("--prevent-self-review",), "Prevent self-review"),
+        ("deploy", answers.environment("exo-contoso"), ["main", "release/*"], "expected exactly the branch rule 'main'"),
+        # A preview environment takes pull_request runs only (GITHUB_REF refs/pull/N/merge), not pushes to any branch.
+        ("preview", answers.environment("exo-contoso"), [], "expected exactly the branch rule 'refs/pull/*/merge'"),
+        ("preview", {**answers.environment("exo-contoso"), "deployment_branch_policy": None}, [], "does not restrict deployments"),
+        ("preview", answers.environment("exo-contoso"), ["main"], "expected exactly"),
     ],
 )
 def test_gate_refuses_an_environment_that_does_not_gate(
-    fake: FakeGitHub, environment: dict[str, Any] | None, policies: list[dict[str, Any]], args: tuple[str, ...], expected: str
+    fake: FakeGitHub, kind: str, environment: dict[str, Any] | None, policies: list[str], expected: str
 ) -> None:
     if environment is not None:
         fake.environments["exo-contoso"] = environment
-    fake.branch_policies["exo-contoso"] = policies
-    found = gate(fake, *args)
+    fake.branch_policies["exo-contoso"] = answers.branch_policies(*policies)
+    found = gate(fake, kind)
     assert found and any(expected in problem for problem in found), found
-    assert (
-        environment_gate.main(
-            ["--environment", "exo-contoso", *(["--branch", "main"] if "--branch" in args else []), *[a for a in args if a != "--branch"]]
-        )
-        == 1
-    )
+    assert environment_gate.main(["--environment", "exo-contoso", "--kind", kind]) == 1

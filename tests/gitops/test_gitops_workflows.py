@@ -131,7 +131,7 @@ def test_pull_request_previews_sign_in_only_after_an_approval() -> None:
     job = load("preview.yml")["jobs"]["preview"]
     assert job["environment"] == "${{ matrix.previewEnvironment }}"
     gate = step_index(job, "environment_gate.py")
-    assert "--prevent-self-review" in job["steps"][gate]["run"]
+    assert "--kind preview" in job["steps"][gate]["run"]
     assert gate < step_index(job, "azure-federated-token.sh") < step_index(job, "pulumi_run.py")
     assert "pull-requests" not in job["permissions"]
 
@@ -187,7 +187,7 @@ def test_deploy_applies_the_plan_the_approver_saw() -> None:
     assert up.startswith("python3 .github/scripts/pulumi_run.py up ") and '--plan "plans/${STACK}/plan.json"' in up
     # The gate runs before anything signs in, and the update after the plan is in place.
     gate = step_index(deploy, "environment_gate.py")
-    assert "--branch main" in deploy["steps"][gate]["run"]
+    assert "--kind deploy" in deploy["steps"][gate]["run"]
     assert gate < step_index(deploy, "azure-federated-token.sh") < step_index(deploy, "pulumi_run.py")
     assert step_index(deploy, "actions/download-artifact@") < step_index(deploy, "pulumi_run.py")
 
