@@ -127,3 +127,21 @@ def test_codeowners_cover_what_runs_with_credentials(path: str) -> None:
     ]
     assert matching and matching[-1], f"{path} has no code owner"
     assert all(owner.startswith("@") for owner in matching[-1])
+
+
+def test_the_uv_pin_is_one_version_everywhere() -> None:
+    # Dependabot updates neither (.github/dependabot.yml): one version in the workflows and in scripts/setup, bumped together.
+    setup = re.search(r'"uv==([0-9.]+)"', (REPO / "scripts" / "setup").read_text())
+    assert setup
+    versions = {setup.group(1)}
+    for workflow in (REPO / ".github" / "workflows").glob("*.yml"):
+        for job in yaml.safe_load(workflow.read_text())["jobs"].values():
+            versions |= {str(s["with"]["version"]) for s in job.get("steps", []) if "setup-uv" in s.get("uses", "")}
+    assert len(versions) == 1, versions
+
+
+def test_dependabot_covers_every_ecosystem_it_can() -> None:
+    config = yaml.safe_load((REPO / ".github" / "dependabot.yml").read_text())
+    covered = {(u["package-ecosystem"], d) for u in config["updates"] for d in u.get("directories", [u.get("directory")])}
+    assert covered == {("github-actions", "/"), ("pip", "/"), ("pip", "/policy"), ("npm", "/")}
+    assert (REPO / "package-lock.json").is_file() and (REPO / "policy" / "requirements.txt").is_file()
