@@ -6,7 +6,8 @@ GitHub Free, Pro or Team account they are not, and any writer's pull request cou
 through the REST API, the repository (visibility, immutable ids), its organisation's plan, its OIDC subject template and
 every environment it will trust, and refuses (one error listing every unmet rule, each saying what to change) before a
 resource is registered. GitHub answers are read with the token in GH_TOKEN or GITHUB_TOKEN (`gh auth token`), from
-GITHUB_API_URL (default https://api.github.com).
+GITHUB_API_URL (default https://api.github.com). The branch the planner trusts (main) must also need a code owner's
+review of its latest push (a ruleset or branch protection), since merged code runs as the planner without an approval.
 
 Subjects: the immutable form `repo:OWNER@OWNER_ID/REPO@REPO_ID:...` (github/docs content/actions/reference/security/oidc.md
 @051718f, "Immutable subject claims") is always trusted and comes first; the name form `repo:OWNER/REPO:...` is trusted as
@@ -24,7 +25,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from bootstrap_settings import MAX_FEDERATED_CREDENTIALS, BootstrapSettings
-from environment_rules import DEPLOY, PREVIEW, environment_problems, plan_problems
+from environment_rules import DEPLOY, PREVIEW, branch_rule_problems, environment_problems, plan_problems
 from github_api import GitHub, GitHubError
 
 
@@ -105,6 +106,11 @@ def check(github: GitHub, settings: BootstrapSettings) -> GitHubRepository:
             f"{full_name} uses a customised OIDC subject template {oidc.get('include_claim_keys')}: the bootstrap trusts the "
             "default subjects only; reset it (PUT .../actions/oidc/customization/sub with use_default: true)"
         )
+    # Merged code runs as the planner (drift, plan) and is what deploys: main must need an owner's review of the latest push.
+    branch = settings.plan_branch
+    ruleset_rules = _get(github, f"/repos/{full_name}/rules/branches/{branch}")
+    protection = _get(github, f"/repos/{full_name}/branches/{branch}/protection")
+    problems += branch_rule_problems(branch, ruleset_rules if isinstance(ruleset_rules, list) else None, protection)
     for kind, environments in ((DEPLOY, settings.deploy_environments), (PREVIEW, settings.preview_environments)):
         for environment in environments:
             settings_json = _get(github, f"/repos/{full_name}/environments/{environment}")

@@ -93,3 +93,35 @@ def plan_problems(repository: dict[str, Any], organization: dict[str, Any] | Non
             f"reviewers, prevent self-review and admin-bypass settings only for public repositories on Free, Pro and Team: {change}"
         ]
     return []
+
+
+def branch_rule_problems(branch: str, ruleset_rules: list[dict[str, Any]] | None, protection: dict[str, Any] | None) -> list[str]:
+    """Whether merging to `branch` needs an owner's review that the author's own last push cannot satisfy.
+
+    `ruleset_rules` is GET /repos/{repo}/rules/branches/{branch} (rules of active rulesets, readable with read access);
+    `protection` is GET /repos/{repo}/branches/{branch}/protection (classic protection; None when absent or unreadable).
+    Either source may hold the rule: a `pull_request` ruleset rule, or `required_pull_request_reviews`, with code owner review
+    and approval of the most recent push by someone other than its pusher. Without them a writer merges unreviewed code
+    that drift and the plan job then run as the planner.
+    """
+    for rule in ruleset_rules or []:
+        parameters = rule.get("parameters") or {}
+        if (
+            rule.get("type") == "pull_request"
+            and parameters.get("require_code_owner_review") is True
+            and parameters.get("require_last_push_approval") is True
+            and int(parameters.get("required_approving_review_count") or 0) >= 1
+        ):
+            return []
+    reviews = (protection or {}).get("required_pull_request_reviews") or {}
+    if (
+        reviews.get("require_code_owner_reviews") is True
+        and reviews.get("require_last_push_approval") is True
+        and int(reviews.get("required_approving_review_count") or 0) >= 1
+    ):
+        return []
+    return [
+        f"merging to {branch!r} does not require a code owner's review of the latest push: add a branch ruleset (or branch "
+        "protection) for it that requires a pull request, at least one approval, review from Code Owners, and approval of the "
+        "most recent reviewable push"
+    ]

@@ -114,6 +114,21 @@ def test_an_environment_github_would_not_enforce_is_refused(fake, change, expect
     assert expected in refusal(client)
 
 
+def test_main_must_need_a_code_owners_review_of_the_latest_push(fake) -> None:
+    github, client = fake
+    answers.configure(github, "public")
+    github.branch_rules["main"] = []
+    assert "does not require a code owner's review of the latest push" in refusal(client)
+    github.branch_protection["main"] = answers.classic_protection()
+    assert run_check(client), "classic branch protection with the same rules is accepted too"
+    github.branch_protection["main"]["required_pull_request_reviews"]["require_last_push_approval"] = False
+    assert "latest push" in refusal(client)
+    rules = answers.main_ruleset_rules()
+    rules[1]["parameters"]["require_code_owner_review"] = False
+    github.branch_rules["main"] = rules
+    assert "latest push" in refusal(client)
+
+
 def test_opted_in_repositories_are_trusted_in_the_immutable_form_only(fake) -> None:
     github, client = fake
     answers.configure(github, "public", immutable_only=True)

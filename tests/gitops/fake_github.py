@@ -33,6 +33,8 @@ class FakeGitHub:
         self.commit_pulls: dict[str, list[dict[str, Any]]] = {}
         self.pull_authors: dict[int, str] = {}
         self.pull_commits: dict[int, list[dict[str, Any]]] = {}
+        self.branch_rules: dict[str, list[dict[str, Any]]] = {}
+        self.branch_protection: dict[str, dict[str, Any]] = {}
         self.workflow_runs: list[dict[str, Any]] = []
         self.run_jobs: dict[int, list[dict[str, Any]]] = {}
         self.calls: list[tuple[str, str]] = []
@@ -60,6 +62,11 @@ class FakeGitHub:
         route = path[len(prefix) :]
         if route == "actions/oidc/customization/sub":
             return 200, self.oidc_subject, None
+        if match := re.fullmatch(r"rules/branches/([^/]+)", route):
+            return 200, self.branch_rules.get(match.group(1), []), None
+        if match := re.fullmatch(r"branches/([^/]+)/protection", route):
+            protection = self.branch_protection.get(match.group(1))
+            return (200, protection, None) if protection else (404, {"message": "Branch not protected"}, None)
         if match := re.fullmatch(r"branches/([^/]+)", route):
             sha = self.branches.get(match.group(1))
             return (200, {"name": match.group(1), "commit": {"sha": sha}}, None) if sha else (404, {"message": "Branch not found"}, None)

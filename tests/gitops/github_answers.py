@@ -64,6 +64,41 @@ def branch_policies(*names: str) -> list[dict[str, Any]]:
     return [{"id": 361471 + n, "node_id": "RE_kwDOAAb9I84ABYP_", "name": name, "type": "branch"} for n, name in enumerate(names)]
 
 
+def main_ruleset_rules() -> list[dict[str, Any]]:
+    """GET /rules/branches/main with an active ruleset that requires an owner's review of the latest push."""
+    return [
+        {"type": "deletion", "ruleset_source_type": "Repository", "ruleset_source": REPOSITORY, "ruleset_id": 42},
+        {
+            "type": "pull_request",
+            "ruleset_source_type": "Repository",
+            "ruleset_source": REPOSITORY,
+            "ruleset_id": 42,
+            "parameters": {
+                "required_approving_review_count": 1,
+                "dismiss_stale_reviews_on_push": True,
+                "require_code_owner_review": True,
+                "require_last_push_approval": True,
+                "required_review_thread_resolution": False,
+                "allowed_merge_methods": ["merge", "squash", "rebase"],
+            },
+        },
+    ]
+
+
+def classic_protection() -> dict[str, Any]:
+    """GET /branches/main/protection (classic branch protection) with the same review rules."""
+    return {
+        "url": f"https://api.github.com/repos/{REPOSITORY}/branches/main/protection",
+        "required_pull_request_reviews": {
+            "dismiss_stale_reviews": True,
+            "require_code_owner_reviews": True,
+            "required_approving_review_count": 1,
+            "require_last_push_approval": True,
+        },
+        "enforce_admins": {"enabled": True},
+    }
+
+
 def configure(fake: FakeGitHub, plan: str, *, immutable_only: bool = False) -> None:
     """plan: `public` (a public repository), or the organisation plan of a private one (`enterprise`, `team`, `free`)."""
     fake.repository = repository("public" if plan == "public" else "private")
@@ -73,3 +108,4 @@ def configure(fake: FakeGitHub, plan: str, *, immutable_only: bool = False) -> N
     fake.branch_policies[DEPLOY_ENVIRONMENT] = branch_policies("main")
     fake.environments[PREVIEW_ENVIRONMENT] = environment(PREVIEW_ENVIRONMENT)
     fake.branch_policies[PREVIEW_ENVIRONMENT] = branch_policies("refs/pull/*/merge")
+    fake.branch_rules["main"] = main_ruleset_rules()
