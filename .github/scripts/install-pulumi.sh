@@ -52,7 +52,9 @@ for ((i = 0; i < count; i++)); do
   name=$(field "plugins.$i.name")
   plugin_version=$(field "plugins.$i.version")
   plugin_sha256=$(field "plugins.$i.sha256")
-  "${cli_dir}/pulumi" plugin install "$kind" "$name" "$plugin_version" --exact --checksum "$plugin_sha256"
+  # A plugin published outside Pulumi's own releases (pulumiverse) names its server, e.g. github://api.github.com/pulumiverse.
+  server=$(python3 -c 'import json, sys; print(json.load(open(sys.argv[1]))["plugins"][int(sys.argv[2])].get("server", ""))' "$pins" "$i")
+  "${cli_dir}/pulumi" plugin install "$kind" "$name" "$plugin_version" --exact --checksum "$plugin_sha256" ${server:+--server "$server"}
 done
 
 : "${GITHUB_PATH:?GITHUB_PATH is not set - not on a GitHub runner}"

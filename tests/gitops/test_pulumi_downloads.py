@@ -40,6 +40,8 @@ def test_every_provider_sdk_in_the_lock_has_its_plugin_pinned_at_the_same_versio
     assert sdks == {SDKS.get(name, f"pulumiverse-{name}") for name in plugins}, "a provider SDK without a pinned plugin, or a stale pin"
     for name, plugin in plugins.items():
         assert plugin["kind"] == "resource"
+        # Pulumi's own plugins come from its release server; a pulumiverse one must name its own.
+        assert plugin.get("server") == (None if name in SDKS else "github://api.github.com/pulumiverse"), name
         assert plugin["version"] == locked(SDKS.get(name, f"pulumiverse-{name}")), name
 
 
