@@ -9,8 +9,11 @@ import sys
 from collections.abc import Mapping
 from pathlib import Path
 
-# Pulumi runs this project from bootstrap/; the program's facts and Azure name rules are the package `exo` at the repository root.
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+# Pulumi runs this project from bootstrap/; the program's facts and Azure name rules are the package `exo` at the repository root,
+# and the GitHub client and environment rules are the workflow scripts' own (.github/scripts), so both check the same rules.
+_REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(_REPO / ".github" / "scripts"))
+sys.path.insert(0, str(_REPO))
 
 import pulumi
 import pulumi_azure_native as azure_native
@@ -36,6 +39,7 @@ from bootstrap_resources import (
     stable_guid,
 )
 from bootstrap_settings import CONFIG_NAMESPACE, STRUCTURED_KEYS, parse_settings
+from github_preflight import check, client_from_env
 
 from exo.facts import MICROSOFT_GRAPH_APP_ID
 
@@ -45,6 +49,9 @@ settings = parse_settings(
     lambda key: config.get_object(key) if key in STRUCTURED_KEYS else config.get(key),
     pulumi.get_stack(),
 )
+# Fail closed: before any resource, GitHub must confirm it enforces every environment the credentials will trust.
+github_repository = check(client_from_env(settings.github_repository), settings)
+subject_prefixes = github_repository.subject_prefixes
 
 admin = azuread.get_client_config_output()
 azure_client = azure_native.authorization.get_client_config_output()
@@ -55,11 +62,7 @@ planner = PipelineIdentity(
     PipelineIdentityArgs(
         display_name=f"{settings.name_prefix} pipeline planner ({settings.github_repository})",
         owner_object_ids=[admin.object_id],
-        subjects=github_subjects_for_planner(
-            settings.github_repository,
-            settings.plan_branch,
-            settings.preview_environments,
-        ),
+        subjects=github_subjects_for_planner(subject_prefixes, settings.plan_branch, settings.preview_environments),
         graph_app_id=MICROSOFT_GRAPH_APP_ID,
         graph_object_id=graph.object_id,
         graph_app_role_ids=graph.app_role_ids,
@@ -71,7 +74,7 @@ deployer = PipelineIdentity(
     PipelineIdentityArgs(
         display_name=f"{settings.name_prefix} pipeline deployer ({settings.github_repository})",
         owner_object_ids=[admin.object_id],
-        subjects=github_subjects_for_deployer(settings.github_repository, settings.deploy_environments),
+        subjects=github_subjects_for_deployer(subject_prefixes, settings.deploy_environments),
         graph_app_id=MICROSOFT_GRAPH_APP_ID,
         graph_object_id=graph.object_id,
         graph_app_role_ids=graph.app_role_ids,

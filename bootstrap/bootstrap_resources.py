@@ -20,23 +20,29 @@ def stable_guid(*parts: str) -> str:
 
 
 def credential_name(subject: str) -> str:
-    """A federated credential display name derived from its subject (Entra allows letters, digits, - and _)."""
-    tail = subject.split(":", 2)[2] if subject.count(":") >= 2 else subject
-    return ("github-" + re.sub(r"[^A-Za-z0-9_-]+", "-", tail)).strip("-")[:120]
+    """A federated credential display name derived from its subject (Entra allows letters, digits, - and _).
+
+    The name form keeps the name earlier versions gave it (no change for existing credentials); the immutable form, whose
+    repository segment carries `@<id>`, gets `-ids` so both forms of one subject can live side by side.
+    """
+    parts = subject.split(":", 2)
+    tail = parts[2] if len(parts) == 3 else subject
+    suffix = "-ids" if "@" in parts[1 if len(parts) > 1 else 0] else ""
+    return ("github-" + re.sub(r"[^A-Za-z0-9_-]+", "-", tail)).strip("-")[: 120 - len(suffix)] + suffix
 
 
-def github_subjects_for_deployer(repository: str, environments: Sequence[str]) -> list[str]:
+def github_subjects_for_deployer(prefixes: Sequence[str], environments: Sequence[str]) -> list[str]:
     # Jobs that name an environment get `environment:<name>` as their subject, so only jobs that passed the
-    # environment's protection rules (reviewers, main-only branches) can become the deployer.
-    return [f"repo:{repository}:environment:{environment}" for environment in environments]
+    # environment's protection rules (reviewers, no self-review, no admin bypass, main only) can become the deployer.
+    # `prefixes` are the repository's subject prefixes, the immutable `repo:OWNER@ID/REPO@ID` first (github_preflight.py).
+    return [f"{prefix}:environment:{environment}" for environment in environments for prefix in prefixes]
 
 
-def github_subjects_for_planner(repository: str, branch: str, preview_environments: Sequence[str]) -> list[str]:
+def github_subjects_for_planner(prefixes: Sequence[str], branch: str, preview_environments: Sequence[str]) -> list[str]:
     # Runs of the reviewed branch (drift, the deploy's plan job), and jobs in a preview environment, which start only after a
-    # reviewer approved that run. Never `repo:<repo>:pull_request`: that is every same-repo branch, unreviewed.
-    return [f"repo:{repository}:ref:refs/heads/{branch}"] + [
-        f"repo:{repository}:environment:{environment}" for environment in preview_environments
-    ]
+    # reviewer other than the run's initiator approved that run. Never `...:pull_request`: that is every same-repo branch, unreviewed.
+    subjects = [f"{prefix}:ref:refs/heads/{branch}" for prefix in prefixes]
+    return subjects + [f"{prefix}:environment:{environment}" for environment in preview_environments for prefix in prefixes]
 
 
 class PipelineIdentityArgs:

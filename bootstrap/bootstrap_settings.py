@@ -13,7 +13,13 @@ CONFIG_NAMESPACE = "exo-bootstrap"
 # Keys whose values arrive as JSON (lists, booleans); the rest are plain strings.
 STRUCTURED_KEYS = frozenset({"deployEnvironments", "previewEnvironments", "planPullRequests"})
 
-_REPOSITORY = re.compile(r"^[A-Za-z0-9][A-Za-z0-9-]{0,38}/[A-Za-z0-9._-]{1,100}$")
+# `owner/name`, or the immutable form GitHub's OIDC subjects use, `owner@OWNER_ID/name@REPO_ID` (github/docs
+# content/actions/reference/security/oidc.md @051718f, "Immutable subject claims": `@` cannot appear in either name).
+_REPOSITORY = re.compile(
+    r"^(?P<owner>[A-Za-z0-9][A-Za-z0-9-]{0,38})(?:@(?P<owner_id>[1-9][0-9]{0,19}))?"
+    r"/(?P<name>[A-Za-z0-9._-]{1,100})(?:@(?P<repo_id>[1-9][0-9]{0,19}))?$"
+)
+_REPOSITORY_RULE = "expected 'owner/name' or 'owner@OWNER_ID/name@REPO_ID' of the GitHub repository"
 _ENVIRONMENT = re.compile(r"^[A-Za-z0-9._-]{1,255}$")
 _BRANCH = re.compile(r"^[A-Za-z0-9._/-]{1,255}$")
 # Azure names are checked against the program's rules (exo/facts.py AZURE_INPUT_RULES, each with its REST spec source) wherever
@@ -47,6 +53,10 @@ class BootstrapConfigError(ValueError):
 class BootstrapSettings:
     github_repository: str
     """`owner/name` of the repository whose workflows may sign in."""
+    github_owner_id: int | None
+    """The owner's immutable id, when the config pinned it (`owner@ID/name@ID`); the bootstrap checks it against GitHub."""
+    github_repository_id: int | None
+    """The repository's immutable id, when the config pinned it."""
     deploy_environments: Sequence[str]
     """GitHub environments whose jobs may sign in as the deployer (one per tenant stack, usually one)."""
     plan_branch: str
@@ -153,13 +163,14 @@ def parse_settings(get: Getter, stack: str) -> BootstrapSettings:
                 f"names {environment!r}, which is also a deploy environment: a pull request's preview must never wait in the "
                 "environment whose approval lets the deployer sign in",
             )
+    repository = _REPOSITORY.match(_text(get, "githubRepository", _REPOSITORY, _REPOSITORY_RULE))
+    assert repository is not None  # _text matched it
+    if (repository["owner_id"] is None) != (repository["repo_id"] is None):
+        raise BootstrapConfigError("githubRepository", f"is {repository.string!r}; {_REPOSITORY_RULE} (both ids or neither)")
     return BootstrapSettings(
-        github_repository=_text(
-            get,
-            "githubRepository",
-            _REPOSITORY,
-            "'owner/name' of the GitHub repository",
-        ),
+        github_repository=f"{repository['owner']}/{repository['name']}",
+        github_owner_id=int(repository["owner_id"]) if repository["owner_id"] else None,
+        github_repository_id=int(repository["repo_id"]) if repository["repo_id"] else None,
         deploy_environments=tuple(environments),
         plan_branch=_text(get, "planBranch", _BRANCH, "a branch name", default="main"),
         preview_environments=tuple(preview_environments),

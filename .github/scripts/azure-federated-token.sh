@@ -63,6 +63,9 @@ fi
 
 : "${GITHUB_ENV:?GITHUB_ENV is not set - not on a GitHub runner}"
 fetch_token
+# The runner hides a masked value in every later line of the job's log. Only a step's own output registers a mask, so the
+# detached refresher below cannot: pulumi_run.py, which prints what the CLI says, masks each newer token before it prints.
+echo "::add-mask::$(cat "$token_file")"
 echo "AZURE_FEDERATED_TOKEN_FILE=${token_file}" >> "$GITHUB_ENV"
 # Detached from the step's output so the step ends; the runner removes leftover processes when the job ends.
 nohup bash "$0" --refresh-loop > "${RUNNER_TEMP}/azure-federated-token-refresh.log" 2>&1 &

@@ -2,8 +2,8 @@
 
 Runs in drift.yml's report job (`issues: write`, no Azure identity) over the drift jobs' result artifacts. Only the
 outcomes "drift" (exit code 7 of `pulumi preview --expect-no-changes`) and "succeeded" (exit code 0: clean) touch issues;
-a sign-in failure, throttling or any other error says nothing about drift, so it neither opens nor closes an issue (the
-drift job itself fails and shows why).
+a sign-in failure, throttling, a preview that overlapped a deploy ("deploy in progress", deploy_running.py) or any other
+error says nothing about drift, so it neither opens nor closes an issue (the drift job itself shows why).
 
 Usage: drift_issues.py --results DIR --run-url URL
 """
@@ -53,19 +53,27 @@ def reconcile(github: GitHub, results: dict[str, tuple[str, str]], run_url: str)
     if any(outcome == "drift" for outcome, _ in results.values()):
         ensure_label(github)
     open_issues: dict[str, int] = {}
+    duplicates: list[tuple[int, int]] = []
     for issue in github.paginate(f"issues?state=open&labels={LABEL}"):
         if "pull_request" in issue:
             continue
         match = _MARKER.search(issue.get("body") or "")
         if match:
-            open_issues.setdefault(match.group(1), issue["number"])
+            kept = open_issues.setdefault(match.group(1), issue["number"])
+            if kept != issue["number"]:
+                duplicates.append((issue["number"], kept))
+    # Drift runs have no concurrency group (drift.yml), so two report jobs can race and open one issue each; keep the first.
+    for number, kept in duplicates:
+        github.call("POST", f"issues/{number}/comments", {"body": f"Duplicate of #{kept}, which tracks this stack's drift; closing."})
+        github.call("PATCH", f"issues/{number}", {"state": "closed", "state_reason": "not_planned"})
     done: dict[str, str] = {}
     for stack, (outcome, text) in sorted(results.items()):
         number = open_issues.get(stack)
         if outcome == "drift":
             body = (
                 f"{MARKER.format(stack=stack)}\nThe tenant of stack `{stack}` differs from the code on main "
-                f"([drift run]({run_url})). Remediate by re-running the Deploy workflow, or adopt the change in a pull request "
+                f"([drift run]({run_url})). Remediate by running the Deploy workflow on main (Actions -> Deploy -> Run workflow; a "
+                "re-run of an old Deploy run refuses, it would deploy an old commit), or adopt the change in a pull request "
                 "(docs/gitops.md#drift-detection). This issue closes itself when a drift run finds the stack clean.\n\n"
                 f"{text}"
             )

@@ -15,8 +15,12 @@ it came from: whether this run holds an approval of the stack's preview environm
 here with the default branch's manifest), and that what gets deployed is the plan the deploy job saves from `main`. A result with no
 such approval is posted under an "unverified" banner, and a stack that is not in the default branch's manifest is not posted.
 
+A new Preview run (`workflow_run` requested) first withdraws every stack's comment (--requested), so an "approved by" for an
+earlier commit never stands while a new commit waits for its approval. An approval given only by people who wrote commits of
+the pull request is posted as "Self-approved" (prevent self-review binds the run's initiator, not the author).
+
 Usage: pr_comment.py --pr N --head-sha SHA --run-id ID --run-url URL --conclusion C --results DIR [--manifest FILE]
-       [--bot-login github-actions[bot]]
+       [--bot-login github-actions[bot]] [--requested]
 """
 
 from __future__ import annotations
@@ -57,11 +61,32 @@ def approvers(github: GitHub, run_id: int) -> dict[str, list[str]]:
     return found
 
 
-def provenance(stack: str, environments: dict[str, str], approved: dict[str, list[str]]) -> str:
+def change_authors(github: GitHub, pr: int, author: str) -> set[str]:
+    """The pull request's author and every commit author/committer on it (GET /pulls/{n}/commits)."""
+    found = {author}
+    for commit in github.paginate(f"pulls/{pr}/commits"):
+        for role in ("author", "committer"):
+            login = (commit.get(role) or {}).get("login")
+            if login and login != "web-flow":
+                found.add(login)
+    return found
+
+
+def provenance(
+    stack: str, environments: dict[str, str], approved: dict[str, list[str]], head_sha: str, authors: set[str] | None = None
+) -> str:
     environment = environments[stack]
     if approved.get(environment):
-        who = ", ".join(f"@{login}" for login in sorted(set(approved[environment])))
-        return f"Preview environment `{environment}` approved by {who} for this run. {DEPLOYED_FROM_MAIN}"
+        logins = set(approved[environment])
+        who = ", ".join(f"@{login}" for login in sorted(logins))
+        if authors is not None and logins <= authors:
+            # Prevent self-review binds whoever started the run (a colleague's push, "Update branch"), not the author.
+            return (
+                f"> [!CAUTION]\n> **Self-approved:** `{environment}` was approved for commit `{head_sha[:12]}` only by {who}, who "
+                f"wrote commits of this pull request. GitHub's prevent self-review stops the run's initiator, not the author: a "
+                f"maintainer should review who approved and what ran. {DEPLOYED_FROM_MAIN}"
+            )
+        return f"Preview environment `{environment}` approved by {who} for commit `{head_sha[:12]}` (this run). {DEPLOYED_FROM_MAIN}"
     return (
         f"> [!WARNING]\n> **Unverified:** this run holds no approval of `{environment}`, so this text did not come from the gated "
         f"preview job; treat it as the pull request's own claim. {DEPLOYED_FROM_MAIN}"
@@ -110,8 +135,9 @@ def update_comments(github: GitHub, pr: int, run_url: str, conclusion: str, repo
             continue
         body = (
             f"{MARKER.format(stack=stack)}\n### No preview of `{stack}` for the latest commit\n\n"
-            f"The [preview run]({run_url}) ended `{conclusion}` without a result for this stack (offline tests failed, the "
-            "preview environment's approval was not given, or the job was cancelled). An earlier result no longer applies.\n"
+            f"The [preview run]({run_url}) is `{conclusion}` without a result for this stack (it is waiting for the preview "
+            "environment's approval, the approval was not given, offline tests failed, or the job was cancelled). An earlier "
+            "result, and who approved it, no longer applies.\n"
         )
         github.call("PATCH", f"issues/comments/{comment_id}", {"body": body})
         done[stack] = "withdrawn"
@@ -128,12 +154,22 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--results", required=True, type=Path)
     parser.add_argument("--manifest", type=Path, default=Path(".github/pulumi-stacks.json"))
     parser.add_argument("--bot-login", default="github-actions[bot]")
+    parser.add_argument(
+        "--requested", action="store_true", help="a new Preview run started: withdraw every earlier result until it completes"
+    )
     args = parser.parse_args(argv)
     github = GitHub.from_env()
-    current = github.call("GET", f"pulls/{args.pr}")["head"]["sha"]
+    pull = github.call("GET", f"pulls/{args.pr}")
+    current = pull["head"]["sha"]
     if current != args.head_sha:
         # A newer push started a newer Preview run (this one was cancelled or overtaken); that run posts its own results.
         print(f"pull request #{args.pr} is now at {current[:12]}, this run tested {args.head_sha[:12]}: nothing posted")
+        return 0
+    if args.requested:
+        # A new commit awaits its own approval: an "approved by" for the previous commit must not stand beside it.
+        done = update_comments(github, args.pr, args.run_url, "in progress", {}, args.bot_login)
+        for stack, action in sorted(done.items()):
+            print(f"{stack}: comment {action}")
         return 0
     reports = read_results(args.results) if args.results.is_dir() else {}
     environments = preview_environments(args.manifest)
@@ -141,7 +177,8 @@ def main(argv: list[str]) -> int:
         print(f"::warning::skipping {stack}: not a stack of the default branch's {args.manifest}")
         del reports[stack]
     approved = approvers(github, args.run_id) if reports else {}
-    reports = {stack: f"{provenance(stack, environments, approved)}\n\n{text}" for stack, text in reports.items()}
+    authors = change_authors(github, args.pr, str((pull.get("user") or {}).get("login"))) if approved else None
+    reports = {stack: f"{provenance(stack, environments, approved, current, authors)}\n\n{text}" for stack, text in reports.items()}
     done = update_comments(github, args.pr, args.run_url, args.conclusion, reports, args.bot_login)
     for stack, action in sorted(done.items()):
         print(f"{stack}: comment {action}")

@@ -6,16 +6,21 @@ from a sign-in or throttling failure. The action still installs the CLI (install
 
 Usage:
   pulumi_run.py preview --stack S --out DIR [--refresh] [--expect-no-changes] [--save-plan FILE] [--policy-pack-config FILE]
-  pulumi_run.py up      --stack S --out DIR  --plan FILE [--refresh] [--policy-pack-config FILE]
+  pulumi_run.py up      --stack S --out DIR  --plan FILE --plan-sha256 HEX [--refresh] [--policy-pack-config FILE]
 
 Writes DIR/output.txt (the CLI's output), DIR/result.json ({stack, command, exitCode, outcome, commit, refresh}) and
 DIR/report.md (the markdown the job summary, the PR comment and the drift issue show), then exits with the CLI's exit code.
 Never passes --show-secrets: secret values appear as [secret] in the output and stay encrypted in a saved plan.
+
+Plan integrity: a preview with --save-plan writes the plan's SHA-256 to $GITHUB_OUTPUT (`plan-sha256`), which the plan
+job publishes as a job output; the deploy job passes it back as --plan-sha256 and `up` refuses a plan file with another
+digest. The artifact is found by name, which any job of the run can upload; the digest ties it to the job that made it.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import os
 import re
@@ -84,6 +89,43 @@ def report(args: argparse.Namespace, exit_code: int, outcome: str, output: str) 
     )
 
 
+class TokenMask:
+    """Keeps the job's federated tokens (AZURE_FEDERATED_TOKEN_FILE) out of the log and out of every report.
+
+    The token file is replaced every 2 minutes by a detached refresher that cannot register masks with the runner; each
+    token is in the file before any reader can have it, so re-reading the file before each line and printing
+    `::add-mask::` for a new value masks it before the line that could show it. The result files, the job summary, the PR
+    comment and the drift issue are not masked by the runner: they get the tokens replaced here.
+    """
+
+    def __init__(self, token_file: str | None) -> None:
+        self.token_file = Path(token_file) if token_file else None
+        self.tokens: list[str] = []
+
+    def update(self) -> None:
+        if self.token_file is None:
+            return
+        try:
+            token = self.token_file.read_text().strip()
+        except OSError:
+            return
+        if token and token not in self.tokens:
+            self.tokens.append(token)
+            sys.stdout.write(f"::add-mask::{token}\n")
+
+    def redact(self, text: str) -> str:
+        for token in self.tokens:
+            text = text.replace(token, "***")
+        return text
+
+
+def sha256_of(path: Path) -> str:
+    return hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+_SHA256 = re.compile(r"^[0-9a-f]{64}$")
+
+
 def main(argv: list[str]) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n", 1)[0])
     parser.add_argument("command", choices=["preview", "up"])
@@ -93,6 +135,7 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--expect-no-changes", action="store_true")
     parser.add_argument("--save-plan")
     parser.add_argument("--plan")
+    parser.add_argument("--plan-sha256", help="the digest the plan job recorded (its job output plan-sha256)")
     parser.add_argument("--policy-pack-config", help="JSON settings for the policy pack (docs/policy.md)")
     args = parser.parse_args(argv)
     if args.command == "up" and not args.plan:
@@ -100,17 +143,31 @@ def main(argv: list[str]) -> int:
     if args.command == "up" and not Path(args.plan).is_file():
         print(f"::error::no update plan at {args.plan}: the preview that the approver saw did not save one; not deploying")
         return 2
+    if args.command == "up":
+        if not _SHA256.match(args.plan_sha256 or ""):
+            print("::error::no plan digest from the plan job (--plan-sha256): cannot tell its plan from another file; not deploying")
+            return 2
+        if sha256_of(Path(args.plan)) != args.plan_sha256:
+            print(
+                f"::error::{args.plan} is not the plan the plan job saved (SHA-256 {sha256_of(Path(args.plan))[:16]}…, "
+                f"recorded {args.plan_sha256[:16]}…); not deploying"
+            )
+            return 2
     args.out.mkdir(parents=True, exist_ok=True)
     line = command_line(args)
     print("+ " + " ".join(line), flush=True)
+    mask = TokenMask(os.environ.get("AZURE_FEDERATED_TOKEN_FILE"))
+    mask.update()
     chunks: list[str] = []
     with subprocess.Popen(line, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as process:  # noqa: S603
         assert process.stdout is not None
         for chunk in process.stdout:
-            sys.stdout.write(chunk)
+            mask.update()
+            sys.stdout.write(mask.redact(chunk))
             chunks.append(chunk)
         exit_code = process.wait()
-    output = "".join(chunks)
+    mask.update()
+    output = mask.redact("".join(chunks))
     outcome = outcome_of(exit_code, output)
     if args.command == "preview" and args.save_plan and exit_code == 0 and not Path(args.save_plan).is_file():
         outcome, exit_code = "failed", 1
@@ -135,6 +192,8 @@ def main(argv: list[str]) -> int:
     if github_output:
         with open(github_output, "a", encoding="utf-8") as handle:
             handle.write(f"outcome={outcome}\nexit-code={exit_code}\n")
+            if args.command == "preview" and args.save_plan and exit_code == 0:
+                handle.write(f"plan-sha256={sha256_of(Path(args.save_plan))}\n")
     return exit_code
 
 

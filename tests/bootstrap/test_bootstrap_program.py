@@ -23,6 +23,9 @@ from bootstrap_permissions import (
 )
 from recording_mocks import RecordingMocks
 
+from tests.gitops import github_answers as answers
+from tests.gitops.fake_github import FakeGitHub, serve
+
 MAIN = Path(__file__).resolve().parents[2] / "bootstrap" / "__main__.py"
 REPOSITORY = "contoso-msp/exo-automation"
 SUBSCRIPTION = "00000000-1111-2222-3333-444444444444"
@@ -88,18 +91,35 @@ class Run:
         return [r for r in self.records if r.type == typ]
 
 
+CONFIG = {
+    "exo-bootstrap:githubRepository": REPOSITORY,
+    "exo-bootstrap:deployEnvironments": json.dumps(["exo-contoso"]),
+    "exo-bootstrap:location": "westeurope",
+    "exo-bootstrap:stateStorageAccount": "contosoexostate",
+    "exo-bootstrap:keyVault": "contoso-exo-pulumi",
+}
+IMMUTABLE = f"repo:{answers.OWNER}@{answers.OWNER_ID}/{answers.NAME}@{answers.REPOSITORY_ID}"
+
+
+def run_bootstrap(plan: str) -> Run:
+    """The bootstrap program under mocks, against GitHub's recorded answers for a repository on `plan`."""
+    github = FakeGitHub()
+    answers.configure(github, plan)
+    with serve(github) as url, pytest.MonkeyPatch.context() as env:
+        env.setenv("GITHUB_API_URL", url)
+        env.setenv("GH_TOKEN", "test-token")
+        return run_program()
+
+
 @pytest.fixture(scope="module")
 def run() -> Run:
+    return run_bootstrap("public")
+
+
+def run_program() -> Run:
     mocks = RecordingMocks(computed_outputs=computed, call_results=CALLS)
     pulumi.runtime.set_mocks(mocks, project="exo-bootstrap", stack="contoso", preview=False)
-    config = {
-        "exo-bootstrap:githubRepository": REPOSITORY,
-        "exo-bootstrap:deployEnvironments": json.dumps(["exo-contoso"]),
-        "exo-bootstrap:location": "westeurope",
-        "exo-bootstrap:stateStorageAccount": "contosoexostate",
-        "exo-bootstrap:keyVault": "contoso-exo-pulumi",
-    }
-    for key, value in config.items():
+    for key, value in CONFIG.items():
         pulumi.runtime.set_config(key, value)
     captured: dict[str, Any] = {}
 
@@ -110,7 +130,7 @@ def run() -> Run:
         return row.apply(lambda text: captured.setdefault("row", json.loads(text)))
 
     program()
-    return Run(mocks.records, captured["row"])
+    return Run(mocks.records, captured.get("row", {}))
 
 
 def credentials_by_app(run: Run) -> dict[str, set[str]]:
@@ -124,13 +144,35 @@ def credentials_by_app(run: Run) -> dict[str, set[str]]:
 
 
 def test_only_protected_environment_jobs_can_become_the_deployer(run: Run) -> None:
+    # Both subject forms while the repository has not opted in to immutable subjects (github_preflight.py).
     assert credentials_by_app(run) == {
-        "deployer": {f"repo:{REPOSITORY}:environment:exo-contoso"},
+        "deployer": {f"{prefix}:environment:exo-contoso" for prefix in (IMMUTABLE, f"repo:{REPOSITORY}")},
         "planner": {
-            f"repo:{REPOSITORY}:ref:refs/heads/main",
-            f"repo:{REPOSITORY}:environment:exo-contoso-preview",
+            *(f"{prefix}:ref:refs/heads/main" for prefix in (IMMUTABLE, f"repo:{REPOSITORY}")),
+            *(f"{prefix}:environment:exo-contoso-preview" for prefix in (IMMUTABLE, f"repo:{REPOSITORY}")),
         },
     }
+
+
+def test_the_immutable_credential_gets_its_own_name_and_the_name_form_keeps_its_old_one(run: Run) -> None:
+    names = {
+        r.inputs["subject"]: r.inputs["displayName"]
+        for r in run.of_type("azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential")
+    }
+    assert names[f"repo:{REPOSITORY}:environment:exo-contoso"] == "github-environment-exo-contoso"
+    assert names[f"{IMMUTABLE}:environment:exo-contoso"] == "github-environment-exo-contoso-ids"
+
+
+@pytest.mark.parametrize("plan", ["enterprise"])
+def test_an_enterprise_private_repository_bootstraps_as_a_public_one(plan: str, run: Run) -> None:
+    private = run_bootstrap(plan)
+    assert credentials_by_app(private) == credentials_by_app(run)
+
+
+def test_a_private_team_repository_is_refused_before_any_resource() -> None:
+    with pytest.raises(Exception, match="only for public repositories") as error:
+        run_bootstrap("team")
+    assert "refusing to create federated credentials" in str(error.value)
 
 
 def reachable_without_review(subject: str) -> bool:
@@ -148,7 +190,7 @@ def test_no_identity_is_reachable_by_unreviewed_pull_request_code(run: Run) -> N
     """Threat model: a pull request's code gets no Azure identity at all, so no key, state secret or write right."""
     for role, subjects in credentials_by_app(run).items():
         for subject in subjects:
-            assert subject.startswith(f"repo:{REPOSITORY}:"), subject
+            assert subject.startswith((f"repo:{REPOSITORY}:", f"{IMMUTABLE}:")), subject
             assert not reachable_without_review(subject), f"{role} trusts {subject}"
     assert reachable_without_review(f"repo:{REPOSITORY}:pull_request")
     assert reachable_without_review(f"repo:{REPOSITORY}:ref:refs/heads/feature")

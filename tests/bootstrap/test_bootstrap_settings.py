@@ -73,3 +73,21 @@ def test_bad_values_name_the_key(key: str, value: Any, expected: str) -> None:
         parse(**{key: value})
     assert expected in str(error.value)
     assert error.value.key == key
+
+
+def test_the_immutable_repository_form_is_accepted_and_its_ids_kept() -> None:
+    # GitHub's immutable OIDC subjects name `owner@OWNER_ID/name@REPO_ID`; `@` cannot appear in GitHub names.
+    settings = parse(githubRepository="contoso-msp@123456/exo-automation@456789")
+    assert (settings.github_repository, settings.github_owner_id, settings.github_repository_id) == (
+        "contoso-msp/exo-automation",
+        123456,
+        456789,
+    )
+    assert (parse().github_owner_id, parse().github_repository_id) == (None, None)
+
+
+@pytest.mark.parametrize("value", ["contoso-msp@123456/exo-automation", "contoso-msp/exo-automation@0", "contoso@x/exo@1"])
+def test_a_half_or_malformed_immutable_form_names_the_key(value: str) -> None:
+    with pytest.raises(BootstrapConfigError, match="exo-bootstrap:githubRepository") as error:
+        parse(githubRepository=value)
+    assert "owner@OWNER_ID/name@REPO_ID" in str(error.value)

@@ -24,6 +24,19 @@ class FakeGitHub:
         self.heads: dict[int, str] = {}
         self.run_approvals: dict[int, list[dict[str, Any]]] = {}
         self.labels: set[str] = set()
+        # GET /repos/{repo}, /orgs/{org}, .../actions/oidc/customization/sub, branches, commits (recorded answers: github_answers.py).
+        self.repository: dict[str, Any] | None = None
+        self.organizations: dict[str, dict[str, Any]] = {}
+        self.oidc_subject: dict[str, Any] = {"use_default": True, "use_immutable_subject": False}
+        self.branches: dict[str, str] = {}
+        self.commits: dict[str, dict[str, Any]] = {}
+        self.commit_pulls: dict[str, list[dict[str, Any]]] = {}
+        self.pull_authors: dict[int, str] = {}
+        self.pull_commits: dict[int, list[dict[str, Any]]] = {}
+        self.branch_rules: dict[str, list[dict[str, Any]]] = {}
+        self.branch_protection: dict[str, dict[str, Any]] = {}
+        self.workflow_runs: list[dict[str, Any]] = []
+        self.run_jobs: dict[int, list[dict[str, Any]]] = {}
         self.calls: list[tuple[str, str]] = []
         self.next_id = 1000
 
@@ -39,11 +52,41 @@ class FakeGitHub:
     def handle(self, method: str, path: str, query: dict[str, list[str]], body: Any) -> tuple[int, Any, list[Any] | None]:
         """(status, json, full list if the answer is a paginated list)."""
         self.calls.append((method, path))
+        if match := re.fullmatch(r"/orgs/([^/]+)", path):
+            organization = self.organizations.get(match.group(1))
+            return (200, organization, None) if organization else (404, {"message": "Not Found"}, None)
+        if path == f"/repos/{REPOSITORY}":
+            return (200, self.repository, None) if self.repository else (404, {"message": "Not Found"}, None)
         prefix = f"/repos/{REPOSITORY}/"
         assert path.startswith(prefix), path
         route = path[len(prefix) :]
+        if route == "actions/oidc/customization/sub":
+            return 200, self.oidc_subject, None
+        if match := re.fullmatch(r"rules/branches/([^/]+)", route):
+            return 200, self.branch_rules.get(match.group(1), []), None
+        if match := re.fullmatch(r"branches/([^/]+)/protection", route):
+            protection = self.branch_protection.get(match.group(1))
+            return (200, protection, None) if protection else (404, {"message": "Branch not protected"}, None)
+        if match := re.fullmatch(r"branches/([^/]+)", route):
+            sha = self.branches.get(match.group(1))
+            return (200, {"name": match.group(1), "commit": {"sha": sha}}, None) if sha else (404, {"message": "Branch not found"}, None)
+        if match := re.fullmatch(r"commits/([0-9a-f]{40})/pulls", route):
+            return 200, None, self.commit_pulls.get(match.group(1), [])
+        if match := re.fullmatch(r"commits/([0-9a-f]{40})", route):
+            commit = self.commits.get(match.group(1))
+            return (200, commit, None) if commit else (404, {"message": "No commit found"}, None)
+        if match := re.fullmatch(r"pulls/(\d+)/commits", route):
+            return 200, None, self.pull_commits.get(int(match.group(1)), [])
         if match := re.fullmatch(r"pulls/(\d+)", route):
-            return 200, {"head": {"sha": self.heads[int(match.group(1))]}}, None
+            number = int(match.group(1))
+            return 200, {"head": {"sha": self.heads[number]}, "user": {"login": self.pull_authors.get(number, "author")}}, None
+        if match := re.fullmatch(r"actions/workflows/([^/]+)/runs", route):
+            status = query.get("status", [""])[0]
+            runs = [r for r in self.workflow_runs if r["workflow"] == match.group(1) and (not status or r["status"] == status)]
+            return 200, {"total_count": len(runs), "workflow_runs": runs}, None
+        if match := re.fullmatch(r"actions/runs/(\d+)/jobs", route):
+            jobs = self.run_jobs.get(int(match.group(1)), [])
+            return 200, {"total_count": len(jobs), "jobs": jobs}, None
         if match := re.fullmatch(r"actions/runs/(\d+)/approvals", route):
             return 200, self.run_approvals.get(int(match.group(1)), []), None
         if match := re.fullmatch(r"issues/(\d+)/comments", route):

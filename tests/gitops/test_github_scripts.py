@@ -7,12 +7,15 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import deploy_gate
+import deploy_running
 import drift_issues
 import environment_gate
 import pr_comment
 import pytest
 from github_api import GitHub
 
+from tests.gitops import github_answers as answers
 from tests.gitops.fake_github import BOT, REPOSITORY, FakeGitHub, serve
 
 PR = 7
@@ -88,7 +91,7 @@ def test_a_stack_without_a_result_has_its_old_comment_withdrawn(fake: FakeGitHub
     pr_comment.main(comment_args(tmp_path, conclusion="failure"))
     fabrikam, contoso = bodies(fake)
     assert "No preview of `fabrikam` for the latest commit" in fabrikam and "older commit" not in fabrikam
-    assert "ended `failure`" in fabrikam
+    assert "is `failure`" in fabrikam
     assert contoso.startswith("<!-- exo-automation preview: contoso -->")
 
 
@@ -122,9 +125,31 @@ def test_a_result_from_an_approved_preview_names_its_approver(fake: FakeGitHub, 
     write_result(tmp_path, "contoso", "succeeded", "diff")
     pr_comment.main(comment_args(tmp_path))
     (body,) = bodies(fake)
-    assert "`contoso-preview` approved by @alice" in body and "Unverified" not in body
+    assert f"`contoso-preview` approved by @alice for commit `{HEAD[:12]}`" in body and "Unverified" not in body
     assert "plan the deploy job saves from `main`" in body
     assert ("GET", f"/repos/{REPOSITORY}/actions/runs/{RUN_ID}/approvals") in fake.calls
+
+
+def test_a_new_commit_withdraws_the_earlier_approved_by_comment_until_its_own_run_completes(fake: FakeGitHub, tmp_path: Path) -> None:
+    approve(fake, "contoso-preview", login="alice")
+    write_result(tmp_path, "contoso", "succeeded", "diff of the first commit")
+    pr_comment.main(comment_args(tmp_path))
+    fake.heads[PR] = "e" * 40  # a new push: its Preview run starts and waits for the environment's approval
+    assert pr_comment.main([*comment_args(tmp_path / "none", conclusion="requested", head="e" * 40), "--requested"]) == 0
+    (body,) = bodies(fake)
+    assert "approved by" not in body and "diff of the first commit" not in body
+    assert "waiting for the preview environment's approval" in body
+
+
+def test_an_approval_only_by_the_changes_authors_is_flagged(fake: FakeGitHub, tmp_path: Path) -> None:
+    # Mallory wrote the pull request; Bob pushed "Update branch", so prevent self-review stopped Bob, not Mallory.
+    fake.pull_authors[PR] = "mallory"
+    fake.pull_commits[PR] = [{"author": {"login": "mallory"}, "committer": {"login": "web-flow"}}, {"author": {"login": "bob"}}]
+    approve(fake, "contoso-preview", login="mallory")
+    write_result(tmp_path, "contoso", "succeeded", "diff")
+    pr_comment.main(comment_args(tmp_path))
+    (body,) = bodies(fake)
+    assert "**Self-approved:**" in body and "only by @mallory" in body
 
 
 def test_a_result_without_an_approval_is_posted_as_unverified(fake: FakeGitHub, tmp_path: Path) -> None:
@@ -184,71 +209,130 @@ def test_a_failure_is_not_drift_and_leaves_the_issue_alone(fake: FakeGitHub, tmp
     assert len(fake.issues) == 1
 
 
-REVIEWERS: dict[str, Any] = {"type": "required_reviewers", "prevent_self_review": True, "reviewers": [{"type": "Team", "reviewer": {}}]}
-MAIN_ONLY = {"protected_branches": False, "custom_branch_policies": True}
+def gate(fake: FakeGitHub, kind: str) -> list[str]:
+    return environment_gate.problems(GitHub.from_env(), "exo-contoso", kind)
 
 
-def gate(fake: FakeGitHub, *args: str) -> list[str]:
-    namespace = {"environment": "exo-contoso", "branch": None, "prevent_self_review": False}
-    if "--branch" in args:
-        namespace["branch"] = "main"
-    if "--prevent-self-review" in args:
-        namespace["prevent_self_review"] = True
-    return environment_gate.problems(GitHub.from_env(), **namespace)
+@pytest.mark.parametrize(("kind", "rule"), [("deploy", "main"), ("preview", "refs/pull/*/merge")])
+def test_gate_passes_an_environment_github_enforces(fake: FakeGitHub, kind: str, rule: str) -> None:
+    fake.environments["exo-contoso"] = answers.environment("exo-contoso")
+    fake.branch_policies["exo-contoso"] = answers.branch_policies(rule)
+    assert gate(fake, kind) == []
+    assert environment_gate.main(["--environment", "exo-contoso", "--kind", kind]) == 0
 
 
-def test_gate_passes_a_reviewed_main_only_environment(fake: FakeGitHub) -> None:
-    fake.environments["exo-contoso"] = {"protection_rules": [REVIEWERS], "deployment_branch_policy": MAIN_ONLY}
-    fake.branch_policies["exo-contoso"] = [{"id": 1, "name": "main", "type": "branch"}]
-    assert gate(fake, "--branch", "--prevent-self-review") == []
-    assert environment_gate.main(["--environment", "exo-contoso", "--branch", "main"]) == 0
+PROTECTED_BRANCHES_ONLY = {"protected_branches": True, "custom_branch_policies": False}
+
+
+def without_reviewers() -> dict[str, Any]:
+    environment = answers.environment("exo-contoso")
+    environment["protection_rules"][0]["reviewers"] = []
+    return environment
 
 
 @pytest.mark.parametrize(
-    ("environment", "policies", "args", "expected"),
+    ("kind", "environment", "policies", "expected"),
     [
-        (None, [], ("--branch",), "does not exist"),
-        # What GitHub creates for a name it does not know: no rules at all.
-        ({"protection_rules": [], "deployment_branch_policy": None}, [], ("--branch",), "has no required reviewers"),
+        ("deploy", None, [], "does not exist"),
+        # What GitHub creates for a name it does not know: no rules at all (and admins may bypass by default).
+        ("deploy", {"protection_rules": [], "deployment_branch_policy": None}, [], "has no required reviewers"),
+        ("deploy", without_reviewers(), ["main"], "no required reviewers"),
+        # Deploys need prevent self-review and no admin bypass too, not only previews.
+        ("deploy", answers.environment("exo-contoso", prevent_self_review=False), ["main"], "Prevent self-review"),
+        ("deploy", answers.environment("exo-contoso", can_admins_bypass=True), ["main"], "bypass"),
+        ("preview", answers.environment("exo-contoso", can_admins_bypass=True), ["refs/pull/*/merge"], "bypass"),
+        ("deploy", {**answers.environment("exo-contoso"), "deployment_branch_policy": None}, [], "does not restrict deployments"),
         (
-            {"protection_rules": [{**REVIEWERS, "reviewers": []}], "deployment_branch_policy": MAIN_ONLY},
-            [{"name": "main"}],
-            (),
-            "no required reviewers",
-        ),
-        ({"protection_rules": [REVIEWERS], "deployment_branch_policy": None}, [], ("--branch",), "does not restrict deployments"),
-        (
-            {"protection_rules": [REVIEWERS], "deployment_branch_policy": {"protected_branches": True, "custom_branch_policies": False}},
+            "deploy",
+            {**answers.environment("exo-contoso"), "deployment_branch_policy": PROTECTED_BRANCHES_ONLY},
             [],
-            ("--branch",),
             "does not restrict deployments",
         ),
-        (
-            {"protection_rules": [REVIEWERS], "deployment_branch_policy": MAIN_ONLY},
-            [{"name": "main", "type": "branch"}, {"name": "release/*", "type": "branch"}],
-            ("--branch",),
-            "expected only branch 'main'",
-        ),
-        (
-            {"protection_rules": [REVIEWERS], "deployment_branch_policy": MAIN_ONLY},
-            [{"name": "main", "type": "tag"}],
-            ("--branch",),
-            "expected only",
-        ),
-        ({"protection_rules": [{**REVIEWERS, "prevent_self_review": False}]}, [], ("--prevent-self-review",), "Prevent self-review"),
+        ("deploy", answers.environment("exo-contoso"), ["main", "release/*"], "expected exactly the branch rule 'main'"),
+        # A preview environment takes pull_request runs only (GITHUB_REF refs/pull/N/merge), not pushes to any branch.
+        ("preview", answers.environment("exo-contoso"), [], "expected exactly the branch rule 'refs/pull/*/merge'"),
+        ("preview", {**answers.environment("exo-contoso"), "deployment_branch_policy": None}, [], "does not restrict deployments"),
+        ("preview", answers.environment("exo-contoso"), ["main"], "expected exactly"),
     ],
 )
 def test_gate_refuses_an_environment_that_does_not_gate(
-    fake: FakeGitHub, environment: dict[str, Any] | None, policies: list[dict[str, Any]], args: tuple[str, ...], expected: str
+    fake: FakeGitHub, kind: str, environment: dict[str, Any] | None, policies: list[str], expected: str
 ) -> None:
     if environment is not None:
         fake.environments["exo-contoso"] = environment
-    fake.branch_policies["exo-contoso"] = policies
-    found = gate(fake, *args)
+    fake.branch_policies["exo-contoso"] = answers.branch_policies(*policies)
+    found = gate(fake, kind)
     assert found and any(expected in problem for problem in found), found
-    assert (
-        environment_gate.main(
-            ["--environment", "exo-contoso", *(["--branch", "main"] if "--branch" in args else []), *[a for a in args if a != "--branch"]]
-        )
-        == 1
-    )
+    assert environment_gate.main(["--environment", "exo-contoso", "--kind", kind]) == 1
+
+
+HEAD_OF_MAIN, OLDER = "c" * 40, "d" * 40
+
+
+def deploy_gate_args(sha: str, *approval: str) -> list[str]:
+    return ["--branch", "main", "--sha", sha, *approval]
+
+
+def test_deploy_refuses_a_rerun_of_an_older_commit(fake: FakeGitHub) -> None:
+    fake.branches["main"] = HEAD_OF_MAIN
+    assert deploy_gate.main(deploy_gate_args(HEAD_OF_MAIN)) == 0
+    assert deploy_gate.head_problems(GitHub.from_env(), "main", OLDER) == [
+        f"this run deploys {OLDER[:12]}, but main is now at {HEAD_OF_MAIN[:12]}: an older run re-run would roll the tenant back. "
+        "Run the Deploy workflow on main instead (Actions -> Deploy -> Run workflow), which plans the current head."
+    ]
+    assert deploy_gate.main(deploy_gate_args(OLDER)) == 1
+
+
+def approved_deploy(fake: FakeGitHub, approver: str) -> None:
+    fake.branches["main"] = HEAD_OF_MAIN
+    fake.commits[HEAD_OF_MAIN] = {"sha": HEAD_OF_MAIN, "author": {"login": "mallory"}, "committer": {"login": "web-flow"}}
+    fake.commit_pulls[HEAD_OF_MAIN] = [{"number": 9, "user": {"login": "mallory"}}]
+    fake.run_approvals[RUN_ID] = [
+        {"state": "approved", "environments": [{"name": "exo-contoso"}], "user": {"login": approver}},
+        {"state": "rejected", "environments": [{"name": "exo-contoso"}], "user": {"login": "bob"}},
+    ]
+
+
+def test_deploy_refuses_an_approval_given_only_by_the_changes_author(fake: FakeGitHub) -> None:
+    # Alice merged Mallory's pull request, so prevent self-review stops Alice, not Mallory.
+    approved_deploy(fake, approver="mallory")
+    approval = ("--run-id", str(RUN_ID), "--environment", "exo-contoso")
+    assert deploy_gate.main(deploy_gate_args(HEAD_OF_MAIN, *approval)) == 1
+    (problem,) = deploy_gate.approval_problems(GitHub.from_env(), RUN_ID, "exo-contoso", HEAD_OF_MAIN)
+    assert "approved only by mallory, who wrote this change" in problem
+    approved_deploy(fake, approver="carol")
+    assert deploy_gate.main(deploy_gate_args(HEAD_OF_MAIN, *approval)) == 0
+    fake.run_approvals[RUN_ID] = []
+    assert deploy_gate.main(deploy_gate_args(HEAD_OF_MAIN, *approval)) == 1
+
+
+def test_racing_drift_reports_leave_one_issue_per_stack(fake: FakeGitHub, tmp_path: Path) -> None:
+    for n in (1, 2):  # two report jobs of overlapping drift runs each opened one
+        body = f"<!-- exo-automation drift: contoso -->\nfrom run {n}"
+        fake.issues.append({"number": n, "state": "open", "title": "Drift: stack contoso", "body": body, "labels": "drift"})
+    run_drift(tmp_path, "day2", contoso="drift")
+    assert [(i["number"], i["state"]) for i in fake.issues] == [(1, "open"), (2, "closed")]
+    assert "contoso drift in day2" in fake.issues[0]["body"]
+    assert "running the Deploy workflow on main" in fake.issues[0]["body"] and "re-running" not in fake.issues[0]["body"]
+
+
+def running_deploy(fake: FakeGitHub, job_name: str, status: str = "in_progress") -> None:
+    fake.workflow_runs.append({"id": 77, "workflow": "deploy.yml", "status": "in_progress", "html_url": "https://example.test/runs/77"})
+    fake.run_jobs[77] = [{"name": "contoso / Plan", "status": "completed"}, {"name": job_name, "status": status}]
+
+
+def test_a_drift_check_beside_a_running_deploy_of_its_stack_says_so_and_files_nothing(
+    fake: FakeGitHub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("GITHUB_OUTPUT", str(tmp_path / "github_output"))
+    results = tmp_path / "results"
+    drift_result(results, "contoso", "drift")
+    running_deploy(fake, "fabrikam / Deploy")  # another stack's deploy does not matter
+    assert deploy_running.main(["--stack", "contoso", "--out", str(results / "drift-contoso")]) == 0
+    assert json.loads((results / "drift-contoso" / "result.json").read_text())["outcome"] == "drift"
+    running_deploy(fake, "contoso / Deploy")
+    assert deploy_running.main(["--stack", "contoso", "--out", str(results / "drift-contoso")]) == 0
+    assert (tmp_path / "github_output").read_text() == "running=false\nrunning=true\n"
+    assert json.loads((results / "drift-contoso" / "result.json").read_text())["outcome"] == "deploy in progress"
+    assert drift_issues.main(["--results", str(results), "--run-url", RUN_URL]) == 0
+    assert fake.issues == [], "no issue opened for a preview that overlapped an update"

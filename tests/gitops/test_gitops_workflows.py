@@ -23,11 +23,10 @@ NAMES = sorted(path.name for path in WORKFLOWS.glob("*.yml"))
 PINNED = re.compile(r"^[\w.-]+/[\w.-]+@[0-9a-f]{40}$")
 
 # Inputs each action declares in its action.yml at the pinned commit (read from the actions' repositories:
-# pulumi/actions 8e5e406 = v7.0.0, actions/upload-artifact bbbca2d = v7.0.0, actions/download-artifact 3e5f45b = v8.0.1,
+# actions/upload-artifact bbbca2d = v7.0.0, actions/download-artifact 3e5f45b = v8.0.1,
 # actions/checkout 3d3c42e = v7.0.1, actions/setup-python 5fda3b9 = v7.0.0, astral-sh/setup-uv 20cfd1b = v10.0.1; only the
 # inputs these workflows use are listed).
 ACTION_INPUTS = {
-    "pulumi/actions": {"pulumi-version-file"},
     "actions/upload-artifact": {"name", "path", "if-no-files-found", "retention-days"},
     "actions/download-artifact": {"name", "path", "pattern"},
     "actions/checkout": {"persist-credentials"},
@@ -45,19 +44,28 @@ PERMISSIONS = {
     ("preview-comment.yml", "comment"): {"actions": "read", "contents": "read", "pull-requests": "write"},
     ("deploy.yml", "test"): {"contents": "read"},
     ("deploy.yml", "stacks"): {"contents": "read"},
-    ("deploy.yml", "plan"): {"contents": "read", "id-token": "write"},
-    ("deploy.yml", "deploy"): {"actions": "read", "contents": "read", "id-token": "write"},
+    # Calls deploy-stack.yml per stack: the most its two jobs may get (a called job gets no more than its caller).
+    ("deploy.yml", "stack"): {"actions": "read", "contents": "read", "id-token": "write"},
+    ("deploy-stack.yml", "plan"): {"contents": "read", "id-token": "write"},
+    ("deploy-stack.yml", "deploy"): {"actions": "read", "contents": "read", "id-token": "write"},
     ("drift.yml", "stacks"): {"contents": "read"},
-    ("drift.yml", "drift"): {"contents": "read", "id-token": "write"},
+    ("drift.yml", "drift"): {"actions": "read", "contents": "read", "id-token": "write"},
     ("drift.yml", "report"): {"contents": "read", "issues": "write"},
 }
 # (workflow, job) -> the manifest field naming the Azure identity the job signs in as.
 IDENTITIES = {
     ("preview.yml", "preview"): "plannerClientId",
-    ("deploy.yml", "plan"): "plannerClientId",
-    ("deploy.yml", "deploy"): "deployerClientId",
+    ("deploy-stack.yml", "plan"): "plannerClientId",
+    ("deploy-stack.yml", "deploy"): "deployerClientId",
     ("drift.yml", "drift"): "plannerClientId",
 }
+# Jobs that call a reusable workflow (no steps of their own; their permissions pass through to the called jobs).
+CALLERS = {("deploy.yml", "stack"): "./.github/workflows/deploy-stack.yml"}
+
+
+def row_field(name: str, field: str) -> str:
+    """How a job names a manifest field: the matrix row itself, or the input deploy.yml passes it to deploy-stack.yml."""
+    return f"${{{{ inputs.{field} }}}}" if name == "deploy-stack.yml" else f"${{{{ matrix.{field} }}}}"
 
 
 def load(name: str) -> dict[str, Any]:
@@ -77,7 +85,7 @@ def jobs() -> Iterator[tuple[str, str, dict[str, Any]]]:
 
 def step_index(job: dict[str, Any], needle: str) -> int:
     """Index of the one step whose `run` or `uses` contains needle."""
-    found = [i for i, step in enumerate(job["steps"]) if needle in step.get("run", "") + step.get("uses", "")]
+    found = [i for i, step in enumerate(job.get("steps", [])) if needle in step.get("run", "") + step.get("uses", "")]
     assert len(found) == 1, f"{needle}: {found}"
     return found[0]
 
@@ -87,21 +95,25 @@ def run_of(job: dict[str, Any], needle: str) -> str:
 
 
 def test_the_workflow_set_is_the_reviewed_one() -> None:
-    assert NAMES == ["deploy.yml", "drift.yml", "preview-comment.yml", "preview.yml"]
+    assert NAMES == ["deploy-stack.yml", "deploy.yml", "drift.yml", "preview-comment.yml", "preview.yml"]
+    for (name, job_name), target in CALLERS.items():
+        assert load(name)["jobs"][job_name]["uses"] == target
+    assert set(triggers(load("deploy-stack.yml"))) == {"workflow_call"}, "only deploy.yml runs it, with main's rows"
     assert {(n, j) for n, j, _ in jobs()} == set(PERMISSIONS)
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_every_action_is_pinned_to_a_commit_with_its_version_noted_and_known_inputs(name: str) -> None:
     text = (WORKFLOWS / name).read_text()
-    uses_lines = [line.strip() for line in text.splitlines() if "uses:" in line]
-    assert uses_lines
+    # A local reusable workflow (`uses: ./...`) is this repository's own reviewed file, not an action to pin.
+    uses_lines = [line.strip() for line in text.splitlines() if "uses:" in line and "uses: ./" not in line]
+    assert uses_lines or name == "deploy.yml"
     for line in uses_lines:
         ref = line.split("uses:", 1)[1].split("#", 1)[0].strip()
         assert PINNED.match(ref), f"{name}: {ref} is not pinned to a commit SHA"
         assert re.search(r"# v\d+\.\d+\.\d+$", line), f"{name}: {line} lacks its version comment"
     for _, job_name, job in ((n, j, b) for n, j, b in jobs() if n == name):
-        for step in job["steps"]:
+        for step in job.get("steps", []):
             if "uses" in step:
                 action = step["uses"].split("@", 1)[0]
                 assert set(step.get("with", {})) <= ACTION_INPUTS[action], f"{name}:{job_name}: {action} {step.get('with')}"
@@ -116,6 +128,8 @@ def test_permissions_are_granted_per_job_and_only_where_needed(name: str, job_na
 
 @pytest.mark.parametrize(("name", "job_name", "job"), list(jobs()), ids=[f"{n}:{j}" for n, j, _ in jobs()])
 def test_every_job_has_a_timeout(name: str, job_name: str, job: dict[str, Any]) -> None:
+    if (name, job_name) in CALLERS:
+        return  # a job that calls a reusable workflow takes no timeout-minutes; each called job has its own
     assert isinstance(job.get("timeout-minutes"), int) and 0 < job["timeout-minutes"] <= 120
 
 
@@ -131,23 +145,28 @@ def test_pull_request_previews_sign_in_only_after_an_approval() -> None:
     job = load("preview.yml")["jobs"]["preview"]
     assert job["environment"] == "${{ matrix.previewEnvironment }}"
     gate = step_index(job, "environment_gate.py")
-    assert "--prevent-self-review" in job["steps"][gate]["run"]
+    assert "--kind preview" in job["steps"][gate]["run"]
     assert gate < step_index(job, "azure-federated-token.sh") < step_index(job, "pulumi_run.py")
     assert "pull-requests" not in job["permissions"]
 
 
 def test_the_comment_poster_runs_main_code_and_never_the_pull_requests() -> None:
     workflow = load("preview-comment.yml")
-    assert triggers(workflow) == {"workflow_run": {"workflows": ["Preview"], "types": ["completed"]}}
+    assert triggers(workflow) == {"workflow_run": {"workflows": ["Preview"], "types": ["requested", "completed"]}}
     assert load("preview.yml")["name"] == "Preview"
     job = workflow["jobs"]["comment"]
     checkout = job["steps"][step_index(job, "actions/checkout@")]
     assert "ref" not in checkout.get("with", {}), "workflow_run checks out the default branch unless told otherwise"
     assert "env" not in job and "id-token" not in job["permissions"]
     text = (WORKFLOWS / "preview-comment.yml").read_text()
-    assert "head_branch" not in text and "pulumi" not in run_of(job, "pr_comment.py")
-    # The pull request number comes from the event, and the poster checks the head is still the tested commit.
-    assert "workflow_run.pull_requests[0].number" in text and "--head-sha" in run_of(job, "pr_comment.py")
+    posting = [step for step in job["steps"] if "pr_comment.py" in step.get("run", "")]
+    assert [step["if"] for step in posting] == ["github.event.action == 'requested'", "github.event.action == 'completed'"]
+    # A new commit's run withdraws the earlier results (and who approved them) before it waits for its own approval.
+    assert "--requested" in posting[0]["run"] and "--requested" not in posting[1]["run"]
+    for step in posting:
+        assert "head_branch" not in text and "pulumi" not in step["run"]
+        # The pull request number comes from the event, and the poster checks the head is still the tested commit.
+        assert "workflow_run.pull_requests[0].number" in text and "--head-sha" in step["run"]
 
 
 def test_preview_results_reach_the_comment_poster() -> None:
@@ -160,54 +179,76 @@ def test_preview_results_reach_the_comment_poster() -> None:
 
 def test_the_pr_preview_refreshes_as_the_deploy_does() -> None:
     preview = run_of(load("preview.yml")["jobs"]["preview"], "pulumi_run.py")
-    plan = run_of(load("deploy.yml")["jobs"]["plan"], "pulumi_run.py")
-    deploy = run_of(load("deploy.yml")["jobs"]["deploy"], "pulumi_run.py")
+    plan = run_of(load("deploy-stack.yml")["jobs"]["plan"], "pulumi_run.py")
+    deploy = run_of(load("deploy-stack.yml")["jobs"]["deploy"], "pulumi_run.py")
     assert all("--refresh" in command for command in (preview, plan, deploy))
 
 
 def test_deploy_applies_the_plan_the_approver_saw() -> None:
-    workflow = load("deploy.yml")
-    assert triggers(workflow)["push"]["branches"] == ["main"]
+    workflow = load("deploy-stack.yml")
+    assert triggers(load("deploy.yml"))["push"]["branches"] == ["main"]
     plan, deploy = workflow["jobs"]["plan"], workflow["jobs"]["deploy"]
     assert "environment" not in plan, "the plan (and its summary) exists before anyone is asked to approve"
     assert "preview" in run_of(plan, "pulumi_run.py") and '--save-plan "plans/${STACK}/plan.json"' in run_of(plan, "pulumi_run.py")
     upload = plan["steps"][step_index(plan, "actions/upload-artifact@")]["with"]
     assert upload == {
-        "name": "plan-${{ matrix.stack }}",
-        "path": "plans/${{ matrix.stack }}/plan.json",
+        "name": "plan-${{ inputs.stack }}",
+        "path": "plans/${{ inputs.stack }}/plan.json",
         "if-no-files-found": "error",
         "retention-days": 1,
     }
-    assert deploy["needs"] == ["test", "stacks", "plan"]
-    assert "needs.test.result == 'success'" in deploy["if"] and "!cancelled()" in deploy["if"]
-    assert deploy["environment"] == "${{ matrix.environment }}"
+    assert deploy["environment"] == "${{ inputs.environment }}"
     download = deploy["steps"][step_index(deploy, "actions/download-artifact@")]["with"]
-    assert download == {"name": "plan-${{ matrix.stack }}", "path": "plans/${{ matrix.stack }}"}
+    assert download == {"name": "plan-${{ inputs.stack }}", "path": "plans/${{ inputs.stack }}"}
     up = run_of(deploy, "pulumi_run.py")
     assert up.startswith("python3 .github/scripts/pulumi_run.py up ") and '--plan "plans/${STACK}/plan.json"' in up
-    # The gate runs before anything signs in, and the update after the plan is in place.
+    # The gates run before anything signs in, and the update after the plan is in place.
     gate = step_index(deploy, "environment_gate.py")
-    assert "--branch main" in deploy["steps"][gate]["run"]
+    assert "--kind deploy" in deploy["steps"][gate]["run"]
     assert gate < step_index(deploy, "azure-federated-token.sh") < step_index(deploy, "pulumi_run.py")
     assert step_index(deploy, "actions/download-artifact@") < step_index(deploy, "pulumi_run.py")
+    caller = load("deploy.yml")["jobs"]["stack"]
+    assert caller["needs"] == ["test", "stacks"] and "always()" not in caller["if"], "tests failed: nothing is offered"
 
 
-def test_deploy_and_drift_share_one_queue_per_stack() -> None:
-    expected = {"group": "pulumi-stack-${{ matrix.stack }}", "cancel-in-progress": False}
-    assert load("deploy.yml")["jobs"]["deploy"]["concurrency"] == expected
-    assert load("drift.yml")["jobs"]["drift"]["concurrency"] == expected
+def test_the_plan_digest_is_a_job_output_checked_before_up() -> None:
+    plan, deploy = (load("deploy-stack.yml")["jobs"][job] for job in ("plan", "deploy"))
+    step = plan["steps"][step_index(plan, "pulumi_run.py")]
+    assert step["id"] == "plan" and "--save-plan" in step["run"]
+    assert plan["outputs"] == {"plan-sha256": "${{ steps.plan.outputs.plan-sha256 }}"}
+    assert deploy["env"]["PLAN_SHA256"] == "${{ needs.plan.outputs.plan-sha256 }}"
+    assert '--plan-sha256 "$PLAN_SHA256"' in run_of(deploy, "pulumi_run.py")
 
 
-def test_drift_tells_drift_from_failures_and_files_issues_without_azure() -> None:
-    workflow = load("drift.yml")
-    assert {"schedule", "workflow_dispatch"} <= set(triggers(workflow))
-    drift = workflow["jobs"]["drift"]
-    command = run_of(drift, "pulumi_run.py")
-    assert "preview" in command and "--refresh" in command and "--expect-no-changes" in command
-    assert drift["steps"][step_index(drift, "actions/upload-artifact@")]["if"] == "always()"
-    report = workflow["jobs"]["report"]
-    assert report["needs"] == ["drift"] and "!cancelled()" in report["if"]
-    assert "env" not in report and "drift_issues.py" in run_of(report, "drift_issues.py")
+def test_a_stack_whose_plan_failed_is_not_offered_for_deploy() -> None:
+    # One reusable-workflow call per stack: the Deploy job needs only its own stack's Plan, with the default success(), so a
+    # failed or skipped Plan leaves no job waiting for approval (before: every stack's deploy waited behind `!cancelled()`).
+    deploy = load("deploy-stack.yml")["jobs"]["deploy"]
+    assert deploy["needs"] == ["plan"] and "if" not in deploy
+
+
+def test_only_mains_current_head_is_planned_and_deployed() -> None:
+    plan, deploy = (load("deploy-stack.yml")["jobs"][job] for job in ("plan", "deploy"))
+    for job in (plan, deploy):
+        assert '--branch main --sha "$GITHUB_SHA"' in run_of(job, "deploy_gate.py")
+        assert step_index(job, "deploy_gate.py") < step_index(job, "azure-federated-token.sh")
+    assert '--run-id "$GITHUB_RUN_ID" --environment "$DEPLOY_ENVIRONMENT"' in run_of(deploy, "deploy_gate.py")
+    assert step_index(deploy, "deploy_gate.py") < step_index(deploy, "actions/download-artifact@")
+
+
+def test_drift_is_neither_starved_by_a_waiting_deploy_nor_silently_replaced() -> None:
+    deploy = load("deploy-stack.yml")["jobs"]["deploy"]
+    assert deploy["concurrency"] == {"group": "pulumi-deploy-${{ inputs.stack }}", "cancel-in-progress": False}
+    drift_workflow = load("drift.yml")
+    assert "concurrency" not in drift_workflow
+    for job_name, job in drift_workflow["jobs"].items():
+        assert "concurrency" not in job, f"drift.yml:{job_name} would queue behind or replace another run"
+    drift = drift_workflow["jobs"]["drift"]
+    checks = [i for i, step in enumerate(drift["steps"]) if "deploy_running.py" in step.get("run", "")]
+    preview = step_index(drift, "pulumi_run.py")
+    assert len(checks) == 2 and checks[0] < step_index(drift, "azure-federated-token.sh") and checks[1] > preview
+    assert drift["steps"][checks[1]]["if"] == "always() && steps.busy.outputs.running != 'true'"
+    assert drift["steps"][preview]["if"] == "steps.busy.outputs.running != 'true'"
 
 
 @pytest.mark.parametrize(("name", "job_name"), sorted(IDENTITIES))
@@ -216,17 +257,17 @@ def test_cloud_jobs_authenticate_by_oidc_with_the_right_identity(name: str, job_
     env = job["env"]
     identity = IDENTITIES[(name, job_name)]
     assert env["ARM_USE_OIDC"] == "true"
-    assert env["ARM_CLIENT_ID"] == env["AZURE_CLIENT_ID"] == f"${{{{ matrix.{identity} }}}}"
+    assert env["ARM_CLIENT_ID"] == env["AZURE_CLIENT_ID"] == row_field(name, identity)
     assert env["ARM_TENANT_ID"] == env["AZURE_TENANT_ID"]
-    assert env["PULUMI_BACKEND_URL"] == "azblob://${{ matrix.stateContainer }}"
-    assert env["AZURE_STORAGE_ACCOUNT"] == "${{ matrix.stateStorageAccount }}"
+    assert env["PULUMI_BACKEND_URL"] == "azblob://" + row_field(name, "stateContainer")
+    assert env["AZURE_STORAGE_ACCOUNT"] == row_field(name, "stateStorageAccount")
     assert job["permissions"]["id-token"] == "write"
     assert step_index(job, "azure-federated-token.sh") < step_index(job, "pulumi_run.py")
 
 
 def test_only_cloud_jobs_get_an_oidc_token() -> None:
     for name, job_name, job in jobs():
-        assert ("id-token" in job["permissions"]) == ((name, job_name) in IDENTITIES), f"{name}:{job_name}"
+        assert ("id-token" in job["permissions"]) == ((name, job_name) in {**IDENTITIES, **CALLERS}), f"{name}:{job_name}"
 
 
 @pytest.mark.parametrize("name", NAMES)
@@ -236,15 +277,16 @@ def test_no_secret_is_referenced_or_shown(name: str) -> None:
     assert "--show-secrets" not in text
 
 
-def test_the_cli_runs_without_show_secrets_and_the_action_only_installs_it() -> None:
+def test_the_cli_runs_without_show_secrets_and_is_installed_from_pinned_digests() -> None:
     runner = (SCRIPTS / "pulumi_run.py").read_text()
     assert '"--show-secrets"' not in runner and '"--suppress-outputs"' in runner
     for name, job_name, job in jobs():
-        for step in job["steps"]:
-            if step.get("uses", "").startswith("pulumi/actions@"):
-                # With no `command` the action installs the CLI and exits (pulumi/actions v7.0.0 src/main.ts installOnly):
-                # no `pulumi stack output --show-secrets`, no comment with the job's token.
-                assert step["with"] == {"pulumi-version-file": ".pulumi.version"}, f"{name}:{job_name}"
+        assert not any(step.get("uses", "").startswith("pulumi/actions@") for step in job.get("steps", [])), f"{name}:{job_name}"
+    for name, job_name in IDENTITIES:
+        job = load(name)["jobs"][job_name]
+        install = job["steps"][step_index(job, "install-pulumi.sh")]
+        assert install["run"] == "bash .github/scripts/install-pulumi.sh", f"{name}:{job_name}"
+        assert step_index(job, "install-pulumi.sh") < step_index(job, "pulumi_run.py")
 
 
 def test_cloud_jobs_install_exactly_the_locks_without_a_cache() -> None:
@@ -259,7 +301,7 @@ def test_cloud_jobs_install_exactly_the_locks_without_a_cache() -> None:
         assert not any("setup-uv" in step.get("uses", "") for step in job["steps"])
         assert not any("cache" in step.get("with", {}) for step in job["steps"])
     for name, job_name, job in jobs():
-        for step in job["steps"]:
+        for step in job.get("steps", []):
             if "setup-uv" in step.get("uses", ""):
                 assert step["with"] == {"version": "0.13.9", "enable-cache": False}, f"{name}:{job_name}"
 
@@ -268,7 +310,7 @@ def test_offline_tests_run_the_ci_script_before_any_tenant_job() -> None:
     for name in ("preview.yml", "deploy.yml"):
         workflow = load(name)
         assert run_of(workflow["jobs"]["test"], ".ci/run") == "bash .ci/run"
-        first_cloud_job = "preview" if name == "preview.yml" else "plan"
+        first_cloud_job = "preview" if name == "preview.yml" else "stack"
         assert "test" in workflow["jobs"][first_cloud_job]["needs"]
 
 
@@ -284,6 +326,11 @@ def test_workflows_read_exactly_the_fields_a_manifest_row_requires() -> None:
     used: set[str] = set()
     for name in NAMES:
         used |= set(re.findall(r"matrix\.(\w+)", (WORKFLOWS / name).read_text()))
+    # deploy-stack.yml reads a row through the inputs deploy.yml fills from it, one input per field it needs.
+    caller = load("deploy.yml")["jobs"]["stack"]["with"]
+    inputs = set(triggers(load("deploy-stack.yml"))["workflow_call"]["inputs"])
+    assert inputs == set(caller) <= used
+    assert all(caller[field] == f"${{{{ matrix.{field} }}}}" for field in inputs)
     assert used == set(row_schema()["required"]) == set(row_schema()["properties"])
 
 

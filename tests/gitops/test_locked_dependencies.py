@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import fnmatch
 import re
 from pathlib import Path
 
@@ -89,41 +88,24 @@ def test_setup_scripts_install_exactly_their_lock(script: str, lock: str, venv: 
     ]
 
 
-def test_dependabot_updates_actions_and_both_python_environments() -> None:
+# CODEOWNERS coverage: tests/gitops/test_codeowners.py (computed from what credentialed jobs run).
+
+
+def test_the_uv_pin_is_one_version_everywhere() -> None:
+    # Dependabot updates neither (.github/dependabot.yml): one version in the workflows and in scripts/setup, bumped together.
+    setup = re.search(r'"uv==([0-9.]+)"', (REPO / "scripts" / "setup").read_text())
+    assert setup
+    versions = {setup.group(1)}
+    for workflow in (REPO / ".github" / "workflows").glob("*.yml"):
+        for job in yaml.safe_load(workflow.read_text())["jobs"].values():
+            versions |= {str(s["with"]["version"]) for s in job.get("steps", []) if "setup-uv" in s.get("uses", "")}
+    assert len(versions) == 1, versions
+
+
+def test_dependabot_covers_every_ecosystem_it_can() -> None:
     config = yaml.safe_load((REPO / ".github" / "dependabot.yml").read_text())
+    covered = {(u["package-ecosystem"], d) for u in config["updates"] for d in u.get("directories", [u.get("directory")])}
     assert config["version"] == 2
-    ecosystems = {update["package-ecosystem"]: update for update in config["updates"]}
-    assert set(ecosystems) == {"github-actions", "pip"}
-    assert ecosystems["github-actions"]["directory"] == "/"
-    assert set(ecosystems["pip"]["directories"]) == {"/", "/policy"}
-    assert ecosystems["pip"]["versioning-strategy"] == "increase"
-
-
-def codeowners() -> list[tuple[str, list[str]]]:
-    rules = []
-    for line in (REPO / ".github" / "CODEOWNERS").read_text().splitlines():
-        if line.strip() and not line.startswith("#"):
-            pattern, *owners = line.split()
-            rules.append((pattern, owners))
-    return rules
-
-
-@pytest.mark.parametrize(
-    "path",
-    [
-        ".github/workflows/deploy.yml",
-        ".github/scripts/azure-federated-token.sh",
-        "policy/exo_policies.py",
-        "bootstrap/__main__.py",
-        ".ci/run",
-    ],
-)
-def test_codeowners_cover_what_runs_with_credentials(path: str) -> None:
-    """The last matching rule wins in CODEOWNERS; every one here has an owner."""
-    matching = [
-        owners
-        for pattern, owners in codeowners()
-        if fnmatch.fnmatch("/" + path, pattern.rstrip("/") + ("/*" if pattern.endswith("/") else ""))
-    ]
-    assert matching and matching[-1], f"{path} has no code owner"
-    assert all(owner.startswith("@") for owner in matching[-1])
+    assert covered == {("github-actions", "/"), ("pip", "/"), ("pip", "/policy"), ("npm", "/")}
+    assert next(u for u in config["updates"] if u["package-ecosystem"] == "pip")["versioning-strategy"] == "increase"
+    assert (REPO / "package-lock.json").is_file() and (REPO / "policy" / "requirements.txt").is_file()

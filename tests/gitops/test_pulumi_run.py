@@ -7,6 +7,7 @@ scripted code; the exit codes are the CLI's documented ones (https://www.pulumi.
 from __future__ import annotations
 
 import ast
+import hashlib
 import json
 import subprocess
 import sys
@@ -20,6 +21,12 @@ RUNNER = REPO / ".github" / "scripts" / "pulumi_run.py"
 FAKE_PULUMI = """#!/usr/bin/env bash
 printf '%s\\n' "$@" > "$FAKE_ARGS"
 printf '%s' "$FAKE_OUTPUT"
+if [ -n "${FAKE_TOKEN_ROTATION:-}" ]; then
+  # What a debug log of the Azure SDK could print: the assertion it read, before and after the refresher replaced it.
+  echo "assertion $(cat "$AZURE_FEDERATED_TOKEN_FILE")"
+  printf '%s' "$FAKE_TOKEN_ROTATION" > "$AZURE_FEDERATED_TOKEN_FILE"
+  echo "assertion $(cat "$AZURE_FEDERATED_TOKEN_FILE")"
+fi
 if [ "${FAKE_WRITE_PLAN:-}" = 1 ]; then
   previous=""
   for arg in "$@"; do
@@ -32,7 +39,12 @@ exit "$FAKE_EXIT"
 
 
 def run(
-    tmp_path: Path, *args: str, exit_code: int = 0, output: str = "Resources:\n    5 unchanged\n", write_plan: bool = False
+    tmp_path: Path,
+    *args: str,
+    exit_code: int = 0,
+    output: str = "Resources:\n    5 unchanged\n",
+    write_plan: bool = False,
+    extra_env: dict[str, str] | None = None,
 ) -> dict[str, Any]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -49,6 +61,7 @@ def run(
         "GITHUB_SHA": "0123456789abcdef0123456789abcdef01234567",
         "GITHUB_STEP_SUMMARY": str(summary),
         "GITHUB_OUTPUT": str(github_output),
+        **(extra_env or {}),
     }
     out = tmp_path / "out"
     completed = subprocess.run(
@@ -130,10 +143,40 @@ def test_a_saved_plan_is_required_when_asked_for(tmp_path: Path) -> None:
 def test_up_applies_exactly_the_saved_plan(tmp_path: Path) -> None:
     plan = tmp_path / "plan.json"
     plan.write_text("{}")
-    got = run(tmp_path, "up", "--refresh", "--plan", str(plan))
+    got = run(tmp_path, "up", "--refresh", "--plan", str(plan), "--plan-sha256", hashlib.sha256(b"{}").hexdigest())
     assert got["code"] == 0
     assert got["argv"][0] == "up" and "--refresh" in got["argv"]
     assert got["argv"][-3:] == ["--plan", str(plan), "--yes"]
+
+
+def test_the_plan_digest_is_a_job_output_and_up_refuses_any_other_plan(tmp_path: Path) -> None:
+    plan = tmp_path / "plans" / "plan.json"
+    saved = run(tmp_path, "preview", "--refresh", "--save-plan", str(plan), write_plan=True)
+    digest = hashlib.sha256(plan.read_bytes()).hexdigest()
+    assert f"plan-sha256={digest}\n" in saved["github_output"]
+    # Another job of the run uploaded a plan under the same artifact name: its digest differs, nothing runs.
+    plan.write_text('{"resourcePlans":{"urn:pulumi:contoso::exo::azuread:index/application:Application::evil":{}}}\n')
+    (tmp_path / "swapped").mkdir()
+    swapped = run(tmp_path / "swapped", "up", "--refresh", "--plan", str(plan), "--plan-sha256", digest)
+    assert swapped["code"] == 2 and swapped["argv"] is None and "is not the plan the plan job saved" in swapped["stdout"]
+    (tmp_path / "missing").mkdir()
+    missing = run(tmp_path / "missing", "up", "--refresh", "--plan", str(plan))
+    assert missing["code"] == 2 and missing["argv"] is None and "no plan digest" in missing["stdout"]
+
+
+def test_federated_tokens_are_masked_before_any_line_shows_them_and_kept_out_of_reports(tmp_path: Path) -> None:
+    token_file = tmp_path / "azure-federated-token"
+    first, refreshed = "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJvbmUifQ.c2lnbmF0dXJlLW9uZQ", "eyJhbGciOiJSUzI1NiJ9.eyJzdWIiOiJ0d28ifQ.c2lnLXR3bw"
+    token_file.write_text(first)
+    env = {"AZURE_FEDERATED_TOKEN_FILE": str(token_file), "FAKE_TOKEN_ROTATION": refreshed}
+    got = run(tmp_path, "preview", "--refresh", extra_env=env)
+    lines = got["stdout"].splitlines()
+    for token in (first, refreshed):
+        shown = [n for n, line in enumerate(lines) if token in line]
+        assert lines[shown[0]] == f"::add-mask::{token}" and len(shown) == 1, "masked first, then never printed"
+    assert "assertion ***" in got["stdout"]
+    for text in (got["report"], got["summary"], (tmp_path / "out" / "output.txt").read_text()):
+        assert first not in text and refreshed not in text and "assertion ***" in text
 
 
 def test_policy_settings_are_passed_on(tmp_path: Path) -> None:
@@ -158,7 +201,21 @@ def test_the_report_keeps_the_tail_and_cannot_be_broken_out_of(tmp_path: Path) -
     assert len(fence) == 4, "the fence is longer than any backtick run in the output"
 
 
-STDLIB = {"__future__", "argparse", "collections", "json", "os", "re", "subprocess", "sys", "pathlib", "typing", "urllib"}
+STDLIB = {
+    "__future__",
+    "argparse",
+    "collections",
+    "dataclasses",
+    "hashlib",
+    "json",
+    "os",
+    "re",
+    "subprocess",
+    "sys",
+    "pathlib",
+    "typing",
+    "urllib",
+}
 
 
 @pytest.mark.parametrize("script", sorted((REPO / ".github" / "scripts").glob("*.py")), ids=lambda path: path.name)
