@@ -770,3 +770,81 @@ RECIPIENT_FILTER_PROPERTIES: frozenset[str] = frozenset(
 # -ge/-le from about_Comparison_Operators which that section points to).
 OPATH_COMPARISON_OPERATORS: tuple[str, ...] = ("-eq", "-ne", "-like", "-notlike", "-gt", "-lt", "-ge", "-le")
 OPATH_LOGICAL_OPERATORS: tuple[str, ...] = ("-and", "-or", "-not")
+
+
+# -- Azure Landing Zones policies (issue 23) --------------------------------------------------------------------------------------
+
+# The ALZ library's default assignments (archetypes root, landing_zones, corp, online) and the definitions they assign, as data:
+# exo/alz_policy_rules.json, made by scripts/extract_alz_rules.py from Azure/Azure-Landing-Zones-Library and Azure/azure-policy
+# (each rule names the repository, path and commit of its definition, its assignment and its policy set). Only rules that can
+# act on a resource type this program registers are kept; exo/landing_zone.py evaluates them.
+ALZ_POLICY_RULES_FILE = "alz_policy_rules.json"
+# The archetypes a subscription under the Corp and the Online management group inherits (platform/alz/architecture_definitions/
+# alz.alz_architecture_definition.json: alz (root) > landingzones > corp | online).
+ALZ_ARCHETYPES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"corp": ("root", "landing_zones", "corp"), "online": ("root", "landing_zones", "online")}
+)
+
+
+@dataclass(frozen=True)
+class AlzRule:
+    """One policy definition as one ALZ assignment assigns it, with the effect and parameters that assignment gives it."""
+
+    archetype: str
+    assignment: str
+    enforcement_mode: str
+    """Default (enforced) or DoNotEnforce (the `*0` guardrail assignments ALZ ships unenforced)."""
+    reference_id: str | None
+    """The member's policyDefinitionReferenceId in its policy set (what an exemption's policyDefinitionReferenceIds names)."""
+    definition_id: str
+    built_in: bool
+    display_name: str
+    mode: str
+    effect: str
+    condition: Mapping[str, object]
+    details: Mapping[str, object] | None
+    source: str
+    """repository path @commit of the definition."""
+    assignment_source: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.assignment}/{self.reference_id}" if self.reference_id else self.assignment
+
+    @property
+    def definition_resource_id(self) -> str:
+        """The definition's id as an exemption or the portal names it (ALZ's own definitions live at the ALZ root group)."""
+        kind = "policyDefinitions"
+        if self.built_in:
+            return f"/providers/Microsoft.Authorization/{kind}/{self.definition_id}"
+        return f"/providers/Microsoft.Management/managementGroups/<alz root>/providers/Microsoft.Authorization/{kind}/{self.definition_id}"
+
+
+def _source(entry: Mapping[str, str]) -> str:
+    return f"{entry['repo']} {entry['path']} @{entry['commit']}"
+
+
+def load_alz_rules() -> tuple[AlzRule, ...]:
+    """The rules of exo/alz_policy_rules.json (read on demand: the program itself never needs them)."""
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).resolve().parent / ALZ_POLICY_RULES_FILE).read_text(encoding="utf-8"))
+    return tuple(
+        AlzRule(
+            archetype=r["archetype"],
+            assignment=r["assignment"],
+            enforcement_mode=r["enforcementMode"],
+            reference_id=r["referenceId"],
+            definition_id=r["definitionId"],
+            built_in=r["builtIn"],
+            display_name=r["displayName"],
+            mode=r["mode"],
+            effect=r["effect"],
+            condition=r["if"],
+            details=r["details"],
+            source=_source(r["source"]),
+            assignment_source=_source(r["assignmentSource"]),
+        )
+        for r in data["rules"]
+    )
