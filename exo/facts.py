@@ -241,6 +241,9 @@ SOURCE_KEY_VAULT_VAULT = (
 _STORAGE = _SPECS + "storage/resource-manager/Microsoft.Storage/stable/2024-01-01/"
 SOURCE_STORAGE = _STORAGE + "storage.json @5a2abff0f2e61dac85740375816a18d468786b7b"
 SOURCE_STORAGE_BLOB = _STORAGE + "blob.json @bb756a3644f7488f33d30643244dc51a9ba72577"
+SOURCE_STORAGE_SDK_ENUMS = (
+    "pulumi/pulumi-azure-native v3.29.0 sdk/python/pulumi_azure_native/storage/_enums.py (from storage.json 2024-01-01)"
+)
 SOURCE_ROLE_ASSIGNMENTS = (
     _SPECS + "authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json "
     "@007a51db374076edb902fd44eb8299eea6336335"
@@ -383,6 +386,27 @@ AZURE_INPUT_RULES: Mapping[tuple[str, str], tuple[InputRule, ...]] = MappingProx
         ),
         ("azure-native:storage:StorageAccount", "resourceGroupName"): _STORAGE_RESOURCE_GROUP,
         ("azure-native:storage:StorageAccount", "accountName"): _STORAGE_ACCOUNT,
+        # Issue 23: the store's landing-zone settings, each an enumeration of the 2024-01-01 spec as azure-native 3.29.0 carries it
+        # (pulumi_azure_native/storage/_enums.py); bypass is a comma-separated set of flags, or None.
+        ("azure-native:storage:StorageAccount", "allowedCopyScope"): (InputRule(SOURCE_STORAGE_SDK_ENUMS, enum=("PrivateLink", "AAD")),),
+        ("azure-native:storage:StorageAccount", "publicNetworkAccess"): (
+            InputRule(SOURCE_STORAGE_SDK_ENUMS, enum=("Enabled", "Disabled", "SecuredByPerimeter")),
+        ),
+        ("azure-native:storage:StorageAccount", "networkRuleSet.defaultAction"): (
+            InputRule(SOURCE_STORAGE_SDK_ENUMS, enum=("Allow", "Deny")),
+        ),
+        ("azure-native:storage:StorageAccount", "networkRuleSet.bypass"): (
+            InputRule(SOURCE_STORAGE_SDK_ENUMS, pattern=r"None|(Logging|Metrics|AzureServices)(, ?(Logging|Metrics|AzureServices))*"),
+        ),
+        ("azure-native:storage:StorageAccount", "encryption.keySource"): (
+            InputRule(SOURCE_STORAGE_SDK_ENUMS, enum=("Microsoft.Storage", "Microsoft.Keyvault")),
+        ),
+        **{
+            ("azure-native:storage:StorageAccount", f"encryption.services.{service}.keyType"): (
+                InputRule(SOURCE_STORAGE_SDK_ENUMS, enum=("Service", "Account")),
+            )
+            for service in ("blob", "file", "queue", "table")
+        },
         ("azure-native:storage:BlobContainer", "resourceGroupName"): _STORAGE_RESOURCE_GROUP,
         ("azure-native:storage:BlobContainer", "accountName"): _STORAGE_ACCOUNT,
         ("azure-native:storage:BlobContainer", "containerName"): _CONTAINER,
