@@ -414,6 +414,9 @@ AZURE_INPUT_RULES: Mapping[tuple[str, str], tuple[InputRule, ...]] = MappingProx
         ("azure-native:storage:Blob", "containerName"): _CONTAINER,
         ("azure-native:storage:Blob", "blobName"): (InputRule(SOURCE_NAMING_RULES, min_length=1, max_length=1024),),
         ("azure-native:keyvault:Vault", "resourceGroupName"): _RESOURCE_GROUP,
+        # No name rule carried for private endpoints: the naming-rules page (at the commit cited) has no privateEndpoints row; the
+        # program's own names are pe-<target>-<sub-resource>: letters, digits and hyphens, at most 61 characters.
+        ("azure-native:network:PrivateEndpoint", "resourceGroupName"): _RESOURCE_GROUP,
         ("azure-native:keyvault:Vault", "vaultName"): _VAULT,
         ("azure-native:keyvault:Secret", "resourceGroupName"): _RESOURCE_GROUP,
         ("azure-native:keyvault:Secret", "vaultName"): _KEY_VAULT_SECRET_VAULT,
@@ -450,6 +453,7 @@ AZURE_PATH_INPUTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "azure-native:keyvault:Vault": ("resourceGroupName", "vaultName"),
         "azure-native:keyvault:Secret": ("resourceGroupName", "vaultName", "secretName"),
         "azure-native:authorization:RoleAssignment": ("scope", "roleAssignmentName"),
+        "azure-native:network:PrivateEndpoint": ("resourceGroupName", "privateEndpointName"),
     }
 )
 
@@ -808,6 +812,11 @@ ALZ_POLICY_RULES_FILE = "alz_policy_rules.json"
 ALZ_ARCHETYPES: Mapping[str, tuple[str, ...]] = MappingProxyType(
     {"corp": ("root", "landing_zones", "corp"), "online": ("root", "landing_zones", "online")}
 )
+
+
+# Enforce-GR-KeyVault (enforced as ALZ ships) gives Deny-KV-Secrets-ValidityDays maximumValidityInDays 90
+# (platform/alz/policy_set_definitions/Enforce-Guardrails-KeyVault_20260203.alz_policy_set_definition.json, parameter default).
+ALZ_SECRET_MAXIMUM_VALIDITY_DAYS = 90
 
 
 @dataclass(frozen=True)

@@ -111,7 +111,7 @@ def requests_for(type_token: str, name: str, inputs: Mapping[str, Any], now: dt.
         }
         data = {k: v for k, v in data.items() if v is not ABSENT}
         data["attributes"] = {k: v for k, v in data["attributes"].items() if v is not ABSENT}
-        found.append((f"secret version {body['name']}", Request(KEY_VAULT_DATA_SECRET, data, api_version, now)))
+        found.append((f"secretVersions {body['name']}", Request(KEY_VAULT_DATA_SECRET, data, api_version, now)))
     return found
 
 
