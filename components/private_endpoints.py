@@ -66,14 +66,18 @@ class PrivateEndpoints(pulumi.ComponentResource):
                 private_endpoint_name=endpoint,
                 resource_group_name=target.resource_group_name,
                 location=args.location,
-                subnet=network.SubnetArgs(id=args.subnet_id),
+                # A plain reference: SubnetArgs would add its defaults for the subnet's network policies, which Azure does not
+                # return for an endpoint's subnet, and every refresh would show a change (pulumi/pulumi-azure-native #1845).
+                subnet={"id": args.subnet_id},
                 private_link_service_connections=[
                     network.PrivateLinkServiceConnectionArgs(
                         name=endpoint, private_link_service_id=target.resource_id, group_ids=[target.group_id]
                     )
                 ],
                 tags=dict(args.tags),
-                opts=pulumi.ResourceOptions(parent=self),
+                # Azure refuses to move an endpoint to another subnet (CannotChangeSubnetOnExistingPrivateEndpoint,
+                # pulumi/pulumi-azure-native #3883): a new subnet is a new endpoint.
+                opts=pulumi.ResourceOptions(parent=self, replace_on_changes=["subnet"], delete_before_replace=True),
             )
             ids[endpoint] = created.id
         self.endpoint_ids = pulumi.Output.all(**ids).apply(lambda found: dict(found))

@@ -173,3 +173,115 @@ def check(
                 if existence is None or not evaluator.holds(existence):  # type: ignore[arg-type]
                     found.append(Finding(rule, label, "remediate"))
     return found
+
+
+# -- What each remaining denial or drift needs ------------------------------------------------------------------------------------
+
+# An exemption's scope must exist before the request it exempts, and Azure denies the store, the variables and the secret when
+# they are created: so each exemption is on the resource group, created first (createResourceGroup: false, for example the
+# bootstrap's workload group) and holding only this stack's resources.
+AUTOMATION_GROUP_SCOPE = "$(az group show --name <automation.resourceGroupName> --query id -o tsv)"
+VAULT_GROUP_SCOPE = "$(az group show --name <keyVault.resourceGroupName> --query id -o tsv)"
+
+
+@dataclass(frozen=True)
+class Exemption:
+    """A policy exemption an admin grants for what the program cannot change at no cost, with the reason it is needed."""
+
+    name: str
+    scope: str
+    """A shell expression that yields the exempted scope's id (an exemption covers the scope and everything below it)."""
+    assignment: str
+    reference_ids: tuple[str, ...]
+    category: str
+    """Mitigated (the risk is handled otherwise) or Waiver (accepted)."""
+    reason: str
+
+    def command(self) -> str:
+        # The assignment's id as Azure reports it for this resource, wherever in the management group tree it was made.
+        assignment = (
+            f"$(az policy assignment list --scope {self.scope} --disable-scope-strict-match "
+            f"--query \"[?name=='{self.assignment}'].id\" -o tsv)"
+        )
+        return " \\\n  ".join(
+            (
+                f"az policy exemption create --name {self.name}",
+                f"--scope {self.scope}",
+                f"--policy-assignment {assignment}",
+                f"--policy-definition-reference-ids {' '.join(self.reference_ids)}",
+                f"--exemption-category {self.category}",
+                f'--description "{self.reason}"',
+            )
+        )
+
+
+EXEMPTIONS: tuple[Exemption, ...] = (
+    Exemption(
+        "exo-runbook-store-public-endpoint",
+        AUTOMATION_GROUP_SCOPE,
+        "Deny-Public-Endpoints",
+        ("StorageDenyPaasPublicIP",),
+        "Mitigated",
+        "Automation fetches runbook content from its own network; the store holds only the repo's runbook text, read with a "
+        "read-only HTTPS container SAS, no public blob access",
+    ),
+    Exemption(
+        "exo-runbook-store-guardrails",
+        AUTOMATION_GROUP_SCOPE,
+        "Enforce-GR-Storage0",
+        (
+            "Deny-Storage-Shared-Key",
+            "Deny-Storage-Restrict-NetworkRules",
+            "Deny-Storage-NetworkRules",
+            "Modify-Storage-Account-PublicEndpoint",
+        ),
+        "Mitigated",
+        "azure-native uploads blobs with the account key and the content link is a service SAS signed with it; Automation "
+        "reads the link from public Azure addresses, so the firewall cannot deny by default",
+    ),
+    Exemption(
+        "exo-automation-variables",
+        AUTOMATION_GROUP_SCOPE,
+        "Enforce-GR-Automation0",
+        ("Deny-Aa-Variables-Encrypt",),
+        "Mitigated",
+        "the Exchange RBAC desired and applied state is not secret; Azure returns no value for an encrypted variable, so a "
+        "refresh could not see drift or keep the stack clean",
+    ),
+    Exemption(
+        "exo-automation-cmk",
+        AUTOMATION_GROUP_SCOPE,
+        "Enforce-Encrypt-CMK0",
+        ("Deny-Aa-Cmk",),
+        "Waiver",
+        "the account holds runbook text, schedules and non-secret variables; platform-managed keys are accepted",
+    ),
+    Exemption(
+        "exo-vault-secret-validity",
+        VAULT_GROUP_SCOPE,
+        "Enforce-GR-KeyVault",
+        ("Deny-KV-Secrets-ValidityDays",),
+        "Waiver",
+        "the secret is the identity's certificate and key; its expiry is the certificate's, rotated by the program before it ends",
+    ),
+)
+# Denials and drift a setting removes, by rule label: what to set instead of an exemption.
+REMEDIES: Mapping[str, str] = {
+    "Deny-Public-Endpoints/AutomationDenyPublicIP": "`landingZone: {archetype: corp}` (the account without public network access)",
+    "Deny-Public-Endpoints/KeyVaultDenyPaasPublicIP": "`landingZone: {archetype: corp}` (the vault without public network access)",
+    "Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays": (
+        "`certificate.validityMonths: 2` on every identity whose certificate goes to the vault (at most ~61 days, within 90)"
+    ),
+    "Enforce-GR-Automation0/Modify-Aa-Public-Network-Access": (
+        "`automation.publicNetworkAccess: false` (or `archetype: corp`): the value the Modify writes, so nothing drifts; hybrid "
+        "workers then need a private endpoint"
+    ),
+    "Enforce-GR-KeyVaultSup0/Modify-KV-Fw": (
+        "`keyVault.publicNetworkAccess: false` (or `archetype: corp`): the program then declares the firewall the Modify sets"
+    ),
+}
+
+
+def exemption_for(label: str) -> Exemption | None:
+    assignment, _, reference = label.partition("/")
+    return next((e for e in EXEMPTIONS if e.assignment == assignment and reference in e.reference_ids), None)

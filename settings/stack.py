@@ -438,15 +438,16 @@ def _landing_zone_warnings(
     if landing_zone.private and automation is not None and (automation.runbooks or automation.reconciler is not None):
         found.append(
             "landingZone corp: the runbook storage account keeps public network access (Automation fetches runbook content from "
-            "its own network); ALZ Deny-Public-Endpoints/StorageDenyPaasPublicIP denies it until the exemption in "
-            "docs/landing-zone.md is granted on the storage account"
+            "its own network); ALZ Deny-Public-Endpoints/StorageDenyPaasPublicIP denies it until the exemption "
+            "exo-runbook-store-public-endpoint in docs/landing-zone.md is granted on the Automation resource group"
         )
     if key_vault is not None:
         for identity in identities:
             certificate = identity.generated_certificate
-            if certificate is None:
+            # Settings always hold the validity as a plain number of hours.
+            if certificate is None or not isinstance(certificate.validity_period_hours, int):
                 continue
-            days = int(certificate.validity_period_hours) / 24
+            days = certificate.validity_period_hours / 24
             if days > facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS:
                 found.append(
                     f"landingZone {landing_zone.archetype}: the vault secret of identity {identity.name} would be valid {days:.0f} "
