@@ -276,6 +276,24 @@ class CorpSwitch(unittest.IsolatedAsyncioTestCase):
                 await assert_refused_before_registration(self, tenant(), config, key, phrase)
 
 
+class StoreHardening(unittest.IsolatedAsyncioTestCase):
+    async def test_the_store_is_created_with_what_the_storage_guardrails_check_and_replaced_first_when_that_changes(self) -> None:
+        deployment = await evaluate(tenant(), preview=False, config=dev_stack_config())
+        (account,) = deployment.of_type("azure-native:storage:StorageAccount")
+        inputs = account.plain_inputs
+        self.assertEqual(inputs["allowedCopyScope"], "AAD")
+        self.assertEqual(inputs["networkRuleSet"], {"defaultAction": "Allow", "bypass": "None"})
+        encryption = inputs["encryption"]
+        self.assertIs(encryption["requireInfrastructureEncryption"], True)
+        self.assertEqual(
+            {s: v["keyType"] for s, v in encryption["services"].items()}, dict.fromkeys(("blob", "file", "queue", "table"), "Account")
+        )
+        self.assertEqual(
+            (inputs["allowSharedKeyAccess"], inputs["allowBlobPublicAccess"], inputs["publicNetworkAccess"]), (True, False, "Enabled")
+        )
+        self.assertTrue(account.delete_before_replace, "the name is global: the old account must go before the new one")
+
+
 class PreviewWarnings(unittest.TestCase):
     def settings_warnings(self, config: dict[str, Any]) -> tuple[str, ...]:
         from settings.stack import parse_settings
@@ -298,6 +316,25 @@ class PreviewWarnings(unittest.TestCase):
     def test_the_warned_limit_is_the_one_in_the_carried_rule(self) -> None:
         (rule,) = [r for r in RULES if r.label == "Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays"]
         self.assertIn(f", {facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS})]", str(rule.condition))
+
+    def test_endpoints_without_a_region_to_use_or_in_the_china_cloud_are_refused_naming_the_key(self) -> None:
+        from settings.stack import parse_settings
+        from tests.harness import config_for
+
+        def refused(config: dict[str, Any], environment: str | None) -> ConfigError:
+            raw = {k.split(":", 1)[1]: v for k, v in config_for(config).items()}
+            with self.assertRaises(ConfigError) as caught:
+                parse_settings(raw, "dev", environment, REPO)
+            return caught.exception
+
+        vault_in_existing_group = {
+            "exo-automation:keyVault": {k: v for k, v in KEY_VAULT.items() if k not in ("location", "createResourceGroup")}
+        }
+        error = refused(with_landing_zone(vault_in_existing_group, CORP_WITH_ENDPOINTS), None)
+        self.assertEqual(error.key, "exo-automation:landingZone.privateEndpoints.location")
+        error = refused(with_landing_zone(dev_stack_config(), CORP_WITH_ENDPOINTS), "china")
+        self.assertEqual(error.key, "exo-automation:landingZone.privateEndpoints")
+        self.assertIn("private-link-security.md", error.problem)
 
     def test_an_empty_switch_is_no_landing_zone(self) -> None:
         self.assertEqual(self.settings_warnings(with_landing_zone(key_vault_stack(), {})), ())
