@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from pathlib import Path
+from typing import cast
 
 import pulumi
 
@@ -11,6 +12,13 @@ from components.app_identity import ExchangeAppIdentity, ExchangeAppIdentityArgs
 from components.automation import ExchangeAutomation, ExchangeAutomationArgs
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
 from components.exchange_rbac import ExchangeRbacPrincipal
+from components.private_endpoints import (
+    AUTOMATION_GROUP_IDS,
+    KEY_VAULT_GROUP_ID,
+    EndpointTarget,
+    PrivateEndpoints,
+    PrivateEndpointsArgs,
+)
 from components.provider_version_aliases import without_provider_version_aliases
 from components.tenant import Tenant, lookup_tenant
 from exo import clock, scubagear
@@ -96,6 +104,35 @@ def scubagear_config(
     )
 
 
+def private_endpoints(settings: StackSettings, automation: ExchangeAutomation | None, vault: dict[str, object] | None) -> None:
+    """Corp with privateEndpoints: one endpoint per sub-resource of the Automation account and of the vault, in the given subnet."""
+    zone = settings.landing_zone
+    if zone is None or zone.private_endpoints is None:
+        return
+    targets: list[EndpointTarget] = []
+    location = zone.private_endpoints.location
+    tags: dict[str, str] = {}
+    if automation is not None and settings.automation is not None:
+        account = automation.account
+        targets += [
+            EndpointTarget(settings.automation.account_name, account.resource_group_name, account.account_id, group)
+            for group in AUTOMATION_GROUP_IDS
+        ]
+        location = location or settings.automation.location
+        tags = dict(settings.automation.tags)
+    if vault is not None and settings.key_vault is not None:
+        vault_id = cast("pulumi.Output[str]", vault["vaultId"])
+        targets.append(EndpointTarget(settings.key_vault.name, settings.key_vault.resource_group_name, vault_id, KEY_VAULT_GROUP_ID))
+        location = location or settings.key_vault.location
+        tags = tags or dict(settings.key_vault.tags)
+    if location is None:  # settings refuse this stack first (landingZone.privateEndpoints.location)
+        raise pulumi.RunError("private endpoints need the region of their virtual network")
+    endpoints = PrivateEndpoints(
+        "private-endpoints", PrivateEndpointsArgs(subnet_id=zone.private_endpoints.subnet_id, location=location, targets=targets, tags=tags)
+    )
+    pulumi.export("privateEndpoints", endpoints.endpoint_ids)
+
+
 def main() -> None:
     # The one clock reading of the program: host certificates are judged at it, new Schedules start after it, and it picks the
     # runbook links' renewal period.
@@ -125,6 +162,7 @@ def main() -> None:
     vault = certificate_vault(settings, tenant, identities)
     if vault is not None:
         pulumi.export("keyVault", vault)
+    private_endpoints(settings, automation, vault)
 
 
 async def evaluate() -> None:

@@ -176,6 +176,15 @@ class CertificateVault(pulumi.ComponentResource):
                 soft_delete_retention_in_days=spec.soft_delete_retention_days,
                 enable_purge_protection=True,
                 public_network_access="Enabled" if spec.public_network_access else "Disabled",
+                # A private vault's firewall denies too, as ALZ's "Configure key vaults to enable firewall" (Modify) would set it:
+                # declared, so a landing zone that enforces it sees no drift; trusted services keep the bypass Azure gives by
+                # default. A public vault keeps Azure's default (allow).
+                network_acls=None
+                if spec.public_network_access
+                else azure_native.keyvault.NetworkRuleSetArgs(
+                    default_action=azure_native.keyvault.NetworkRuleAction.DENY,
+                    bypass=azure_native.keyvault.NetworkRuleBypassOptions.AZURE_SERVICES,
+                ),
                 # Nothing else reads the vault: not VM deployment, not disk encryption, not ARM template deployments.
                 enabled_for_deployment=False,
                 enabled_for_disk_encryption=False,

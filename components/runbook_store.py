@@ -25,6 +25,9 @@ LINK_MARGIN = dt.timedelta(days=30)
 # Azure's clock may be behind the runner's at the very start of a period.
 LINK_CLOCK_SKEW = dt.timedelta(minutes=15)
 _PERIODS_FROM = dt.datetime(1970, 1, 1, tzinfo=dt.UTC)
+# Encryption settings Azure accepts only when the account is created (azure-docs articles/storage/common/
+# infrastructure-encryption-enable.md; account-scoped-keys for queues and tables, account-encryption-key-create.md).
+CREATE_ONLY_ENCRYPTION_INPUTS = ("requireInfrastructureEncryption", "services.queue.keyType", "services.table.keyType")
 
 
 def blob_name(runbook_name: str, sha256: str) -> str:
@@ -57,7 +60,8 @@ class RunbookStoreArgs:
 
 
 class RunbookStore(pulumi.ComponentResource):
-    """A locked-down storage account and a private container: HTTPS only, TLS 1.2, no public blob access.
+    """A locked-down storage account and a private container: HTTPS only, TLS 1.2, no public blob access, no cross-tenant
+    replication or copy, infrastructure (double) encryption with account-scoped keys.
 
     Shared-key access stays on: azure-native's Blob uploads with the account key (pulumi/pulumi-azure-native #2015) and the
     service SAS that Automation fetches a runbook with is signed with it. The key itself never enters the program or its state.
@@ -85,8 +89,32 @@ class RunbookStore(pulumi.ComponentResource):
             allow_blob_public_access=False,
             allow_shared_key_access=True,
             allow_cross_tenant_replication=False,
+            # Copies only from accounts in this tenant (ALZ Enforce-GR-Storage0 Deny-Storage-CopyScope).
+            allowed_copy_scope=storage.AllowedCopyScope.AAD,
+            # Reachable from public networks on purpose: Automation fetches the content link from its own network (README,
+            # "Runbook links"). Said explicitly, with no trusted-service bypass, so that a network guardrail sees what is meant
+            # (docs/landing-zone.md: the one exemption this store needs).
+            public_network_access=storage.PublicNetworkAccess.ENABLED,
+            network_rule_set=storage.NetworkRuleSetArgs(default_action=storage.DefaultAction.ALLOW, bypass=storage.Bypass.NONE),
+            # Double encryption at rest and account-scoped keys for every service (ALZ Deny-Storage-Infra-Encryption and
+            # Deny-Storage-ServicesEncryption). Azure takes infrastructure encryption and the queue and table key types only when
+            # the account is created, hence replace_on_changes; the name is fixed, so the old account goes first.
+            encryption=storage.EncryptionArgs(
+                key_source=storage.KeySource.MICROSOFT_STORAGE,
+                require_infrastructure_encryption=True,
+                services=storage.EncryptionServicesArgs(
+                    blob=storage.EncryptionServiceArgs(enabled=True, key_type=storage.KeyType.ACCOUNT),
+                    file=storage.EncryptionServiceArgs(enabled=True, key_type=storage.KeyType.ACCOUNT),
+                    queue=storage.EncryptionServiceArgs(enabled=True, key_type=storage.KeyType.ACCOUNT),
+                    table=storage.EncryptionServiceArgs(enabled=True, key_type=storage.KeyType.ACCOUNT),
+                ),
+            ),
             tags=dict(args.tags),
-            opts=pulumi.ResourceOptions(parent=self),
+            opts=pulumi.ResourceOptions(
+                parent=self,
+                replace_on_changes=[f"encryption.{path}" for path in CREATE_ONLY_ENCRYPTION_INPUTS],
+                delete_before_replace=True,
+            ),
         )
         container = storage.BlobContainer(
             f"{name}-container",

@@ -357,6 +357,9 @@ SOURCE_KEY_VAULT_VAULT = (
 _STORAGE = _SPECS + "storage/resource-manager/Microsoft.Storage/stable/2024-01-01/"
 SOURCE_STORAGE = _STORAGE + "storage.json @5a2abff0f2e61dac85740375816a18d468786b7b"
 SOURCE_STORAGE_BLOB = _STORAGE + "blob.json @bb756a3644f7488f33d30643244dc51a9ba72577"
+SOURCE_STORAGE_SDK_ENUMS = (
+    "pulumi/pulumi-azure-native v3.29.0 sdk/python/pulumi_azure_native/storage/_enums.py (from storage.json 2024-01-01)"
+)
 SOURCE_ROLE_ASSIGNMENTS = (
     _SPECS + "authorization/resource-manager/Microsoft.Authorization/stable/2022-04-01/authorization-RoleAssignmentsCalls.json "
     "@007a51db374076edb902fd44eb8299eea6336335"
@@ -499,6 +502,27 @@ AZURE_INPUT_RULES: Mapping[tuple[str, str], tuple[InputRule, ...]] = MappingProx
         ),
         ("azure-native:storage:StorageAccount", "resourceGroupName"): _STORAGE_RESOURCE_GROUP,
         ("azure-native:storage:StorageAccount", "accountName"): _STORAGE_ACCOUNT,
+        # Issue 23: the store's landing-zone settings, each an enumeration of the 2024-01-01 spec as azure-native 3.29.0 carries it
+        # (pulumi_azure_native/storage/_enums.py); bypass is a comma-separated set of flags, or None.
+        ("azure-native:storage:StorageAccount", "allowedCopyScope"): (InputRule(SOURCE_STORAGE_SDK_ENUMS, enum=("PrivateLink", "AAD")),),
+        ("azure-native:storage:StorageAccount", "publicNetworkAccess"): (
+            InputRule(SOURCE_STORAGE_SDK_ENUMS, enum=("Enabled", "Disabled", "SecuredByPerimeter")),
+        ),
+        ("azure-native:storage:StorageAccount", "networkRuleSet.defaultAction"): (
+            InputRule(SOURCE_STORAGE_SDK_ENUMS, enum=("Allow", "Deny")),
+        ),
+        ("azure-native:storage:StorageAccount", "networkRuleSet.bypass"): (
+            InputRule(SOURCE_STORAGE_SDK_ENUMS, pattern=r"None|(Logging|Metrics|AzureServices)(, ?(Logging|Metrics|AzureServices))*"),
+        ),
+        ("azure-native:storage:StorageAccount", "encryption.keySource"): (
+            InputRule(SOURCE_STORAGE_SDK_ENUMS, enum=("Microsoft.Storage", "Microsoft.Keyvault")),
+        ),
+        **{
+            ("azure-native:storage:StorageAccount", f"encryption.services.{service}.keyType"): (
+                InputRule(SOURCE_STORAGE_SDK_ENUMS, enum=("Service", "Account")),
+            )
+            for service in ("blob", "file", "queue", "table")
+        },
         ("azure-native:storage:BlobContainer", "resourceGroupName"): _STORAGE_RESOURCE_GROUP,
         ("azure-native:storage:BlobContainer", "accountName"): _STORAGE_ACCOUNT,
         ("azure-native:storage:BlobContainer", "containerName"): _CONTAINER,
@@ -506,6 +530,9 @@ AZURE_INPUT_RULES: Mapping[tuple[str, str], tuple[InputRule, ...]] = MappingProx
         ("azure-native:storage:Blob", "containerName"): _CONTAINER,
         ("azure-native:storage:Blob", "blobName"): (InputRule(SOURCE_NAMING_RULES, min_length=1, max_length=1024),),
         ("azure-native:keyvault:Vault", "resourceGroupName"): _RESOURCE_GROUP,
+        # No name rule carried for private endpoints: the naming-rules page (at the commit cited) has no privateEndpoints row; the
+        # program's own names are pe-<target>-<sub-resource>: letters, digits and hyphens, at most 61 characters.
+        ("azure-native:network:PrivateEndpoint", "resourceGroupName"): _RESOURCE_GROUP,
         ("azure-native:keyvault:Vault", "vaultName"): _VAULT,
         ("azure-native:keyvault:Secret", "resourceGroupName"): _RESOURCE_GROUP,
         ("azure-native:keyvault:Secret", "vaultName"): _KEY_VAULT_SECRET_VAULT,
@@ -542,6 +569,7 @@ AZURE_PATH_INPUTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "azure-native:keyvault:Vault": ("resourceGroupName", "vaultName"),
         "azure-native:keyvault:Secret": ("resourceGroupName", "vaultName", "secretName"),
         "azure-native:authorization:RoleAssignment": ("scope", "roleAssignmentName"),
+        "azure-native:network:PrivateEndpoint": ("resourceGroupName", "privateEndpointName"),
     }
 )
 
@@ -986,3 +1014,86 @@ SCUBAGEAR_MANAGE_AS_APP_RISK = "Critical"
 # asymmetricKeyLifetime MaxLifetime is at most P366D (Entra compares "less than"; SOURCE_SCUBAGEAR_AAD_BASELINE and _REGO). A tenant
 # with such a policy refuses a key credential that lives longer when `up` adds it.
 SCUBAGEAR_CERTIFICATE_MAX_DAYS = 365
+
+
+# -- Azure Landing Zones policies (issue 23) --------------------------------------------------------------------------------------
+
+# The ALZ library's default assignments (archetypes root, landing_zones, corp, online) and the definitions they assign, as data:
+# exo/alz_policy_rules.json, made by scripts/extract_alz_rules.py from Azure/Azure-Landing-Zones-Library and Azure/azure-policy
+# (each rule names the repository, path and commit of its definition, its assignment and its policy set). Only rules that can
+# act on a resource type this program registers are kept; exo/landing_zone.py evaluates them.
+ALZ_POLICY_RULES_FILE = "alz_policy_rules.json"
+# The archetypes a subscription under the Corp and the Online management group inherits (platform/alz/architecture_definitions/
+# alz.alz_architecture_definition.json: alz (root) > landingzones > corp | online).
+ALZ_ARCHETYPES: Mapping[str, tuple[str, ...]] = MappingProxyType(
+    {"corp": ("root", "landing_zones", "corp"), "online": ("root", "landing_zones", "online")}
+)
+
+
+# Enforce-GR-KeyVault (enforced as ALZ ships) gives Deny-KV-Secrets-ValidityDays maximumValidityInDays 90
+# (platform/alz/policy_set_definitions/Enforce-Guardrails-KeyVault_20260203.alz_policy_set_definition.json, parameter default).
+ALZ_SECRET_MAXIMUM_VALIDITY_DAYS = 90
+
+
+@dataclass(frozen=True)
+class AlzRule:
+    """One policy definition as one ALZ assignment assigns it, with the effect and parameters that assignment gives it."""
+
+    archetype: str
+    assignment: str
+    enforcement_mode: str
+    """Default (enforced) or DoNotEnforce (the `*0` guardrail assignments ALZ ships unenforced)."""
+    reference_id: str | None
+    """The member's policyDefinitionReferenceId in its policy set (what an exemption's policyDefinitionReferenceIds names)."""
+    definition_id: str
+    built_in: bool
+    display_name: str
+    mode: str
+    effect: str
+    condition: Mapping[str, object]
+    details: Mapping[str, object] | None
+    source: str
+    """repository path @commit of the definition."""
+    assignment_source: str
+
+    @property
+    def label(self) -> str:
+        return f"{self.assignment}/{self.reference_id}" if self.reference_id else self.assignment
+
+    @property
+    def definition_resource_id(self) -> str:
+        """The definition's id as an exemption or the portal names it (ALZ's own definitions live at the ALZ root group)."""
+        kind = "policyDefinitions"
+        if self.built_in:
+            return f"/providers/Microsoft.Authorization/{kind}/{self.definition_id}"
+        return f"/providers/Microsoft.Management/managementGroups/<alz root>/providers/Microsoft.Authorization/{kind}/{self.definition_id}"
+
+
+def _source(entry: Mapping[str, str]) -> str:
+    return f"{entry['repo']} {entry['path']} @{entry['commit']}"
+
+
+def load_alz_rules() -> tuple[AlzRule, ...]:
+    """The rules of exo/alz_policy_rules.json (read on demand: the program itself never needs them)."""
+    import json
+    from pathlib import Path
+
+    data = json.loads((Path(__file__).resolve().parent / ALZ_POLICY_RULES_FILE).read_text(encoding="utf-8"))
+    return tuple(
+        AlzRule(
+            archetype=r["archetype"],
+            assignment=r["assignment"],
+            enforcement_mode=r["enforcementMode"],
+            reference_id=r["referenceId"],
+            definition_id=r["definitionId"],
+            built_in=r["builtIn"],
+            display_name=r["displayName"],
+            mode=r["mode"],
+            effect=r["effect"],
+            condition=r["if"],
+            details=r["details"],
+            source=_source(r["source"]),
+            assignment_source=_source(r["assignmentSource"]),
+        )
+        for r in data["rules"]
+    )

@@ -32,6 +32,8 @@ from settings.host_certificate import (
 )
 from settings.key_vault import CONFIG_KEY as KEY_VAULT_KEY
 from settings.key_vault import CertificateVaultSpec, parse_key_vault
+from settings.landing_zone import CONFIG_KEY as LANDING_ZONE_KEY
+from settings.landing_zone import LandingZoneSpec, parse_landing_zone
 from settings.privilege import IDENTITY_ALTERNATIVES, RoleHolder, automation_alternatives, privilege_warnings, roles_set
 from settings.values import (
     PROJECT,
@@ -108,6 +110,10 @@ class StackSettings:
     """The Key Vault that hands certificates to hosts with a managed identity; None when not enabled."""
     privilege_warnings: tuple[str, ...] = ()
     """What CISA ScubaGear will say about the roles (settings/privilege.py): the default-role change, privileged assignments."""
+    landing_zone: LandingZoneSpec | None = None
+    """Where the stack deploys under Azure Landing Zones (Corp: private account and vault); None: no landing-zone behaviour."""
+    landing_zone_warnings: tuple[str, ...] = ()
+    """What ALZ would still refuse in that landing zone, reported at preview (docs/landing-zone.md has the exemptions)."""
 
     @property
     def rbac_reconciler(self) -> RunbookSpec | None:
@@ -132,20 +138,21 @@ class StackSettings:
     @property
     def warnings(self) -> tuple[str, ...]:
         """What the program reports as warnings on preview and up (host certificates close to their end, ScubaGear findings, a runtime
-        close to or past its end of support, a default runtime that moved)."""
+        close to or past its end of support, a default runtime that moved, landing-zone denials)."""
         certificates = tuple(
             warning
             for identity in self.identities
             if isinstance(identity.certificate, HostCertificateSettings)
             for warning in identity.certificate.warnings
         )
-        return certificates + self.privilege_warnings + (self.automation.runtime_warnings if self.automation is not None else ())
+        runtime = self.automation.runtime_warnings if self.automation is not None else ()
+        return certificates + self.privilege_warnings + runtime + self.landing_zone_warnings
 
 
 # The config keys of this project, with what each holds. Pulumi.yaml declares the same keys; a test keeps the two in step.
 # The program's config keys. Their documentation is Pulumi.yaml's `config` section, the one source (tests/program/test_project_files.py
 # checks that both name the same keys).
-CONFIG_KEYS = ("identities", "organization", "allowGlobalAdministrator", "additionalOwners", "automation", KEY_VAULT_KEY)
+CONFIG_KEYS = ("identities", "organization", "allowGlobalAdministrator", "additionalOwners", "automation", KEY_VAULT_KEY, LANDING_ZONE_KEY)
 
 _IDENTITY_KEYS = ("name", "displayName", "roles", "securityCompliance", "certificate", EXCHANGE_RBAC_KEY)
 _GENERATED_CERTIFICATE_KEYS = ("commonName", "validityMonths", "renewBeforeDays", "rsaBits", "generation", "keepPreviousGeneration")
@@ -429,6 +436,74 @@ def _role_holders(
     return holders
 
 
+def _in_landing_zone(
+    landing_zone: LandingZoneSpec,
+    automation: AutomationSpec | None,
+    raw_automation: Any,
+    key_vault: CertificateVaultSpec | None,
+    raw_vault: Any,
+    cloud: facts.CloudEnvironment,
+) -> tuple[AutomationSpec | None, CertificateVaultSpec | None]:
+    """Corp: the account and the vault without public network access (ALZ Deny-Public-Endpoints). A configured `true` is refused
+    rather than silently overridden: the config says the opposite of what would be deployed."""
+    if not landing_zone.private:
+        return automation, key_vault
+    for raw, key in ((raw_automation, key_of("automation")), (raw_vault, key_of(KEY_VAULT_KEY))):
+        if isinstance(raw, dict) and raw.get("publicNetworkAccess") is True:
+            raise ConfigError(
+                f"{key}.publicNetworkAccess",
+                f"true is denied in a Corp landing zone (ALZ Deny-Public-Endpoints) and {key_of(LANDING_ZONE_KEY)}.archetype is corp; "
+                "remove it (corp turns it off)",
+            )
+    endpoints_key = f"{key_of(LANDING_ZONE_KEY)}.privateEndpoints"
+    if landing_zone.private_endpoints is not None:
+        if automation is None and key_vault is None:
+            raise ConfigError(endpoints_key, "nothing to reach privately: enable automation or keyVault, or remove privateEndpoints")
+        if automation is not None and cloud.exchange_environment_name == "O365China":
+            raise ConfigError(
+                endpoints_key,
+                "Private Link for Azure Automation exists only in Azure commercial and US Government clouds "
+                "(azure-docs automation/how-to/private-link-security.md); remove privateEndpoints",
+            )
+        if landing_zone.private_endpoints.location is None and automation is None and (key_vault is None or key_vault.location is None):
+            raise ConfigError(f"{endpoints_key}.location", "is required: the region of the subnet's virtual network")
+    return (
+        None if automation is None else replace(automation, public_network_access=False),
+        None if key_vault is None else replace(key_vault, public_network_access=False),
+    )
+
+
+def _landing_zone_warnings(
+    landing_zone: LandingZoneSpec,
+    identities: tuple[IdentitySettings, ...],
+    automation: AutomationSpec | None,
+    key_vault: CertificateVaultSpec | None,
+) -> tuple[str, ...]:
+    """What ALZ still refuses in the chosen landing zone as it ships its assignments (docs/landing-zone.md)."""
+    found: list[str] = []
+    if landing_zone.private and automation is not None and (automation.runbooks or automation.reconciler is not None):
+        found.append(
+            "landingZone corp: the runbook storage account keeps public network access (Automation fetches runbook content from "
+            "its own network); ALZ Deny-Public-Endpoints/StorageDenyPaasPublicIP denies it until the exemption "
+            "exo-runbook-store-public-endpoint in docs/landing-zone.md is granted on the Automation resource group"
+        )
+    if key_vault is not None:
+        for identity in identities:
+            certificate = identity.generated_certificate
+            # Settings always hold the validity as a plain number of hours.
+            if certificate is None or not isinstance(certificate.validity_period_hours, int):
+                continue
+            days = certificate.validity_period_hours / 24
+            if days > facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS:
+                found.append(
+                    f"landingZone {landing_zone.archetype}: the vault secret of identity {identity.name} would be valid {days:.0f} "
+                    f"days; ALZ Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays (enforced as shipped) denies more than "
+                    f"{facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS}: set certificate.validityMonths to 2, or grant the exemption in "
+                    "docs/landing-zone.md"
+                )
+    return tuple(found)
+
+
 def parse_settings(
     config: Mapping[str, str | None],
     stack: str,
@@ -488,6 +563,16 @@ def parse_settings(
     )
     _reject_vault_without_generated_keys(key_of(KEY_VAULT_KEY), key_vault, identities)
     holders = _role_holders(entries, identities, raw_automation, automation)
+    raw_landing_zone = config.get(LANDING_ZONE_KEY)
+    landing_zone = parse_landing_zone(
+        key_of(LANDING_ZONE_KEY),
+        None if raw_landing_zone in (None, "") else parse_json(key_of(LANDING_ZONE_KEY), str(raw_landing_zone)),
+    )
+    landing_zone_warnings: tuple[str, ...] = ()
+    if landing_zone is not None:
+        raw_vault = None if config.get(KEY_VAULT_KEY) in (None, "") else parse_json(key_of(KEY_VAULT_KEY), str(config.get(KEY_VAULT_KEY)))
+        automation, key_vault = _in_landing_zone(landing_zone, automation, raw_automation, key_vault, raw_vault, cloud)
+        landing_zone_warnings = _landing_zone_warnings(landing_zone, identities, automation, key_vault)
     return StackSettings(
         identities=identities,
         organization=organization,
@@ -497,6 +582,8 @@ def parse_settings(
         automation=automation,
         key_vault=key_vault,
         privilege_warnings=privilege_warnings(holders),
+        landing_zone=landing_zone,
+        landing_zone_warnings=landing_zone_warnings,
     )
 
 

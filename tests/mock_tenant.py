@@ -149,6 +149,7 @@ AZURE_NAME_INPUTS = {
     "azure-native:storage:StorageAccount": "accountName",
     "azure-native:storage:BlobContainer": "containerName",
     "azure-native:storage:Blob": "blobName",
+    "azure-native:network:PrivateEndpoint": "privateEndpointName",
 }
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 VAULT = "azure-native:keyvault:Vault"

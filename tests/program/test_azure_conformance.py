@@ -35,6 +35,13 @@ KEY_VAULT: dict[str, Any] = {
         {"objectId": VAULT_READER_GROUP, "type": "group"},
     ],
 }
+CORP_WITH_PRIVATE_ENDPOINTS: dict[str, Any] = {
+    "archetype": "corp",
+    "privateEndpoints": {
+        "subnetId": "/subscriptions/6f1e7a52-3c1d-4b9e-9a0f-2d8c5e7b4a10/resourceGroups/rg-net/providers/Microsoft.Network/"
+        "virtualNetworks/vnet-corp/subnets/snet-endpoints"
+    },
+}
 # Stack names Pulumi accepts but Azure names do not: underscores and dots in account names, a dot at the end of a resource group,
 # upper case, 100 characters.
 AWKWARD_STACKS = ("my_stack", "team.prod", "Prod.EU.", "UPPER_case.Stack", "s" * 100, "a", "x-" * 50)
@@ -87,6 +94,7 @@ def stacks() -> dict[str, tuple[str, dict[str, Any]]]:
         "Windows PowerShell 5.1": ("dev", with_runtime("WindowsPowerShell-5.1")),
         "hybrid worker stack": ("dev", hybrid_worker_stack()),
         "Exchange RBAC stack": ("dev", exchange_rbac_stack()),
+        "Corp stack with private endpoints": ("dev", {**everything, "exo-automation:landingZone": CORP_WITH_PRIVATE_ENDPOINTS}),
         **{f"stack {name!r}": (name, everything) for name in AWKWARD_STACKS},
     }
 
