@@ -30,9 +30,11 @@ class RunbookSpec:
     path: Path
     """Absolute path of the .ps1 file (read here)."""
     source: str
-    """The same file relative to the project, as the blob's FileAsset: the state must not carry this machine's absolute path."""
+    """The same file relative to the project, for messages: the state must not carry this machine's absolute path."""
+    content: str
+    """The text published: the file with the shared module after its param() block (exo/runbook_assembly.py)."""
     sha256: str
-    """Uppercase hex SHA-256 of the file: the content hash Automation checks, and the blob's name."""
+    """Uppercase hex SHA-256 of `content` (UTF-8): the content hash Automation checks, and the blob's name."""
     description: str
     schedule: Schedule | None
     parameters: tuple[tuple[str, str], ...]
@@ -176,7 +178,7 @@ class ExchangeAutomation:
                             location=spec.location,
                             automation_account_name=account.account_name,
                             runbook_name=runbook.name,
-                            source_path=runbook.source,
+                            content=runbook.content,
                             sha256=runbook.sha256,
                             runbook_type=spec.runtime.runbook_type,
                             runtime_environment_name=account.runtime_environment_name,

@@ -41,10 +41,10 @@ class ScheduledRunbookArgs:
     """The Automation account."""
     runbook_name: str
     """Name of the runbook in Automation."""
-    source_path: str
-    """The .ps1 file, relative to the project directory (Pulumi resolves it there)."""
+    content: str
+    """The runbook's published text: its file with the shared module after the param() block (exo/runbook_assembly.py)."""
     sha256: str
-    """Uppercase hex SHA-256 of the file."""
+    """Uppercase hex SHA-256 of `content` as UTF-8."""
     runbook_type: str
     """PowerShell (5.1 or a runtime environment) or PowerShell72."""
     storage_account_name: pulumi.Input[str]
@@ -108,7 +108,8 @@ class ScheduledRunbook(pulumi.ComponentResource):
             blob_name=blob_name(args.runbook_name, args.sha256),
             type=storage.BlobType.BLOCK,
             content_type="text/plain; charset=utf-8",
-            source=pulumi.FileAsset(args.source_path),
+            # The assembled text, not the file: the bytes uploaded are the bytes hashed.
+            source=pulumi.StringAsset(args.content),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self._runbook = automation.Runbook(

@@ -17,6 +17,7 @@ from typing import Any
 from components.automation import ENVIRONMENT_PARAMETER, PROGRAM_TAGS, AutomationSpec, RunbookSpec
 from exo import azure_names, facts
 from exo.powershell_script import ROLES_HEADER_PREFIX, RoleDeclaration, read_role_declaration, read_script
+from exo.runbook_assembly import MODULE_PATH, assemble
 from exo.schedule_time import WEEK_DAYS, Schedule
 from settings.exchange_rbac import CONFIG_KEY as EXCHANGE_RBAC_KEY
 from settings.exchange_rbac import parse_exchange_rbac
@@ -193,6 +194,21 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
     script = read_script(content)
     if script.problems:
         raise ConfigError(file_key, f"{relative} does not parse as PowerShell: {script.problems[0]}")
+    # What Automation gets: the runbook with the shared module after its param() block (exo/runbook_assembly.py).
+    module_path = project_dir / MODULE_PATH
+    if not module_path.is_file():
+        raise ConfigError(file_key, f"{relative} is published together with {MODULE_PATH}, which does not exist in {project_dir}")
+    try:
+        assembled = assemble(content, module_path.read_bytes())
+    except ValueError as error:
+        raise ConfigError(file_key, f"{relative} {error}") from None
+    published = read_script(assembled.text.encode("utf-8"))
+    if published.problems:
+        raise ConfigError(
+            file_key,
+            f"{relative} together with {MODULE_PATH} (lines {assembled.module_lines[0]}-{assembled.module_lines[1]} of the published "
+            f"text) does not parse as PowerShell: {published.problems[0]}",
+        )
     declared = {parameter.name.lower(): parameter for parameter in script.parameters}
     organization = declared.get(ORGANIZATION_PARAMETER.lower())
     if organization is None or not organization.mandatory:
@@ -268,7 +284,8 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
         name=name,
         path=path,
         source=relative.as_posix(),
-        sha256=hashlib.sha256(content).hexdigest().upper(),
+        content=assembled.text,
+        sha256=hashlib.sha256(assembled.text.encode("utf-8")).hexdigest().upper(),
         description=description,
         schedule=schedule,
         parameters=tuple(sorted(parameters)),
