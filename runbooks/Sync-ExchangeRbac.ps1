@@ -61,57 +61,16 @@ $ErrorActionPreference = 'Stop'
 $RunbookName = 'Sync-ExchangeRbac'
 $RequiredRoleHint = 'Exchange Administrator (its Organization Management membership carries the Role Management role)'
 $OwnerPattern = '^exoa-[0-9a-f]{6}-$'
-$MaxAttempts = 6
-
-function Get-ExceptionText {
-    param([System.Management.Automation.ErrorRecord] $ErrorRecord)
-    $messages = New-Object System.Collections.Generic.List[string]
-    $messages.Add([string] $ErrorRecord)
-    $exception = $ErrorRecord.Exception
-    while ($null -ne $exception) {
-        $messages.Add($exception.Message)
-        $exception = $exception.InnerException
-    }
-    return ($messages -join ' | ')
-}
-
-function Get-ConnectionFailureMessage {
-    param([System.Management.Automation.ErrorRecord] $ErrorRecord)
-    $text = Get-ExceptionText -ErrorRecord $ErrorRecord
-    if ($text -match "(isn.t|is not) supported in this scenario") {
-        return ("Exchange Online refused the managed identity's role: '$text'. Assign $RequiredRoleHint to the managed identity " +
-            "(Exchange Recipient Administrator or Global Reader cannot manage RBAC), wait for replication, and run the job again.")
-    }
-    return "Connect-ExchangeOnline -ManagedIdentity failed for organization '$Organization': $text"
-}
-
-function Invoke-WithBackoff {
-    # Exchange Online throttles busy tenants; retry those answers with exponential back-off, fail on anything else.
-    param([scriptblock] $Call, [string] $What)
-    $attempt = 0
-    while ($true) {
-        $attempt++
-        try {
-            # InvokeReturnAsIs runs the block in this scope chain and returns its output unchanged.
-            return $Call.InvokeReturnAsIs()
-        }
-        catch {
-            $text = Get-ExceptionText -ErrorRecord $_
-            $throttled = $text -match 'throttl|Too ?Many ?Requests|\b429\b|Server ?Busy|MicroDelay|temporarily unavailable'
-            if (-not $throttled -or $attempt -ge $MaxAttempts) {
-                throw "$What failed (attempt $attempt): $text"
-            }
-            $delay = [math]::Min(300, [math]::Pow(2, $attempt) * 5)
-            Write-Warning "$What was throttled (attempt $attempt of $MaxAttempts); retrying in $delay s"
-            Start-Sleep -Seconds $delay
-        }
-    }
-}
-
-function Write-Record {
-    param([hashtable] $Record)
-    Write-Output ($Record | ConvertTo-Json -Compress -Depth 6)
-}
+# The Exchange cmdlets this runbook calls: the only ones Connect-ExchangeOnline -CommandName loads (tests/runbooks check the list).
+$ExchangeCommands = @(
+    'Get-ServicePrincipal', 'New-ServicePrincipal', 'Set-ServicePrincipal', 'Remove-ServicePrincipal',
+    'Get-ManagementScope', 'New-ManagementScope', 'Set-ManagementScope', 'Remove-ManagementScope',
+    'Get-ManagementRole', 'New-ManagementRole', 'Remove-ManagementRole',
+    'Get-ManagementRoleEntry', 'Add-ManagementRoleEntry', 'Remove-ManagementRoleEntry',
+    'Get-RoleGroup', 'New-RoleGroup', 'Remove-RoleGroup', 'Get-RoleGroupMember', 'Add-RoleGroupMember', 'Remove-RoleGroupMember',
+    'Get-ManagementRoleAssignment', 'New-ManagementRoleAssignment', 'Remove-ManagementRoleAssignment'
+)
+# Helpers (connection, retries, records) come from scripts/windows/ExoCommon.psm1, put after param() when the program publishes this.
 
 function Test-Owned {
     # The one ownership rule: an object is ours when its name starts with the owner prefix of the published state.
@@ -228,7 +187,7 @@ function Resolve-MemberId {
 function Read-ActualState {
     # Only the owner's objects are kept; service principals are few (one per app), role groups and scopes are filtered by name.
     $servicePrincipals = New-Object System.Collections.Generic.List[object]
-    $raw = Invoke-WithBackoff -What 'Get-ServicePrincipal' -Call { Get-ServicePrincipal -ErrorAction Stop }
+    $raw = Invoke-ExchangeCall -Step 'Get-ServicePrincipal' -Call { Get-ServicePrincipal -ErrorAction Stop }
     foreach ($sp in @($raw)) {
         $servicePrincipals.Add([pscustomobject]@{
                 objectId    = Get-PropertyText -InputObject $sp -Name 'ObjectId'
@@ -238,7 +197,7 @@ function Read-ActualState {
             })
     }
     $scopes = New-Object System.Collections.Generic.List[object]
-    $rawScopes = Invoke-WithBackoff -What 'Get-ManagementScope' -Call { Get-ManagementScope -ErrorAction Stop }
+    $rawScopes = Invoke-ExchangeCall -Step 'Get-ManagementScope' -Call { Get-ManagementScope -ErrorAction Stop }
     foreach ($scope in @($rawScopes)) {
         $name = Get-PropertyText -InputObject $scope -Name 'Name'
         if (Test-Owned -Name $name) {
@@ -246,11 +205,11 @@ function Read-ActualState {
         }
     }
     $roles = New-Object System.Collections.Generic.List[object]
-    $rawRoles = Invoke-WithBackoff -What 'Get-ManagementRole' -Call { Get-ManagementRole -ErrorAction Stop }
+    $rawRoles = Invoke-ExchangeCall -Step 'Get-ManagementRole' -Call { Get-ManagementRole -ErrorAction Stop }
     foreach ($role in @($rawRoles)) {
         $name = Get-PropertyText -InputObject $role -Name 'Name'
         if (-not (Test-Owned -Name $name)) { continue }
-        $entries = Invoke-WithBackoff -What "Get-ManagementRoleEntry $name" -Call {
+        $entries = Invoke-ExchangeCall -Step "Get-ManagementRoleEntry $name" -Call {
             Get-ManagementRoleEntry -Identity "$name\*" -ErrorAction Stop
         }
         $cmdlets = New-Object System.Collections.Generic.List[string]
@@ -259,11 +218,11 @@ function Read-ActualState {
     }
     $groups = New-Object System.Collections.Generic.List[object]
     $filter = "Name -like '$($script:Owner)*'"
-    $rawGroups = Invoke-WithBackoff -What 'Get-RoleGroup' -Call { Get-RoleGroup -Filter $filter -ResultSize Unlimited -ErrorAction Stop }
+    $rawGroups = Invoke-ExchangeCall -Step 'Get-RoleGroup' -Call { Get-RoleGroup -Filter $filter -ResultSize Unlimited -ErrorAction Stop }
     foreach ($group in @($rawGroups)) {
         $name = Get-PropertyText -InputObject $group -Name 'Name'
         if (-not (Test-Owned -Name $name)) { continue }
-        $members = Invoke-WithBackoff -What "Get-RoleGroupMember $name" -Call {
+        $members = Invoke-ExchangeCall -Step "Get-RoleGroupMember $name" -Call {
             Get-RoleGroupMember -Identity $name -ResultSize Unlimited -ErrorAction Stop
         }
         $memberIds = New-Object System.Collections.Generic.List[string]
@@ -271,7 +230,7 @@ function Read-ActualState {
             $memberIds.Add((Resolve-MemberId -Member $member -ServicePrincipals $servicePrincipals))
         }
         $assignments = New-Object System.Collections.Generic.List[object]
-        $rawAssignments = Invoke-WithBackoff -What "Get-ManagementRoleAssignment $name" -Call {
+        $rawAssignments = Invoke-ExchangeCall -Step "Get-ManagementRoleAssignment $name" -Call {
             Get-ManagementRoleAssignment -RoleAssignee $name -ErrorAction Stop
         }
         foreach ($assignment in @($rawAssignments)) {
@@ -518,7 +477,7 @@ $summary = [ordered]@{
     drift        = 0
     status       = 'Failed'
 }
-$connected = $false
+$connectionId = ''
 try {
     $desired = Read-DesiredState
     $summary.stateSha256 = $desired.Sha256
@@ -529,17 +488,8 @@ try {
         $summary.status = 'Succeeded'
         return
     }
-    if (-not (Get-Command -Name Connect-ExchangeOnline -ErrorAction SilentlyContinue)) {
-        throw 'ExchangeOnlineManagement is not available in this runtime; import it into the Automation account'
-    }
-    try {
-        Connect-ExchangeOnline -ManagedIdentity -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName `
-            -ShowBanner:$false -SkipLoadingFormatData -ErrorAction Stop
-        $connected = $true
-    }
-    catch {
-        throw (Get-ConnectionFailureMessage -ErrorRecord $_)
-    }
+    $connectionId = Connect-ExoSession -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName `
+        -CommandName $ExchangeCommands -RequiredRoleHint $RequiredRoleHint
 
     $actual = Read-ActualState
     # @(): a function's list output is unrolled; an empty or one-step plan must still be a list.
@@ -551,22 +501,22 @@ try {
         $record = @{ runbook = $RunbookName; status = 'Planned' }
         foreach ($key in $step.Keys) { $record[$key] = $step[$key] }
         if ($DryRun) {
-            Write-Record -Record $record
+            Write-Record -Record $record -Format 'JsonLines'
             continue
         }
         try {
-            Invoke-WithBackoff -What "$($step.action) $($step.target)" -Call { Invoke-PlanStep -Step $step -Actual $actual }
+            $null = Invoke-ExchangeCall -Step "$($step.action) $($step.target)" -Call { Invoke-PlanStep -Step $step -Actual $actual }
         }
         catch {
             $record.status = 'Failed'
             $record.error = Get-ExceptionText -ErrorRecord $_
-            Write-Record -Record $record
+            Write-Record -Record $record -Format 'JsonLines'
             # Stop here: no later step (removals come last) may run after a failed one.
             throw
         }
         $record.status = 'Applied'
         $summary.applied++
-        Write-Record -Record $record
+        Write-Record -Record $record -Format 'JsonLines'
     }
     if (-not $DryRun) {
         # Only a run that applied every step records the document: a failed one leaves the next run a full one.
@@ -575,8 +525,6 @@ try {
     $summary.status = 'Succeeded'
 }
 finally {
-    if ($connected) {
-        Disconnect-ExchangeOnline -Confirm:$false -ErrorAction SilentlyContinue
-    }
+    Disconnect-ExoSession -ConnectionId $connectionId
     Write-Output ($summary | ConvertTo-Json -Compress -Depth 4)
 }
