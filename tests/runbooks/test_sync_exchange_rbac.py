@@ -134,7 +134,12 @@ def test_exchange_reads_are_retried_by_the_shared_helper() -> None:
 def test_the_session_loads_exactly_the_cmdlets_the_reconciler_calls(exchange_reference: dict[str, dict[str, Any]]) -> None:
     # Connect-ExchangeOnline -CommandName: a cmdlet missing from the list would not exist in the job's session.
     source = PATH.read_text(encoding="utf-8")
-    listed = set(re.findall(r"'([A-Za-z]+-[A-Za-z]+)'", source[source.index("$ExchangeCommands = @(") : source.index(")", source.index("$ExchangeCommands = @("))]))
+    listed = set(
+        re.findall(
+            r"'([A-Za-z]+-[A-Za-z]+)'",
+            source[source.index("$ExchangeCommands = @(") : source.index(")", source.index("$ExchangeCommands = @("))],
+        )
+    )
     called = {n for n, _, _ in _commands(_root()) if n.lower() in exchange_reference}
     assert listed == called
     assert "-CommandName $ExchangeCommands" in source
