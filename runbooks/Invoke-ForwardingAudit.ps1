@@ -45,8 +45,9 @@
     Client (application) id of a user-assigned managed identity. Leave empty to use the system-assigned identity.
 
 .PARAMETER CertificateThumbprint
-    Thumbprint of the app registration's certificate in Cert:\CurrentUser\My or Cert:\LocalMachine\My of the hybrid worker's
-    job account (installed by scripts/windows/Install-ExoCertificate.ps1 or New-ExoHostCertificate.ps1). Empty: the managed identity.
+    Thumbprint(s) of the app registration's certificate, comma-separated (the program passes the current one first and the
+    previous one during a rotation); the first found in Cert:\CurrentUser\My or Cert:\LocalMachine\My of the hybrid worker's job
+    account is used (installed by scripts/windows/Install-ExoCertificate.ps1 or New-ExoHostCertificate.ps1). Empty: the managed identity.
 
 .PARAMETER AppId
     Client id of that app registration; required with -CertificateThumbprint.
@@ -104,7 +105,7 @@ param(
 
     # Hybrid workers outside Azure have no managed identity: the certificate of an app registration instead (set by the program
     # for a runbook with hybridWorker: true; docs/runbooks.md, "Hybrid workers").
-    [ValidatePattern('^([0-9A-Fa-f]{40})?$')]
+    [ValidatePattern('^([0-9A-Fa-f]{40}(,[0-9A-Fa-f]{40})*)?$')]
     [string] $CertificateThumbprint = '',
 
     [ValidatePattern('^([0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12})?$')]
@@ -724,7 +725,7 @@ $summary = [ordered]@{
     recordType                = 'Summary'
     runbook                   = $RunbookName
     organization              = $Organization
-    identity                  = if ($CertificateThumbprint) { "certificate $CertificateThumbprint (app $AppId)" } else { 'managed identity' }
+    identity                  = if ($CertificateThumbprint) { "certificate (app $AppId)" } else { 'managed identity' }
     mode                      = if ($Remediate) { 'Remediate' } else { 'ReportOnly' }
     partition                 = "$PartitionIndex/$PartitionCount"
     tenantWideRead            = ($PartitionIndex -eq 0)

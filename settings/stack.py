@@ -418,7 +418,12 @@ def parse_settings(
 
     raw_automation = None if config.get("automation") in (None, "") else parse_json(key_of("automation"), str(config.get("automation")))
     automation = parse_automation(
-        key_of("automation"), raw_automation, stack=stack, project_dir=project_dir, allow_global_administrator=allow_global_administrator
+        key_of("automation"),
+        raw_automation,
+        stack=stack,
+        project_dir=project_dir,
+        allow_global_administrator=allow_global_administrator,
+        identity_roles={identity.name: identity.role_names for identity in identities},
     )
     # parse_automation accepted the shape; exchangeRbacSync is read once the program knows whether Exchange RBAC is in use.
     raw_sync = raw_automation.get("exchangeRbacSync") if isinstance(raw_automation, dict) else None

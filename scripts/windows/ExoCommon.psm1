@@ -221,6 +221,7 @@ function Connect-ExoSession {
         [Parameter(Mandatory)] [string] $Organization,
         [string] $ExchangeEnvironmentName = 'O365Default',
         [string] $ManagedIdentityClientId = '',
+        # One thumbprint or several, comma-separated (current first).
         [string] $CertificateThumbprint = '',
         [string] $AppId = '',
         [Parameter(Mandatory)] [string[]] $CommandName,
@@ -237,9 +238,16 @@ function Connect-ExoSession {
         if ($AppId -notmatch '^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$') {
             throw "-AppId '$AppId' is not an application (client) id; a certificate connection needs the app registration's client id."
         }
-        $certificate = Find-ExoCertificate -Thumbprint $CertificateThumbprint
+        # Current certificate first, the previous one during a rotation: the first this worker holds is used.
+        foreach ($thumbprint in @(Split-ListParameter -Value $CertificateThumbprint)) {
+            $certificate = Find-ExoCertificate -Thumbprint $thumbprint
+            if ($null -ne $certificate) {
+                $CertificateThumbprint = $thumbprint
+                break
+            }
+        }
         if ($null -eq $certificate) {
-            throw ("Certificate $CertificateThumbprint is in neither Cert:\CurrentUser\My nor Cert:\LocalMachine\My of the account this " +
+            throw ("No certificate $CertificateThumbprint is in Cert:\CurrentUser\My or Cert:\LocalMachine\My of the account this " +
                 'job runs as. Install it with scripts/windows/Install-ExoCertificate.ps1 or New-ExoHostCertificate.ps1 (docs/certificate-handover.md).')
         }
     }

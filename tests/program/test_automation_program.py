@@ -18,7 +18,7 @@ import yaml
 
 from exo.runbook_assembly import MODULE_PATH, assemble
 from tests.harness import REPO, Deployment, evaluate
-from tests.mock_tenant import MockTenant, Registration, comparable, is_secret
+from tests.mock_tenant import MockTenant, Registration, comparable, is_secret, reveal
 from tests.schema_check import check_registration
 
 ACCOUNT = "azure-native:automation:AutomationAccount"
@@ -158,7 +158,7 @@ class RuntimeAndModule(unittest.IsolatedAsyncioTestCase):
 
     async def test_a_hybrid_worker_group_on_51_receives_the_scheduled_job(self) -> None:
         config = automation_config(runtime="WindowsPowerShell-5.1", exchangeModuleVersion="3.6.0", hybridWorkerGroup="exo-hybrid")
-        config["exo-automation:automation"]["runbooks"][1]["hybridWorker"] = True
+        config["exo-automation:automation"]["runbooks"][1].update(hybridWorker=True, hybridIdentity="exo")
         deployment = await evaluate(MockTenant(), preview=False, config=config)
         (group,) = deployment.of_type("azure-native:automation:HybridRunbookWorkerGroup")
         self.assertEqual(group.plain_inputs["hybridRunbookWorkerGroupName"], "exo-hybrid")
@@ -166,6 +166,14 @@ class RuntimeAndModule(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(
             run_on, {"runbook-mailboxpermissionreport-job-schedule": None, "runbook-forwardingaudit-job-schedule": "exo-hybrid"}
         )
+        # On the worker the job signs in with the identity's certificate (no managed identity there) and has no fair-share deadline.
+        identity = reveal(deployment.output("identities"))["exo"]
+        hybrid = deployment.one(JOB_SCHEDULE, "runbook-forwardingaudit-job-schedule").plain_inputs["parameters"]
+        self.assertEqual(hybrid["CertificateThumbprint"], identity["thumbprint"])
+        self.assertEqual(hybrid["AppId"], identity["clientId"])
+        self.assertEqual(hybrid["SoftDeadlineMinutes"], "0")
+        cloud = deployment.one(JOB_SCHEDULE, "runbook-mailboxpermissionreport-job-schedule").plain_inputs["parameters"]
+        self.assertFalse({"CertificateThumbprint", "AppId", "SoftDeadlineMinutes"} & set(cloud))
 
 
 class RunbookContent(unittest.IsolatedAsyncioTestCase):
