@@ -585,13 +585,24 @@ function Read-MailRecipient {
         param($Pass)
         $last = $State.lastRecipientName
         if ($Pass -gt 0) { $State.resumed.Add("Get-$Kind (resumed at Name '$last', -SortBy Name)") }
-        $filter = if ($null -ne $last) { "Name -ge '$($last -replace "'", "''")'" } else { "Name -like '*'" }
+        if ($null -eq $last) {
+            if ($Kind -eq 'MailUser') {
+                Get-MailUser -ResultSize Unlimited -SortBy Name -ErrorAction Stop |
+                    ForEach-Object { Resolve-ExternalRecipient -Recipient $_ -State $State; $State.lastRecipientName = [string] $_.Name }
+            }
+            else {
+                Get-MailContact -ResultSize Unlimited -SortBy Name -ErrorAction Stop |
+                    ForEach-Object { Resolve-ExternalRecipient -Recipient $_ -State $State; $State.lastRecipientName = [string] $_.Name }
+            }
+            return
+        }
+        $resumeFilter = "Name -ge '$($last -replace "'", "''")'"
         if ($Kind -eq 'MailUser') {
-            Get-MailUser -ResultSize Unlimited -SortBy Name -Filter $filter -ErrorAction Stop |
+            Get-MailUser -ResultSize Unlimited -SortBy Name -Filter $resumeFilter -ErrorAction Stop |
                 ForEach-Object { Resolve-ExternalRecipient -Recipient $_ -State $State; $State.lastRecipientName = [string] $_.Name }
         }
         else {
-            Get-MailContact -ResultSize Unlimited -SortBy Name -Filter $filter -ErrorAction Stop |
+            Get-MailContact -ResultSize Unlimited -SortBy Name -Filter $resumeFilter -ErrorAction Stop |
                 ForEach-Object { Resolve-ExternalRecipient -Recipient $_ -State $State; $State.lastRecipientName = [string] $_.Name }
         }
     }
