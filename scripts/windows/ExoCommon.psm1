@@ -290,9 +290,16 @@ function Disconnect-ExoSession {
     # Disconnects only the connection Connect-ExoSession made: a bare Disconnect-ExchangeOnline would end every connection in
     # the process, other jobs' too ("jobs running in the same sandbox process can affect each other", automation-runbook-execution.md).
     # A failed disconnect must never hide the error that ended the job; its output is discarded.
+    # -ConnectionId came in module 3.2.0-Preview2 (Disconnect-ExchangeOnline.md): on an older module the parameter does not bind,
+    # which no -ErrorAction turns off, so the call sits in try/catch and the connection is left to the process's end.
     param([string] $ConnectionId)
     if (-not $ConnectionId) { return }
-    $null = Disconnect-ExchangeOnline -ConnectionId $ConnectionId -Confirm:$false -ErrorAction SilentlyContinue
+    try {
+        $null = Disconnect-ExchangeOnline -ConnectionId $ConnectionId -Confirm:$false -ErrorAction SilentlyContinue
+    }
+    catch {
+        Write-Warning "Exchange connection $ConnectionId was not disconnected: $(Get-ExceptionText -ErrorRecord $_)"
+    }
 }
 
 function Get-PropertyValue {
