@@ -9,7 +9,7 @@ from typing import cast
 import pulumi
 
 from components.app_identity import ExchangeAppIdentity, ExchangeAppIdentityArgs
-from components.automation import ExchangeAutomation, ExchangeAutomationArgs
+from components.automation import ExchangeAutomation, ExchangeAutomationArgs, HybridCertificateIdentity
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
 from components.exchange_rbac import ExchangeRbacPrincipal
 from components.private_endpoints import (
@@ -47,6 +47,17 @@ def app_identities(settings: StackSettings, tenant: Tenant) -> dict[str, Exchang
         )
         for identity in settings.identities
     }
+
+
+def hybrid_identity(identity: ExchangeAppIdentity) -> HybridCertificateIdentity:
+    """What a hybrid runbook signing in as `identity` gets: its client id and its certificates' thumbprints, current first."""
+    previous = identity.previous_thumbprint
+    thumbprints = (
+        pulumi.Output.all(identity.thumbprint, previous).apply(lambda pair: ",".join(t for t in pair if t))
+        if previous is not None
+        else pulumi.Output.from_input(identity.thumbprint)
+    )
+    return HybridCertificateIdentity(client_id=identity.client_id, thumbprints=thumbprints)
 
 
 def rbac_principals(settings: StackSettings, identities: dict[str, ExchangeAppIdentity]) -> list[ExchangeRbacPrincipal]:
@@ -154,7 +165,14 @@ def main() -> None:
     automation = None
     if settings.automation is not None:
         automation = ExchangeAutomation(
-            ExchangeAutomationArgs(settings.automation, tenant, settings.cloud, rbac_principals(settings, identities), now)
+            ExchangeAutomationArgs(
+                settings.automation,
+                tenant,
+                settings.cloud,
+                rbac_principals(settings, identities),
+                now,
+                hybrid_identities={name: hybrid_identity(identity) for name, identity in identities.items()},
+            )
         )
         pulumi.export("automation", automation.summary())
     pulumi.export("effectivePermissions", settings.effective_permissions())

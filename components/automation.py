@@ -4,8 +4,8 @@ runbooks and Exchange RBAC state."""
 from __future__ import annotations
 
 import datetime as dt
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import pulumi
@@ -30,9 +30,11 @@ class RunbookSpec:
     path: Path
     """Absolute path of the .ps1 file (read here)."""
     source: str
-    """The same file relative to the project, as the blob's FileAsset: the state must not carry this machine's absolute path."""
+    """The same file relative to the project, for messages: the state must not carry this machine's absolute path."""
+    content: str
+    """The text published: the file with the shared module after its param() block (exo/runbook_assembly.py)."""
     sha256: str
-    """Uppercase hex SHA-256 of the file: the content hash Automation checks, and the blob's name."""
+    """Uppercase hex SHA-256 of `content` (UTF-8): the content hash Automation checks, and the blob's name."""
     description: str
     schedule: Schedule | None
     parameters: tuple[tuple[str, str], ...]
@@ -44,6 +46,8 @@ class RunbookSpec:
     """The Entra roles the runbook declares it needs (its `# exo-automation:roles` line)."""
     partitions: int = 1
     """Jobs per scheduled run: each gets -PartitionCount partitions and its own -PartitionIndex."""
+    hybrid_identity: str | None = None
+    """On a hybrid worker: the app identity whose certificate the job signs in with (-CertificateThumbprint, -AppId)."""
 
 
 @dataclass(frozen=True)
@@ -85,6 +89,15 @@ PROGRAM_TAGS = {"managed-by": "exo-automation"}
 
 
 @dataclass(frozen=True)
+class HybridCertificateIdentity:
+    """An app identity a hybrid runbook signs in as: what the job gets as -AppId and -CertificateThumbprint."""
+
+    client_id: pulumi.Input[str]
+    thumbprints: pulumi.Input[str]
+    """Comma-separated, current certificate first and the previous one during a rotation: the job uses the first its worker holds."""
+
+
+@dataclass(frozen=True)
 class ExchangeAutomationArgs:
     """What the Automation owner takes: the account's spec from settings and what the stack looked up or created."""
 
@@ -95,12 +108,24 @@ class ExchangeAutomationArgs:
     """The app identities that declare Exchange RBAC (the managed identity is added here when the spec declares it)."""
     now: dt.datetime
     """The program's one clock reading: new Schedules start after it, and it picks the runbook links' renewal period."""
+    hybrid_identities: Mapping[str, HybridCertificateIdentity] = field(default_factory=dict)
+    """The app identities by name, for runbooks on hybrid workers (RunbookSpec.hybrid_identity)."""
 
 
 def cloud_parameters(cloud: facts.CloudEnvironment, runbook: RunbookSpec) -> dict[str, str]:
     """Outside the commercial cloud, runbooks that take -ExchangeEnvironmentName get the cloud's value."""
     name = cloud.exchange_environment_name
     return {ENVIRONMENT_PARAMETER: name} if runbook.takes_environment_name and name != "O365Default" else {}
+
+
+def certificate_parameters(identities: Mapping[str, HybridCertificateIdentity], runbook: RunbookSpec) -> dict[str, pulumi.Input[str]]:
+    """A hybrid runbook signs in with its hybridIdentity's certificate; none for a runbook in Azure (the managed identity)."""
+    if runbook.hybrid_identity is None:
+        return {}
+    identity = identities.get(runbook.hybrid_identity)
+    if identity is None:
+        raise ValueError(f"runbook {runbook.name}: identity {runbook.hybrid_identity!r} was not created")
+    return {"CertificateThumbprint": identity.thumbprints, "AppId": identity.client_id}
 
 
 def schedule_slots(runbook: RunbookSpec) -> list[ScheduleSlot]:
@@ -180,7 +205,7 @@ class ExchangeAutomation:
                             location=spec.location,
                             automation_account_name=account.account_name,
                             runbook_name=runbook.name,
-                            source_path=runbook.source,
+                            content=runbook.content,
                             sha256=runbook.sha256,
                             runbook_type=spec.runtime.runbook_type,
                             runtime_environment_name=account.runtime_environment_name,
@@ -193,6 +218,7 @@ class ExchangeAutomation:
                             description=runbook.description,
                             schedule_names=[schedules.names[slot] for slot in schedule_slots(runbook)],
                             parameters={**dict(runbook.parameters), **cloud_parameters(args.cloud, runbook)},
+                            output_parameters=certificate_parameters(args.hybrid_identities, runbook),
                             run_on=account.hybrid_worker_group_name if runbook.hybrid_worker else None,
                             partitions=runbook.partitions,
                             tags=tags,

@@ -22,6 +22,7 @@ import pulumi
 import pulumiverse_time
 from pulumi_azure_native import automation
 
+from exo.partition_model import partition_offset
 from exo.schedule_time import Schedule, first_run
 
 # Fixed namespace: the same definition always gives the same version (never random).
@@ -139,8 +140,9 @@ class RunbookSchedules(pulumi.ComponentResource):
         elif schedule.month_days:
             advanced = automation.AdvancedScheduleArgs(month_days=list(schedule.month_days))
         azure_name = schedule_name(slot)
+        offset = partition_offset(schedule, slot.partition, slot.partitions)
         return automation.Schedule(
-            # The partitions of one run share the definition, hence the start: their N jobs start together.
+            # The partitions of one run share the definition; their starts are spread over a window, partition 0 first.
             self._logical_name(name, slot, args.scope),
             schedule_name=azure_name,
             name=azure_name,
@@ -151,7 +153,11 @@ class RunbookSchedules(pulumi.ComponentResource):
             time_zone=schedule.time_zone,
             # Not before this run's clock either: a Schedule re-created after a failed first `up` or a manual delete (the anchor
             # already in state) still starts in the future.
-            start_time=anchor.apply(lambda moment: first_run(max(_parse(moment), args.now), schedule).isoformat()),
+            # Partitions of one run are staggered (exo/partition_model.py): the offset is applied after first_run, which is moved
+            # by a negative offset first, so every start still lies MINIMUM_LEAD after the anchor.
+            start_time=anchor.apply(
+                lambda moment: (first_run(max(_parse(moment), args.now) - min(offset, dt.timedelta(0)), schedule) + offset).isoformat()
+            ),
             advanced_schedule=advanced,
             description=schedule_description(slot),
             opts=pulumi.ResourceOptions(

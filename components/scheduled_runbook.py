@@ -41,10 +41,10 @@ class ScheduledRunbookArgs:
     """The Automation account."""
     runbook_name: str
     """Name of the runbook in Automation."""
-    source_path: str
-    """The .ps1 file, relative to the project directory (Pulumi resolves it there)."""
+    content: str
+    """The runbook's published text: its file with the shared module after the param() block (exo/runbook_assembly.py)."""
     sha256: str
-    """Uppercase hex SHA-256 of the file."""
+    """Uppercase hex SHA-256 of `content` as UTF-8."""
     runbook_type: str
     """PowerShell (5.1 or a runtime environment) or PowerShell72."""
     storage_account_name: pulumi.Input[str]
@@ -70,6 +70,9 @@ class ScheduledRunbookArgs:
     tooling."""
     parameters: Mapping[str, str] = field(default_factory=dict)
     """Job parameters besides Organization."""
+    output_parameters: Mapping[str, pulumi.Input[str]] = field(default_factory=dict)
+    """Job parameters known only once other resources exist (a hybrid runbook's certificate thumbprints and app id): part of the
+    job schedule's id like the others, so a rotated certificate re-creates the job schedule with the new thumbprint."""
     run_on: pulumi.Input[str] | None = None
     """Hybrid worker group for the scheduled job; None runs in Azure."""
     tags: Mapping[str, str] = field(default_factory=dict)
@@ -108,7 +111,8 @@ class ScheduledRunbook(pulumi.ComponentResource):
             blob_name=blob_name(args.runbook_name, args.sha256),
             type=storage.BlobType.BLOCK,
             content_type="text/plain; charset=utf-8",
-            source=pulumi.FileAsset(args.source_path),
+            # The assembled text, not the file: the bytes uploaded are the bytes hashed.
+            source=pulumi.StringAsset(args.content),
             opts=pulumi.ResourceOptions(parent=self),
         )
         self._runbook = automation.Runbook(
@@ -172,9 +176,16 @@ class ScheduledRunbook(pulumi.ComponentResource):
         and schedule.
         """
         args = self._args
-        job_id = pulumi.Output.all(args.automation_account_name, args.organization, schedule_name, self._publication).apply(
+        late = sorted(args.output_parameters)
+        job_id = pulumi.Output.all(
+            args.automation_account_name, args.organization, schedule_name, self._publication, *(args.output_parameters[k] for k in late)
+        ).apply(
             lambda values: job_schedule_id(
-                values[0], args.runbook_name, values[2], {**parameters, "Organization": values[1]}, publication=values[3]
+                values[0],
+                args.runbook_name,
+                values[2],
+                {**parameters, **dict(zip(late, values[4:], strict=True)), "Organization": values[1]},
+                publication=values[3],
             )
         )
         return automation.JobSchedule(
@@ -184,7 +195,7 @@ class ScheduledRunbook(pulumi.ComponentResource):
             resource_group_name=args.resource_group_name,
             runbook=automation.RunbookAssociationPropertyArgs(name=self._runbook.name),
             schedule=automation.ScheduleAssociationPropertyArgs(name=schedule_name),
-            parameters={"Organization": args.organization, **parameters},
+            parameters={"Organization": args.organization, **parameters, **args.output_parameters},
             run_on=args.run_on,
             # A job schedule cannot be updated (Azure answers "already exists"): replace it, removing the old one first. It waits
             # for the module resource so that no scheduled job exists before the module does.

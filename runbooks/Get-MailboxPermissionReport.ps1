@@ -30,6 +30,17 @@
 .PARAMETER ManagedIdentityClientId
     Client (application) id of a user-assigned managed identity. Leave empty to use the system-assigned identity.
 
+.PARAMETER CertificateThumbprint
+    Thumbprint(s) of the app registration's certificate, comma-separated (the program passes the current one first and the
+    previous one during a rotation); the first found in Cert:\CurrentUser\My or Cert:\LocalMachine\My of the hybrid worker's job
+    account is used (installed by scripts/windows/Install-ExoCertificate.ps1 or New-ExoHostCertificate.ps1). Empty: the managed identity.
+
+.PARAMETER AppId
+    Client id of that app registration; required with -CertificateThumbprint.
+
+.PARAMETER SoftDeadlineMinutes
+    Minutes after the start when the job stops, writes its summary (with recommendedPartitionCount) and fails (default 165; 0: none).
+
 .PARAMETER RecipientTypeDetails
     Mailbox types to scan, as a list or one comma-separated string.
 
@@ -69,6 +80,14 @@ param(
 
     [string] $ManagedIdentityClientId = '',
 
+    # Hybrid workers outside Azure have no managed identity: the certificate of an app registration instead (set by the program
+    # for a runbook with hybridWorker: true; docs/runbooks.md, "Hybrid workers").
+    [ValidatePattern('^([0-9A-Fa-f]{40}(,[0-9A-Fa-f]{40})*)?$')]
+    [string] $CertificateThumbprint = '',
+
+    [ValidatePattern('^([0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12})?$')]
+    [string] $AppId = '',
+
     [string[]] $RecipientTypeDetails = @('UserMailbox', 'SharedMailbox', 'RoomMailbox', 'EquipmentMailbox'),
 
     [string[]] $Identity = @(),
@@ -83,7 +102,12 @@ param(
     [int] $PartitionIndex = 0,
 
     [ValidateRange(0, 100)]
-    [double] $MaxReadFailurePercent = 0
+    [double] $MaxReadFailurePercent = 0,
+
+    # Minutes after the start when the job stops reading, writes its summary and fails: before the sandbox's 3-hour fair-share
+    # limit stops it without one. 0: no deadline (hybrid workers have no fair-share limit).
+    [ValidateRange(0, 10080)]
+    [int] $SoftDeadlineMinutes = 165
 )
 
 Set-StrictMode -Version Latest
@@ -95,194 +119,23 @@ $SelfTrustee = 'NT AUTHORITY\SELF'
 # Calls per mailbox in scope (Get-EXOMailboxPermission); see docs/runbooks.md, "Scale".
 $CallsPerMailbox = 1
 
-#region exo-automation shared helpers (identical in every runbook; tests/runbooks checks it: Automation uploads each file alone)
-# Exchange throttling and transient service errors: HTTP 429 (Too Many Requests) and 503 (Server Busy / Service Unavailable)
-# from the REST endpoint, and Exchange's own throttling wording ("Micro delay applied", Microsoft KB 2881759; budget exceeded;
-# "try again later"). Anything else is not retried.
-$ThrottlingPattern = '(?i)\b429\b|Too ?Many ?Requests|\b503\b|Server ?Busy|Service ?Unavailable|throttl|Micro ?delay|budget.{0,20}exceed|try again later'
-$MaxAttempts = 6
-# A run of consecutive failed mailbox reads this long is a systemic problem (a missing role, a revoked grant): stop early.
-$MaxConsecutiveReadFailures = 25
-
-function Split-ListParameter {
-    # Azure Automation passes schedule parameters as strings; accept both a real list and "a,b,c".
-    param([string[]] $Value)
-    # Writes the items to the pipeline; callers wrap the call in @() to get an array, even of one or none.
-    foreach ($entry in @($Value)) {
-        foreach ($part in ([string] $entry).Split(',')) {
-            $trimmed = $part.Trim()
-            if ($trimmed) { $trimmed }
-        }
-    }
-}
-
-function Get-ExceptionText {
-    param([System.Management.Automation.ErrorRecord] $ErrorRecord)
-    $messages = New-Object System.Collections.Generic.List[string]
-    $messages.Add([string] $ErrorRecord)
-    $exception = $ErrorRecord.Exception
-    while ($null -ne $exception) {
-        $messages.Add($exception.Message)
-        $exception = $exception.InnerException
-    }
-    return ($messages -join ' | ')
-}
-
-function Test-ThrottlingError {
-    param([System.Management.Automation.ErrorRecord] $ErrorRecord)
-    return ((Get-ExceptionText -ErrorRecord $ErrorRecord) -match $ThrottlingPattern)
-}
-
-function Invoke-ExchangeCall {
-    # Runs one Exchange call (the script block passes -ErrorAction Stop itself) and retries it with exponential back-off
-    # and jitter while Exchange throttles; honours a Retry-After hint in the error. Any other error is thrown at once.
-    param([Parameter(Mandatory)] [scriptblock] $Call, [Parameter(Mandatory)] [string] $Step)
-    for ($attempt = 1; ; $attempt++) {
-        try {
-            # @(): the caller gets an array, even of one or no result.
-            return , @(& $Call)
-        }
-        catch {
-            if ($attempt -ge $MaxAttempts -or -not (Test-ThrottlingError -ErrorRecord $_)) { throw }
-            $delay = [math]::Min(300, [math]::Pow(2, $attempt)) + (Get-Random -Minimum 0 -Maximum 1000) / 1000
-            if ((Get-ExceptionText -ErrorRecord $_) -match '(?i)retry.?after\D{0,10}(\d+)') { $delay = [math]::Max($delay, [int] $Matches[1]) }
-            Write-Warning "$Step throttled (attempt $attempt of $MaxAttempts); waiting $([int] $delay) s."
-            Start-Sleep -Seconds ([int] [math]::Ceiling($delay))
-        }
-    }
-}
-
-function Get-ConnectionFailureMessage {
-    # Turns the module's errors into the fix an administrator needs to make.
-    param(
-        [System.Management.Automation.ErrorRecord] $ErrorRecord,
-        [string] $Organization,
-        [string] $RequiredRoleHint,
-        [string] $Step = 'Connect-ExchangeOnline -ManagedIdentity'
-    )
-    $text = Get-ExceptionText -ErrorRecord $ErrorRecord
-    if ($text -match "(isn.t|is not) supported in this scenario") {
-        return ("Exchange Online refused the managed identity's role: '$text'. The identity holds Exchange.ManageAsApp " +
-            "but no Entra role that Exchange Online accepts for app-only access. Assign $RequiredRoleHint to the " +
-            "managed identity's service principal, wait for the assignment to replicate (it can take up to an hour), " +
-            "and run the job again.")
-    }
-    if ($text -match 'cannot be a Guid') {
-        return "-Organization must be the initial *.onmicrosoft.com domain, not the tenant id ('$Organization'): $text"
-    }
-    if ($text -match 'Unauthori[sz]ed|\b(401|403)\b|Forbidden|AADSTS|AccessDenied|access denied') {
-        return ("Exchange Online refused '$Step' for organization '$Organization': '$text'. Check that the identity holds " +
-            "the Exchange.ManageAsApp app role on the 'Office 365 Exchange Online' service principal of this tenant, that " +
-            "-Organization is the tenant's initial onmicrosoft domain, and that it holds $RequiredRoleHint.")
-    }
-    if ($text -match 'managed identity|ManagedIdentity|IDENTITY_ENDPOINT|\bMSI\b') {
-        return ("No managed identity token could be obtained: '$text'. Enable the system-assigned identity on the " +
-            "Automation account (or pass -ManagedIdentityClientId of a user-assigned identity attached to it).")
-    }
-    return "$Step failed for organization '$Organization': $text"
-}
-
-function Connect-ExchangeWithManagedIdentity {
-    param([string] $Organization, [string] $ExchangeEnvironmentName, [string] $ManagedIdentityClientId, [string] $RequiredRoleHint)
-    if (-not (Get-Command -Name Connect-ExchangeOnline -ErrorAction SilentlyContinue)) {
-        throw ('The ExchangeOnlineManagement module is not available to this job. Import it into the runtime environment ' +
-            '(PowerShell 7.4: package) or the account (5.1/7.2: module) and make sure the import finished before the job runs.')
-    }
-    try {
-        $null = Invoke-ExchangeCall -Step 'Connect-ExchangeOnline' -Call {
-            if ($ManagedIdentityClientId) {
-                Connect-ExchangeOnline -ManagedIdentity -ManagedIdentityAccountId $ManagedIdentityClientId `
-                    -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName `
-                    -ShowBanner:$false -SkipLoadingFormatData -ErrorAction Stop
-            }
-            else {
-                Connect-ExchangeOnline -ManagedIdentity -Organization $Organization `
-                    -ExchangeEnvironmentName $ExchangeEnvironmentName -ShowBanner:$false -SkipLoadingFormatData -ErrorAction Stop
-            }
-        }
-    }
-    catch {
-        throw (Get-ConnectionFailureMessage -ErrorRecord $_ -Organization $Organization -RequiredRoleHint $RequiredRoleHint)
-    }
-}
-
-function Get-PropertyValue {
-    # Reads a property that a module version may not return, without tripping Set-StrictMode.
-    param($InputObject, [string] $Name)
-    if ($null -eq $InputObject) { return $null }
-    $property = $InputObject.PSObject.Properties[$Name]
-    if ($null -eq $property) { return $null }
-    return $property.Value
-}
-
-function Write-Record {
-    # Written as it is found, so a job stopped by the sandbox (3 h, 400 MB) still leaves what it found.
-    param([Parameter(Mandatory)] [psobject] $Record, [string] $Format)
-    if ($Format -eq 'JsonLines') {
-        Write-Output ($Record | ConvertTo-Json -Compress -Depth 6)
-    }
-    else {
-        Write-Output $Record
-    }
-}
-
-function Get-PartitionIndex {
-    # SHA-256 of the lower-case key, first four bytes big-endian, modulo the count: the same on Windows PowerShell 5.1 and
-    # PowerShell 7 (String.GetHashCode() is randomized per process on .NET Core), so N jobs split the mailboxes exactly.
-    param([Parameter(Mandatory)] [string] $Key, [Parameter(Mandatory)] [int] $Count)
-    $sha256 = [System.Security.Cryptography.SHA256]::Create()
-    try {
-        $digest = $sha256.ComputeHash([System.Text.Encoding]::UTF8.GetBytes($Key.ToLowerInvariant()))
-    }
-    finally {
-        $sha256.Dispose()
-    }
-    [long] $value = 0
-    for ($i = 0; $i -lt 4; $i++) { $value = $value * 256 + [long] $digest[$i] }
-    return [int] ($value % $Count)
-}
-
-function Test-MailboxInPartition {
-    param($Mailbox, [int] $PartitionCount, [int] $PartitionIndex)
-    if ($PartitionCount -le 1) { return $true }
-    $key = [string] (Get-PropertyValue $Mailbox 'ExternalDirectoryObjectId')
-    if (-not $key) { $key = [string] (Get-PropertyValue $Mailbox 'Guid') }
-    return ((Get-PartitionIndex -Key $key -Count $PartitionCount) -eq $PartitionIndex)
-}
-
-function Add-ReadFailure {
-    # Counts and reports a mailbox that could not be read; stops the run when the failures look systemic.
-    param([Parameter(Mandatory)] $State, [string] $Mailbox, [string] $Step, [System.Management.Automation.ErrorRecord] $ErrorRecord, [string] $Format)
-    $State.readFailures++
-    $State.consecutiveReadFailures++
-    $failure = [pscustomobject]@{ RecordType = 'Failure'; Mailbox = $Mailbox; Step = $Step; Error = (Get-ExceptionText -ErrorRecord $ErrorRecord) }
-    if ($State.failures.Count -lt 50) { $State.failures.Add($failure) }
-    Write-Record -Format $Format -Record $failure
-    if ($State.consecutiveReadFailures -ge $MaxConsecutiveReadFailures) {
-        throw "$($State.consecutiveReadFailures) mailbox reads in a row failed (last: $Step on $Mailbox): $($failure.Error)"
-    }
-}
-
-function Assert-ReadFailureThreshold {
-    # The job fails (Failed in Automation) when more than ThresholdPercent of the mailboxes in scope could not be read.
-    param([Parameter(Mandatory)] $State, [double] $ThresholdPercent)
-    $attempted = [math]::Max(1, $State.mailboxesInPartition)
-    $percent = 100.0 * $State.readFailures / $attempted
-    if ($State.readFailures -gt 0 -and $percent -gt $ThresholdPercent) {
-        throw ("$($State.readFailures) of $($State.mailboxesInPartition) mailbox(es) could not be read ($([math]::Round($percent, 2))% > " +
-            "-MaxReadFailurePercent $ThresholdPercent); their records are missing. See the Failure records above.")
-    }
-}
-#endregion exo-automation shared helpers
+# The Exchange cmdlets this runbook calls: the only ones Connect-ExchangeOnline -CommandName loads (tests/runbooks check the list).
+$ExchangeCommands = @(
+    'Get-EXOMailbox', 'Get-EXOMailboxPermission', 'Get-EXORecipientPermission', 'Get-EXORecipient'
+)
+# Helpers (connection, retries, deadline, records, partitions) come from scripts/windows/ExoCommon.psm1, put after param() when
+# the program publishes this runbook.
 
 function New-PermissionRecord {
-    param([string] $Mailbox, [string] $MailboxDisplayName, [string] $MailboxType, [string] $Permission, [string] $Trustee,
-        [string] $AccessRights, [bool] $Deny, [string] $Source)
+    # Every record names its mailbox the same way: Mailbox (primary SMTP address) and MailboxName (the Exchange Name, which is what
+    # Get-EXORecipientPermission's Identity shows), whichever query the record comes from.
+    param($Recipient, [string] $Permission, [string] $Trustee, [string] $AccessRights, [bool] $Deny, [string] $Source)
     [pscustomobject]@{
         RecordType           = 'Permission'
-        Mailbox              = $Mailbox
-        MailboxDisplayName   = $MailboxDisplayName
-        MailboxType          = $MailboxType
+        Mailbox              = [string] (Get-PropertyValue $Recipient 'PrimarySmtpAddress')
+        MailboxName          = [string] (Get-PropertyValue $Recipient 'Name')
+        MailboxDisplayName   = [string] (Get-PropertyValue $Recipient 'DisplayName')
+        MailboxType          = [string] (Get-PropertyValue $Recipient 'RecipientTypeDetails')
         Permission           = $Permission
         Trustee              = $Trustee
         AccessRights         = $AccessRights
@@ -292,23 +145,47 @@ function New-PermissionRecord {
     }
 }
 
+function Resolve-SendAsRecipient {
+    # Send As entries name the recipient by its Identity only; one look-up per recipient (cached: explicit Send As grants are few)
+    # gives the address every other record carries. A recipient that cannot be read keeps its Identity as its name.
+    param([string] $Identity, $State)
+    if ($State.recipients.ContainsKey($Identity)) { return $State.recipients[$Identity] }
+    try {
+        $found = Invoke-ExchangeCall -Step 'Get-EXORecipient' -Call { Get-EXORecipient -Identity $Identity -ErrorAction Stop }
+        $recipient = if ($found.Count -eq 1) { $found[0] } else { [pscustomobject]@{ Name = $Identity } }
+    }
+    catch {
+        $recipient = [pscustomobject]@{ Name = $Identity }
+    }
+    if ($State.recipients.Count -lt 10000) { $State.recipients[$Identity] = $recipient }
+    return $recipient
+}
+
 function Write-SendAsRecord {
     param($Entry, $State)
+    Assert-WithinDeadline -Where 'the Send As query'
     $trustee = [string] $Entry.Trustee
-    if ((Get-PropertyValue $Entry 'IsInherited') -or $trustee -eq $SelfTrustee) { return }
+    if ((ConvertTo-Flag -Value (Get-PropertyValue $Entry 'IsInherited') -Name 'IsInherited') -or $trustee -eq $SelfTrustee) { return }
+    $identity = [string] $Entry.Identity
+    $deny = ([string] (Get-PropertyValue $Entry 'AccessControlType')) -eq 'Deny'
+    # A resumed query re-reads from the start (its order is not documented): skip what was already written.
+    $key = "$identity|$trustee|$deny"
+    if (-not $State.sendAsWritten.Add($key)) { return }
     $State.counts.SendAs++
     if ($trustee -match '^S-1-5-') { $State.counts.OrphanedSidTrustees++ }
-    Write-Record -Format $OutputFormat -Record (New-PermissionRecord -Mailbox ([string] $Entry.Identity) -Permission 'SendAs' `
-            -Trustee $trustee -AccessRights 'SendAs' -Deny ([string] (Get-PropertyValue $Entry 'AccessControlType') -eq 'Deny') `
-            -Source 'Get-EXORecipientPermission')
+    Write-Record -Format $OutputFormat -Record (New-PermissionRecord -Recipient (Resolve-SendAsRecipient -Identity $identity -State $State) `
+            -Permission 'SendAs' -Trustee $trustee -AccessRights 'SendAs' -Deny $deny -Source 'Get-EXORecipientPermission')
 }
 
 function Read-MailboxPermission {
     # One mailbox: its explicit mailbox permissions (one call) and its Send on Behalf list (already read with it).
     param($Mailbox, $State)
+    Assert-WithinDeadline -Where 'the mailbox enumeration'
+    $objectId = [string] $Mailbox.ExternalDirectoryObjectId
+    # A resumed enumeration re-reads from the start (Get-EXOMailbox documents no order): mailboxes already done are skipped.
+    if (-not $State.done.Add($objectId)) { return }
     $State.mailboxesInPartition++
     $address = [string] $Mailbox.PrimarySmtpAddress
-    $objectId = [string] $Mailbox.ExternalDirectoryObjectId
     try {
         $entries = Invoke-ExchangeCall -Step 'Get-EXOMailboxPermission' -Call {
             Get-EXOMailboxPermission -ExternalDirectoryObjectId $objectId -ResultSize Unlimited -ErrorAction Stop
@@ -321,20 +198,18 @@ function Read-MailboxPermission {
     $State.consecutiveReadFailures = 0
     foreach ($entry in $entries) {
         $trustee = [string] $entry.User
-        if ((Get-PropertyValue $entry 'IsInherited') -or $trustee -eq $SelfTrustee) { continue }
+        if ((ConvertTo-Flag -Value (Get-PropertyValue $entry 'IsInherited') -Name 'IsInherited') -or $trustee -eq $SelfTrustee) { continue }
         $rights = (@($entry.AccessRights) | ForEach-Object { [string] $_ }) -join ','
         $permission = if ($rights -match 'FullAccess') { 'FullAccess' } else { 'MailboxRights' }
         if ($permission -eq 'FullAccess') { $State.counts.FullAccess++ } else { $State.counts.OtherMailboxRights++ }
         if ($trustee -match '^S-1-5-') { $State.counts.OrphanedSidTrustees++ }
-        Write-Record -Format $OutputFormat -Record (New-PermissionRecord -Mailbox $address -MailboxDisplayName ([string] $Mailbox.DisplayName) `
-                -MailboxType ([string] $Mailbox.RecipientTypeDetails) -Permission $permission -Trustee $trustee -AccessRights $rights `
-                -Deny ([bool] (Get-PropertyValue $entry 'Deny')) -Source 'Get-EXOMailboxPermission')
+        Write-Record -Format $OutputFormat -Record (New-PermissionRecord -Recipient $Mailbox -Permission $permission -Trustee $trustee `
+                -AccessRights $rights -Deny (ConvertTo-Flag -Value (Get-PropertyValue $entry 'Deny') -Name 'Deny') -Source 'Get-EXOMailboxPermission')
     }
     foreach ($delegate in @(Get-PropertyValue $Mailbox 'GrantSendOnBehalfTo')) {
         if (-not $delegate) { continue }
         $State.counts.SendOnBehalf++
-        Write-Record -Format $OutputFormat -Record (New-PermissionRecord -Mailbox $address -MailboxDisplayName ([string] $Mailbox.DisplayName) `
-                -MailboxType ([string] $Mailbox.RecipientTypeDetails) -Permission 'SendOnBehalf' -Trustee ([string] $delegate) `
+        Write-Record -Format $OutputFormat -Record (New-PermissionRecord -Recipient $Mailbox -Permission 'SendOnBehalf' -Trustee ([string] $delegate) `
                 -AccessRights 'SendOnBehalf' -Deny $false -Source 'GrantSendOnBehalfTo')
     }
     if ($State.mailboxesInPartition % 500 -eq 0) {
@@ -357,22 +232,29 @@ $state = @{
     consecutiveReadFailures = 0
     mailboxesSeen           = 0
     mailboxesInPartition    = 0
+    # This partition's mailboxes done and the Send As records written: what a resumed read skips (a partition's share, not the tenant).
+    done                    = New-Object 'System.Collections.Generic.HashSet[string]' ([System.StringComparer]::OrdinalIgnoreCase)
+    sendAsWritten           = New-Object 'System.Collections.Generic.HashSet[string]' ([System.StringComparer]::OrdinalIgnoreCase)
+    recipients              = @{}
+    resumed                 = New-Object System.Collections.Generic.List[string]
 }
-$connected = $false
+Set-ExoDeadline -StartedAtUtc $state.startedAt -Minutes $SoftDeadlineMinutes
+$connectionId = ''
 $fatal = $null
 $sendAsScope = 'none'
 
 try {
-    Connect-ExchangeWithManagedIdentity -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName `
-        -ManagedIdentityClientId $ManagedIdentityClientId -RequiredRoleHint $RequiredRoleHint
-    $connected = $true
+    $connectionId = Connect-ExoSession -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName `
+        -ManagedIdentityClientId $ManagedIdentityClientId -CertificateThumbprint $CertificateThumbprint -AppId $AppId `
+        -CommandName $ExchangeCommands -RequiredRoleHint $RequiredRoleHint
 
-    # Beyond the Minimum property set (which already has DisplayName, PrimarySmtpAddress, ExternalDirectoryObjectId).
+    # Beyond the Minimum property set (which already has Name, DisplayName, PrimarySmtpAddress, ExternalDirectoryObjectId).
     $mailboxProperties = @('GrantSendOnBehalfTo')
     $identities = @(Split-ListParameter -Value $Identity)
     if ($identities.Count -gt 0) {
         $sendAsScope = 'Identity'
         foreach ($mailboxIdentity in $identities) {
+            Assert-WithinDeadline -Where 'the -Identity list'
             $state.mailboxesSeen++
             try {
                 $found = Invoke-ExchangeCall -Step 'Get-EXOMailbox' -Call {
@@ -387,7 +269,11 @@ try {
                 Add-ReadFailure -State $state -Mailbox $mailboxIdentity -Step 'Get-EXOMailbox/Get-EXORecipientPermission' -ErrorRecord $_ -Format $OutputFormat
                 continue
             }
-            foreach ($mailbox in $found) { Read-MailboxPermission -Mailbox $mailbox -State $state }
+            foreach ($mailbox in $found) {
+                # Named the same way as every other record: the mailbox just read stands for its Send As entries too.
+                $state.recipients[[string] $mailbox.Name] = $mailbox
+                Read-MailboxPermission -Mailbox $mailbox -State $state
+            }
             foreach ($entry in $sendAs) { Write-SendAsRecord -Entry $entry -State $state }
         }
     }
@@ -395,32 +281,41 @@ try {
         if ($PartitionIndex -eq 0) {
             # One tenant-wide query instead of one per mailbox; a failure here fails the job (Send As would be missing).
             $sendAsScope = 'Tenant'
-            Get-EXORecipientPermission -AccessRights SendAs -ResultSize Unlimited -ErrorAction Stop |
-                ForEach-Object { Write-SendAsRecord -Entry $_ -State $state }
+            Invoke-ResumableRead -Step 'Get-EXORecipientPermission' -Read {
+                param($Pass)
+                if ($Pass -gt 0) { $state.resumed.Add('Get-EXORecipientPermission (re-read; records already written skipped)') }
+                Get-EXORecipientPermission -AccessRights SendAs -ResultSize Unlimited -ErrorAction Stop |
+                    ForEach-Object { Write-SendAsRecord -Entry $_ -State $state }
+            }
         }
         $types = @(Split-ListParameter -Value $RecipientTypeDetails)
         # Streamed: each mailbox is processed as the module pages it in, and only this partition's share costs a call.
-        Get-EXOMailbox -ResultSize Unlimited -RecipientTypeDetails $types -Properties $mailboxProperties -ErrorAction Stop |
-            Where-Object {
-                $state.mailboxesSeen++
-                Test-MailboxInPartition -Mailbox $_ -PartitionCount $PartitionCount -PartitionIndex $PartitionIndex
-            } |
-            ForEach-Object { Read-MailboxPermission -Mailbox $_ -State $state }
+        Invoke-ResumableRead -Step 'Get-EXOMailbox' -Read {
+            param($Pass)
+            if ($Pass -gt 0) { $state.resumed.Add('Get-EXOMailbox (re-read; mailboxes already done skipped)') }
+            $state.mailboxesSeen = 0
+            Get-EXOMailbox -ResultSize Unlimited -RecipientTypeDetails $types -Properties $mailboxProperties -ErrorAction Stop |
+                Where-Object {
+                    $state.mailboxesSeen++
+                    Test-MailboxInPartition -Mailbox $_ -PartitionCount $PartitionCount -PartitionIndex $PartitionIndex
+                } |
+                ForEach-Object { Read-MailboxPermission -Mailbox $_ -State $state }
+        }
     }
 }
 catch {
     $fatal = $_
 }
 finally {
-    if ($connected) {
-        # Never let a failed disconnect hide the error that ended the job; its output is discarded, not reported.
-        $null = Disconnect-ExchangeOnline -Confirm:$false -ErrorAction SilentlyContinue
-    }
+    Disconnect-ExoSession -ConnectionId $connectionId
 }
 
 $elapsed = ([DateTime]::UtcNow - $state.startedAt).TotalSeconds
+$stopReason = Get-ExoStopReason
+$deadlineReached = ($null -ne $stopReason -and $stopReason -like 'soft deadline*')
 $status = 'Succeeded'
-if ($null -ne $fatal) { $status = 'Failed' }
+if ($deadlineReached) { $status = 'DeadlineReached' }
+elseif ($null -ne $fatal) { $status = 'Failed' }
 elseif ($state.readFailures -gt 0) {
     $status = 'CompletedWithUnreadMailboxes'
     if (100.0 * $state.readFailures / [math]::Max(1, $state.mailboxesInPartition) -gt $MaxReadFailurePercent) { $status = 'Failed' }
@@ -429,6 +324,7 @@ $summary = [ordered]@{
     recordType            = 'Summary'
     runbook               = $RunbookName
     organization          = $Organization
+    identity              = if ($CertificateThumbprint) { "certificate (app $AppId)" } else { 'managed identity' }
     partition             = "$PartitionIndex/$PartitionCount"
     startedAtUtc          = $state.startedAt.ToString('o')
     finishedAtUtc         = [DateTime]::UtcNow.ToString('o')
@@ -438,11 +334,15 @@ $summary = [ordered]@{
     permissions           = $state.counts
     readFailures          = $state.readFailures
     maxReadFailurePercent = $MaxReadFailurePercent
+    resumedReads          = @($state.resumed)
     failures              = @($state.failures)
     error                 = if ($null -ne $fatal) { Get-ExceptionText -ErrorRecord $fatal } else { $null }
     secondsPerMailbox     = if ($state.mailboxesInPartition -gt 0) { [math]::Round($elapsed / $state.mailboxesInPartition, 3) } else { $null }
-    # Jobs that would each stay under two of the sandbox's three hours at this run's measured pace.
-    recommendedPartitionCount = if ($state.mailboxesInPartition -gt 0) { [math]::Max(1, [int] [math]::Ceiling($elapsed / $state.mailboxesInPartition * $state.mailboxesSeen / 7200)) } else { $null }
+    # Jobs that would each stay under two of the sandbox's three hours at this run's measured pace; a lower bound when the run
+    # ended early (it had not seen every mailbox).
+    recommendedPartitionCount = Get-RecommendedPartitionCount -ElapsedSeconds $elapsed -MailboxesInPartition $state.mailboxesInPartition `
+        -MailboxesSeen $state.mailboxesSeen
+    recommendedPartitionCountIsMinimum = ($null -ne $fatal)
     status                = $status
 }
 Write-Output ($summary | ConvertTo-Json -Compress -Depth 6)

@@ -44,6 +44,17 @@
 .PARAMETER ManagedIdentityClientId
     Client (application) id of a user-assigned managed identity. Leave empty to use the system-assigned identity.
 
+.PARAMETER CertificateThumbprint
+    Thumbprint(s) of the app registration's certificate, comma-separated (the program passes the current one first and the
+    previous one during a rotation); the first found in Cert:\CurrentUser\My or Cert:\LocalMachine\My of the hybrid worker's job
+    account is used (installed by scripts/windows/Install-ExoCertificate.ps1 or New-ExoHostCertificate.ps1). Empty: the managed identity.
+
+.PARAMETER AppId
+    Client id of that app registration; required with -CertificateThumbprint.
+
+.PARAMETER SoftDeadlineMinutes
+    Minutes after the start when the job stops, writes its summary (with recommendedPartitionCount) and fails (default 165; 0: none).
+
 .PARAMETER Remediate
     $false (default): report only. $true: clear external mailbox forwarding and disable external-forwarding inbox rules.
 
@@ -92,6 +103,14 @@ param(
 
     [string] $ManagedIdentityClientId = '',
 
+    # Hybrid workers outside Azure have no managed identity: the certificate of an app registration instead (set by the program
+    # for a runbook with hybridWorker: true; docs/runbooks.md, "Hybrid workers").
+    [ValidatePattern('^([0-9A-Fa-f]{40}(,[0-9A-Fa-f]{40})*)?$')]
+    [string] $CertificateThumbprint = '',
+
+    [ValidatePattern('^([0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12})?$')]
+    [string] $AppId = '',
+
     # [bool], not [switch]: Azure Automation schedules pass parameters by value ("true"/"false").
     [bool] $Remediate = $false,
 
@@ -111,7 +130,12 @@ param(
     [int] $PartitionIndex = 0,
 
     [ValidateRange(0, 100)]
-    [double] $MaxReadFailurePercent = 0
+    [double] $MaxReadFailurePercent = 0,
+
+    # Minutes after the start when the job stops reading, writes its summary and fails: before the sandbox's 3-hour fair-share
+    # limit stops it without one. 0: no deadline (hybrid workers have no fair-share limit).
+    [ValidateRange(0, 10080)]
+    [int] $SoftDeadlineMinutes = 165
 )
 
 Set-StrictMode -Version Latest
@@ -124,185 +148,17 @@ $CallsPerMailbox = 1
 # Transport rule actions that send a message, or a copy or report of it, to the recipients they name.
 $TransportRuleRecipientActions = @('RedirectMessageTo', 'BlindCopyTo', 'AddToRecipients', 'CopyTo', 'GenerateIncidentReport')
 
-#region exo-automation shared helpers (identical in every runbook; tests/runbooks checks it: Automation uploads each file alone)
-# Exchange throttling and transient service errors: HTTP 429 (Too Many Requests) and 503 (Server Busy / Service Unavailable)
-# from the REST endpoint, and Exchange's own throttling wording ("Micro delay applied", Microsoft KB 2881759; budget exceeded;
-# "try again later"). Anything else is not retried.
-$ThrottlingPattern = '(?i)\b429\b|Too ?Many ?Requests|\b503\b|Server ?Busy|Service ?Unavailable|throttl|Micro ?delay|budget.{0,20}exceed|try again later'
-$MaxAttempts = 6
-# A run of consecutive failed mailbox reads this long is a systemic problem (a missing role, a revoked grant): stop early.
-$MaxConsecutiveReadFailures = 25
-
-function Split-ListParameter {
-    # Azure Automation passes schedule parameters as strings; accept both a real list and "a,b,c".
-    param([string[]] $Value)
-    # Writes the items to the pipeline; callers wrap the call in @() to get an array, even of one or none.
-    foreach ($entry in @($Value)) {
-        foreach ($part in ([string] $entry).Split(',')) {
-            $trimmed = $part.Trim()
-            if ($trimmed) { $trimmed }
-        }
-    }
-}
-
-function Get-ExceptionText {
-    param([System.Management.Automation.ErrorRecord] $ErrorRecord)
-    $messages = New-Object System.Collections.Generic.List[string]
-    $messages.Add([string] $ErrorRecord)
-    $exception = $ErrorRecord.Exception
-    while ($null -ne $exception) {
-        $messages.Add($exception.Message)
-        $exception = $exception.InnerException
-    }
-    return ($messages -join ' | ')
-}
-
-function Test-ThrottlingError {
-    param([System.Management.Automation.ErrorRecord] $ErrorRecord)
-    return ((Get-ExceptionText -ErrorRecord $ErrorRecord) -match $ThrottlingPattern)
-}
-
-function Invoke-ExchangeCall {
-    # Runs one Exchange call (the script block passes -ErrorAction Stop itself) and retries it with exponential back-off
-    # and jitter while Exchange throttles; honours a Retry-After hint in the error. Any other error is thrown at once.
-    param([Parameter(Mandatory)] [scriptblock] $Call, [Parameter(Mandatory)] [string] $Step)
-    for ($attempt = 1; ; $attempt++) {
-        try {
-            # @(): the caller gets an array, even of one or no result.
-            return , @(& $Call)
-        }
-        catch {
-            if ($attempt -ge $MaxAttempts -or -not (Test-ThrottlingError -ErrorRecord $_)) { throw }
-            $delay = [math]::Min(300, [math]::Pow(2, $attempt)) + (Get-Random -Minimum 0 -Maximum 1000) / 1000
-            if ((Get-ExceptionText -ErrorRecord $_) -match '(?i)retry.?after\D{0,10}(\d+)') { $delay = [math]::Max($delay, [int] $Matches[1]) }
-            Write-Warning "$Step throttled (attempt $attempt of $MaxAttempts); waiting $([int] $delay) s."
-            Start-Sleep -Seconds ([int] [math]::Ceiling($delay))
-        }
-    }
-}
-
-function Get-ConnectionFailureMessage {
-    # Turns the module's errors into the fix an administrator needs to make.
-    param(
-        [System.Management.Automation.ErrorRecord] $ErrorRecord,
-        [string] $Organization,
-        [string] $RequiredRoleHint,
-        [string] $Step = 'Connect-ExchangeOnline -ManagedIdentity'
-    )
-    $text = Get-ExceptionText -ErrorRecord $ErrorRecord
-    if ($text -match "(isn.t|is not) supported in this scenario") {
-        return ("Exchange Online refused the managed identity's role: '$text'. The identity holds Exchange.ManageAsApp " +
-            "but no Entra role that Exchange Online accepts for app-only access. Assign $RequiredRoleHint to the " +
-            "managed identity's service principal, wait for the assignment to replicate (it can take up to an hour), " +
-            "and run the job again.")
-    }
-    if ($text -match 'cannot be a Guid') {
-        return "-Organization must be the initial *.onmicrosoft.com domain, not the tenant id ('$Organization'): $text"
-    }
-    if ($text -match 'Unauthori[sz]ed|\b(401|403)\b|Forbidden|AADSTS|AccessDenied|access denied') {
-        return ("Exchange Online refused '$Step' for organization '$Organization': '$text'. Check that the identity holds " +
-            "the Exchange.ManageAsApp app role on the 'Office 365 Exchange Online' service principal of this tenant, that " +
-            "-Organization is the tenant's initial onmicrosoft domain, and that it holds $RequiredRoleHint.")
-    }
-    if ($text -match 'managed identity|ManagedIdentity|IDENTITY_ENDPOINT|\bMSI\b') {
-        return ("No managed identity token could be obtained: '$text'. Enable the system-assigned identity on the " +
-            "Automation account (or pass -ManagedIdentityClientId of a user-assigned identity attached to it).")
-    }
-    return "$Step failed for organization '$Organization': $text"
-}
-
-function Connect-ExchangeWithManagedIdentity {
-    param([string] $Organization, [string] $ExchangeEnvironmentName, [string] $ManagedIdentityClientId, [string] $RequiredRoleHint)
-    if (-not (Get-Command -Name Connect-ExchangeOnline -ErrorAction SilentlyContinue)) {
-        throw ('The ExchangeOnlineManagement module is not available to this job. Import it into the runtime environment ' +
-            '(PowerShell 7.4: package) or the account (5.1/7.2: module) and make sure the import finished before the job runs.')
-    }
-    try {
-        $null = Invoke-ExchangeCall -Step 'Connect-ExchangeOnline' -Call {
-            if ($ManagedIdentityClientId) {
-                Connect-ExchangeOnline -ManagedIdentity -ManagedIdentityAccountId $ManagedIdentityClientId `
-                    -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName `
-                    -ShowBanner:$false -SkipLoadingFormatData -ErrorAction Stop
-            }
-            else {
-                Connect-ExchangeOnline -ManagedIdentity -Organization $Organization `
-                    -ExchangeEnvironmentName $ExchangeEnvironmentName -ShowBanner:$false -SkipLoadingFormatData -ErrorAction Stop
-            }
-        }
-    }
-    catch {
-        throw (Get-ConnectionFailureMessage -ErrorRecord $_ -Organization $Organization -RequiredRoleHint $RequiredRoleHint)
-    }
-}
-
-function Get-PropertyValue {
-    # Reads a property that a module version may not return, without tripping Set-StrictMode.
-    param($InputObject, [string] $Name)
-    if ($null -eq $InputObject) { return $null }
-    $property = $InputObject.PSObject.Properties[$Name]
-    if ($null -eq $property) { return $null }
-    return $property.Value
-}
-
-function Write-Record {
-    # Written as it is found, so a job stopped by the sandbox (3 h, 400 MB) still leaves what it found.
-    param([Parameter(Mandatory)] [psobject] $Record, [string] $Format)
-    if ($Format -eq 'JsonLines') {
-        Write-Output ($Record | ConvertTo-Json -Compress -Depth 6)
-    }
-    else {
-        Write-Output $Record
-    }
-}
-
-function Get-PartitionIndex {
-    # SHA-256 of the lower-case key, first four bytes big-endian, modulo the count: the same on Windows PowerShell 5.1 and
-    # PowerShell 7 (String.GetHashCode() is randomized per process on .NET Core), so N jobs split the mailboxes exactly.
-    param([Parameter(Mandatory)] [string] $Key, [Parameter(Mandatory)] [int] $Count)
-    $sha256 = [System.Security.Cryptography.SHA256]::Create()
-    try {
-        $digest = $sha256.ComputeHash([System.Text.Encoding]::UTF8.GetBytes($Key.ToLowerInvariant()))
-    }
-    finally {
-        $sha256.Dispose()
-    }
-    [long] $value = 0
-    for ($i = 0; $i -lt 4; $i++) { $value = $value * 256 + [long] $digest[$i] }
-    return [int] ($value % $Count)
-}
-
-function Test-MailboxInPartition {
-    param($Mailbox, [int] $PartitionCount, [int] $PartitionIndex)
-    if ($PartitionCount -le 1) { return $true }
-    $key = [string] (Get-PropertyValue $Mailbox 'ExternalDirectoryObjectId')
-    if (-not $key) { $key = [string] (Get-PropertyValue $Mailbox 'Guid') }
-    return ((Get-PartitionIndex -Key $key -Count $PartitionCount) -eq $PartitionIndex)
-}
-
-function Add-ReadFailure {
-    # Counts and reports a mailbox that could not be read; stops the run when the failures look systemic.
-    param([Parameter(Mandatory)] $State, [string] $Mailbox, [string] $Step, [System.Management.Automation.ErrorRecord] $ErrorRecord, [string] $Format)
-    $State.readFailures++
-    $State.consecutiveReadFailures++
-    $failure = [pscustomobject]@{ RecordType = 'Failure'; Mailbox = $Mailbox; Step = $Step; Error = (Get-ExceptionText -ErrorRecord $ErrorRecord) }
-    if ($State.failures.Count -lt 50) { $State.failures.Add($failure) }
-    Write-Record -Format $Format -Record $failure
-    if ($State.consecutiveReadFailures -ge $MaxConsecutiveReadFailures) {
-        throw "$($State.consecutiveReadFailures) mailbox reads in a row failed (last: $Step on $Mailbox): $($failure.Error)"
-    }
-}
-
-function Assert-ReadFailureThreshold {
-    # The job fails (Failed in Automation) when more than ThresholdPercent of the mailboxes in scope could not be read.
-    param([Parameter(Mandatory)] $State, [double] $ThresholdPercent)
-    $attempted = [math]::Max(1, $State.mailboxesInPartition)
-    $percent = 100.0 * $State.readFailures / $attempted
-    if ($State.readFailures -gt 0 -and $percent -gt $ThresholdPercent) {
-        throw ("$($State.readFailures) of $($State.mailboxesInPartition) mailbox(es) could not be read ($([math]::Round($percent, 2))% > " +
-            "-MaxReadFailurePercent $ThresholdPercent); their records are missing. See the Failure records above.")
-    }
-}
-#endregion exo-automation shared helpers
+# The Exchange cmdlets this runbook calls: the only ones Connect-ExchangeOnline -CommandName loads (tests/runbooks check the list).
+$ExchangeCommands = @(
+    'Get-AcceptedDomain', 'Get-RemoteDomain', 'Get-HostedOutboundSpamFilterPolicy', 'Get-HostedOutboundSpamFilterRule',
+    'Get-TransportRule', 'Get-EXOMailbox', 'Get-Mailbox', 'Get-InboxRule', 'Set-Mailbox', 'Disable-InboxRule',
+    'Get-MailUser', 'Get-MailContact'
+)
+# A change is read back this many times, a few seconds apart, before it is reported NotConfirmed (Exchange may answer from a
+# replica that has not seen the change yet; assumed, not documented).
+$ReadBackAttempts = 3
+# Helpers (connection, retries, deadline, records, partitions) come from scripts/windows/ExoCommon.psm1, put after param() when
+# the program publishes this runbook.
 
 function Get-SmtpAddress {
     # Inbox rule recipients read like '"Ann" [SMTP:ann@example.com]' or '"Bob" [EX:/o=...]' (no SMTP part); mailbox
@@ -341,15 +197,20 @@ function New-Finding {
     param([string] $Scope, $Info, [string] $Kind, [string] $Target, [string] $RuleName, [string] $RuleIdentity, [bool] $Enabled,
         [string] $Action, [string] $Detail)
     $mailbox = $null
+    $mailboxName = $null
     $mailboxType = $null
     if ($null -ne $Info) {
         $mailbox = $Info.Address
+        $mailboxName = $Info.Name
         $mailboxType = $Info.Type
     }
+    # Every record names its mailbox the same way: Mailbox (primary SMTP address) and MailboxName (the Exchange Name); a
+    # directory recipient in Detail is named by its distinguished name ("recipient=<DN>").
     [pscustomobject]@{
         RecordType     = 'Finding'
         Scope          = $Scope
         Mailbox        = $mailbox
+        MailboxName    = $mailboxName
         MailboxType    = $mailboxType
         Kind           = $Kind
         ExternalTarget = $Target
@@ -395,16 +256,19 @@ function Clear-MailboxForwarding {
                 Set-Mailbox -Identity $mailboxGuid -ForwardingAddress $null -Confirm:$false -ErrorAction Stop
             }
         }
-        $after = Invoke-ExchangeCall -Step 'Get-EXOMailbox' -Call {
-            Get-EXOMailbox -ExternalDirectoryObjectId $objectId -Properties 'ForwardingSmtpAddress', 'ForwardingAddress' -ErrorAction Stop
+        for ($read = 1; $read -le $ReadBackAttempts; $read++) {
+            $after = Invoke-ExchangeCall -Step 'Get-EXOMailbox' -Call {
+                Get-EXOMailbox -ExternalDirectoryObjectId $objectId -Properties 'ForwardingSmtpAddress', 'ForwardingAddress' -ErrorAction Stop
+            }
+            if ($after.Count -eq 1 -and -not [string] (Get-PropertyValue $after[0] $Property)) {
+                $State.counts.Remediated++
+                return [pscustomobject]@{ Action = 'Disabled'; Error = $null }
+            }
+            if ($read -lt $ReadBackAttempts) { Start-Sleep -Seconds (5 * $read) }
         }
     }
     catch {
         return [pscustomobject]@{ Action = 'Failed'; Error = (Get-ExceptionText -ErrorRecord $_) }
-    }
-    if ($after.Count -eq 1 -and -not [string] (Get-PropertyValue $after[0] $Property)) {
-        $State.counts.Remediated++
-        return [pscustomobject]@{ Action = 'Disabled'; Error = $null }
     }
     return [pscustomobject]@{ Action = 'NotConfirmed'; Error = "Set-Mailbox returned, but $Property is still set when read back." }
 }
@@ -418,16 +282,19 @@ function Disable-ExternalInboxRule {
         $null = Invoke-ExchangeCall -Step 'Disable-InboxRule' -Call {
             Disable-InboxRule -Identity $RuleNumber -Mailbox $mailboxGuid -Force -Confirm:$false -ErrorAction Stop
         }
-        $after = Invoke-ExchangeCall -Step 'Get-InboxRule' -Call {
-            Get-InboxRule -Identity $RuleNumber -Mailbox $mailboxGuid -ErrorAction Stop
+        for ($read = 1; $read -le $ReadBackAttempts; $read++) {
+            $after = Invoke-ExchangeCall -Step 'Get-InboxRule' -Call {
+                Get-InboxRule -Identity $RuleNumber -Mailbox $mailboxGuid -ErrorAction Stop
+            }
+            if ($after.Count -eq 1 -and -not (ConvertTo-Flag -Value (Get-PropertyValue $after[0] 'Enabled') -Name 'Enabled')) {
+                $State.counts.Remediated++
+                return [pscustomobject]@{ Action = 'Disabled'; Error = $null }
+            }
+            if ($read -lt $ReadBackAttempts) { Start-Sleep -Seconds (5 * $read) }
         }
     }
     catch {
         return [pscustomobject]@{ Action = 'Failed'; Error = (Get-ExceptionText -ErrorRecord $_) }
-    }
-    if ($after.Count -eq 1 -and -not [bool] (Get-PropertyValue $after[0] 'Enabled')) {
-        $State.counts.Remediated++
-        return [pscustomobject]@{ Action = 'Disabled'; Error = $null }
     }
     return [pscustomobject]@{ Action = 'NotConfirmed'; Error = "Rule $RuleNumber is still enabled when read back." }
 }
@@ -468,7 +335,7 @@ function Read-TenantForwarding {
         $remoteDomains = Invoke-ExchangeCall -Step 'Get-RemoteDomain' -Call { Get-RemoteDomain -ResultSize Unlimited -ErrorAction Stop }
         foreach ($remote in $remoteDomains) {
             $domainName = [string] (Get-PropertyValue $remote 'DomainName')
-            $autoForward = [bool] (Get-PropertyValue $remote 'AutoForwardEnabled')
+            $autoForward = ConvertTo-Flag -Value (Get-PropertyValue $remote 'AutoForwardEnabled') -Name 'AutoForwardEnabled'
             Write-Record -Format $OutputFormat -Record ([pscustomobject]@{
                     RecordType = 'TenantControl'; Kind = 'RemoteDomain'; Name = [string] $remote.Name; DomainName = $domainName
                     AutoForwardEnabled = $autoForward; IsDefault = ($domainName -eq '*')
@@ -486,7 +353,7 @@ function Read-TenantForwarding {
         $policies = Invoke-ExchangeCall -Step 'Get-HostedOutboundSpamFilterPolicy' -Call { Get-HostedOutboundSpamFilterPolicy -ErrorAction Stop }
         $rules = Invoke-ExchangeCall -Step 'Get-HostedOutboundSpamFilterRule' -Call { Get-HostedOutboundSpamFilterRule -ErrorAction Stop }
         foreach ($policy in $policies) {
-            $isDefault = [bool] (Get-PropertyValue $policy 'IsDefault')
+            $isDefault = ConvertTo-Flag -Value (Get-PropertyValue $policy 'IsDefault') -Name 'IsDefault'
             $mode = [string] (Get-PropertyValue $policy 'AutoForwardingMode')
             # Who the policy applies to: its rules' conditions; the default policy covers everyone no rule matches.
             $appliesTo = @(foreach ($rule in $rules) {
@@ -513,6 +380,15 @@ function Read-TenantForwarding {
                         -Target ([string] $policy.Name) -RuleName ([string] $policy.Name) -Enabled $true -Action 'Review' `
                         -Detail "AutoForwardingMode On lets the senders this policy applies to forward automatically to any external address.")
             }
+            elseif ($mode -eq 'Automatic') {
+                # "For existing organizations that were already using the value, it can remain equivalent to On"
+                # (Set-HostedOutboundSpamFilterPolicy.md, -AutoForwardingMode): whether it allows forwarding here cannot be read.
+                $State.counts.TenantWide++
+                Write-Record -Format $OutputFormat -Record (New-Finding -Scope 'Tenant' -Kind 'OutboundSpamPolicyAutomaticForwarding' `
+                        -Target ([string] $policy.Name) -RuleName ([string] $policy.Name) -Enabled $true -Action 'Review' `
+                        -Detail ("AutoForwardingMode Automatic behaves as On in some organizations and as Off in others; Microsoft " +
+                            "recommends setting On or Off explicitly. Set it to Off unless external forwarding is intended."))
+            }
         }
     }
     catch { Add-TenantReadFailure -State $State -Step 'Get-HostedOutboundSpamFilterPolicy/Rule' -ErrorRecord $_ }
@@ -520,7 +396,11 @@ function Read-TenantForwarding {
     try {
         $transportRules = Invoke-ExchangeCall -Step 'Get-TransportRule' -Call { Get-TransportRule -ResultSize Unlimited -ErrorAction Stop }
         foreach ($rule in $transportRules) {
-            $enabled = ([string] (Get-PropertyValue $rule 'State')) -eq 'Enabled'
+            # Enabled and enforced: a rule in Audit or AuditAndNotify (test) mode takes no delivery action (New-TransportRule.md, -Mode);
+            # a rule without Mode is taken as enforced (Enforce is the default).
+            $ruleMode = [string] (Get-PropertyValue $rule 'Mode')
+            $enabled = ([string] (Get-PropertyValue $rule 'State')) -eq 'Enabled' -and ($ruleMode -eq '' -or $ruleMode -eq 'Enforce')
+            $modeDetail = "State=$([string] (Get-PropertyValue $rule 'State')); Mode=$ruleMode"
             foreach ($actionName in $TransportRuleRecipientActions) {
                 foreach ($recipientText in @(Get-PropertyValue $rule $actionName)) {
                     if (-not $recipientText) { continue }
@@ -530,14 +410,14 @@ function Read-TenantForwarding {
                         $State.counts.TenantWide++
                         Write-Record -Format $OutputFormat -Record (New-Finding -Scope 'Tenant' -Kind "TransportRule.$actionName" `
                                 -Target ([string] $recipientText) -RuleName ([string] $rule.Name) -RuleIdentity ([string] $rule.Guid) `
-                                -Enabled $enabled -Action 'Review' -Detail 'Recipient is not an SMTP address; check whether it is external.')
+                                -Enabled $enabled -Action 'Review' -Detail "$modeDetail; recipient is not an SMTP address; check whether it is external.")
                         continue
                     }
                     foreach ($address in $addresses) {
                         if (-not (Test-ExternalAddress -Address $address)) { continue }
                         $State.counts.TenantWide++
                         Write-Record -Format $OutputFormat -Record (New-Finding -Scope 'Tenant' -Kind "TransportRule.$actionName" -Target $address `
-                                -RuleName ([string] $rule.Name) -RuleIdentity ([string] $rule.Guid) -Enabled $enabled -Action 'Review' -Detail '')
+                                -RuleName ([string] $rule.Name) -RuleIdentity ([string] $rule.Guid) -Enabled $enabled -Action 'Review' -Detail $modeDetail)
                     }
                 }
             }
@@ -546,7 +426,7 @@ function Read-TenantForwarding {
                 $State.counts.TenantWide++
                 Write-Record -Format $OutputFormat -Record (New-Finding -Scope 'Tenant' -Kind 'TransportRule.RouteMessageOutboundConnector' `
                         -Target $connector -RuleName ([string] $rule.Name) -RuleIdentity ([string] $rule.Guid) -Enabled $enabled -Action 'Review' `
-                        -Detail 'Matching mail is routed through this outbound connector.')
+                        -Detail "$modeDetail; matching mail is routed through this outbound connector.")
             }
         }
     }
@@ -556,16 +436,20 @@ function Read-TenantForwarding {
 function Invoke-MailboxAudit {
     # One mailbox: forwarding properties (already read with it) and its inbox rules (one call).
     param($Mailbox, $State)
+    Assert-WithinDeadline -Where 'the mailbox enumeration'
+    # A resumed enumeration re-reads from the start (Get-EXOMailbox documents no order): mailboxes already done are skipped.
+    if (-not $State.done.Add([string] $Mailbox.ExternalDirectoryObjectId)) { return }
     $State.mailboxesInPartition++
     $info = [pscustomobject]@{
         Address  = [string] $Mailbox.PrimarySmtpAddress
+        Name     = [string] (Get-PropertyValue $Mailbox 'Name')
         Type     = [string] $Mailbox.RecipientTypeDetails
         ObjectId = [string] $Mailbox.ExternalDirectoryObjectId
         # The Exchange object GUID: an Identity every Exchange cmdlet documents (Set-Mailbox, Get-/Disable-InboxRule -Mailbox).
         Guid     = [string] $Mailbox.Guid
     }
     Write-Verbose "Auditing forwarding of $($info.Address)"
-    $deliverAndForward = "DeliverToMailboxAndForward=$([bool] (Get-PropertyValue $Mailbox 'DeliverToMailboxAndForward'))"
+    $deliverAndForward = "DeliverToMailboxAndForward=$(ConvertTo-Flag -Value (Get-PropertyValue $Mailbox 'DeliverToMailboxAndForward') -Name 'DeliverToMailboxAndForward')"
 
     # 1. ForwardingSmtpAddress: a plain SMTP address.
     $externalSmtp = @(Get-SmtpAddress -Value ([string] (Get-PropertyValue $Mailbox 'ForwardingSmtpAddress')) |
@@ -612,7 +496,7 @@ function Invoke-MailboxAudit {
                 Identity = [string] $rule.Identity
                 # RuleIdentity (a number) plus -Mailbox is unambiguous; Identity alone is 'alias\RuleIdentity'.
                 Number   = [string] (Get-PropertyValue $rule 'RuleIdentity')
-                Enabled  = [bool] (Get-PropertyValue $rule 'Enabled')
+                Enabled  = ConvertTo-Flag -Value (Get-PropertyValue $rule 'Enabled') -Name 'Enabled'
                 Detail   = ''
                 Action   = $null
             }
@@ -644,6 +528,7 @@ function Resolve-ExternalRecipient {
     # One mail user or mail contact: when its ExternalEmailAddress is external, it decides pending ForwardingAddress
     # values and EX: inbox rule recipients that point at it.
     param($Recipient, $State)
+    Assert-WithinDeadline -Where 'the mail user and mail contact read'
     $external = @(Get-SmtpAddress -Value ([string] (Get-PropertyValue $Recipient 'ExternalEmailAddress')) |
             Where-Object { Test-ExternalAddress -Address $_ })
     if ($external.Count -eq 0) { return }
@@ -652,7 +537,7 @@ function Resolve-ExternalRecipient {
     $legacyDn = [string] (Get-PropertyValue $Recipient 'LegacyExchangeDN')
     if ($legacyDn -and $State.legacyDnRules.ContainsKey($legacyDn.ToLowerInvariant())) {
         foreach ($ruleRecord in $State.legacyDnRules[$legacyDn.ToLowerInvariant()]) {
-            $ruleRecord.Detail = "recipient=$([string] $Recipient.Name) ($([string] $Recipient.RecipientTypeDetails))"
+            $ruleRecord.Detail = "recipient=$([string] $Recipient.DistinguishedName)"
             Write-InboxRuleFinding -Rule $ruleRecord -Targets @($target) -State $State
         }
         $State.legacyDnRules.Remove($legacyDn.ToLowerInvariant())
@@ -690,6 +575,39 @@ function Resolve-ExternalRecipient {
     }
 }
 
+function Read-MailRecipient {
+    # Streams every mail user (or mail contact) into Resolve-ExternalRecipient. Both cmdlets sort by Name in ascending order with
+    # -SortBy Name (Get-MailUser.md, Get-MailContact.md), so a read that fails part-way resumes at the last name done ("Name -ge",
+    # an OPATH comparison recipient-filters.md lists): that recipient is read again, which settles nothing twice.
+    param([ValidateSet('MailUser', 'MailContact')] [string] $Kind, $State)
+    $State.lastRecipientName = $null
+    Invoke-ResumableRead -Step "Get-$Kind" -Read {
+        param($Pass)
+        $last = $State.lastRecipientName
+        if ($Pass -gt 0) { $State.resumed.Add("Get-$Kind (resumed at Name '$last', -SortBy Name)") }
+        if ($null -eq $last) {
+            if ($Kind -eq 'MailUser') {
+                Get-MailUser -ResultSize Unlimited -SortBy Name -ErrorAction Stop |
+                    ForEach-Object { Resolve-ExternalRecipient -Recipient $_ -State $State; $State.lastRecipientName = [string] $_.Name }
+            }
+            else {
+                Get-MailContact -ResultSize Unlimited -SortBy Name -ErrorAction Stop |
+                    ForEach-Object { Resolve-ExternalRecipient -Recipient $_ -State $State; $State.lastRecipientName = [string] $_.Name }
+            }
+            return
+        }
+        $resumeFilter = "Name -ge '$($last -replace "'", "''")'"
+        if ($Kind -eq 'MailUser') {
+            Get-MailUser -ResultSize Unlimited -SortBy Name -Filter $resumeFilter -ErrorAction Stop |
+                ForEach-Object { Resolve-ExternalRecipient -Recipient $_ -State $State; $State.lastRecipientName = [string] $_.Name }
+        }
+        else {
+            Get-MailContact -ResultSize Unlimited -SortBy Name -Filter $resumeFilter -ErrorAction Stop |
+                ForEach-Object { Resolve-ExternalRecipient -Recipient $_ -State $State; $State.lastRecipientName = [string] $_.Name }
+        }
+    }
+}
+
 if ($PartitionIndex -ge $PartitionCount) {
     throw "-PartitionIndex $PartitionIndex must be less than -PartitionCount $PartitionCount."
 }
@@ -709,29 +627,36 @@ $state = @{
     forwarders              = @{}
     forwarderNames          = @{}
     legacyDnRules           = @{}
+    # This partition's mailboxes done (what a resumed enumeration skips: a partition's share, not the tenant), and where a
+    # resumed mail user / contact read starts.
+    done                    = New-Object 'System.Collections.Generic.HashSet[string]' ([System.StringComparer]::OrdinalIgnoreCase)
+    lastRecipientName       = $null
+    resumed                 = New-Object System.Collections.Generic.List[string]
 }
-$connected = $false
+Set-ExoDeadline -StartedAtUtc $state.startedAt -Minutes $SoftDeadlineMinutes
+$connectionId = ''
 $fatal = $null
 $allowedDomains = @(Split-ListParameter -Value $AllowedExternalDomains | ForEach-Object { $_.ToLowerInvariant() })
 $internalDomains = @()
 $relayDomains = @()
 
 try {
-    Connect-ExchangeWithManagedIdentity -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName `
-        -ManagedIdentityClientId $ManagedIdentityClientId -RequiredRoleHint $RequiredRoleHint
-    $connected = $true
+    $connectionId = Connect-ExoSession -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName `
+        -ManagedIdentityClientId $ManagedIdentityClientId -CertificateThumbprint $CertificateThumbprint -AppId $AppId `
+        -CommandName $ExchangeCommands -RequiredRoleHint $RequiredRoleHint
 
     try {
         $acceptedDomains = Invoke-ExchangeCall -Step 'Get-AcceptedDomain' -Call { Get-AcceptedDomain -ResultSize Unlimited -ErrorAction Stop }
     }
     catch {
         # The first cmdlet after connecting is where a missing Exchange role shows up as well.
-        throw (Get-ConnectionFailureMessage -ErrorRecord $_ -Organization $Organization -RequiredRoleHint $RequiredRoleHint -Step 'Get-AcceptedDomain')
+        throw (Get-ConnectionFailureMessage -ErrorRecord $_ -Organization $Organization -RequiredRoleHint $RequiredRoleHint -Step 'Get-AcceptedDomain' `
+                -IdentityKind $(if ($CertificateThumbprint) { 'Certificate' } else { 'ManagedIdentity' }))
     }
     # Only Authoritative domains are internal: InternalRelay domains have recipients outside Exchange Online, and mail to
     # them leaves the tenant.
     $internalDomains = @($acceptedDomains | Where-Object { [string] (Get-PropertyValue $_ 'DomainType') -eq 'Authoritative' } | ForEach-Object {
-            [pscustomobject]@{ Name = ([string] $_.DomainName).ToLowerInvariant(); MatchSubDomains = [bool] (Get-PropertyValue $_ 'MatchSubDomains') }
+            [pscustomobject]@{ Name = ([string] $_.DomainName).ToLowerInvariant(); MatchSubDomains = (ConvertTo-Flag -Value (Get-PropertyValue $_ 'MatchSubDomains') -Name 'MatchSubDomains') }
         })
     $relayDomains = @($acceptedDomains | Where-Object { [string] (Get-PropertyValue $_ 'DomainType') -ne 'Authoritative' } |
             ForEach-Object { ([string] $_.DomainName).ToLowerInvariant() })
@@ -741,11 +666,12 @@ try {
 
     if ($PartitionIndex -eq 0) { Read-TenantForwarding -State $state }
 
-    # Beyond the Minimum property set (which already has PrimarySmtpAddress, RecipientTypeDetails, ExternalDirectoryObjectId).
+    # Beyond the Minimum property set (which already has Name, PrimarySmtpAddress, RecipientTypeDetails, ExternalDirectoryObjectId).
     $mailboxProperties = @('ForwardingSmtpAddress', 'ForwardingAddress', 'DeliverToMailboxAndForward')
     $identities = @(Split-ListParameter -Value $Identity)
     if ($identities.Count -gt 0) {
         foreach ($mailboxIdentity in $identities) {
+            Assert-WithinDeadline -Where 'the -Identity list'
             $state.mailboxesSeen++
             try {
                 $found = Invoke-ExchangeCall -Step 'Get-EXOMailbox' -Call {
@@ -762,23 +688,30 @@ try {
     }
     else {
         # Streamed: each mailbox is processed as the module pages it in, and only this partition's share costs a call.
-        Get-EXOMailbox -ResultSize Unlimited -RecipientTypeDetails 'UserMailbox', 'SharedMailbox' -Properties $mailboxProperties -ErrorAction Stop |
-            Where-Object {
-                $state.mailboxesSeen++
-                Test-MailboxInPartition -Mailbox $_ -PartitionCount $PartitionCount -PartitionIndex $PartitionIndex
-            } |
-            ForEach-Object { Invoke-MailboxAudit -Mailbox $_ -State $state }
+        Invoke-ResumableRead -Step 'Get-EXOMailbox' -Read {
+            param($Pass)
+            if ($Pass -gt 0) { $state.resumed.Add('Get-EXOMailbox (re-read; mailboxes already done skipped)') }
+            $state.mailboxesSeen = 0
+            Get-EXOMailbox -ResultSize Unlimited -RecipientTypeDetails 'UserMailbox', 'SharedMailbox' -Properties $mailboxProperties -ErrorAction Stop |
+                Where-Object {
+                    $state.mailboxesSeen++
+                    Test-MailboxInPartition -Mailbox $_ -PartitionCount $PartitionCount -PartitionIndex $PartitionIndex
+                } |
+                ForEach-Object { Invoke-MailboxAudit -Mailbox $_ -State $state }
+        }
     }
 
     # Targets named only by directory name or legacy DN: stream the mail users and mail contacts once (their
     # ExternalEmailAddress is in no Get-EXORecipient property set) and settle every pending look-up.
     if ($state.forwarders.Count -gt 0 -or $state.legacyDnRules.Count -gt 0) {
-        try {
-            Get-MailUser -ResultSize Unlimited -ErrorAction Stop | ForEach-Object { Resolve-ExternalRecipient -Recipient $_ -State $state }
-            Get-MailContact -ResultSize Unlimited -ErrorAction Stop | ForEach-Object { Resolve-ExternalRecipient -Recipient $_ -State $state }
-        }
-        catch {
-            Add-TenantReadFailure -State $state -Step 'Get-MailUser/Get-MailContact' -ErrorRecord $_
+        foreach ($recipientKind in 'MailUser', 'MailContact') {
+            try {
+                Read-MailRecipient -Kind $recipientKind -State $state
+            }
+            catch {
+                if ($null -ne (Get-ExoStopReason)) { throw }
+                Add-TenantReadFailure -State $state -Step "Get-$recipientKind" -ErrorRecord $_
+            }
         }
     }
 }
@@ -786,15 +719,15 @@ catch {
     $fatal = $_
 }
 finally {
-    if ($connected) {
-        # Never let a failed disconnect hide the error that ended the job; its output is discarded, not reported.
-        $null = Disconnect-ExchangeOnline -Confirm:$false -ErrorAction SilentlyContinue
-    }
+    Disconnect-ExoSession -ConnectionId $connectionId
 }
 
 $elapsed = ([DateTime]::UtcNow - $state.startedAt).TotalSeconds
+$stopReason = Get-ExoStopReason
+$deadlineReached = ($null -ne $stopReason -and $stopReason -like 'soft deadline*')
 $status = 'Succeeded'
-if ($null -ne $fatal -or $state.tenantReadFailures -gt 0 -or $state.changeFailures -gt 0) { $status = 'Failed' }
+if ($deadlineReached) { $status = 'DeadlineReached' }
+elseif ($null -ne $fatal -or $state.tenantReadFailures -gt 0 -or $state.changeFailures -gt 0) { $status = 'Failed' }
 elseif ($state.readFailures -gt 0) {
     $status = 'CompletedWithUnreadMailboxes'
     if (100.0 * $state.readFailures / [math]::Max(1, $state.mailboxesInPartition) -gt $MaxReadFailurePercent) { $status = 'Failed' }
@@ -803,6 +736,7 @@ $summary = [ordered]@{
     recordType                = 'Summary'
     runbook                   = $RunbookName
     organization              = $Organization
+    identity                  = if ($CertificateThumbprint) { "certificate (app $AppId)" } else { 'managed identity' }
     mode                      = if ($Remediate) { 'Remediate' } else { 'ReportOnly' }
     partition                 = "$PartitionIndex/$PartitionCount"
     tenantWideRead            = ($PartitionIndex -eq 0)
@@ -818,11 +752,15 @@ $summary = [ordered]@{
     tenantReadFailures        = $state.tenantReadFailures
     changeFailures            = $state.changeFailures
     maxReadFailurePercent     = $MaxReadFailurePercent
+    resumedReads              = @($state.resumed)
     failures                  = @($state.failures)
     error                     = if ($null -ne $fatal) { Get-ExceptionText -ErrorRecord $fatal } else { $null }
     secondsPerMailbox         = if ($state.mailboxesInPartition -gt 0) { [math]::Round($elapsed / $state.mailboxesInPartition, 3) } else { $null }
-    # Jobs that would each stay under two of the sandbox's three hours at this run's measured pace.
-    recommendedPartitionCount = if ($state.mailboxesInPartition -gt 0) { [math]::Max(1, [int] [math]::Ceiling($elapsed / $state.mailboxesInPartition * $state.mailboxesSeen / 7200)) } else { $null }
+    # Jobs that would each stay under two of the sandbox's three hours at this run's measured pace; a lower bound when the run
+    # ended early (it had not seen every mailbox).
+    recommendedPartitionCount = Get-RecommendedPartitionCount -ElapsedSeconds $elapsed -MailboxesInPartition $state.mailboxesInPartition `
+        -MailboxesSeen $state.mailboxesSeen
+    recommendedPartitionCountIsMinimum = ($null -ne $fatal)
     status                    = $status
 }
 Write-Output ($summary | ConvertTo-Json -Compress -Depth 6)

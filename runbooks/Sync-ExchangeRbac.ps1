@@ -64,57 +64,16 @@ $ErrorActionPreference = 'Stop'
 $RunbookName = 'Sync-ExchangeRbac'
 $RequiredRoleHint = 'Exchange Administrator (its Organization Management membership carries the Role Management role)'
 $OwnerPattern = '^exoa-[0-9a-f]{6}-$'
-$MaxAttempts = 6
-
-function Get-ExceptionText {
-    param([System.Management.Automation.ErrorRecord] $ErrorRecord)
-    $messages = New-Object System.Collections.Generic.List[string]
-    $messages.Add([string] $ErrorRecord)
-    $exception = $ErrorRecord.Exception
-    while ($null -ne $exception) {
-        $messages.Add($exception.Message)
-        $exception = $exception.InnerException
-    }
-    return ($messages -join ' | ')
-}
-
-function Get-ConnectionFailureMessage {
-    param([System.Management.Automation.ErrorRecord] $ErrorRecord)
-    $text = Get-ExceptionText -ErrorRecord $ErrorRecord
-    if ($text -match "(isn.t|is not) supported in this scenario") {
-        return ("Exchange Online refused the managed identity's role: '$text'. Assign $RequiredRoleHint to the managed identity " +
-            "(Exchange Recipient Administrator or Global Reader cannot manage RBAC), wait for replication, and run the job again.")
-    }
-    return "Connect-ExchangeOnline -ManagedIdentity failed for organization '$Organization': $text"
-}
-
-function Invoke-WithBackoff {
-    # Exchange Online throttles busy tenants; retry those answers with exponential back-off, fail on anything else.
-    param([scriptblock] $Call, [string] $What)
-    $attempt = 0
-    while ($true) {
-        $attempt++
-        try {
-            # InvokeReturnAsIs runs the block in this scope chain and returns its output unchanged.
-            return $Call.InvokeReturnAsIs()
-        }
-        catch {
-            $text = Get-ExceptionText -ErrorRecord $_
-            $throttled = $text -match 'throttl|Too ?Many ?Requests|\b429\b|Server ?Busy|MicroDelay|temporarily unavailable'
-            if (-not $throttled -or $attempt -ge $MaxAttempts) {
-                throw "$What failed (attempt $attempt): $text"
-            }
-            $delay = [math]::Min(300, [math]::Pow(2, $attempt) * 5)
-            Write-Warning "$What was throttled (attempt $attempt of $MaxAttempts); retrying in $delay s"
-            Start-Sleep -Seconds $delay
-        }
-    }
-}
-
-function Write-Record {
-    param([hashtable] $Record)
-    Write-Output ($Record | ConvertTo-Json -Compress -Depth 6)
-}
+# The Exchange cmdlets this runbook calls: the only ones Connect-ExchangeOnline -CommandName loads (tests/runbooks check the list).
+$ExchangeCommands = @(
+    'Get-ServicePrincipal', 'New-ServicePrincipal', 'Set-ServicePrincipal', 'Remove-ServicePrincipal',
+    'Get-ManagementScope', 'New-ManagementScope', 'Set-ManagementScope', 'Remove-ManagementScope',
+    'Get-ManagementRole', 'New-ManagementRole', 'Remove-ManagementRole',
+    'Get-ManagementRoleEntry', 'Add-ManagementRoleEntry', 'Remove-ManagementRoleEntry',
+    'Get-RoleGroup', 'New-RoleGroup', 'Remove-RoleGroup', 'Get-RoleGroupMember', 'Add-RoleGroupMember', 'Remove-RoleGroupMember',
+    'Get-ManagementRoleAssignment', 'New-ManagementRoleAssignment', 'Remove-ManagementRoleAssignment'
+)
+# Helpers (connection, retries, records) come from scripts/windows/ExoCommon.psm1, put after param() when the program publishes this.
 
 function Test-Owned {
     # The one ownership rule (exo/exchange_rbac_state.py is_owned): an object is ours when its name (a service principal's DisplayName)
@@ -295,7 +254,7 @@ function Read-ActualState {
     # A cmdlet that answers nothing gives $null, and @($null) is one item: every answer is walked without nulls (an empty role group
     # must read as no members, not as a member without identity).
     $servicePrincipals = New-Object System.Collections.Generic.List[object]
-    $raw = Invoke-WithBackoff -What 'Get-ServicePrincipal' -Call { Get-ServicePrincipal -ErrorAction Stop }
+    $raw = Invoke-ExchangeCall -Step 'Get-ServicePrincipal' -Call { Get-ServicePrincipal -ErrorAction Stop }
     foreach ($sp in @($raw | Where-Object { $null -ne $_ })) {
         $servicePrincipals.Add([pscustomobject]@{
                 objectId          = Get-PropertyText -InputObject $sp -Name 'ObjectId'
@@ -306,7 +265,7 @@ function Read-ActualState {
             })
     }
     $scopes = New-Object System.Collections.Generic.List[object]
-    $rawScopes = Invoke-WithBackoff -What 'Get-ManagementScope' -Call { Get-ManagementScope -ErrorAction Stop }
+    $rawScopes = Invoke-ExchangeCall -Step 'Get-ManagementScope' -Call { Get-ManagementScope -ErrorAction Stop }
     foreach ($scope in @($rawScopes | Where-Object { $null -ne $_ })) {
         $name = Get-PropertyText -InputObject $scope -Name 'Name'
         if (Test-Owned -Name $name) {
@@ -314,11 +273,11 @@ function Read-ActualState {
         }
     }
     $roles = New-Object System.Collections.Generic.List[object]
-    $rawRoles = Invoke-WithBackoff -What 'Get-ManagementRole' -Call { Get-ManagementRole -ErrorAction Stop }
+    $rawRoles = Invoke-ExchangeCall -Step 'Get-ManagementRole' -Call { Get-ManagementRole -ErrorAction Stop }
     foreach ($role in @($rawRoles | Where-Object { $null -ne $_ })) {
         $name = Get-PropertyText -InputObject $role -Name 'Name'
         if (-not (Test-Owned -Name $name)) { continue }
-        $entries = Invoke-WithBackoff -What "Get-ManagementRoleEntry $name" -Call {
+        $entries = Invoke-ExchangeCall -Step "Get-ManagementRoleEntry $name" -Call {
             Get-ManagementRoleEntry -Identity "$name\*" -ErrorAction Stop
         }
         $cmdlets = New-Object System.Collections.Generic.List[string]
@@ -328,11 +287,11 @@ function Read-ActualState {
     $groups = New-Object System.Collections.Generic.List[object]
     # One filter per owner prefix: the current one and any former one whose groups still hold rights.
     $filter = (@($script:OwnerPrefixes) | ForEach-Object { "(Name -like '$($_)*')" }) -join ' -or '
-    $rawGroups = Invoke-WithBackoff -What 'Get-RoleGroup' -Call { Get-RoleGroup -Filter $filter -ResultSize Unlimited -ErrorAction Stop }
+    $rawGroups = Invoke-ExchangeCall -Step 'Get-RoleGroup' -Call { Get-RoleGroup -Filter $filter -ResultSize Unlimited -ErrorAction Stop }
     foreach ($group in @($rawGroups | Where-Object { $null -ne $_ })) {
         $name = Get-PropertyText -InputObject $group -Name 'Name'
         if (-not (Test-Owned -Name $name)) { continue }
-        $members = Invoke-WithBackoff -What "Get-RoleGroupMember $name" -Call {
+        $members = Invoke-ExchangeCall -Step "Get-RoleGroupMember $name" -Call {
             Get-RoleGroupMember -Identity $name -ResultSize Unlimited -ErrorAction Stop
         }
         $memberIds = New-Object System.Collections.Generic.List[string]
@@ -340,7 +299,7 @@ function Read-ActualState {
             $memberIds.Add((Resolve-MemberId -Member $member -ServicePrincipals $servicePrincipals))
         }
         $assignments = New-Object System.Collections.Generic.List[object]
-        $rawAssignments = Invoke-WithBackoff -What "Get-ManagementRoleAssignment $name" -Call {
+        $rawAssignments = Invoke-ExchangeCall -Step "Get-ManagementRoleAssignment $name" -Call {
             Get-ManagementRoleAssignment -RoleAssignee $name -ErrorAction Stop
         }
         foreach ($assignment in @($rawAssignments | Where-Object { $null -ne $_ })) {
@@ -611,7 +570,7 @@ $summary = [ordered]@{
     drift        = 0
     status       = 'Failed'
 }
-$connected = $false
+$connectionId = ''
 try {
     $desired = Read-DesiredState
     $summary.stateSha256 = $desired.Sha256
@@ -627,17 +586,8 @@ try {
         $summary.status = 'Succeeded'
         return
     }
-    if (-not (Get-Command -Name Connect-ExchangeOnline -ErrorAction SilentlyContinue)) {
-        throw 'ExchangeOnlineManagement is not available in this runtime; import it into the Automation account'
-    }
-    try {
-        Connect-ExchangeOnline -ManagedIdentity -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName `
-            -ShowBanner:$false -SkipLoadingFormatData -ErrorAction Stop
-        $connected = $true
-    }
-    catch {
-        throw (Get-ConnectionFailureMessage -ErrorRecord $_)
-    }
+    $connectionId = Connect-ExoSession -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName `
+        -CommandName $ExchangeCommands -RequiredRoleHint $RequiredRoleHint
 
     $actual = Read-ActualState
     # @(): a function's list output is unrolled; an empty or one-step plan must still be a list.
@@ -649,22 +599,22 @@ try {
         $record = @{ runbook = $RunbookName; status = 'Planned' }
         foreach ($key in $step.Keys) { $record[$key] = $step[$key] }
         if ($DryRun) {
-            Write-Record -Record $record
+            Write-Record -Record $record -Format 'JsonLines'
             continue
         }
         try {
-            Invoke-WithBackoff -What "$($step.action) $($step.target)" -Call { Invoke-PlanStep -Step $step -Actual $actual }
+            $null = Invoke-ExchangeCall -Step "$($step.action) $($step.target)" -Call { Invoke-PlanStep -Step $step -Actual $actual }
         }
         catch {
             $record.status = 'Failed'
             $record.error = Get-ExceptionText -ErrorRecord $_
-            Write-Record -Record $record
+            Write-Record -Record $record -Format 'JsonLines'
             # Stop here: no later step (removals come last) may run after a failed one.
             throw
         }
         $record.status = 'Applied'
         $summary.applied++
-        Write-Record -Record $record
+        Write-Record -Record $record -Format 'JsonLines'
     }
     if (-not $DryRun) {
         # Only a run that applied every step records the document: a failed one leaves the next run a full one.
@@ -673,8 +623,6 @@ try {
     $summary.status = 'Succeeded'
 }
 finally {
-    if ($connected) {
-        Disconnect-ExchangeOnline -Confirm:$false -ErrorAction SilentlyContinue
-    }
+    Disconnect-ExoSession -ConnectionId $connectionId
     Write-Output ($summary | ConvertTo-Json -Compress -Depth 4)
 }

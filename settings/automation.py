@@ -9,16 +9,17 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
-import math
 import re
 import zoneinfo
+from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
 from components.automation import ENVIRONMENT_PARAMETER, PROGRAM_TAGS, AutomationSpec, RunbookSpec
-from exo import azure_names, clock, facts
+from exo import azure_names, clock, facts, partition_model
 from exo.exchange_rbac_state import OWNER_PATTERN
 from exo.powershell_script import ROLES_HEADER_PREFIX, RoleDeclaration, read_role_declaration, read_script
+from exo.runbook_assembly import MODULE_PATH, assemble
 from exo.schedule_time import WEEK_DAYS, Schedule
 from settings.exchange_rbac import CONFIG_KEY as EXCHANGE_RBAC_KEY
 from settings.exchange_rbac import parse_exchange_rbac
@@ -47,10 +48,9 @@ PARTITION_COUNT_PARAMETER = "PartitionCount"
 PARTITION_INDEX_PARAMETER = "PartitionIndex"
 # The shipped runbooks declare [ValidateRange(1, 64)] on PartitionCount (tests/runbooks check the two agree).
 PARTITIONS_RANGE = (1, 64)
-# Throughput the runbooks are designed for (docs/runbooks.md, "Scale"): about one per-mailbox Exchange call per second per job
-# under Exchange Online throttling, and a job planned to finish in two of the sandbox's three hours (fair share stops it at three).
-DESIGN_CALLS_PER_SECOND = 1.0
-JOB_BUDGET_SECONDS = 2 * 3600
+# Throughput the runbooks are designed for and the partition model: exo/partition_model.py (docs/runbooks.md, "Scale").
+DESIGN_CALLS_PER_SECOND = partition_model.CALLS_PER_SECOND
+JOB_BUDGET_SECONDS = partition_model.JOB_BUDGET_SECONDS
 
 _AUTOMATION_KEYS = (
     "enabled",
@@ -69,7 +69,14 @@ _AUTOMATION_KEYS = (
     EXCHANGE_RBAC_KEY,
     "exchangeRbacSync",
 )
-_RUNBOOK_KEYS = ("name", "file", "description", "schedule", "parameters", "hybridWorker", "partitions")
+_RUNBOOK_KEYS = ("name", "file", "description", "schedule", "parameters", "hybridWorker", "hybridIdentity", "partitions")
+# Set by the program for a runbook on a hybrid worker, from hybridIdentity: the app registration's certificate (thumbprints, current
+# first) and client id. A hybrid worker outside Azure has no managed identity, and one on an Azure VM has the VM's, which this
+# program does not grant; so a hybrid runbook signs in as a certificate identity the program manages and checks.
+CERTIFICATE_PARAMETER = "CertificateThumbprint"
+APP_ID_PARAMETER = "AppId"
+# A hybrid worker has no fair-share limit: the program turns the runbook's soft deadline off there unless config sets it.
+SOFT_DEADLINE_PARAMETER = "SoftDeadlineMinutes"
 _SCHEDULE_KEYS = ("frequency", "interval", "timeZone", "time", "weekDays", "monthDays")
 
 # Where each configured name goes as a path parameter; facts.AZURE_INPUT_RULES holds the rules with their sources.
@@ -83,9 +90,8 @@ _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
 
 
 def recommended_partitions(mailboxes: int, calls_per_mailbox: float) -> int:
-    """Jobs needed so that each one's per-mailbox calls fit the job budget at the design throughput (docs/runbooks.md, "Scale")."""
-    seconds = mailboxes * calls_per_mailbox / DESIGN_CALLS_PER_SECOND
-    return max(1, math.ceil(seconds / JOB_BUDGET_SECONDS))
+    """Jobs needed for a runbook with only per-mailbox calls and the mailbox enumeration (exo/partition_model.py has the full model)."""
+    return partition_model.recommended_partitions(partition_model.Workload(mailboxes, calls_per_mailbox), PARTITIONS_RANGE[1])
 
 
 def missing_roles(declaration: RoleDeclaration, held: set[str]) -> tuple[str, ...]:
@@ -225,7 +231,9 @@ def _job_parameter(key: str, value: Any) -> str:
     raise ConfigError(key, f"must be a string, number or true/false (Automation passes job parameters as strings), got {value!r}")
 
 
-def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group: str | None) -> RunbookSpec:
+def _parse_runbook(
+    key: str, value: Any, project_dir: Path, hybrid_worker_group: str | None, identity_names: tuple[str, ...] = ()
+) -> RunbookSpec:
     mapping = expect(key, value, dict, "an object with name and file")
     reject_unknown_keys(key, mapping, _RUNBOOK_KEYS)
     for required in ("name", "file"):
@@ -246,6 +254,21 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
     script = read_script(content)
     if script.problems:
         raise ConfigError(file_key, f"{relative} does not parse as PowerShell: {script.problems[0]}")
+    # What Automation gets: the runbook with the shared module after its param() block (exo/runbook_assembly.py).
+    module_path = project_dir / MODULE_PATH
+    if not module_path.is_file():
+        raise ConfigError(file_key, f"{relative} is published together with {MODULE_PATH}, which does not exist in {project_dir}")
+    try:
+        assembled = assemble(content, module_path.read_bytes())
+    except ValueError as error:
+        raise ConfigError(file_key, f"{relative} {error}") from None
+    published = read_script(assembled.text.encode("utf-8"))
+    if published.problems:
+        raise ConfigError(
+            file_key,
+            f"{relative} together with {MODULE_PATH} (lines {assembled.module_lines[0]}-{assembled.module_lines[1]} of the published "
+            f"text) does not parse as PowerShell: {published.problems[0]}",
+        )
     declared = {parameter.name.lower(): parameter for parameter in script.parameters}
     organization = declared.get(ORGANIZATION_PARAMETER.lower())
     if organization is None or not organization.mandatory:
@@ -270,6 +293,8 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
             raise ConfigError(item_key, "is set by the program from the azuread provider's cloud (azuread:environment)")
         if found.name.lower() in (PARTITION_COUNT_PARAMETER.lower(), PARTITION_INDEX_PARAMETER.lower()):
             raise ConfigError(item_key, f"is set by the program for each job from {key}.partitions")
+        if found.name.lower() in (CERTIFICATE_PARAMETER.lower(), APP_ID_PARAMETER.lower()):
+            raise ConfigError(item_key, f"is set by the program from {key}.hybridIdentity (the identity's certificate and client id)")
         parameters.append((found.name, _job_parameter(item_key, parameter_value)))
     given = {p.lower() for p, _ in parameters} | {ORGANIZATION_PARAMETER.lower()}
     missing = [p.name for p in script.parameters if p.mandatory and p.name.lower() not in given]
@@ -302,6 +327,33 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
         raise ConfigError(f"{key}.hybridWorker", "needs exo-automation:automation.hybridWorkerGroup to name the worker group")
     if hybrid_worker and schedule is None:
         raise ConfigError(f"{key}.hybridWorker", "applies to scheduled jobs: add a schedule")
+    hybrid_identity = optional(mapping, "hybridIdentity", None, lambda v: expect(f"{key}.hybridIdentity", v, str, "an identity name"))
+    if hybrid_identity is not None and not hybrid_worker:
+        raise ConfigError(
+            f"{key}.hybridIdentity", "applies to a runbook with hybridWorker: true (in Azure it runs as the managed identity)"
+        )
+    if hybrid_worker:
+        if hybrid_identity is None:
+            raise ConfigError(
+                f"{key}.hybridIdentity",
+                "is required with hybridWorker: true: a hybrid worker outside Azure has no managed identity (and one on an Azure VM "
+                "has the VM's, which this program does not grant); name the identity (exo-automation:identities) whose certificate "
+                "the worker holds (docs/runbooks.md, Hybrid workers)",
+            )
+        if hybrid_identity not in identity_names:
+            raise ConfigError(
+                f"{key}.hybridIdentity",
+                f"{hybrid_identity!r} is not an identity of exo-automation:identities ({', '.join(identity_names)})",
+            )
+        absent = [p for p in (CERTIFICATE_PARAMETER, APP_ID_PARAMETER) if p.lower() not in declared]
+        if absent:
+            raise ConfigError(
+                f"{key}.hybridWorker",
+                f"{relative} declares no {' or '.join('-' + p for p in absent)} parameter, so it cannot sign in with a certificate on "
+                "a hybrid worker",
+            )
+        if SOFT_DEADLINE_PARAMETER.lower() in declared and not any(n.lower() == SOFT_DEADLINE_PARAMETER.lower() for n, _ in parameters):
+            parameters.append((declared[SOFT_DEADLINE_PARAMETER.lower()].name, "0"))
     partitions_key = f"{key}.partitions"
     partitions = optional(mapping, "partitions", 1, lambda v: bounded_int(partitions_key, v, *PARTITIONS_RANGE))
     if partitions > 1:
@@ -321,11 +373,13 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
         name=name,
         path=path,
         source=relative.as_posix(),
-        sha256=hashlib.sha256(content).hexdigest().upper(),
+        content=assembled.text,
+        sha256=hashlib.sha256(assembled.text.encode("utf-8")).hexdigest().upper(),
         description=description,
         schedule=schedule,
         parameters=tuple(sorted(parameters)),
         hybrid_worker=hybrid_worker,
+        hybrid_identity=hybrid_identity,
         takes_environment_name=ENVIRONMENT_PARAMETER.lower() in declared,
         roles=roles,
         partitions=partitions,
@@ -333,10 +387,20 @@ def _parse_runbook(key: str, value: Any, project_dir: Path, hybrid_worker_group:
 
 
 def parse_automation(
-    key: str, value: Any, *, stack: str, project_dir: Path, allow_global_administrator: bool, now: dt.datetime | None = None
+    key: str,
+    value: Any,
+    *,
+    stack: str,
+    project_dir: Path,
+    allow_global_administrator: bool,
+    identity_roles: Mapping[str, tuple[str, ...]] | None = None,
+    now: dt.datetime | None = None,
 ) -> AutomationSpec | None:
     """`exo-automation:automation` (already JSON-decoded) into settings; None when absent or `enabled: false`. `now` is the
-    program's one clock reading (exo/clock.py): the day runtime support is judged on."""
+    program's one clock reading (exo/clock.py): the day runtime support is judged on.
+
+    `identity_roles`: the Entra roles of each app identity by name, for runbooks on hybrid workers (hybridIdentity)."""
+    identity_roles = dict(identity_roles or {})
     if value is None:
         return None
     mapping = expect(key, value, dict, "an object (see Pulumi.yaml)")
@@ -377,7 +441,9 @@ def parse_automation(
 
     runbooks_key = f"{key}.runbooks"
     entries = expect(runbooks_key, mapping.get("runbooks") or [], list, "a list of runbook objects")
-    runbooks = tuple(_parse_runbook(f"{runbooks_key}[{i}]", entry, project_dir, worker_group) for i, entry in enumerate(entries))
+    runbooks = tuple(
+        _parse_runbook(f"{runbooks_key}[{i}]", entry, project_dir, worker_group, tuple(identity_roles)) for i, entry in enumerate(entries)
+    )
     reject_duplicates(runbooks_key, "name", [runbook.name for runbook in runbooks])
 
     roles_key = f"{key}.roles"
@@ -387,9 +453,23 @@ def parse_automation(
         tuple(facts.ROLES[name] for name in facts.DEFAULT_MANAGED_IDENTITY_ROLES),
         lambda v: parse_roles(roles_key, v, allow_global_administrator),
     )
-    # Every runbook runs as the account's managed identity: refuse one that identity cannot run, before anything is created.
-    held = {role.display_name for role in roles}
+    # A runbook runs as the account's managed identity, or on a hybrid worker as its hybridIdentity's certificate: refuse one that
+    # identity cannot run, before anything is created.
+    managed_identity_roles = {role.display_name for role in roles}
     for index, runbook in enumerate(runbooks):
+        if runbook.hybrid_identity is not None:
+            held = set(identity_roles[runbook.hybrid_identity])
+            gap = missing_roles(runbook.roles, held)
+            if gap:
+                alternatives = "; or ".join(" + ".join(group) for group in runbook.roles.any_of)
+                raise ConfigError(
+                    f"{runbooks_key}[{index}].hybridIdentity",
+                    f"runbook {runbook.name!r} ({runbook.source}) runs on the hybrid worker as identity {runbook.hybrid_identity!r}, which "
+                    f"holds {', '.join(sorted(held)) or 'no Entra role'}; it needs {alternatives}: missing {' + '.join(gap)}. "
+                    f"Why: {runbook.roles.reason}",
+                )
+            continue
+        held = managed_identity_roles
         gap = missing_roles(runbook.roles, held)
         if gap:
             alternatives = "; or ".join(" + ".join(group) for group in runbook.roles.any_of)

@@ -547,6 +547,7 @@ def parse_settings(
         project_dir=project_dir,
         allow_global_administrator=allow_global_administrator,
         now=now,
+        identity_roles={identity.name: identity.role_names for identity in identities},
     )
     rbac_reconciler = _rbac_reconciler(identities, automation, raw_automation, project_dir)
     if automation is not None:

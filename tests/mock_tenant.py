@@ -600,7 +600,7 @@ class MockTenant(pulumi.runtime.Mocks):
         resource_id, outputs = self._azure(BLOB, inputs)
         content = comparable(inputs.get("source"))
         path = f"{inputs.get('accountName')}/{inputs.get('containerName')}/{inputs.get('blobName')}"
-        self.blobs[path] = content.get("fileAsset", "").upper() if isinstance(content, dict) else ""
+        self.blobs[path] = str(content.get("fileAsset") or content.get("stringAsset") or "").upper() if isinstance(content, dict) else ""
         self.blob_paths[resource_id.lower()] = path
         return resource_id, outputs
 

@@ -68,6 +68,9 @@ class CommandCall:
     streamed: bool = False
     """The call's output flows on through a pipeline (`Get-X | ForEach-Object {...}`) and is not held whole: not assigned, not
     wrapped in @() / () / $(), and not in a script block handed to a function that collects (see COLLECTING_FUNCTIONS)."""
+    enclosing_commands: tuple[str, ...] = ()
+    """Names of the commands whose script-block arguments hold this call, innermost first (`Invoke-X -Read { Get-Y }`: Get-Y is
+    enclosed by Invoke-X; `Get-A | ForEach-Object { Get-B }`: Get-B by ForEach-Object)."""
     captured: bool = False
     """What the call writes does not reach the output stream of its function (or of the script): it is assigned, wrapped in @() /
     () / $(), piped into another command, or sits in a script block whose command does one of those (or collects)."""
@@ -181,6 +184,24 @@ def _enclosing(node: Node) -> tuple[bool, str | None]:
     return in_finally, function
 
 
+def _enclosing_commands(node: Node) -> tuple[str, ...]:
+    names: list[str] = []
+    parent = node.parent
+    while parent is not None and parent.type != "function_statement":
+        if parent.type == "script_block":
+            owner = parent.parent
+            while owner is not None and owner.type not in ("command", "function_statement"):
+                owner = owner.parent
+            if owner is None or owner.type == "function_statement":
+                break
+            name = owner.child_by_field_name("command_name")
+            if name is not None:
+                names.append(text(name))
+            parent = owner
+        parent = parent.parent
+    return tuple(names)
+
+
 def _command_call(node: Node) -> CommandCall | None:
     name_node = node.child_by_field_name("command_name")
     if name_node is None or text(name_node).startswith("$"):
@@ -213,6 +234,7 @@ def _command_call(node: Node) -> CommandCall | None:
         in_function=function,
         values=tuple(values),
         streamed=_is_streamed(node),
+        enclosing_commands=_enclosing_commands(node),
         captured=_is_captured(node),
     )
 

@@ -167,18 +167,6 @@ function Protect-LogDirectory {
     Set-Acl -LiteralPath $Path -AclObject $acl
 }
 
-function Find-TaskCertificate {
-    <# The certificate and the store it was found in, user store first. #>
-    param([string] $Thumbprint)
-    foreach ($location in 'CurrentUser', 'LocalMachine') {
-        $path = "Cert:\$location\My\$Thumbprint"
-        if (Test-Path -LiteralPath $path) {
-            return [pscustomobject]@{ Certificate = Get-Item -LiteralPath $path; Location = $location }
-        }
-    }
-    return $null
-}
-
 function Invoke-Task {
     <# Checks, connects, runs the task script, disconnects; returns the exit code. Output goes to the host. #>
     try {
@@ -194,13 +182,15 @@ function Invoke-Task {
     }
     try {
         Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'ExoCertificate.psm1') -Force -ErrorAction Stop
+        # The certificate look-up the runbooks use on hybrid workers too (one copy: ExoCommon.psm1).
+        Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'ExoCommon.psm1') -Force -ErrorAction Stop
     }
     catch {
-        Write-Log -Level ERROR -Message "ExoCertificate.psm1 must sit next to this script: $($_.Exception.Message)"
+        Write-Log -Level ERROR -Message "ExoCertificate.psm1 and ExoCommon.psm1 must sit next to this script: $($_.Exception.Message)"
         return $ExitSetupProblem
     }
 
-    $found = Find-TaskCertificate -Thumbprint $CertificateThumbprint
+    $found = Find-ExoCertificate -Thumbprint $CertificateThumbprint
     if (-not $found) {
         Write-Log -Level ERROR -Message "Certificate $CertificateThumbprint is in neither Cert:\CurrentUser\My nor Cert:\LocalMachine\My. Install it with Install-ExoCertificate.ps1."
         return $ExitCertificateProblem

@@ -36,6 +36,7 @@ def script_parameters(path: Path) -> dict[str, str | None]:
 def test_the_scripts_exist() -> None:
     assert [path.name for path in ALL_SCRIPTS] == [
         "ExoCertificate.psm1",
+        "ExoCommon.psm1",  # Exchange helpers shared with the runbooks: tests/runbooks, tests/windows/test_windows_task_scripts.py
         "Get-ExoCertificateFromKeyVault.ps1",  # the Key Vault option's fetcher: tests/windows/test_vault_script.py
         "Install-ExoCertificate.ps1",
         "Invoke-ExoScheduledTask.ps1",

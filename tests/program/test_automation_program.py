@@ -5,16 +5,19 @@ from __future__ import annotations
 import copy
 import datetime as dt
 import hashlib
+import tempfile
 import unittest
 import urllib.parse
 from pathlib import Path
 from typing import Any
+from unittest import mock
 
 import pulumi
 import yaml
 
+from exo.runbook_assembly import MODULE_PATH, assemble
 from tests.harness import REPO, Deployment, evaluate
-from tests.mock_tenant import MockTenant, Registration, comparable, is_secret
+from tests.mock_tenant import MockTenant, Registration, comparable, is_secret, reveal
 from tests.schema_check import check_registration
 
 ACCOUNT = "azure-native:automation:AutomationAccount"
@@ -172,7 +175,9 @@ class RuntimeAndModule(unittest.IsolatedAsyncioTestCase):
 
     async def test_a_hybrid_worker_group_on_51_receives_the_scheduled_job(self) -> None:
         config = automation_config(runtime="WindowsPowerShell-5.1", exchangeModuleVersion="3.6.0", hybridWorkerGroup="exo-hybrid")
-        config["exo-automation:automation"]["runbooks"][1]["hybridWorker"] = True
+        config["exo-automation:automation"]["runbooks"][1].update(hybridWorker=True, hybridIdentity="exo")
+        # The forwarding audit's roles line needs more than the identity's default Global Reader.
+        config["exo-automation:identities"][0]["roles"] = ["Exchange Recipient Administrator", "Global Reader"]
         deployment = await evaluate(MockTenant(), preview=False, config=config)
         (group,) = deployment.of_type("azure-native:automation:HybridRunbookWorkerGroup")
         self.assertEqual(group.plain_inputs["hybridRunbookWorkerGroupName"], "exo-hybrid")
@@ -180,23 +185,56 @@ class RuntimeAndModule(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(
             run_on, {"runbook-mailboxpermissionreport-job-schedule": None, "runbook-forwardingaudit-job-schedule": "exo-hybrid"}
         )
+        # On the worker the job signs in with the identity's certificate (no managed identity there) and has no fair-share deadline.
+        identity = reveal(deployment.output("identities"))["exo"]
+        hybrid = deployment.one(JOB_SCHEDULE, "runbook-forwardingaudit-job-schedule").plain_inputs["parameters"]
+        self.assertEqual(hybrid["CertificateThumbprint"], identity["thumbprint"])
+        self.assertEqual(hybrid["AppId"], identity["clientId"])
+        self.assertEqual(hybrid["SoftDeadlineMinutes"], "0")
+        cloud = deployment.one(JOB_SCHEDULE, "runbook-mailboxpermissionreport-job-schedule").plain_inputs["parameters"]
+        self.assertFalse({"CertificateThumbprint", "AppId", "SoftDeadlineMinutes"} & set(cloud))
 
 
 class RunbookContent(unittest.IsolatedAsyncioTestCase):
-    async def test_the_published_hash_is_the_sha256_of_the_file_actually_uploaded(self) -> None:
-        deployment = await evaluate(MockTenant(), preview=False, config=automation_config())
+    async def test_the_published_hash_is_the_sha256_of_the_text_actually_uploaded(self) -> None:
+        config = automation_config()
+        deployment = await evaluate(MockTenant(), preview=False, config=config)
         runbooks = deployment.of_type(RUNBOOK)
         self.assertEqual(len(runbooks), 2)
+        module = (REPO / MODULE_PATH).read_bytes()
+        files = {entry["name"]: entry["file"] for entry in config["exo-automation:automation"]["runbooks"]}
         for runbook in runbooks:
             link = runbook.plain_inputs["publishContentLink"]
             blob = blob_of(deployment, runbook)
             source = blob.plain_inputs["source"]
-            self.assertIsInstance(source, pulumi.FileAsset)
-            self.assertFalse(Path(source.path).is_absolute(), "an absolute path would differ between machines and show a diff")
-            uploaded = (REPO / source.path).read_bytes()
+            # The runbook with the shared module after its param() block: the text, not a path (no machine's path in state).
+            self.assertIsInstance(source, pulumi.StringAsset)
+            file = REPO / files[runbook.plain_inputs["runbookName"]]
+            self.assertEqual(source.text, assemble(file.read_bytes(), module).text)
+            uploaded = str(source.text).encode("utf-8")
             self.assertEqual(link["contentHash"], {"algorithm": "SHA256", "value": hashlib.sha256(uploaded).hexdigest().upper()})
-            self.assertTrue((REPO / source.path).resolve().is_relative_to(REPO / "runbooks"))
             self.assertIn(hashlib.sha256(uploaded).hexdigest().upper(), blob.plain_inputs["blobName"], "blob named by its content")
+
+    async def test_editing_the_shared_module_republishes_every_runbook(self) -> None:
+        tenant = MockTenant()
+        first = await evaluate(tenant, preview=False, config=automation_config())
+        with tempfile.TemporaryDirectory() as folder:
+            # An edited copy of the module (the repo's file stays untouched for tests running beside this one).
+            edited = Path(folder) / "ExoCommon.psm1"
+            edited.write_bytes((REPO / MODULE_PATH).read_bytes() + b"\n# an edit\n")
+            with mock.patch("settings.automation.MODULE_PATH", str(edited)):
+                second = await evaluate(tenant, preview=False, config=automation_config())
+        before = {(r.type, r.name): (r.id, comparable(r.inputs)) for r in first.custom()}
+        after = {(r.type, r.name): (r.id, comparable(r.inputs)) for r in second.custom()}
+        changed = {key[1] for key in before if before[key] != after[key]}
+        self.assertEqual(
+            changed,
+            {
+                f"runbook-{name}-{part}"
+                for name in ("mailboxpermissionreport", "forwardingaudit")
+                for part in ("content", "runbook", "job-schedule")
+            },
+        )
 
     async def test_the_link_is_a_secret_read_only_https_sas_for_the_container_from_one_call(self) -> None:
         wall_clock = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)

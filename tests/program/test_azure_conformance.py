@@ -63,7 +63,9 @@ def with_runtime(runtime: str, **extra: Any) -> dict[str, Any]:
 
 def hybrid_worker_stack() -> dict[str, Any]:
     config = with_runtime("WindowsPowerShell-5.1", hybridWorkerGroup="exo-hybrid")
-    config["exo-automation:automation"]["runbooks"][1]["hybridWorker"] = True
+    config["exo-automation:automation"]["runbooks"][1].update(hybridWorker=True, hybridIdentity="exo")
+    # The forwarding audit's roles line needs more than the identity's default Global Reader.
+    config["exo-automation:identities"][0]["roles"] = ["Exchange Recipient Administrator", "Global Reader"]
     return config
 
 

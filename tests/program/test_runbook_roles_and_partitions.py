@@ -8,6 +8,7 @@ runbook gives N schedules and N job schedules, job i passing -PartitionCount N -
 from __future__ import annotations
 
 import copy
+import datetime as dt
 import re
 import unittest
 from collections.abc import Iterator
@@ -16,8 +17,9 @@ from typing import Any
 
 import yaml
 
-from exo import facts
+from exo import facts, partition_model
 from exo.powershell_script import RoleDeclaration, read_role_declaration
+from exo.schedule_time import Schedule
 from settings.automation import (
     PARTITION_COUNT_PARAMETER,
     PARTITION_INDEX_PARAMETER,
@@ -180,12 +182,37 @@ class PartitionConfig(unittest.TestCase):
                 self.assertEqual((int(index[1]), int(index[2])), (0, high - 1))
 
     def test_recommended_partitions_for_the_design_throughput(self) -> None:
-        # One per-mailbox call a second, two hours a job: 7,200 mailboxes per job.
+        # One call a second, two hours a job: 7,200 calls per job, of which every job pages through all mailboxes (1,000 a page).
         self.assertEqual(recommended_partitions(1_000, 1), 1)
-        self.assertEqual(recommended_partitions(7_200, 1), 1)
-        self.assertEqual(recommended_partitions(7_201, 1), 2)
+        self.assertEqual(recommended_partitions(7_190, 1), 1)  # 7,190 + 8 pages
+        self.assertEqual(recommended_partitions(7_200, 1), 2)
         self.assertEqual(recommended_partitions(50_000, 1), 7)
         self.assertLessEqual(recommended_partitions(50_000 * 8, 1), PARTITIONS_RANGE[1])
+
+    def test_partition_zero_and_the_restreamed_recipients_count(self) -> None:
+        # 50,000 mailboxes fit 7 jobs alone; partition 0's Send As look-ups and every partition's 200,000 mail contacts do not.
+        plain = partition_model.Workload(50_000)
+        self.assertEqual(partition_model.recommended_partitions(plain), 7)
+        tenant_wide = partition_model.Workload(50_000, tenant_wide_calls=400)
+        self.assertEqual(partition_model.partition_calls(tenant_wide, 7, 0) - partition_model.partition_calls(tenant_wide, 7, 1), 400)
+        self.assertEqual(partition_model.recommended_partitions(tenant_wide), 8)
+        restreamed = partition_model.Workload(50_000, restreamed_recipients=200_000)
+        self.assertEqual(partition_model.partition_calls(restreamed, 7, 3) - partition_model.partition_calls(plain, 7, 3), 200)
+        self.assertEqual(partition_model.recommended_partitions(restreamed), 8)
+
+    def test_partition_starts_are_staggered_without_changing_the_day(self) -> None:
+        evening = Schedule("Week", 1, "Europe/Berlin", (23, 50), ("Monday",), ())
+        morning = Schedule("Day", 1, "UTC", (6, 0), (), ())
+        hourly = Schedule("Hour", 1, "UTC", (0, 45), (), ())
+        offsets = [partition_model.partition_offset(morning, i, 4) for i in range(4)]
+        self.assertEqual(offsets, [dt.timedelta(minutes=m) for m in (0, 7, 15, 22)])
+        # 23:50 + 30 minutes would run some partitions on Tuesday: the spread ends at 23:50 instead, partition 0 still first.
+        late = [partition_model.partition_offset(evening, i, 4) for i in range(4)]
+        self.assertEqual(late, [-dt.timedelta(minutes=m) for m in (22, 15, 7, 0)])
+        self.assertEqual(partition_model.partition_offset(hourly, 3, 4), dt.timedelta(minutes=22))  # an hourly run may cross the hour
+        self.assertEqual(partition_model.partition_offset(morning, 0, 1), dt.timedelta(0))
+        many = {partition_model.partition_offset(morning, i, 64) for i in range(64)}
+        self.assertLessEqual(max(many), partition_model.STAGGER_WINDOW)
 
 
 PARTITION_SUFFIXES = ("-p0of3", "-p1of3", "-p2of3")
@@ -209,13 +236,21 @@ class PartitionSchedules(unittest.IsolatedAsyncioTestCase):
                 self.assertEqual(sorted(p[PARTITION_INDEX_PARAMETER] for p in parameters), ["0", "1", "2"])
                 self.assertEqual({p[PARTITION_COUNT_PARAMETER] for p in parameters}, {"3"})
                 self.assertTrue(all(p["Remediate"] == "false" and p["OutputFormat"] == "JsonLines" for p in parameters))
-                # Azure links a runbook to a schedule once: every partition has its own schedule, all at the same time.
+                # Azure links a runbook to a schedule once: every partition has its own schedule, their starts staggered over
+                # the window, partition 0 (the tenant-wide reads) first.
                 schedule_names = {j.plain_inputs["schedule"]["name"] for j in audit_jobs}
                 self.assertEqual(len(schedule_names), 3)
                 schedules = [s for s in deployment.of_type(SCHEDULE) if s.plain_inputs["scheduleName"].endswith(PARTITION_SUFFIXES)]
                 self.assertEqual(len(schedules), 3)
                 if not preview:
-                    self.assertEqual(len({s.plain_inputs["startTime"] for s in schedules}), 1)
+                    by_suffix = {
+                        suffix: dt.datetime.fromisoformat(s.plain_inputs["startTime"])
+                        for s in schedules
+                        for suffix in PARTITION_SUFFIXES
+                        if s.plain_inputs["scheduleName"].endswith(suffix)
+                    }
+                    starts = [by_suffix[suffix] for suffix in PARTITION_SUFFIXES]
+                    self.assertEqual([start - starts[0] for start in starts], [dt.timedelta(minutes=m) for m in (0, 10, 20)])
                     self.assertEqual(len({j.plain_inputs["jobScheduleId"] for j in audit_jobs}), 3)
                 # The runbook that is not partitioned keeps its single job schedule without partition parameters.
                 report_jobs = [j for j in deployment.of_type(JOB_SCHEDULE) if "mailboxpermissionreport" in j.name]

@@ -8,15 +8,32 @@ cmdlets and parameters that exist.
 from __future__ import annotations
 
 import re
+from collections import Counter
+from pathlib import Path
 from typing import Any
 
+from exo.powershell_script import parser
+from exo.runbook_assembly import MODULE_BEGIN, MODULE_END
 from tests.powershell import (
     PowerShellScript,
     exchange_usage_problems,
     local_function_call_problems,
+    parse_file,
+    parse_source,
 )
 
-from .conftest import RUNBOOK_FILES
+from .conftest import MODULE_FILE, RUNBOOK_DIR, RUNBOOK_FILES, published, published_text
+
+
+def _path(runbook: PowerShellScript) -> Path:
+    assert runbook.path is not None
+    return runbook.path
+
+
+def _own_source(runbook: PowerShellScript) -> str:
+    """The runbook's own file, without the module."""
+    return _path(runbook).read_text(encoding="utf-8")
+
 
 # PowerShell's own cmdlets the runbooks may use: all ship with both Windows PowerShell 5.1 and PowerShell 7
 # (Microsoft.PowerShell.Core / .Utility). Anything else must be an Exchange Online cmdlet or a script function,
@@ -27,12 +44,14 @@ POWERSHELL_CMDLETS = frozenset(
         "ConvertTo-Json",
         "ForEach-Object",
         "Get-Command",
+        "Get-Item",
         "Get-Random",
         "New-Object",
         "Select-Object",
         "Set-StrictMode",
         "Sort-Object",
         "Start-Sleep",
+        "Test-Path",
         "Where-Object",
         "Write-Output",
         "Write-Verbose",
@@ -43,19 +62,18 @@ POWERSHELL_CMDLETS = frozenset(
     }
 )
 
-# Other ways of signing in that must not appear in a managed identity runbook.
+# Interactive or secret-based ways of signing in that must not appear in a runbook (app-only: managed identity or certificate).
 FORBIDDEN_CONNECT_PARAMETERS = {
     "AccessToken",
-    "AppId",
-    "Certificate",
     "CertificateFilePath",
     "CertificatePassword",
-    "CertificateThumbprint",
     "Credential",
     "UserPrincipalName",
     "Device",
     "InlineCredential",
 }
+# Module cmdlets, not REST cmdlets of the session: -CommandName does not limit them.
+SESSION_CMDLETS = {"connect-exchangeonline", "disconnect-exchangeonline", "get-connectioninformation"}
 
 
 def test_at_least_two_runbooks_are_shipped() -> None:
@@ -66,34 +84,72 @@ def test_runbook_parses_without_syntax_errors(runbook: PowerShellScript) -> None
     assert runbook.problems == (), "\n".join(str(p) for p in runbook.problems)
 
 
-def test_runbook_connects_with_the_managed_identity_and_organization(
-    runbook: PowerShellScript,
-) -> None:
+def test_runbook_connects_app_only_to_its_organization_with_only_its_cmdlets(runbook: PowerShellScript) -> None:
     connects = runbook.calls("Connect-ExchangeOnline")
     assert connects, "the runbook never calls Connect-ExchangeOnline"
+    assert {c.in_function for c in connects} == {"Connect-ExoSession"}, "connect through the shared module only"
     for call in connects:
-        assert call.has_parameter("ManagedIdentity"), f"line {call.line}: no -ManagedIdentity"
         assert call.has_parameter("Organization"), f"line {call.line}: no -Organization"
+        assert call.has_parameter("CommandName"), f"line {call.line}: no -CommandName (the whole module would load)"
+        certificate = call.has_parameter("CertificateThumbprint") or call.has_parameter("Certificate")
+        assert call.has_parameter("ManagedIdentity") != certificate, f"line {call.line}: managed identity or certificate, one of them"
+        assert not certificate or call.has_parameter("AppId"), f"line {call.line}: a certificate needs -AppId"
         assert not call.splatted, f"line {call.line}: splatted connection parameters"
         other_sign_in = {p for p in call.parameters if p in FORBIDDEN_CONNECT_PARAMETERS}
         assert not other_sign_in, f"line {call.line}: other sign-in parameters {other_sign_in}"
+    sessions = [c for c in runbook.calls("Connect-ExoSession") if c.in_function is None]
+    assert len(sessions) == 1 and sessions[0].has_parameter("CommandName"), "the runbook connects once, naming its cmdlets"
+
+
+def test_the_command_name_list_holds_every_exchange_cmdlet_the_runbook_calls(
+    runbook: PowerShellScript, exchange_reference: dict[str, dict[str, Any]]
+) -> None:
+    source = _own_source(runbook)
+    listed = re.search(r"\$ExchangeCommands = @\((.*?)\n\)", source, re.S)
+    assert listed, "no $ExchangeCommands = @(...) list"
+    names = {n.lower() for n in re.findall(r"'([A-Za-z]+-[A-Za-z]+)'", listed[1])}
+    called = {c.name.lower() for c in runbook.commands if c.name.lower() in exchange_reference} - SESSION_CMDLETS
+    assert names == called, f"listed but not called: {sorted(names - called)}; called but not listed: {sorted(called - names)}"
 
 
 def test_runbook_connection_errors_name_the_missing_role(
     runbook: PowerShellScript,
 ) -> None:
-    assert runbook.path is not None
-    source = runbook.path.read_text(encoding="utf-8")
+    source = published_text(_path(runbook))
     # The error Exchange Online gives when ManageAsApp is granted but no supported Entra role is assigned.
     assert re.search(r"supported in this scenario", source), "no handling of the unsupported-role error"
-    assert re.search(r"Exchange Recipient Administrator|Global Reader|Exchange Administrator", source)
+    assert re.search(r"\$RequiredRoleHint = '[^']*(Exchange Recipient Administrator|Global Reader|Exchange Administrator)", source)
+    assert all(c.has_parameter("RequiredRoleHint") for c in runbook.calls("Connect-ExoSession") if c.in_function is None)
 
 
-def test_runbook_disconnects_in_a_finally_block(runbook: PowerShellScript) -> None:
+def test_runbook_disconnects_only_its_own_connection_in_a_finally_block(runbook: PowerShellScript) -> None:
+    # A bare Disconnect-ExchangeOnline ends every connection of the process: other jobs' in a shared sandbox too.
     disconnects = runbook.calls("Disconnect-ExchangeOnline")
-    in_finally = [c for c in disconnects if c.in_finally]
-    assert in_finally, "Disconnect-ExchangeOnline is not inside a finally block"
-    assert all(c.has_parameter("Confirm") for c in in_finally), "disconnect must not prompt (-Confirm:$false)"
+    assert disconnects and all(c.has_parameter("ConnectionId") and c.has_parameter("Confirm") for c in disconnects)
+    assert {c.in_function for c in disconnects} == {"Disconnect-ExoSession"}
+    assert [c for c in runbook.calls("Disconnect-ExoSession") if c.in_finally and c.in_function is None], "not in a finally block"
+
+
+def test_every_helper_the_published_runbook_calls_is_defined_exactly_once(runbook: PowerShellScript) -> None:
+    counts = Counter(name.lower() for name in runbook.functions)
+    assert [name for name, count in counts.items() if count > 1] == [], "a helper defined twice: keep it in the module only"
+    module = {name.lower() for name in parse_file(MODULE_FILE).functions}
+    own = {name.lower() for name in parse_source(_own_source(runbook)).functions}
+    assert own & module == set(), "the runbook redefines a module helper"
+    used_helpers = {c.name.lower() for c in runbook.commands} & module
+    assert used_helpers, "the runbook uses none of the shared helpers"
+    assert used_helpers <= set(counts)
+
+
+def test_published_runbook_keeps_param_first_and_requires_on_top(runbook: PowerShellScript) -> None:
+    text = published_text(_path(runbook))
+    root = parser().parse(text.encode()).root_node
+    statements = [c for c in root.children if c.type not in ("comment",)]
+    assert statements and statements[0].type == "param_block", f"first statement is {statements[0].type if statements else None}"
+    assert text.startswith("#Requires -Version 5.1") or "#Requires -Version 5.1" in text[: text.index("param(")]
+    begin, end = text.index(MODULE_BEGIN), text.index(MODULE_END)
+    assert text.index("param(") < begin < end
+    assert not runbook.calls("Export-ModuleMember"), "a runbook is a script: Export-ModuleMember fails there"
 
 
 def test_runbook_declares_organization_mandatory(runbook: PowerShellScript) -> None:
@@ -150,9 +206,9 @@ def test_connect_and_disconnect_are_in_the_exchange_reference(
 
 # --- Failing loudly, streaming, partitions (issue 11) -------------------------------------------------------------------
 
-# The only Exchange call allowed without -ErrorAction Stop: the disconnect in `finally`, which must never hide the error that
-# ended the job (its output is discarded with $null =).
-EXEMPT_FROM_STOP = {("disconnect-exchangeonline", True)}
+# The only Exchange call allowed without -ErrorAction Stop: the module's disconnect, called from `finally`, which must never hide
+# the error that ended the job (its output is discarded with $null =).
+EXEMPT_FROM_STOP = {("disconnect-exchangeonline", "Disconnect-ExoSession")}
 
 # Cmdlets whose unfiltered, unlimited output is tenant-sized (one item per mailbox or recipient): they must stream.
 TENANT_SIZED = frozenset(
@@ -170,12 +226,10 @@ PER_MAILBOX_CALLS = {
 # Calls made once per finding (remediation and its read-back), never once per mailbox.
 PER_FINDING_FUNCTIONS = {"Clear-MailboxForwarding", "Disable-ExternalInboxRule"}
 
-SHARED_BLOCK = re.compile(r"^#region exo-automation shared helpers.*?^#endregion exo-automation shared helpers$", re.S | re.M)
-
 
 def _source(runbook: PowerShellScript) -> str:
-    assert runbook.path is not None
-    return runbook.path.read_text(encoding="utf-8")
+    """The published text (the runbook with the module)."""
+    return published_text(_path(runbook))
 
 
 def test_every_exchange_call_stops_on_error(runbook: PowerShellScript, exchange_reference: dict[str, dict[str, Any]]) -> None:
@@ -186,7 +240,7 @@ def test_every_exchange_call_stops_on_error(runbook: PowerShellScript, exchange_
     loose = [
         f"line {c.line}: {c.name} -ErrorAction {c.value_of('ErrorAction')}"
         for c in exchange_calls
-        if (c.name.lower(), c.in_finally) not in EXEMPT_FROM_STOP and (c.value_of("ErrorAction") or "").lower() != "stop"
+        if (c.name.lower(), c.in_function) not in EXEMPT_FROM_STOP and (c.value_of("ErrorAction") or "").lower() != "stop"
     ]
     assert loose == [], "\n".join(loose)
 
@@ -266,18 +320,96 @@ def test_runbook_takes_partition_and_threshold_parameters(mailbox_runbook: Power
     assert mailbox_runbook.calls("Test-MailboxInPartition"), "mailboxes must be filtered to this job's partition"
 
 
-def test_shared_helper_block_is_identical_in_every_runbook() -> None:
-    from .conftest import MAILBOX_RUNBOOK_FILES
+def test_every_streamed_tenant_sized_read_survives_one_late_error(mailbox_runbook: PowerShellScript) -> None:
+    # A tenant-sized read runs inside Invoke-ResumableRead, which runs it once more after an error part-way (resuming where a
+    # documented order allows, else skipping what was written) instead of discarding hours of work.
+    streamed = [c for c in mailbox_runbook.commands if c.name.lower() in TENANT_SIZED and c.streamed]
+    assert len(streamed) >= 2
+    unguarded = [f"line {c.line}: {c.name}" for c in streamed if "Invoke-ResumableRead" not in c.enclosing_commands]
+    assert unguarded == [], "\n".join(unguarded)
 
-    blocks = {path.name: SHARED_BLOCK.findall(path.read_text(encoding="utf-8")) for path in MAILBOX_RUNBOOK_FILES}
-    assert all(len(found) == 1 for found in blocks.values()), {name: len(found) for name, found in blocks.items()}
-    distinct = {found[0] for found in blocks.values()}
-    assert len(distinct) == 1, "the shared helper block differs between runbooks; copy the edited block into every runbook"
+
+def test_mail_users_and_contacts_resume_in_their_documented_order() -> None:
+    audit = published(RUNBOOK_DIR / "Invoke-ForwardingAudit.ps1")
+    for name in ("Get-MailUser", "Get-MailContact"):
+        calls = audit.calls(name)
+        assert len(calls) == 2 and all(c.value_of("SortBy") == "Name" for c in calls), f"{name}: always -SortBy Name"
+        assert sorted(str(c.value_of("Filter")) for c in calls) == ["$resumeFilter", "None"], f"{name}: a first read and a resumed one"
+        assert all(c.in_function == "Read-MailRecipient" for c in calls)
+    source = published_text(RUNBOOK_DIR / "Invoke-ForwardingAudit.ps1")
+    assert "Name -ge '" in source
+
+
+def test_permission_flags_are_never_tested_for_truthiness(mailbox_runbook: PowerShellScript) -> None:
+    # The REST module may return IsInherited / Deny / Enabled as the string 'False', which is truthy: every read of such a flag
+    # goes through ConvertTo-Flag, which compares with both forms.
+    source = _source(mailbox_runbook)
+    flags = ("IsInherited", "Deny", "Enabled", "AutoForwardEnabled", "IsDefault", "MatchSubDomains", "DeliverToMailboxAndForward")
+    reads = re.findall(r"(.{0,40})Get-PropertyValue \$\w+(?:\[0\])? '(" + "|".join(flags) + r")'\)", source)
+    assert reads, "no flag is read"
+    loose = [f"{flag}: ...{before}" for before, flag in reads if not before.rstrip().endswith("ConvertTo-Flag -Value (")]
+    assert loose == [], "\n".join(loose)
+    assert not re.search(r"\[bool\]\s*\(Get-PropertyValue", source), "a [bool] cast of a property is a truthiness test"
+
+
+# Functions that run once per item of a long loop (a streamed read or the -Identity list).
+LONG_LOOP_FUNCTIONS = {"Read-MailboxPermission", "Write-SendAsRecord", "Invoke-MailboxAudit", "Resolve-ExternalRecipient"}
+
+
+def test_the_deadline_is_checked_in_every_long_loop_and_ends_in_a_summary_and_a_throw(mailbox_runbook: PowerShellScript) -> None:
+    streamed = [c for c in mailbox_runbook.commands if c.name.lower() in TENANT_SIZED and c.streamed]
+    # What each streamed read hands every item to.
+    item_handlers = {
+        c.name for c in mailbox_runbook.commands if "ForEach-Object" in c.enclosing_commands[:1] and c.name in LONG_LOOP_FUNCTIONS
+    }
+    assert item_handlers and len(streamed) >= 2
+    for function in item_handlers:
+        calls = [c for c in mailbox_runbook.commands if c.in_function == function]
+        assert calls and calls[0].name == "Assert-WithinDeadline", f"{function} must check the deadline first"
+    identity_loops = [c for c in mailbox_runbook.calls("Assert-WithinDeadline") if c.in_function is None]
+    assert identity_loops, "the -Identity loop must check the deadline too"
+    deadline = mailbox_runbook.parameter("SoftDeadlineMinutes")
+    assert deadline is not None and deadline.type_name == "int" and deadline.default is not None and 0 < int(deadline.default) < 180
+    source = _source(mailbox_runbook)
+    body = source[source.index("Set-ExoDeadline -StartedAtUtc") :]
+    # Past the deadline: the summary (status DeadlineReached, recommendedPartitionCount) is written, then the job throws.
+    assert (
+        body.index("'DeadlineReached'")
+        < body.index("recommendedPartitionCount")
+        < body.index("ConvertTo-Json")
+        < body.index('throw "$RunbookName failed')
+    )
+    assert "Stop-ExoRun" in text_of_function(mailbox_runbook, "Assert-WithinDeadline")
+
+
+def text_of_function(script: PowerShellScript, name: str) -> str:
+    source = _source(script)
+    start = source.index(f"function {name} {{")
+    return source[start : source.index("\n}\n", start)]
+
+
+def test_transient_errors_back_off_to_the_documented_cap(mailbox_runbook: PowerShellScript) -> None:
+    source = _source(mailbox_runbook)
+    pattern = re.search(r"\$script:ExoTransientPattern = '([^']*)' \+\s*'([^']*)'", source)
+    assert pattern, "the transient pattern"
+    regex = re.compile(pattern[1] + pattern[2])
+    # office-docs-powershell issue #10972: what the REST module lets through after its own retries.
+    reported = (
+        'Error while querying REST service. HttpStatusCode=500 ErrorMessage={"error":{"code":"InternalServerError",'
+        '"innererror":{"type":"Microsoft.Exchange.Data.Directory.ADTransientException"}}}'
+    )
+    for message in (reported, "HttpStatusCode=429 Too Many Requests", "503 Server Busy", "Micro delay applied"):
+        assert regex.search(message), message
+    assert not regex.search("HttpStatusCode=403 Forbidden"), "a refusal is not retried"
+    first, cap, attempts = (
+        int(found[1]) if (found := re.search(rf"\$script:{name} = (\d+)", source)) else 0
+        for name in ("ExoFirstDelaySeconds", "ExoMaxDelaySeconds", "ExoMaxAttempts")
+    )
+    delays = [min(cap, first * 2 ** (attempt - 1)) for attempt in range(1, attempts)]
+    assert cap == 300 and delays[-1] == cap, f"back-off {delays} must reach the 300 s cap docs/runbooks.md states"
 
 
 def test_throttling_is_retried_and_reads_are_counted(mailbox_runbook: PowerShellScript) -> None:
-    source = _source(mailbox_runbook)
-    assert re.search(r"\\b429\\b", source) and "Server ?Busy" in source
     assert (
         mailbox_runbook.calls("Start-Sleep")
         and mailbox_runbook.calls("Add-ReadFailure")

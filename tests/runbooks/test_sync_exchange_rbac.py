@@ -116,9 +116,10 @@ def test_role_header_names_the_roles_the_program_requires() -> None:
     assert declaration.any_of == tuple((role,) for role in facts.RBAC_RECONCILER_ROLES)
 
 
-def test_throttling_is_retried_and_everything_else_fails() -> None:
-    body = text(_function("Invoke-WithBackoff"))
-    assert "Start-Sleep" in body and "throw" in body and "MaxAttempts" in body
+def test_exchange_reads_are_retried_by_the_shared_helper() -> None:
+    # Retries, connection and records come from the shared module (scripts/windows/ExoCommon.psm1), not from a copy here.
+    own = {text(c) for node in walk(_root()) if node.type == "function_statement" for c in node.children if c.type == "function_name"}
+    assert not own & {"Invoke-WithBackoff", "Invoke-ExchangeCall", "Get-ExceptionText", "Write-Record", "Get-ConnectionFailureMessage"}
     exchange_reads = [
         "Get-ServicePrincipal",
         "Get-ManagementScope",
@@ -130,7 +131,21 @@ def test_throttling_is_retried_and_everything_else_fails() -> None:
     ]
     reader = text(_function("Read-ActualState"))
     for name in exchange_reads:
-        assert re.search(rf"Invoke-WithBackoff[^\n]*\n?[^\n]*\{{\s*{name} ", reader), f"{name} is not wrapped in Invoke-WithBackoff"
+        assert re.search(rf"Invoke-ExchangeCall[^\n]*\n?[^\n]*\{{\s*{name} ", reader), f"{name} is not wrapped in Invoke-ExchangeCall"
+
+
+def test_the_session_loads_exactly_the_cmdlets_the_reconciler_calls(exchange_reference: dict[str, dict[str, Any]]) -> None:
+    # Connect-ExchangeOnline -CommandName: a cmdlet missing from the list would not exist in the job's session.
+    source = PATH.read_text(encoding="utf-8")
+    listed = set(
+        re.findall(
+            r"'([A-Za-z]+-[A-Za-z]+)'",
+            source[source.index("$ExchangeCommands = @(") : source.index(")", source.index("$ExchangeCommands = @("))],
+        )
+    )
+    called = {n for n, _, _ in _commands(_root()) if n.lower() in exchange_reference}
+    assert listed == called
+    assert "-CommandName $ExchangeCommands" in source
 
 
 @pytest.mark.parametrize(
@@ -148,7 +163,7 @@ def test_an_unchanged_document_ends_the_frequent_run_before_exchange_is_contacte
     # after the plan loop, and only by a run that changes things (not DryRun).
     top = [(name, line) for name, _, line in _commands(_root())]
     lines = {name: line for name, line in reversed(top)}  # first occurrence of each
-    assert lines["Test-RecentlyApplied"] < lines["Connect-ExchangeOnline"] < lines["New-ReconcilePlan"] < lines["Save-Applied"]
+    assert lines["Test-RecentlyApplied"] < lines["Connect-ExoSession"] < lines["New-ReconcilePlan"] < lines["Save-Applied"]
     recent = text(_function("Test-RecentlyApplied"))
     assert "$DryRun" in recent and "FullRunAfterHours" in recent and "$LastApplied" in recent
     assert lines["Read-LastApplied"] < lines["Test-RecentlyApplied"]

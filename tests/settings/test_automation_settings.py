@@ -110,6 +110,49 @@ BAD_RUNBOOKS: list[tuple[str, dict[str, Any], str, str]] = [
 ]  # fmt: skip
 
 
+HYBRID = {"runtime": "WindowsPowerShell-5.1", "exchangeModuleVersion": "3.6.0", "hybridWorkerGroup": "exo-hybrid"}
+BAD_HYBRID_RUNBOOKS: list[tuple[str, dict[str, Any], str, str]] = [
+    ("hybrid without an identity", {"hybridWorker": True}, "hybridIdentity", "is required with hybridWorker"),
+    ("hybrid identity unknown", {"hybridWorker": True, "hybridIdentity": "nobody"}, "hybridIdentity", "not an identity of"),
+    ("identity without hybrid", {"hybridIdentity": "exo"}, "hybridIdentity", "applies to a runbook with hybridWorker"),
+    ("thumbprint in config", {"hybridWorker": True, "hybridIdentity": "exo", "parameters": {"CertificateThumbprint": "AB" * 20}}, "parameters.CertificateThumbprint", "set by the program"),
+]  # fmt: skip
+
+
+class BadHybridRunbookConfig(unittest.IsolatedAsyncioTestCase):
+    async def test_a_hybrid_runbook_names_a_certificate_identity_that_holds_its_roles(self) -> None:
+        for label, change, suffix, phrase in BAD_HYBRID_RUNBOOKS:
+            with self.subTest(label):
+                automation = {**dev_automation(), **HYBRID}
+                automation["runbooks"][1].update(change)
+                tenant = MockTenant()
+                with self.assertRaises(ConfigError) as caught:
+                    await evaluate(tenant, preview=True, config={KEY: automation})
+                self.assertEqual(caught.exception.key, f"{KEY}.runbooks[1].{suffix}")
+                self.assertIn(phrase, caught.exception.problem)
+                self.assertEqual((tenant.registrations, tenant.calls), ([], []))
+
+    async def test_the_hybrid_identity_must_hold_the_roles_the_runbook_declares(self) -> None:
+        # Checked at preview as for the managed identity: the forwarding audit needs Exchange Administrator (or Exchange Recipient
+        # Administrator + Global Reader); an identity holding Global Reader alone cannot read inbox rules.
+        automation = {**dev_automation(), **HYBRID}
+        automation["runbooks"][1].update(hybridWorker=True, hybridIdentity="reader")
+        tenant = MockTenant()
+        identities = [{"name": "exo"}, {"name": "reader", "roles": ["Global Reader"]}]
+        with self.assertRaises(ConfigError) as caught:
+            await evaluate(tenant, preview=True, config={KEY: automation, "exo-automation:identities": identities})
+        self.assertEqual(caught.exception.key, f"{KEY}.runbooks[1].hybridIdentity")
+        self.assertIn("identity 'reader', which holds Global Reader", caught.exception.problem)
+        self.assertIn("missing Exchange Administrator", caught.exception.problem)
+        self.assertEqual((tenant.registrations, tenant.calls), ([], []))
+        # The same runbook with an identity that holds the roles is accepted (the managed identity's roles do not matter for it).
+        identities[1]["roles"] = ["Exchange Recipient Administrator", "Global Reader"]
+        automation["roles"] = ["Global Reader"]
+        automation["runbooks"][0]["file"] = "runbooks/Get-MailboxPermissionReport.ps1"
+        deployment = await evaluate(MockTenant(), preview=True, config={KEY: automation, "exo-automation:identities": identities})
+        self.assertTrue(deployment.of_type("azure-native:automation:JobSchedule"))
+
+
 class BadAutomationConfig(unittest.IsolatedAsyncioTestCase):
     async def test_each_bad_value_names_its_key_and_registers_nothing(self) -> None:
         cases = list(BAD)

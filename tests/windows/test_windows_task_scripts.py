@@ -68,3 +68,14 @@ def test_a_disabled_secret_is_not_reported_as_a_missing_permission() -> None:
     permission = text.index("needs 'Key Vault Secrets User'")
     assert disabled < permission, "SecretDisabled must be recognised before the generic 403 message"
     assert "Get-KeyVaultErrorCode" in {c.name for c in parse_file(FETCHER).commands if c.in_function == "Get-KeyVaultSecret"}
+
+
+def test_the_task_wrapper_uses_the_shared_module_for_the_certificate_look_up() -> None:
+    # One copy of the look-up (user store, then machine store): ExoCommon.psm1, which the runbooks get on hybrid workers too.
+    module = parse_file(REPO_ROOT / "scripts" / "windows" / "ExoCommon.psm1")
+    script = parse_file(WRAPPER)
+    assert module.problems == () and "Find-ExoCertificate" in module.functions
+    assert not set(script.functions) & set(module.functions), "the wrapper redefines a module helper"
+    assert script.calls("Find-ExoCertificate") and "Find-TaskCertificate" not in WRAPPER.read_text()
+    assert "-ChildPath 'ExoCommon.psm1'" in WRAPPER.read_text()
+    assert not module.calls("Export-ModuleMember"), "the module is also put into runbooks, which are scripts"
