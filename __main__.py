@@ -11,6 +11,7 @@ from components.app_identity import ExchangeAppIdentity, ExchangeAppIdentityArgs
 from components.automation import ExchangeAutomation, ExchangeAutomationArgs
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
 from components.exchange_rbac import ExchangeRbacPrincipal
+from components.monitoring import CertificateWatch
 from components.provider_version_aliases import without_provider_version_aliases
 from components.tenant import Tenant, lookup_tenant
 from exo import clock
@@ -95,8 +96,11 @@ def main() -> None:
     if private_keys:
         pulumi.export("privateKeys", pulumi.Output.secret(private_keys))
     if settings.automation is not None:
+        certificates = [CertificateWatch(name, i.thumbprint, i.certificate_not_after) for name, i in identities.items()]
         automation = ExchangeAutomation(
-            ExchangeAutomationArgs(settings.automation, tenant, settings.cloud, rbac_principals(settings, identities), now)
+            ExchangeAutomationArgs(
+                settings.automation, tenant, settings.cloud, rbac_principals(settings, identities), now, certificates=certificates
+            )
         )
         pulumi.export("automation", automation.summary())
     pulumi.export("effectivePermissions", settings.effective_permissions())

@@ -20,6 +20,8 @@ from exo.powershell_script import ROLES_HEADER_PREFIX, RoleDeclaration, read_rol
 from exo.schedule_time import WEEK_DAYS, Schedule
 from settings.exchange_rbac import CONFIG_KEY as EXCHANGE_RBAC_KEY
 from settings.exchange_rbac import parse_exchange_rbac
+from settings.monitoring import CONFIG_KEY as MONITORING_KEY
+from settings.monitoring import parse_monitoring
 from settings.values import (
     ConfigError,
     bounded_int,
@@ -66,6 +68,7 @@ _AUTOMATION_KEYS = (
     "runbooks",
     EXCHANGE_RBAC_KEY,
     "exchangeRbacSync",
+    MONITORING_KEY,
 )
 _RUNBOOK_KEYS = ("name", "file", "description", "schedule", "parameters", "hybridWorker", "partitions")
 _SCHEDULE_KEYS = ("frequency", "interval", "timeZone", "time", "weekDays", "monthDays")
@@ -392,6 +395,7 @@ def parse_automation(key: str, value: Any, *, stack: str, project_dir: Path, all
         hybrid_worker_group=worker_group,
         runbooks=runbooks,
         exchange_rbac=optional(mapping, EXCHANGE_RBAC_KEY, None, lambda v: parse_exchange_rbac(f"{key}.{EXCHANGE_RBAC_KEY}", v)),
+        monitoring=optional(mapping, MONITORING_KEY, None, lambda v: parse_monitoring(f"{key}.{MONITORING_KEY}", v, stack=stack)),
     )
 
 

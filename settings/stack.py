@@ -32,6 +32,7 @@ from settings.host_certificate import (
 )
 from settings.key_vault import CONFIG_KEY as KEY_VAULT_KEY
 from settings.key_vault import CertificateVaultSpec, parse_key_vault
+from settings.monitoring import check_missing_run_grace
 from settings.values import (
     PROJECT,
     ConfigError,
@@ -425,6 +426,7 @@ def parse_settings(
     rbac_reconciler = _rbac_reconciler(identities, automation, raw_sync, project_dir)
     if automation is not None:
         automation = replace(automation, reconciler=rbac_reconciler)
+        check_missing_run_grace(key_of("automation"), automation)
 
     raw_organization = config.get("organization")
     organization = parse_organization(key_of("organization"), raw_organization, cloud) if raw_organization not in (None, "") else None
