@@ -263,7 +263,7 @@ class AutomationMonitoring(pulumi.ComponentResource):
                 query,
                 MISSING_RUN_SEVERITY,
                 MISSING_RUN_EVERY_MINUTES,
-                watch.grace_minutes + MISSING_RUN_EVERY_MINUTES,
+                watch.grace_minutes + 2 * MISSING_RUN_EVERY_MINUTES,
                 ("RunbookName",),
             )
         if args.reconciler is not None:

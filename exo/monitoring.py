@@ -190,8 +190,9 @@ def missing_run_query(
     """Runbooks on one schedule whose last due run has fewer completed jobs than it starts, checked once per due run.
 
     A run counts when its jobs logged Completed between the due time and the end of the grace period: a later run cannot stand in
-    for a missed one (settings require the grace period to be shorter than the schedule's interval). The check is armed for one
-    evaluation period after the grace period ends, so each missed run raises one alert, which resolves on the next evaluation.
+    for a missed one (settings require the grace period to be shorter than the schedule's interval). The check is armed for two
+    evaluation periods after the grace period ends (one evaluation always falls inside, whatever the rule's phase), so each missed
+    run raises one alert, which resolves when the check disarms.
     """
     rows = ", ".join(f"{kql_string(run.runbook)}, {run.jobs}" for run in expected)
     return (
@@ -203,7 +204,7 @@ def missing_run_query(
         "expected\n"
         "| join kind=leftouter completed on RunbookName\n"
         "| extend Completed = coalesce(Completed, 0)\n"
-        f"| where Completed < Jobs and now() < due + {grace_minutes}m + {evaluation_minutes}m\n"
+        f"| where Completed < Jobs and now() < due + {grace_minutes}m + {2 * evaluation_minutes}m\n"
         '| extend JobId = "(none: the job did not start or did not complete)", DueUtc = due, '
         f"WhereToLook = {kql_string(portal_account_jobs)}\n"
         "| project RunbookName, JobId, DueUtc, Jobs, Completed, WhereToLook"
