@@ -291,7 +291,8 @@ def rule_problems(rule: InputRule, value: object) -> list[str]:
     """What is wrong with a value under one rule; empty when it conforms. None is 'absent' (only `required` objects to it)."""
     if value is None:
         return ["is required"] if rule.required else []
-    text = str(value)
+    # Pulumi carries every number as a double (a protobuf Value); azure-native sends an integral one as the spec's integer.
+    text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
     problems: list[str] = []
     if rule.pattern is not None and not re.fullmatch(rule.pattern, text, re.ASCII):
         problems.append(f"does not match {rule.pattern}")

@@ -64,7 +64,7 @@ def tokenize(text: str) -> list[Token]:
     while position < len(text):
         match = _TOKEN.match(text, position)
         if match is None:
-            raise KqlError(f"cannot read {text[position:position + 30]!r}")
+            raise KqlError(f"cannot read {text[position : position + 30]!r}")
         position = match.end()
         kind = match.lastgroup
         if kind == "dtvalue":
@@ -375,9 +375,7 @@ class Query:
             return [row for row in rows if condition(row) is True]
         if name in ("extend", "project"):
             specs = self._assignment_specs()
-            return [
-                {**(row if name == "extend" else {}), **{target: expression(row) for target, expression in specs}} for row in rows
-            ]
+            return [{**(row if name == "extend" else {}), **{target: expression(row) for target, expression in specs}} for row in rows]
         if name == "summarize":
             return self._summarize(rows)
         if name == "join":
