@@ -15,6 +15,7 @@ from components.automation import AutomationSpec
 from components.monitoring import MonitoringSpec
 from exo import azure_names
 from exo.monitoring import GRACE_MARGIN_MINUTES, GRACE_RANGE, shortest_gap_minutes
+from exo.powershell_script import read_script
 from exo.schedule_time import Schedule
 from settings.values import ConfigError, bounded_int, expect, optional, reject_unknown_keys
 
@@ -181,3 +182,26 @@ def check_missing_run_grace(automation_key: str, automation: AutomationSpec) -> 
     if reconciler is not None and reconciler.schedule is not None:
         scheduled.append((reconciler.name, f"{automation_key}.exchangeRbacSync.schedule", reconciler.schedule))
     check_schedules(f"{automation_key}.{CONFIG_KEY}.missingRunGraceMinutes", automation.monitoring.missing_run_grace_minutes, scheduled)
+
+
+# The reports' switch between objects and JSON lines (runbooks/*.ps1); only JSON lines become rows of the saved functions.
+OUTPUT_FORMAT_PARAMETER = "OutputFormat"
+JSON_LINES = "JsonLines"
+
+
+def monitoring_warnings(automation: AutomationSpec | None) -> tuple[str, ...]:
+    """Runbooks whose records would not reach the saved functions: they take -OutputFormat and are not given JsonLines."""
+    if automation is None or automation.monitoring is None:
+        return ()
+    warnings = []
+    for index, runbook in enumerate(automation.runbooks):
+        given = dict(runbook.parameters).get(OUTPUT_FORMAT_PARAMETER)
+        if given == JSON_LINES:
+            continue
+        declared = {p.name.lower() for p in read_script(runbook.path.read_bytes()).parameters}
+        if OUTPUT_FORMAT_PARAMETER.lower() in declared:
+            warnings.append(
+                f"exo-automation:automation.runbooks[{index}] ({runbook.name}) writes {given or 'its default'} output: its records "
+                f"do not reach the saved functions and the workbook; set parameters.{OUTPUT_FORMAT_PARAMETER}: {JSON_LINES}"
+            )
+    return tuple(warnings)

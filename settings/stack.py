@@ -32,7 +32,7 @@ from settings.host_certificate import (
 )
 from settings.key_vault import CONFIG_KEY as KEY_VAULT_KEY
 from settings.key_vault import CertificateVaultSpec, parse_key_vault
-from settings.monitoring import check_missing_run_grace
+from settings.monitoring import check_missing_run_grace, monitoring_warnings
 from settings.values import (
     PROJECT,
     ConfigError,
@@ -129,13 +129,14 @@ class StackSettings:
 
     @property
     def warnings(self) -> tuple[str, ...]:
-        """What the program reports as warnings on preview and up (host certificates close to their end)."""
+        """What the program reports as warnings on preview and up (host certificates close to their end, reports whose records
+        monitoring cannot read)."""
         return tuple(
             warning
             for identity in self.identities
             if isinstance(identity.certificate, HostCertificateSettings)
             for warning in identity.certificate.warnings
-        )
+        ) + monitoring_warnings(self.automation)
 
 
 # The config keys of this project, with what each holds. Pulumi.yaml declares the same keys; a test keeps the two in step.

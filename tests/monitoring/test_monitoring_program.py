@@ -191,6 +191,22 @@ class ConfigErrors(unittest.IsolatedAsyncioTestCase):
         await self.refused({"workspaceName": "log_exo"}, f"{KEY}.workspaceName", "is not a valid workspace name")
 
 
+class Warnings(unittest.TestCase):
+    def test_a_report_without_json_lines_is_named_at_preview(self) -> None:
+        from settings.stack import parse_settings
+
+        def warnings(config: dict[str, Any]) -> tuple[str, ...]:
+            raw = {key.split(":", 1)[1]: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
+            return parse_settings(raw, "dev", None, now=dt.datetime.now(dt.UTC)).warnings
+
+        self.assertEqual(warnings(monitoring_config()), ())
+        config = monitoring_config()
+        del config["exo-automation:automation"]["runbooks"][1]["parameters"]["OutputFormat"]
+        (warning,) = warnings(config)
+        self.assertIn("runbooks[1] (ForwardingAudit) writes its default output", warning)
+        self.assertEqual(warnings(automation_config()), (), "no monitoring, no warning")
+
+
 class Constants(unittest.TestCase):
     def test_severities_follow_the_issue(self) -> None:
         self.assertEqual((component.JOB_ENDED_SEVERITY, component.MISSING_RUN_SEVERITY, component.DRIFT_SEVERITY), (2, 2, 3))
