@@ -134,6 +134,16 @@ AZURE_PORTALS: Mapping[str, str] = MappingProxyType(
 )
 
 
+# The Azure Landing Zone policy that may already send an Automation account's logs (Azure/Enterprise-Scale
+# src/resources/Microsoft.Authorization/policyDefinitions/Deploy-Diagnostics-AA.json @6df0903fb23c36db01dc670523a732918303e1f5):
+# DeployIfNotExists a setting named by its profileName parameter (default below) with these categories and AllMetrics, to the
+# assigned workspace, with no logAnalyticsDestinationType (AzureDiagnostics). It counts as present only when a setting of the
+# account sends logs AND metrics to that workspace, so a logs-only setting of ours there would not stop it and the two would collide.
+ALZ_AUTOMATION_DIAGNOSTICS_POLICY = "Deploy-Diagnostics-AA"
+ALZ_DIAGNOSTICS_PROFILE_NAME = "setbypolicy"
+ALZ_AUTOMATION_LOG_CATEGORIES = ("JobLogs", "JobStreams", "DscNodeStatus", "AuditEvent")
+
+
 # -- Azure Automation -------------------------------------------------------------------------------------------------------------
 
 # The module's name is a constant, never config: the PowerShell Gallery carries look-alikes (ExchangeOnlineMangement, ...).

@@ -10,6 +10,7 @@ import unittest
 from typing import Any
 
 from components import monitoring as component
+from exo import facts
 from tests import kql
 from tests.harness import Deployment, assert_refused_before_registration, evaluate
 from tests.mock_tenant import MockTenant, TenantError, comparable
@@ -136,7 +137,7 @@ class LandingZoneWorkspace(unittest.IsolatedAsyncioTestCase):
         first = await evaluate(tenant, preview=False, config=config)
         account_id = first.output("automation")["accountId"]
         # The policy's DeployIfNotExists adds its own setting once the account exists.
-        tenant.add_diagnostic_setting(account_id, "setbypolicy", platform, ("JobLogs", "JobStreams"))
+        tenant.add_diagnostic_setting(account_id, facts.ALZ_DIAGNOSTICS_PROFILE_NAME, platform, facts.ALZ_AUTOMATION_LOG_CATEGORIES)
         deployment = await evaluate(tenant, preview=False, config=config)
         self.assertEqual(deployment.of_type(WORKSPACE) + deployment.of_type(DIAGNOSTIC_SETTING), [])
         self.assertEqual({s.plain_inputs["workspaceName"] for s in deployment.of_type(SAVED_SEARCH)}, {"law-platform"})
@@ -148,7 +149,8 @@ class LandingZoneWorkspace(unittest.IsolatedAsyncioTestCase):
         tenant = MockTenant()
         platform = tenant.add_workspace("rg-platform-logs", "law-platform")
         first = await evaluate(tenant, preview=False, config=monitoring_config(workspaceId=platform, diagnosticSetting=False))
-        tenant.add_diagnostic_setting(first.output("automation")["accountId"], "setbypolicy", platform, ("JobLogs", "JobStreams"))
+        account_id = first.output("automation")["accountId"]
+        tenant.add_diagnostic_setting(account_id, facts.ALZ_DIAGNOSTICS_PROFILE_NAME, platform, facts.ALZ_AUTOMATION_LOG_CATEGORIES)
         with self.assertRaisesRegex(TenantError, "already used in diagnostic setting 'setbypolicy'"):
             await evaluate(tenant, preview=False, config=monitoring_config(workspaceId=platform))
 
