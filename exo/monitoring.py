@@ -138,6 +138,9 @@ def _due_query(schedule: Schedule, anchor_utc: str, grace_minutes: int) -> str:
     """
     hour, minute = schedule.time_of_day
     zone = kql_string(schedule.time_zone)
+    if not anchor_utc:
+        # Azure returns every Schedule's startTime; an empty one would leave the check without a reference and silent forever.
+        raise ValueError(f"schedule {schedule.definition()} has no stored start time to count its runs from")
     anchor = dt.datetime.fromisoformat(anchor_utc.replace("Z", "+00:00")).astimezone(dt.UTC)
     lines = [
         f"let anchor = datetime({anchor:%Y-%m-%dT%H:%M:%SZ});",
