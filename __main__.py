@@ -12,6 +12,7 @@ from components.app_identity import ExchangeAppIdentity, ExchangeAppIdentityArgs
 from components.automation import ExchangeAutomation, ExchangeAutomationArgs, HybridCertificateIdentity
 from components.certificate_vault import CertificateVault, CertificateVaultArgs, VaultedCertificate
 from components.exchange_rbac import ExchangeRbacPrincipal
+from components.monitoring import CertificateWatch
 from components.private_endpoints import (
     AUTOMATION_GROUP_IDS,
     KEY_VAULT_GROUP_ID,
@@ -164,6 +165,7 @@ def main() -> None:
         pulumi.export("privateKeys", pulumi.Output.secret(private_keys))
     automation = None
     if settings.automation is not None:
+        certificates = [CertificateWatch(name, i.thumbprint, i.certificate_not_after) for name, i in identities.items()]
         automation = ExchangeAutomation(
             ExchangeAutomationArgs(
                 settings.automation,
@@ -171,6 +173,7 @@ def main() -> None:
                 settings.cloud,
                 rbac_principals(settings, identities),
                 now,
+                certificates=certificates,
                 hybrid_identities={name: hybrid_identity(identity) for name, identity in identities.items()},
             )
         )

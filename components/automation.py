@@ -12,11 +12,13 @@ import pulumi
 
 from components.automation_account import ExchangeAutomationAccount, ExchangeAutomationAccountArgs
 from components.exchange_rbac import ExchangeRbacPrincipal, ExchangeRbacState, ExchangeRbacStateArgs
-from components.runbook_schedules import RunbookSchedules, RunbookSchedulesArgs, ScheduleSlot
+from components.monitoring import AutomationMonitoring, AutomationMonitoringArgs, CertificateWatch, MissingRunWatch, MonitoringSpec
+from components.runbook_schedules import RunbookSchedules, RunbookSchedulesArgs, ScheduleSlot, schedule_name
 from components.runbook_store import RunbookStore, RunbookStoreArgs, blob_name
 from components.scheduled_runbook import ScheduledRunbook, ScheduledRunbookArgs
 from components.tenant import Tenant
 from exo import azure_names, connect_commands, facts
+from exo import monitoring as monitoring_queries
 from exo.exchange_rbac_state import MANAGED_IDENTITY_PRINCIPAL, ExchangeRbacSpec, owner_prefix
 from exo.powershell_script import RoleDeclaration
 from exo.schedule_time import Schedule
@@ -76,6 +78,8 @@ class AutomationSpec:
     """Owner prefixes the reconciler's objects carried under an earlier stack or account name (`exchangeRbacSync.formerOwners`)."""
     runtime_warnings: tuple[str, ...] = ()
     """What previews report about the runtime's support on the program's clock reading (never a resource input)."""
+    monitoring: MonitoringSpec | None = None
+    """Job logs, alerts, saved functions and the workbook (`automation.monitoring`); None: off."""
 
     @property
     def role_names(self) -> tuple[str, ...]:
@@ -110,6 +114,8 @@ class ExchangeAutomationArgs:
     """The program's one clock reading: new Schedules start after it, and it picks the runbook links' renewal period."""
     hybrid_identities: Mapping[str, HybridCertificateIdentity] = field(default_factory=dict)
     """The app identities by name, for runbooks on hybrid workers (RunbookSpec.hybrid_identity)."""
+    certificates: Sequence[CertificateWatch] = ()
+    """The app identities' certificates, for the expiry alert (when monitoring is on)."""
 
 
 def cloud_parameters(cloud: facts.CloudEnvironment, runbook: RunbookSpec) -> dict[str, str]:
@@ -229,6 +235,41 @@ class ExchangeAutomation:
                 self._schedule_names[runbook.name] = schedules.names[slots[0]] if slots else None
                 self._first_runs[runbook.name] = schedules.start_times[slots[0]] if slots else None
         self.exchange_rbac = self._exchange_rbac_state(args) if spec.reconciler is not None else None
+        self.monitoring = self._monitoring(args, spec.monitoring) if spec.monitoring is not None else None
+
+    def _monitoring(self, args: ExchangeAutomationArgs, monitoring: MonitoringSpec) -> AutomationMonitoring:
+        """Logs, alerts, findings and the workbook; one missing-run rule per schedule definition the runbooks use."""
+        spec, account = args.spec, self.account
+        watches: dict[str, MissingRunWatch] = {}
+        for runbook in self.all_runbooks:
+            if runbook.schedule is None:
+                continue
+            name = schedule_name(ScheduleSlot(runbook.schedule))
+            run = monitoring_queries.ExpectedRun(runbook.name, runbook.partitions)
+            found = watches.get(name)
+            if found is None:
+                anchor = self._first_runs[runbook.name]
+                assert anchor is not None  # a scheduled runbook always has its first run
+                grace = monitoring_queries.grace_minutes(monitoring.missing_run_grace_minutes, runbook.schedule)
+                watches[name] = MissingRunWatch(name, runbook.schedule, anchor, (run,), grace)
+            else:
+                watches[name] = MissingRunWatch(name, found.schedule, found.anchor, (*found.runs, run), found.grace_minutes)
+        return AutomationMonitoring(
+            "monitoring",
+            AutomationMonitoringArgs(
+                spec=monitoring,
+                resource_group_name=account.resource_group_name,
+                resource_group=spec.resource_group_name,
+                location=spec.location,
+                account_name=spec.account_name,
+                account_id=account.account_id,
+                portal=facts.AZURE_PORTALS[args.cloud.azuread_environment],
+                missing_runs=list(watches.values()),
+                reconciler=spec.reconciler.name if spec.reconciler is not None else None,
+                certificates=list(args.certificates),
+                tags=dict(spec.tags),
+            ),
+        )
 
     def _exchange_rbac_state(self, args: ExchangeAutomationArgs) -> ExchangeRbacState:
         """Publish every principal's declared Exchange RBAC for Sync-ExchangeRbac (run on its own schedule, see ExchangeRbacState)."""
@@ -279,4 +320,5 @@ class ExchangeAutomation:
                 if self.exchange_rbac is not None
                 else {}
             ),
+            **({"monitoring": self.monitoring.summary()} if self.monitoring is not None else {}),
         }

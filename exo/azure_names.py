@@ -78,3 +78,11 @@ def default_storage_account_name(tenant_id: str, stack: str, account_name: str) 
     """Storage account names are global: derive one from the tenant, stack and account, the same on every run."""
     digest = hashlib.sha256(f"{tenant_id}/{stack}/{account_name}".lower().encode()).hexdigest()
     return f"stexo{digest[:19]}"
+
+
+WORKSPACE_USES = (("azure-native:operationalinsights:Workspace", "workspaceName"),)
+
+
+def default_workspace_name(stack: str) -> str:
+    """log-exo-automation-<stack>; letters, digits and '-' only, at most 63 (the workspace name rules)."""
+    return _from_stack("log-exo-automation-", stack, r"[^A-Za-z0-9-]+", 63, WORKSPACE_USES)

@@ -129,6 +129,29 @@ CLOUD_ENVIRONMENT_ALIASES: Mapping[str, str] = MappingProxyType(
 )
 
 
+# The Azure portal of each cloud (keys as CLOUD_ENVIRONMENTS): where alerts and the workbook link send people. Portal addresses as
+# learn.microsoft.com lists them for Azure Government (azure-government/documentation-government-get-started-connect-with-portal)
+# and Azure operated by 21Vianet (china/resources-developer-guide); an assumption, not checked against a live portal here.
+AZURE_PORTALS: Mapping[str, str] = MappingProxyType(
+    {
+        "global": "https://portal.azure.com",
+        "usgovernmentl4": "https://portal.azure.us",
+        "usgovernmentl5": "https://portal.azure.us",
+        "china": "https://portal.azure.cn",
+    }
+)
+
+
+# The Azure Landing Zone policy that may already send an Automation account's logs (Azure/Enterprise-Scale
+# src/resources/Microsoft.Authorization/policyDefinitions/Deploy-Diagnostics-AA.json @6df0903fb23c36db01dc670523a732918303e1f5):
+# DeployIfNotExists a setting named by its profileName parameter (default below) with these categories and AllMetrics, to the
+# assigned workspace, with no logAnalyticsDestinationType (AzureDiagnostics). It counts as present only when a setting of the
+# account sends logs AND metrics to that workspace, so a logs-only setting of ours there would not stop it and the two would collide.
+ALZ_AUTOMATION_DIAGNOSTICS_POLICY = "Deploy-Diagnostics-AA"
+ALZ_DIAGNOSTICS_PROFILE_NAME = "setbypolicy"
+ALZ_AUTOMATION_LOG_CATEGORIES = ("JobLogs", "JobStreams", "DscNodeStatus", "AuditEvent")
+
+
 # -- Azure Automation -------------------------------------------------------------------------------------------------------------
 
 # The module's name is a constant, never config: the PowerShell Gallery carries look-alikes (ExchangeOnlineMangement, ...).
@@ -397,7 +420,8 @@ def rule_problems(rule: InputRule, value: object) -> list[str]:
     """What is wrong with a value under one rule; empty when it conforms. None is 'absent' (only `required` objects to it)."""
     if value is None:
         return ["is required"] if rule.required else []
-    text = str(value)
+    # Pulumi carries every number as a double (a protobuf Value); azure-native sends an integral one as the spec's integer.
+    text = str(int(value)) if isinstance(value, float) and value.is_integer() else str(value)
     problems: list[str] = []
     if rule.pattern is not None and not re.fullmatch(rule.pattern, text, re.ASCII):
         problems.append(f"does not match {rule.pattern}")
@@ -457,6 +481,76 @@ _VAULT = (
     InputRule(SOURCE_NAMING_RULES, min_length=3, max_length=24, first="[A-Za-z]", last="[A-Za-z0-9]", no_repeat="-"),
 )
 _KEY_VAULT_SECRET_VAULT = (InputRule(SOURCE_KEY_VAULT_SECRETS, pattern=r"^[a-zA-Z0-9-]{3,24}$"), *_VAULT[1:])
+
+# -- Azure Monitor (issue 24): Log Analytics workspace, saved searches, diagnostic setting, action group, log alerts, workbook --------
+_INSIGHTS = _SPECS + "monitor/resource-manager/Microsoft.Insights/"
+_OPERATIONAL_INSIGHTS = _SPECS + "operationalinsights/resource-manager/Microsoft.OperationalInsights/"
+# workspaceName: ^[A-Za-z0-9][A-Za-z0-9-]+[A-Za-z0-9]$, 4-63 (WorkspaceNameParameter, referenced by Workspaces.json and SavedSearches.json).
+SOURCE_OPERATIONAL_INSIGHTS_COMMON = _OPERATIONAL_INSIGHTS + "../common/v1/types.json @186661d0fab465b7c146635af004b720ab5c70fd"
+# SavedSearchProperties requires category, displayName and query; savedSearchId has no pattern.
+SOURCE_SAVED_SEARCHES = _OPERATIONAL_INSIGHTS + "stable/2023-09-01/SavedSearches.json @6e453266bfd553a5b5babb70148d792099a34760"
+SOURCE_WORKSPACES = _OPERATIONAL_INSIGHTS + "stable/2023-09-01/Workspaces.json @c09d4df400a5d4c19b64b2fdb957eff3d23c50f5"
+# The diagnostic setting's name and resourceUri have no pattern; logAnalyticsDestinationType is "Dedicated" or null (AzureDiagnostics).
+SOURCE_DIAGNOSTIC_SETTINGS = _INSIGHTS + "preview/2021-05-01-preview/diagnosticsSettings_API.json @029741f2a57be0df0c346983e76f08dc7a69058a"
+SOURCE_ACTION_GROUPS = _INSIGHTS + "preview/2024-10-01-preview/actionGroups_API.json @025aae4067b2b209daf98526e9c66be56faf1855"
+# ruleName ^[^#<>%&:\?/{}*]{1,260}$; the resource requires location and properties.enabled, criteria, scopes; severity 0-4.
+SOURCE_SCHEDULED_QUERY_RULES = (
+    _INSIGHTS + "preview/2025-01-01-preview/scheduledQueryRule_API.json @2b7a62bd7f8940aeeaaa440f29629f63856b66b6"
+)
+# WorkbookProperties requires displayName, category and serializedData; kind is "shared"; resourceName has no pattern.
+SOURCE_WORKBOOKS = (
+    _SPECS + "applicationinsights/resource-manager/Microsoft.Insights/stable/2023-06-01/workbooks_API.json "
+    "@2c5e86c4e9e8e78847d8ff2e5d735da408273f1b"
+)
+_WORKSPACE_NAME = (
+    InputRule(SOURCE_OPERATIONAL_INSIGHTS_COMMON, pattern=r"^[A-Za-z0-9][A-Za-z0-9-]+[A-Za-z0-9]$", min_length=4, max_length=63),
+)
+_ALERT_RULE_NAME = (InputRule(SOURCE_SCHEDULED_QUERY_RULES, pattern=r"^[^#<>%&:\\?/{}*]{1,260}$"),)
+_MONITORING_INPUT_RULES: dict[tuple[str, str], tuple[InputRule, ...]] = {
+    ("azure-native:operationalinsights:Workspace", "resourceGroupName"): _RESOURCE_GROUP,
+    ("azure-native:operationalinsights:Workspace", "workspaceName"): _WORKSPACE_NAME,
+    ("azure-native:operationalinsights:SavedSearch", "resourceGroupName"): _RESOURCE_GROUP,
+    ("azure-native:operationalinsights:SavedSearch", "workspaceName"): _WORKSPACE_NAME,
+    ("azure-native:operationalinsights:SavedSearch", "category"): (InputRule(SOURCE_SAVED_SEARCHES, required=True),),
+    ("azure-native:operationalinsights:SavedSearch", "displayName"): (InputRule(SOURCE_SAVED_SEARCHES, required=True),),
+    ("azure-native:operationalinsights:SavedSearch", "query"): (InputRule(SOURCE_SAVED_SEARCHES, required=True),),
+    # A function is called by its alias: a KQL identifier (letters, digits, '_', not starting with a digit).
+    ("azure-native:operationalinsights:SavedSearch", "functionAlias"): (
+        InputRule(SOURCE_SAVED_SEARCHES, pattern=r"^[A-Za-z_][A-Za-z0-9_]*$"),
+    ),
+    ("azure-native:monitor:DiagnosticSetting", "resourceUri"): (InputRule(SOURCE_DIAGNOSTIC_SETTINGS, required=True),),
+    ("azure-native:monitor:DiagnosticSetting", "name"): (InputRule(SOURCE_DIAGNOSTIC_SETTINGS, required=True),),
+    ("azure-native:monitor:DiagnosticSetting", "logAnalyticsDestinationType"): (
+        InputRule(SOURCE_DIAGNOSTIC_SETTINGS, enum=("Dedicated",)),
+    ),
+    ("azure-native:monitor:ActionGroup", "resourceGroupName"): _RESOURCE_GROUP,
+    ("azure-native:monitor:ActionGroup", "groupShortName"): (InputRule(SOURCE_ACTION_GROUPS, required=True, max_length=12),),
+    ("azure-native:monitor:ActionGroup", "enabled"): (InputRule(SOURCE_ACTION_GROUPS, required=True),),
+    ("azure-native:monitor:ScheduledQueryRule", "resourceGroupName"): _RESOURCE_GROUP,
+    ("azure-native:monitor:ScheduledQueryRule", "ruleName"): _ALERT_RULE_NAME,
+    ("azure-native:monitor:ScheduledQueryRule", "location"): (InputRule(SOURCE_SCHEDULED_QUERY_RULES, required=True),),
+    ("azure-native:monitor:ScheduledQueryRule", "enabled"): (InputRule(SOURCE_SCHEDULED_QUERY_RULES, required=True),),
+    ("azure-native:monitor:ScheduledQueryRule", "criteria"): (InputRule(SOURCE_SCHEDULED_QUERY_RULES, required=True),),
+    ("azure-native:monitor:ScheduledQueryRule", "scopes"): (InputRule(SOURCE_SCHEDULED_QUERY_RULES, required=True),),
+    ("azure-native:monitor:ScheduledQueryRule", "severity"): (
+        InputRule(SOURCE_SCHEDULED_QUERY_RULES, required=True, enum=("0", "1", "2", "3", "4")),
+    ),
+    ("azure-native:applicationinsights:Workbook", "resourceGroupName"): _RESOURCE_GROUP,
+    # No pattern in the spec; the program names workbooks by GUID as the portal does.
+    ("azure-native:applicationinsights:Workbook", "resourceName"): (InputRule(SOURCE_WORKBOOKS, uuid=True),),
+    ("azure-native:applicationinsights:Workbook", "displayName"): (InputRule(SOURCE_WORKBOOKS, required=True),),
+    ("azure-native:applicationinsights:Workbook", "category"): (InputRule(SOURCE_WORKBOOKS, required=True),),
+    ("azure-native:applicationinsights:Workbook", "serializedData"): (InputRule(SOURCE_WORKBOOKS, required=True),),
+    ("azure-native:applicationinsights:Workbook", "kind"): (InputRule(SOURCE_WORKBOOKS, enum=("shared",)),),
+}
+_MONITORING_PATH_INPUTS: dict[str, tuple[str, ...]] = {
+    "azure-native:operationalinsights:Workspace": ("resourceGroupName", "workspaceName"),
+    "azure-native:operationalinsights:SavedSearch": ("resourceGroupName", "workspaceName", "savedSearchId"),
+    "azure-native:monitor:DiagnosticSetting": ("resourceUri", "name"),
+    "azure-native:monitor:ActionGroup": ("resourceGroupName", "actionGroupName"),
+    "azure-native:monitor:ScheduledQueryRule": ("resourceGroupName", "ruleName"),
+    "azure-native:applicationinsights:Workbook": ("resourceGroupName", "resourceName"),
+}
 
 # (azure-native type token, input) -> every rule for that input. Inputs are the SDK's camelCase names; a dotted path reaches into
 # an object (`runbook.name`). A body property that names another resource (a runbook's runtimeEnvironment, a job schedule's runbook
@@ -546,6 +640,7 @@ AZURE_INPUT_RULES: Mapping[tuple[str, str], tuple[InputRule, ...]] = MappingProx
         ("azure-native:authorization:RoleAssignment", "principalType"): (
             InputRule(SOURCE_ROLE_ASSIGNMENTS, enum=("User", "Group", "ServicePrincipal", "ForeignGroup")),
         ),
+        **_MONITORING_INPUT_RULES,
     }
 )
 # The path parameters of each resource type: the inputs azure-native puts into the request URL (the conformance test and the mock
@@ -570,6 +665,7 @@ AZURE_PATH_INPUTS: Mapping[str, tuple[str, ...]] = MappingProxyType(
         "azure-native:keyvault:Secret": ("resourceGroupName", "vaultName", "secretName"),
         "azure-native:authorization:RoleAssignment": ("scope", "roleAssignmentName"),
         "azure-native:network:PrivateEndpoint": ("resourceGroupName", "privateEndpointName"),
+        **_MONITORING_PATH_INPUTS,
     }
 )
 

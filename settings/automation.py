@@ -23,6 +23,8 @@ from exo.runbook_assembly import MODULE_PATH, assemble
 from exo.schedule_time import WEEK_DAYS, Schedule
 from settings.exchange_rbac import CONFIG_KEY as EXCHANGE_RBAC_KEY
 from settings.exchange_rbac import parse_exchange_rbac
+from settings.monitoring import CONFIG_KEY as MONITORING_KEY
+from settings.monitoring import parse_monitoring
 from settings.values import (
     ConfigError,
     bounded_int,
@@ -68,6 +70,7 @@ _AUTOMATION_KEYS = (
     "runbooks",
     EXCHANGE_RBAC_KEY,
     "exchangeRbacSync",
+    MONITORING_KEY,
 )
 _RUNBOOK_KEYS = ("name", "file", "description", "schedule", "parameters", "hybridWorker", "hybridIdentity", "partitions")
 # Set by the program for a runbook on a hybrid worker, from hybridIdentity: the app registration's certificate (thumbprints, current
@@ -531,6 +534,7 @@ def parse_automation(
         hybrid_worker_group=worker_group,
         runbooks=runbooks,
         exchange_rbac=optional(mapping, EXCHANGE_RBAC_KEY, None, lambda v: parse_exchange_rbac(f"{key}.{EXCHANGE_RBAC_KEY}", v)),
+        monitoring=optional(mapping, MONITORING_KEY, None, lambda v: parse_monitoring(f"{key}.{MONITORING_KEY}", v, stack=stack)),
     )
 
 

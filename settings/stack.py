@@ -34,6 +34,7 @@ from settings.key_vault import CONFIG_KEY as KEY_VAULT_KEY
 from settings.key_vault import CertificateVaultSpec, parse_key_vault
 from settings.landing_zone import CONFIG_KEY as LANDING_ZONE_KEY
 from settings.landing_zone import LandingZoneSpec, parse_landing_zone
+from settings.monitoring import check_missing_run_grace, monitoring_warnings
 from settings.privilege import IDENTITY_ALTERNATIVES, RoleHolder, automation_alternatives, privilege_warnings, roles_set
 from settings.values import (
     PROJECT,
@@ -138,7 +139,8 @@ class StackSettings:
     @property
     def warnings(self) -> tuple[str, ...]:
         """What the program reports as warnings on preview and up (host certificates close to their end, ScubaGear findings, a runtime
-        close to or past its end of support, a default runtime that moved, landing-zone denials)."""
+        close to or past its end of support, a default runtime that moved, landing-zone denials, reports whose records monitoring
+        cannot read)."""
         certificates = tuple(
             warning
             for identity in self.identities
@@ -146,7 +148,7 @@ class StackSettings:
             for warning in identity.certificate.warnings
         )
         runtime = self.automation.runtime_warnings if self.automation is not None else ()
-        return certificates + self.privilege_warnings + runtime + self.landing_zone_warnings
+        return certificates + self.privilege_warnings + runtime + self.landing_zone_warnings + monitoring_warnings(self.automation)
 
 
 # The config keys of this project, with what each holds. Pulumi.yaml declares the same keys; a test keeps the two in step.
@@ -554,6 +556,7 @@ def parse_settings(
         raw_sync = raw_automation.get("exchangeRbacSync") if isinstance(raw_automation, dict) else None
         former_owners = reconciler_former_owners(f"{key_of('automation')}.exchangeRbacSync", raw_sync) if rbac_reconciler else ()
         automation = replace(automation, reconciler=rbac_reconciler, reconciler_former_owners=former_owners)
+        check_missing_run_grace(key_of("automation"), automation)
 
     raw_organization = config.get("organization")
     organization = parse_organization(key_of("organization"), raw_organization, cloud) if raw_organization not in (None, "") else None

@@ -14,6 +14,7 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
+import json
 import random
 import secrets
 import urllib.parse
@@ -134,6 +135,19 @@ class StoredResource:
     outputs: dict[str, Any]
 
 
+# Azure Monitor types (issue 24): the input holding the name, and the ARM type in their resource ids.
+WORKSPACE = "azure-native:operationalinsights:Workspace"
+SAVED_SEARCH = "azure-native:operationalinsights:SavedSearch"
+DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
+ACTION_GROUP = "azure-native:monitor:ActionGroup"
+ALERT_RULE = "azure-native:monitor:ScheduledQueryRule"
+WORKBOOK = "azure-native:applicationinsights:Workbook"
+MONITORING_TYPES = {
+    WORKSPACE: ("workspaceName", "Microsoft.OperationalInsights/workspaces"),
+    ACTION_GROUP: ("actionGroupName", "Microsoft.Insights/actionGroups"),
+    ALERT_RULE: ("ruleName", "Microsoft.Insights/scheduledQueryRules"),
+    WORKBOOK: ("resourceName", "Microsoft.Insights/workbooks"),
+}
 # azure-native resources: which input holds the resource's name (its `name` output).
 AZURE_NAME_INPUTS = {
     "azure-native:resources:ResourceGroup": "resourceGroupName",
@@ -150,6 +164,7 @@ AZURE_NAME_INPUTS = {
     "azure-native:storage:BlobContainer": "containerName",
     "azure-native:storage:Blob": "blobName",
     "azure-native:network:PrivateEndpoint": "privateEndpointName",
+    **{token: name_input for token, (name_input, _arm) in MONITORING_TYPES.items()},
 }
 RESOURCE_GROUP = "azure-native:resources:ResourceGroup"
 VAULT = "azure-native:keyvault:Vault"
@@ -255,6 +270,10 @@ class MockTenant(pulumi.runtime.Mocks):
         # delete, Pulumi's default), with the resources the program no longer registers.
         self.replaced: list[tuple[str, StoredResource]] = []
         self.failures: dict[str, str] = {}
+        # Azure Monitor: diagnostic settings per resource id (lower) -> name -> (workspace id, categories); saved searches per
+        # workspace id (lower) -> function alias (lower) -> saved search id.
+        self.diagnostic_settings: dict[str, dict[str, tuple[str, tuple[str, ...]]]] = {}
+        self.function_aliases: dict[str, dict[str, str]] = {}
         self.preview = False
         self.registrations: list[Registration] = []
         self.registered_outputs: dict[str, dict[str, Any]] = {}
@@ -306,6 +325,12 @@ class MockTenant(pulumi.runtime.Mocks):
             self.blobs.pop(self.blob_paths.pop(stored.id.lower(), ""), None)
         elif type_token in MODULE_TYPES:
             self.module_imports.pop(stored.id.lower(), None)
+        elif type_token == DIAGNOSTIC_SETTING:
+            self.diagnostic_settings.get(str(stored.inputs.get("resourceUri", "")).lower(), {}).pop(str(stored.inputs.get("name")), None)
+        elif type_token == SAVED_SEARCH:
+            aliases = self.function_aliases.get(stored.id.lower().split("/savedsearches/")[0], {})
+            for alias in [a for a, owner in aliases.items() if owner == stored.id.lower()]:
+                del aliases[alias]
         elif type_token == RUNTIME_ENVIRONMENT:
             environment = self.runtime_environments.get(stored.id.lower())
             if environment is None:
@@ -545,6 +570,7 @@ class MockTenant(pulumi.runtime.Mocks):
             VAULT: lambda _name, given: self._vault(given),
             SECRET: lambda _name, given: self._secret(given),
             ROLE_ASSIGNMENT: lambda _name, given: self._role_assignment(given),
+            **self._monitoring_handlers(),
         }.get(args.typ)
         if create is not None:
             resource_id, outputs = create(args.name, inputs)
@@ -960,6 +986,87 @@ class MockTenant(pulumi.runtime.Mocks):
                 f"RoleAssignment: UnmatchedPrincipalType: the principal type {stated!r} does not match the type {actual!r} "
                 f"of principal {principal}"
             )
+
+    # -- Azure Monitor (issue 24) -----------------------------------------------------------------------------------------------
+    def add_workspace(self, resource_group: str, name: str, location: str = "westeurope") -> str:
+        """A Log Analytics workspace made outside the stack (a landing zone's platform workspace); its resource id."""
+        self.resource_groups.setdefault(resource_group.lower(), location)
+        resource_id = f"{self._group_id(resource_group)}/providers/Microsoft.OperationalInsights/workspaces/{name}"
+        self.resource_ids.add(resource_id.lower())
+        return resource_id
+
+    def add_diagnostic_setting(self, resource_uri: str, name: str, workspace_id: str, categories: tuple[str, ...]) -> None:
+        """A diagnostic setting made outside the stack, for example by the landing zone policy Deploy-Diagnostics-AA."""
+        self.diagnostic_settings.setdefault(resource_uri.lower(), {})[name] = (workspace_id.lower(), categories)
+
+    def _monitoring_handlers(self) -> dict[str, Any]:
+        return {
+            **{token: lambda _name, given, typ=token: self._monitoring_resource(typ, given) for token in MONITORING_TYPES},
+            DIAGNOSTIC_SETTING: lambda _name, given: self._diagnostic_setting(given),
+            SAVED_SEARCH: lambda _name, given: self._saved_search(given),
+        }
+
+    def _require(self, what: str, resource_id: object) -> None:
+        if str(resource_id).lower() not in self.resource_ids:
+            raise TenantError(f"{what}: resource {resource_id!r} was not found (ResourceNotFound)")
+
+    def _monitoring_resource(self, type_token: str, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        name_input, arm_type = MONITORING_TYPES[type_token]
+        name, group = str(inputs.get(name_input) or ""), str(inputs.get("resourceGroupName", ""))
+        if not name:
+            raise TenantError(f"{type_token}: no {name_input} given")
+        if group.lower() not in self.resource_groups:
+            raise TenantError(f"{type_token}: resource group {group!r} could not be found")
+        if type_token == WORKBOOK:
+            try:
+                uuid.UUID(name)
+            except ValueError:
+                raise TenantError(f"Workbook: the name {name!r} must be a UUID") from None
+            json.loads(str(inputs.get("serializedData")))  # Azure refuses serializedData that is not JSON
+        if type_token == ALERT_RULE:
+            for scope in inputs.get("scopes") or []:
+                self._require("ScheduledQueryRule scope", scope)
+            for group_id in (inputs.get("actions") or {}).get("actionGroups") or []:
+                self._require("ScheduledQueryRule action group", group_id)
+        resource_id = f"{self._group_id(group)}/providers/{arm_type}/{name}"
+        return resource_id, {**inputs, "name": name, "id": resource_id}
+
+    def _diagnostic_setting(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        resource_uri, name, workspace = str(inputs.get("resourceUri", "")), str(inputs.get("name", "")), inputs.get("workspaceId")
+        self._require("DiagnosticSetting resourceUri", resource_uri)
+        self._require("DiagnosticSetting workspaceId", workspace)
+        categories = tuple(str(log.get("category")) for log in inputs.get("logs") or [] if log.get("enabled"))
+        settings = self.diagnostic_settings.setdefault(resource_uri.lower(), {})
+        for other, (other_workspace, other_categories) in settings.items():
+            shared = sorted(set(categories) & set(other_categories))
+            # Azure refuses a second setting that sends a category to a destination another setting already sends it to.
+            if other != name and other_workspace == str(workspace).lower() and shared:
+                raise TenantError(
+                    f"DiagnosticSetting {name!r}: Data sink '{workspace}' is already used in diagnostic setting '{other}' for "
+                    f"category {shared[0]!r}. Data sinks can't be reused in different settings on the same category for the same "
+                    "resource."
+                )
+        if len(settings) >= 5 and name not in settings:
+            raise TenantError(f"DiagnosticSetting {name!r}: a resource has at most 5 diagnostic settings")
+        settings[name] = (str(workspace).lower(), categories)
+        resource_id = f"{resource_uri}/providers/Microsoft.Insights/diagnosticSettings/{name}"
+        return resource_id, {**inputs, "id": resource_id}
+
+    def _saved_search(self, inputs: dict[str, Any]) -> tuple[str, dict[str, Any]]:
+        group, workspace = str(inputs.get("resourceGroupName", "")), str(inputs.get("workspaceName", ""))
+        workspace_id = f"{self._group_id(group)}/providers/Microsoft.OperationalInsights/workspaces/{workspace}"
+        self._require("SavedSearch workspace", workspace_id)
+        for required in ("category", "displayName", "query"):
+            if not inputs.get(required):
+                raise TenantError(f"SavedSearch: {required} is required")
+        resource_id = f"{workspace_id}/savedSearches/{inputs.get('savedSearchId')}"
+        alias = str(inputs.get("functionAlias") or "").lower()
+        aliases = self.function_aliases.setdefault(workspace_id.lower(), {})
+        if alias and aliases.get(alias, resource_id.lower()) != resource_id.lower():
+            raise TenantError(f"SavedSearch: function alias {alias!r} is already used by another saved search in {workspace}")
+        if alias:
+            aliases[alias] = resource_id.lower()
+        return resource_id, {**inputs, "id": resource_id, "name": inputs.get("savedSearchId")}
 
     def _check_azure_names(self, type_token: str, name: str, inputs: dict[str, Any]) -> None:
         """azure-native's Check refuses a path name that breaks the spec's pattern or lengths, in preview too; Azure itself also

@@ -37,7 +37,9 @@ def args_class(type_token: str) -> type:
     root = PACKAGES[package]
     module_name = root if module.startswith("index") else f"{root}.{module.split('/')[0]}"
     module_object = importlib.import_module(module_name)
-    return getattr(module_object, f"{type_name}Args")
+    # A resource whose Args name an input type already holds gets `<Name>InitArgs` (azure-native monitor:ActionGroup).
+    init_args = getattr(module_object, f"{type_name}InitArgs", None)
+    return init_args if init_args is not None else getattr(module_object, f"{type_name}Args")
 
 
 @cache

@@ -83,9 +83,16 @@ def exchange_rbac_stack() -> dict[str, Any]:
     return config
 
 
+def monitoring_stack() -> dict[str, Any]:
+    """Monitoring on (issue 24), with the Exchange RBAC reconciler so that every alert rule exists."""
+    config = exchange_rbac_stack()
+    config["exo-automation:automation"]["monitoring"] = {"emails": ["exchange-admins@contoso.com"], "webhookUrl": "https://hooks.example/a"}
+    return config
+
+
 def stacks() -> dict[str, tuple[str, dict[str, Any]]]:
     """label -> (stack name, config)."""
-    everything = {**dev_stack_config(), "exo-automation:keyVault": copy.deepcopy(KEY_VAULT)}
+    everything = {**monitoring_stack(), "exo-automation:keyVault": copy.deepcopy(KEY_VAULT)}
     return {
         "default config": ("dev", {}),
         "dev stack (Pulumi.dev.yaml)": ("dev", dev_stack_config()),
@@ -97,6 +104,7 @@ def stacks() -> dict[str, tuple[str, dict[str, Any]]]:
         "hybrid worker stack": ("dev", hybrid_worker_stack()),
         "Exchange RBAC stack": ("dev", exchange_rbac_stack()),
         "Corp stack with private endpoints": ("dev", {**everything, "exo-automation:landingZone": CORP_WITH_PRIVATE_ENDPOINTS}),
+        "monitoring stack": ("dev", monitoring_stack()),
         **{f"stack {name!r}": (name, everything) for name in AWKWARD_STACKS},
     }
 
@@ -306,6 +314,17 @@ class MockTenantRefusesBadNames(unittest.TestCase):
             }
             with self.assertRaisesRegex(TenantError, "runtimeEnvironmentName.*does not match"):
                 self.register(mock, "azure-native:automation:RuntimeEnvironment", inputs)
+
+    def test_monitoring_names_azure_refuses_are_refused(self) -> None:
+        mock = MockTenant(existing_resource_groups={"rg-exo": "westeurope"})
+        mock.begin(preview=True)
+        for type_token, inputs, phrase in (
+            ("azure-native:monitor:ScheduledQueryRule", {"ruleName": "exo/job-ended"}, "ruleName.*does not match"),
+            ("azure-native:operationalinsights:Workspace", {"workspaceName": "log_exo"}, "workspaceName.*does not match"),
+            ("azure-native:applicationinsights:Workbook", {"resourceName": "exo-workbook"}, "resourceName.*is not a GUID"),
+        ):
+            with self.subTest(type_token), self.assertRaisesRegex(TenantError, phrase):
+                self.register(mock, type_token, {"resourceGroupName": "rg-exo", **inputs})
 
     def test_a_naming_rule_outside_the_spec_is_refused_when_deploying(self) -> None:
         # The spec lets an account start with a digit; Azure's naming rules do not.
