@@ -1,12 +1,11 @@
-"""Azure Automation end to end: the specs settings produce, and ExchangeAutomation, which declares the account, its store, schedules,
-runbooks and Exchange RBAC state."""
+"""Azure Automation end to end: ExchangeAutomation declares the account, its store, schedules, runbooks and Exchange RBAC state from
+the AutomationSpec settings produce (exo/specs.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
-from pathlib import Path
 
 import pulumi
 
@@ -17,69 +16,8 @@ from components.runbook_store import RunbookStore, RunbookStoreArgs, blob_name
 from components.scheduled_runbook import ScheduledRunbook, ScheduledRunbookArgs
 from components.tenant import Tenant
 from exo import azure_names, connect_commands, facts
-from exo.exchange_rbac_state import MANAGED_IDENTITY_PRINCIPAL, ExchangeRbacSpec, owner_prefix
-from exo.powershell_script import RoleDeclaration
-from exo.schedule_time import Schedule
-
-
-@dataclass(frozen=True)
-class RunbookSpec:
-    """One runbook from the repo's runbooks/ folder."""
-
-    name: str
-    path: Path
-    """Absolute path of the .ps1 file (read here)."""
-    source: str
-    """The same file relative to the project, as the blob's FileAsset: the state must not carry this machine's absolute path."""
-    sha256: str
-    """Uppercase hex SHA-256 of the file: the content hash Automation checks, and the blob's name."""
-    description: str
-    schedule: Schedule | None
-    parameters: tuple[tuple[str, str], ...]
-    """Job parameters besides Organization, as strings (Automation passes job parameters as strings)."""
-    hybrid_worker: bool
-    takes_environment_name: bool
-    """The runbook declares -ExchangeEnvironmentName: the program passes the cloud's value outside the commercial cloud."""
-    roles: RoleDeclaration
-    """The Entra roles the runbook declares it needs (its `# exo-automation:roles` line)."""
-    partitions: int = 1
-    """Jobs per scheduled run: each gets -PartitionCount partitions and its own -PartitionIndex."""
-
-
-@dataclass(frozen=True)
-class AutomationSpec:
-    """The Automation account, its managed identity's grant, its runtime and its runbooks."""
-
-    location: str
-    resource_group_name: str
-    create_resource_group: bool
-    account_name: str
-    public_network_access: bool
-    tags: tuple[tuple[str, str], ...]
-    """The configured tags with PROGRAM_TAGS on top (settings.values.with_program_tags): what every Automation resource carries."""
-    runtime: facts.AutomationRuntime
-    exchange_module_version: str
-    roles: tuple[facts.ExchangeRole, ...]
-    storage_account_name: str | None
-    """None: derived from the tenant and stack (storage account names are global)."""
-    hybrid_worker_group: str | None
-    runbooks: tuple[RunbookSpec, ...]
-    exchange_rbac: ExchangeRbacSpec | None = None
-    """Exchange management roles (and scope) for the managed identity itself, kept by the reconciler; an addition to roles."""
-    reconciler: RunbookSpec | None = None
-    """Sync-ExchangeRbac, published and scheduled like the runbooks, when any principal declares Exchange RBAC."""
-    reconciler_former_owners: tuple[str, ...] = ()
-    """Owner prefixes the reconciler's objects carried under an earlier stack or account name (`exchangeRbacSync.formerOwners`)."""
-
-    @property
-    def role_names(self) -> tuple[str, ...]:
-        return tuple(role.display_name for role in self.roles)
-
-
-# Set by the program, never by config: the national cloud's name for runbooks that take it (outside the commercial cloud).
-ENVIRONMENT_PARAMETER = "ExchangeEnvironmentName"
-# The program's own tags on everything in Automation; settings put them on top of the configured ones (settings.values).
-PROGRAM_TAGS = {"managed-by": "exo-automation"}
+from exo.exchange_rbac_state import MANAGED_IDENTITY_PRINCIPAL, owner_prefix
+from exo.specs import ENVIRONMENT_PARAMETER, AutomationSpec, RunbookSpec
 
 
 @dataclass(frozen=True)

@@ -14,11 +14,11 @@ import zoneinfo
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from components.automation import ENVIRONMENT_PARAMETER, PROGRAM_TAGS, AutomationSpec, RunbookSpec
 from exo import azure_names, facts
 from exo.exchange_rbac_state import OWNER_PATTERN
 from exo.powershell_script import ROLES_HEADER_PREFIX, RoleDeclaration, read_role_declaration, read_script
 from exo.schedule_time import WEEK_DAYS, Schedule
+from exo.specs import ENVIRONMENT_PARAMETER, PROGRAM_TAGS, AutomationSpec, RunbookSpec
 from settings.exchange_rbac import CONFIG_KEY as EXCHANGE_RBAC_KEY
 from settings.exchange_rbac import parse_exchange_rbac
 from settings.values import (

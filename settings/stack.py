@@ -17,10 +17,9 @@ from typing import Any
 
 import pulumi
 
-from components.app_certificate import CertificateSpec
-from components.automation import AutomationSpec, RunbookSpec
 from exo import clock, facts, scubagear
 from exo.exchange_rbac_state import MANAGED_IDENTITY_PRINCIPAL, ExchangeRbacSpec, effective_permissions
+from exo.specs import AutomationSpec, CertificateSpec, RunbookSpec
 from settings.automation import default_roles_note, missing_roles, parse_automation, reconciler_former_owners, reconciler_runbook
 from settings.exchange_rbac import CONFIG_KEY as EXCHANGE_RBAC_KEY
 from settings.exchange_rbac import parse_exchange_rbac
