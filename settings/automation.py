@@ -8,7 +8,6 @@ with the config key named.
 from __future__ import annotations
 
 import hashlib
-import math
 import re
 import zoneinfo
 from pathlib import Path, PurePosixPath
@@ -46,10 +45,6 @@ PARTITION_COUNT_PARAMETER = "PartitionCount"
 PARTITION_INDEX_PARAMETER = "PartitionIndex"
 # The shipped runbooks declare [ValidateRange(1, 64)] on PartitionCount (tests/runbooks check the two agree).
 PARTITIONS_RANGE = (1, 64)
-# Throughput the runbooks are designed for (docs/runbooks.md, "Scale"): about one per-mailbox Exchange call per second per job
-# under Exchange Online throttling, and a job planned to finish in two of the sandbox's three hours (fair share stops it at three).
-DESIGN_CALLS_PER_SECOND = 1.0
-JOB_BUDGET_SECONDS = 2 * 3600
 
 _AUTOMATION_KEYS = (
     "enabled",
@@ -79,12 +74,6 @@ _RUNBOOK_USES = (("azure-native:automation:Runbook", "runbookName"),)
 _WORKER_GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
-
-
-def recommended_partitions(mailboxes: int, calls_per_mailbox: float) -> int:
-    """Jobs needed so that each one's per-mailbox calls fit the job budget at the design throughput (docs/runbooks.md, "Scale")."""
-    seconds = mailboxes * calls_per_mailbox / DESIGN_CALLS_PER_SECOND
-    return max(1, math.ceil(seconds / JOB_BUDGET_SECONDS))
 
 
 def missing_roles(declaration: RoleDeclaration, held: set[str]) -> tuple[str, ...]:

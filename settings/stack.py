@@ -125,10 +125,6 @@ class StackSettings:
         return result
 
     @property
-    def uses_exchange_rbac(self) -> bool:
-        return self.rbac_reconciler is not None
-
-    @property
     def warnings(self) -> tuple[str, ...]:
         """What the program reports as warnings on preview and up (host certificates close to their end, ScubaGear findings)."""
         return (

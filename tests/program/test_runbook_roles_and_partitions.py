@@ -8,6 +8,7 @@ runbook gives N schedules and N job schedules, job i passing -PartitionCount N -
 from __future__ import annotations
 
 import copy
+import math
 import re
 import unittest
 from collections.abc import Iterator
@@ -24,7 +25,6 @@ from settings.automation import (
     PARTITIONS_RANGE,
     missing_roles,
     parse_automation,
-    recommended_partitions,
 )
 from settings.values import ConfigError
 from tests.harness import REPO, evaluate
@@ -179,13 +179,23 @@ class PartitionConfig(unittest.TestCase):
                 self.assertEqual((int(count[1]), int(count[2])), (low, high))
                 self.assertEqual((int(index[1]), int(index[2])), (0, high - 1))
 
-    def test_recommended_partitions_for_the_design_throughput(self) -> None:
-        # One per-mailbox call a second, two hours a job: 7,200 mailboxes per job.
-        self.assertEqual(recommended_partitions(1_000, 1), 1)
-        self.assertEqual(recommended_partitions(7_200, 1), 1)
-        self.assertEqual(recommended_partitions(7_201, 1), 2)
-        self.assertEqual(recommended_partitions(50_000, 1), 7)
-        self.assertLessEqual(recommended_partitions(50_000 * 8, 1), PARTITIONS_RANGE[1])
+    def test_docs_table_and_runbooks_share_the_job_budget(self) -> None:
+        # docs/runbooks.md "Scale": one per-mailbox call a second, two hours a job, so 7,200 mailboxes per job; the mailbox runbooks'
+        # summaries recommend a partition count from their own pace against the same two hours.
+        from tests.runbooks.conftest import MAILBOX_RUNBOOK_FILES
+
+        budget_seconds = 7_200
+        for path in MAILBOX_RUNBOOK_FILES:
+            (line,) = [line for line in path.read_text(encoding="utf-8").splitlines() if "recommendedPartitionCount =" in line]
+            self.assertIn(f"/ {budget_seconds}))", line, path.name)
+        table = re.search(
+            r"\| mailboxes \|(.*)\|\n\|.*\|\n\| `partitions` \|(.*)\|", (REPO / "docs" / "runbooks.md").read_text(encoding="utf-8")
+        )
+        assert table, "docs/runbooks.md lost its partitions table"
+        mailboxes = [int(cell.strip().replace(",", "")) for cell in table[1].split("|")]
+        partitions = [int(cell.strip().strip("*")) for cell in table[2].split("|")]
+        self.assertEqual(partitions, [max(1, math.ceil(m / budget_seconds)) for m in mailboxes])
+        self.assertLessEqual(max(partitions), PARTITIONS_RANGE[1])
 
 
 PARTITION_SUFFIXES = ("-p0of3", "-p1of3", "-p2of3")
