@@ -22,15 +22,13 @@ import pulumi
 import pulumiverse_time
 from pulumi_azure_native import automation
 
+from exo import azure_names
 from exo.schedule_time import Schedule, first_run
-
-# Fixed namespace: the same definition always gives the same version (never random).
-SCHEDULE_NAMESPACE = uuid.UUID("5f1e2b0e-3c1a-4d8e-9b7a-6a0c2e4d8f10")
 
 
 def schedule_version(schedule: Schedule, scope: str = "") -> str:
     """Eight hex digits naming a schedule definition (within `scope`, for example the account it lives in)."""
-    return uuid.uuid5(SCHEDULE_NAMESPACE, f"{scope}|{schedule.definition()}" if scope else schedule.definition()).hex[:8]
+    return uuid.uuid5(azure_names.NAME_NAMESPACE, f"{scope}|{schedule.definition()}" if scope else schedule.definition()).hex[:8]
 
 
 @dataclass(frozen=True)
