@@ -36,8 +36,8 @@ from settings.values import (
 )
 
 RUNBOOK_FOLDER = "runbooks"
+# Set by the program, never by config: the tenant's domain (and the national cloud, exo/specs.ENVIRONMENT_PARAMETER, when taken).
 ORGANIZATION_PARAMETER = "Organization"
-# Set by the program, never by config: the tenant's domain, and the national cloud when the runbook takes it.
 FREQUENCIES = ("Hour", "Day", "Week", "Month")
 INTERVAL_RANGE = (1, 100)
 # One logical run split into N jobs: the runbook takes these two parameters, the program sets them per job schedule.

@@ -138,9 +138,7 @@ class StackSettings:
         )
 
 
-# The config keys of this project, with what each holds. Pulumi.yaml declares the same keys; a test keeps the two in step.
-# The program's config keys. Their documentation is Pulumi.yaml's `config` section, the one source (tests/program/test_project_files.py
-# checks that both name the same keys).
+# The program's config keys, documented in Pulumi.yaml's `config` section (tests/program/test_project_files.py keeps the two in step).
 CONFIG_KEYS = ("identities", "organization", "allowGlobalAdministrator", "additionalOwners", "automation", KEY_VAULT_KEY)
 
 _IDENTITY_KEYS = ("name", "displayName", "roles", "securityCompliance", "certificate", EXCHANGE_RBAC_KEY)
