@@ -73,18 +73,25 @@ AREA_NOUNS = frozenset(
     }
 )
 
-# Folders that hold no file of this repository (environments, caches, other projects' checkouts).
-_NOT_OURS = frozenset({"node_modules", "venv", "__pycache__"})
+# Folders below the repository that hold none of its files: git, virtualenvs, installed packages, caches, test leftovers (.gitignore).
+NOT_OURS = frozenset(
+    {".git", ".venv", "venv", "node_modules", "__pycache__", ".pytest_cache", ".ruff_cache", ".pulumi-state", ".mypy_cache"}
+)
+
+
+def repository_files(pattern: str = "*", root: Path = REPO) -> list[Path]:
+    """The repository's own files matching the glob pattern, in any folder but NOT_OURS (and host certificate test leftovers)."""
+    found = []
+    for path in sorted(root.rglob(pattern)):
+        folders = path.relative_to(root).parts[:-1]
+        if path.is_file() and not any(f in NOT_OURS or f.startswith(".test-host-certificates-") for f in folders):
+            found.append(path)
+    return found
 
 
 def repository_scripts(root: Path = REPO) -> list[Path]:
-    """Every .ps1 of the repository (hidden folders, virtualenvs and node_modules aside)."""
-    found = []
-    for path in sorted(root.rglob("*.ps1")):
-        parts = path.relative_to(root).parts[:-1]
-        if not any(part.startswith(".") or part in _NOT_OURS for part in parts):
-            found.append(path)
-    return found
+    """Every .ps1 of the repository."""
+    return repository_files("*.ps1", root)
 
 
 def called_cmdlets(cmdlet_names: Iterable[str], scripts: Iterable[Path]) -> set[str]:

@@ -14,25 +14,17 @@ from tests.exchange_reference import (
     called_cmdlets,
     load_exchange_reference,
     main,
+    repository_files,
     repository_scripts,
 )
 
 # Paths to the folder the repository was developed beside, in any spelling seen so far.
 OUTSIDE = re.compile(r"\.\./shared|/work/shared|shared/reference|[\"']shared[\"']\s*/")
-_SKIPPED_FOLDERS = frozenset({"node_modules", "venv", "__pycache__"})  # installed packages and caches, not ours
 _BINARY = frozenset({".png", ".jpg", ".pfx", ".der", ".ico", ".gz", ".zip"})
 
 
 def _repository_files() -> list[Path]:
-    files = []
-    for path in sorted(REPO.rglob("*")):
-        relative = path.relative_to(REPO)
-        if not path.is_file() or path.suffix in _BINARY or path == Path(__file__).resolve():
-            continue
-        if any(part.startswith(".") or part in _SKIPPED_FOLDERS for part in relative.parts[:-1]):
-            continue
-        files.append(path)
-    return files
+    return [path for path in repository_files() if path.suffix not in _BINARY and path != Path(__file__).resolve()]
 
 
 def test_nothing_points_at_files_beside_the_repository() -> None:
@@ -47,8 +39,8 @@ def test_nothing_points_at_files_beside_the_repository() -> None:
 
 def test_the_walk_sees_program_tests_and_scripts() -> None:
     seen = {str(path.relative_to(REPO)) for path in _repository_files()}
-    assert {"__main__.py", "tests/conftest.py", "exo/facts.py", "runbooks/Sync-ExchangeRbac.ps1", "scripts/test"} <= seen
-    assert not any(name.startswith((".venv/", "node_modules/")) for name in seen)
+    assert {"__main__.py", "tests/conftest.py", "exo/facts.py", "runbooks/Sync-ExchangeRbac.ps1", "scripts/test", ".ci/run"} <= seen
+    assert not any(name.startswith((".venv/", ".git/", "node_modules/")) for name in seen)
 
 
 def test_every_exchange_cmdlet_a_script_calls_is_kept_with_its_parameters() -> None:
