@@ -8,6 +8,8 @@ import pulumi
 import pulumi_azuread as azuread
 import pulumi_tls as tls
 
+from exo.specs import CertificateSpec
+
 
 def certificate_thumbprint(certificate_pem: str) -> str:
     """Windows' thumbprint of a PEM certificate (what -CertificateThumbprint takes); certtool computes the same from a PFX."""
@@ -17,24 +19,6 @@ def certificate_thumbprint(certificate_pem: str) -> str:
     from certtool.material import thumbprint
 
     return thumbprint(x509.load_pem_x509_certificate(certificate_pem.encode("ascii")))
-
-
-@dataclass(frozen=True)
-class CertificateSpec:
-    """What the certificate looks like, and which generation of it the identity holds."""
-
-    common_name: pulumi.Input[str]
-    """Subject CN of the certificate."""
-    rsa_bits: pulumi.Input[int]
-    """RSA key size: 2048, 3072 or 4096."""
-    validity_period_hours: pulumi.Input[int]
-    """How long a certificate is valid."""
-    early_renewal_hours: pulumi.Input[int]
-    """How long before expiry the certificate is reissued by `pulumi up`."""
-    generation: int = 1
-    """Bumping it issues a new key and certificate under new resource names (planned rotation)."""
-    keep_previous_generation: bool = False
-    """Keep the previous generation's key credential next to the current one until hosts have switched (add before remove)."""
 
 
 @dataclass

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import pulumi
 import pulumi_azuread as azuread
 
-from components.app_certificate import AppCertificate, AppCertificateArgs, CertificateSpec, certificate_thumbprint
+from components.app_certificate import AppCertificate, AppCertificateArgs, certificate_thumbprint
 from components.exchange_grant import ExchangeGrant, ExchangeGrantArgs
 from components.host_certificate import HostCertificate, HostCertificateArgs
 from components.tenant import ExchangeServicePrincipal
 from exo import connect_commands, facts
+from exo.specs import CertificateSpec
 
 GENERATED = "generated"
 HOST = "host"

@@ -1,95 +1,25 @@
-"""Azure Automation end to end: the specs settings produce, and ExchangeAutomation, which declares the account, its store, schedules,
-runbooks and Exchange RBAC state."""
+"""Azure Automation end to end: ExchangeAutomation declares the account, its store, schedules, runbooks and Exchange RBAC state from
+the AutomationSpec settings produce (exo/specs.py)."""
 
 from __future__ import annotations
 
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pulumi
 
 from components.automation_account import ExchangeAutomationAccount, ExchangeAutomationAccountArgs
 from components.exchange_rbac import ExchangeRbacPrincipal, ExchangeRbacState, ExchangeRbacStateArgs
-from components.monitoring import AutomationMonitoring, AutomationMonitoringArgs, CertificateWatch, MissingRunWatch, MonitoringSpec
+from components.monitoring import AutomationMonitoring, AutomationMonitoringArgs, CertificateWatch, MissingRunWatch
 from components.runbook_schedules import RunbookSchedules, RunbookSchedulesArgs, ScheduleSlot, schedule_name
 from components.runbook_store import RunbookStore, RunbookStoreArgs, blob_name
 from components.scheduled_runbook import ScheduledRunbook, ScheduledRunbookArgs
 from components.tenant import Tenant
 from exo import azure_names, connect_commands, facts
 from exo import monitoring as monitoring_queries
-from exo.exchange_rbac_state import MANAGED_IDENTITY_PRINCIPAL, ExchangeRbacSpec, owner_prefix
-from exo.powershell_script import RoleDeclaration
-from exo.schedule_time import Schedule
-
-
-@dataclass(frozen=True)
-class RunbookSpec:
-    """One runbook from the repo's runbooks/ folder."""
-
-    name: str
-    path: Path
-    """Absolute path of the .ps1 file (read here)."""
-    source: str
-    """The same file relative to the project, for messages: the state must not carry this machine's absolute path."""
-    content: str
-    """The text published: the file with the shared module after its param() block (exo/runbook_assembly.py)."""
-    sha256: str
-    """Uppercase hex SHA-256 of `content` (UTF-8): the content hash Automation checks, and the blob's name."""
-    description: str
-    schedule: Schedule | None
-    parameters: tuple[tuple[str, str], ...]
-    """Job parameters besides Organization, as strings (Automation passes job parameters as strings)."""
-    hybrid_worker: bool
-    takes_environment_name: bool
-    """The runbook declares -ExchangeEnvironmentName: the program passes the cloud's value outside the commercial cloud."""
-    roles: RoleDeclaration
-    """The Entra roles the runbook declares it needs (its `# exo-automation:roles` line)."""
-    partitions: int = 1
-    """Jobs per scheduled run: each gets -PartitionCount partitions and its own -PartitionIndex."""
-    hybrid_identity: str | None = None
-    """On a hybrid worker: the app identity whose certificate the job signs in with (-CertificateThumbprint, -AppId)."""
-
-
-@dataclass(frozen=True)
-class AutomationSpec:
-    """The Automation account, its managed identity's grant, its runtime and its runbooks."""
-
-    location: str
-    resource_group_name: str
-    create_resource_group: bool
-    account_name: str
-    public_network_access: bool
-    tags: tuple[tuple[str, str], ...]
-    """The configured tags with PROGRAM_TAGS on top (settings.values.with_program_tags): what every Automation resource carries."""
-    runtime: facts.AutomationRuntime
-    exchange_module_version: str
-    roles: tuple[facts.ExchangeRole, ...]
-    storage_account_name: str | None
-    """None: derived from the tenant and stack (storage account names are global)."""
-    hybrid_worker_group: str | None
-    runbooks: tuple[RunbookSpec, ...]
-    exchange_rbac: ExchangeRbacSpec | None = None
-    """Exchange management roles (and scope) for the managed identity itself, kept by the reconciler; an addition to roles."""
-    reconciler: RunbookSpec | None = None
-    """Sync-ExchangeRbac, published and scheduled like the runbooks, when any principal declares Exchange RBAC."""
-    reconciler_former_owners: tuple[str, ...] = ()
-    """Owner prefixes the reconciler's objects carried under an earlier stack or account name (`exchangeRbacSync.formerOwners`)."""
-    runtime_warnings: tuple[str, ...] = ()
-    """What previews report about the runtime's support on the program's clock reading (never a resource input)."""
-    monitoring: MonitoringSpec | None = None
-    """Job logs, alerts, saved functions and the workbook (`automation.monitoring`); None: off."""
-
-    @property
-    def role_names(self) -> tuple[str, ...]:
-        return tuple(role.display_name for role in self.roles)
-
-
-# Set by the program, never by config: the national cloud's name for runbooks that take it (outside the commercial cloud).
-ENVIRONMENT_PARAMETER = "ExchangeEnvironmentName"
-# The program's own tags on everything in Automation; settings put them on top of the configured ones (settings.values).
-PROGRAM_TAGS = {"managed-by": "exo-automation"}
+from exo.exchange_rbac_state import MANAGED_IDENTITY_PRINCIPAL, owner_prefix
+from exo.specs import ENVIRONMENT_PARAMETER, AutomationSpec, MonitoringSpec, RunbookSpec
 
 
 @dataclass(frozen=True)

@@ -17,24 +17,10 @@ import pulumi
 import pulumi_azure_native as azure_native
 
 from exo import facts
+from exo.specs import CertificateVaultSpec
 
 # Namespace of the role assignment names: uuid5 over it and stable strings gives the same GUID on every run and machine.
 ROLE_ASSIGNMENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:exo-automation:key-vault-role-assignment")
-
-
-DEFAULT_PRINCIPAL_TYPE = "ServicePrincipal"
-
-
-@dataclass(frozen=True)
-class VaultReader:
-    """A principal that may read the certificates: a managed identity or other service principal, a user or a group."""
-
-    object_id: str
-    principal_type: str = DEFAULT_PRINCIPAL_TYPE
-    """The role assignment's principalType. It cannot be left to Azure: azure-native fills in the spec's default, User, when it is
-    omitted, and a type that is not the object's own fails with UnmatchedPrincipalType. A plain object id in the config means a
-    service principal (the managed identity of a host), which also spares ARM the directory look-up that fails while a principal
-    created moments earlier is still replicating."""
 
 
 def secret_name(identity: str) -> str:
@@ -82,28 +68,6 @@ class VaultedCertificate:
     ready: Sequence[pulumi.Input[object]] = ()
     """Outputs the secret waits for, such as the id of the app's key credential for this certificate: hosts then never fetch a
     certificate Entra does not accept yet."""
-
-
-@dataclass(frozen=True)
-class CertificateVaultSpec:
-    """Where the certificate vault lives and who may read the certificates in it (what settings produce from `keyVault`)."""
-
-    name: str
-    """Vault name: globally unique, part of https://<name>.vault.azure.net (3-24 letters, digits, hyphens)."""
-    resource_group_name: str
-    create_resource_group: bool
-    """Declare the resource group too (in `location`); otherwise it must exist already."""
-    location: str | None
-    """Region; None places the vault in its (existing) resource group's region."""
-    readers: tuple[VaultReader, ...]
-    """The principals granted read on every certificate secret (managed identities of hybrid workers and Arc-enabled servers,
-    users, groups). Plain values, because their object ids name the role assignment resources."""
-    public_network_access: bool
-    """False: reachable only through private endpoints and trusted Azure services."""
-    tags: Mapping[str, str]
-    """Tags on the resource group (when declared), the vault and its secrets: the configured ones with the program's on top."""
-    soft_delete_retention_days: int = 90
-    """7-90 days a deleted vault or secret stays recoverable; with purge protection, also how long a deleted vault's name stays taken."""
 
 
 @dataclass

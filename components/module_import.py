@@ -1,14 +1,5 @@
-"""Report a module or package whose import into Automation failed.
-
-Creating a Package (runtime environment) or Module is not a long-running operation in the 2024-10-23 API: Azure answers
-`provisioningState: Creating` and imports from the gallery afterwards, so a failed import leaves `pulumi up` green and every job
-fails at run time. The next evaluation reads the import's state and logs an error naming the resource (a logged error fails
-`pulumi preview`, the drift job and `pulumi up`):
-
-- the stored state first (no call): after a refresh (the deploy job's `up --refresh`, the drift job's `preview --refresh`) it
-  is Azure's current state;
-- only when the stored state is not final (Creating, ..., as stored right after creation) and the resource exists, one GET of
-  the module in a preview. That is one call per preview at most, and none once a refresh has stored a final state.
+"""Report a module or package whose import into Automation failed, from the state stored in the stack (one GET in a preview only while
+that state is not final). Why `pulumi up` cannot wait for the import: README.md, *The module*.
 """
 
 from __future__ import annotations

@@ -13,24 +13,7 @@ from pulumi_azure_native import applicationinsights, monitor, operationalinsight
 
 from exo import monitoring as queries
 from exo.schedule_time import Schedule
-
-
-@dataclass(frozen=True)
-class MonitoringSpec:
-    """`automation.monitoring` as settings read it."""
-
-    workspace_id: str | None
-    """An existing workspace (for example the landing zone's platform workspace); None: the stack creates `workspace_name`."""
-    workspace_name: str
-    retention_days: int
-    diagnostic_setting: bool
-    """False: another diagnostic setting (an Azure Landing Zone policy) already sends JobLogs and JobStreams to workspace_id."""
-    emails: tuple[str, ...]
-    webhook_url: str | None
-    missing_run_grace_minutes: int | None
-    """None: each schedule gets a grace period that fits its interval (settings.monitoring.grace_minutes)."""
-    certificate_warning_days: int
-
+from exo.specs import MonitoringSpec
 
 # Severities and cadences (docs/monitoring.md says why): a job that ended badly or a run that never happened means a report
 # or a reconciliation is missing, Sev 2; drift the reconciler could not repair is a difference to look at, Sev 3.

@@ -1,14 +1,8 @@
 """The Automation schedules runbooks run on: one Schedule per distinct schedule definition, shared by every runbook that uses it.
 
-A Schedule's start time must be at least 5 minutes after the moment Azure creates it (Azure/bicep #9780). The start is computed
-from the program's clock at every evaluation (the first matching slot at least MINIMUM_LEAD ahead, in the schedule's own IANA
-time zone) and `ignore_changes` keeps Azure's stored value afterwards: whenever the Schedule is created (first `up`, a retry days
-after a failed one, a re-create after a manual delete) its start is in the future, and an unchanged stack shows no diff.
-Because an ignored input would also be carried into a same-URN replacement, nothing else about a Schedule may change under
-the same URN: every other input (definition, account, resource group) is part of its logical name, so an edit creates a new
-Schedule (fresh start) and deletes the old one. Its Azure name carries the definition's hash for the same reason: the REST spec
-lists 409 Conflict for a PUT on an existing schedule (Microsoft.Automation stable/2024-10-23/schedule.json), and Azure checks the
-start again on such a PUT (hashicorp/terraform-provider-azurerm #5726).
+Each starts in the future whenever it is created and is never updated in place (its start is ignored after creation; any other edit
+makes a new Schedule). Why: README.md, *Schedules* (Azure/bicep #9780; PUT on an existing schedule: 409 Conflict in
+Microsoft.Automation stable/2024-10-23/schedule.json, start re-checked per hashicorp/terraform-provider-azurerm #5726).
 """
 
 from __future__ import annotations
@@ -22,16 +16,14 @@ import pulumi
 import pulumiverse_time
 from pulumi_azure_native import automation
 
+from exo import azure_names
 from exo.partition_model import partition_offset
 from exo.schedule_time import Schedule, first_run
-
-# Fixed namespace: the same definition always gives the same version (never random).
-SCHEDULE_NAMESPACE = uuid.UUID("5f1e2b0e-3c1a-4d8e-9b7a-6a0c2e4d8f10")
 
 
 def schedule_version(schedule: Schedule, scope: str = "") -> str:
     """Eight hex digits naming a schedule definition (within `scope`, for example the account it lives in)."""
-    return uuid.uuid5(SCHEDULE_NAMESPACE, f"{scope}|{schedule.definition()}" if scope else schedule.definition()).hex[:8]
+    return uuid.uuid5(azure_names.NAME_NAMESPACE, f"{scope}|{schedule.definition()}" if scope else schedule.definition()).hex[:8]
 
 
 @dataclass(frozen=True)

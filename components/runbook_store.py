@@ -1,12 +1,7 @@
 """Private blob storage that hosts runbook files for Azure Automation to publish from (azure-native has no inline runbook content).
 
-Automation reads a runbook's content link during every PUT of the runbook, and azure-native PUTs all inputs on any update
-(MicrosoftDocs/azure-docs #115636), so the link must be valid whenever any runbook input changes, not only when its content does.
-One read-only, HTTPS-only service SAS for the whole container serves every runbook (one `listServiceSas` call per preview,
-whatever the number of runbooks). Its window is a pure function of the renewal period the program's clock falls in: the same
-all period long (an unchanged stack shows no diff), renewed at the period's end (every runbook is then re-published with the
-new link: the planned, documented diff), and valid for LINK_MARGIN after the period, so a run that evaluated the program just
-before the end still carries a valid link. Trade-offs against the alternatives are in README.md ("Runbook links").
+One read-only container SAS links every runbook: valid at every runbook PUT and the same all renewal period long. Why, and the designs
+weighed: README.md, *Runbook links*.
 """
 
 from __future__ import annotations

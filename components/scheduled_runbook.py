@@ -12,9 +12,7 @@ import pulumi
 from pulumi_azure_native import automation, storage
 
 from components.runbook_store import blob_name
-
-# Fixed namespace for job schedule ids: the same inputs always give the same id (never random).
-JOB_SCHEDULE_NAMESPACE = uuid.UUID("5f1e2b0e-3c1a-4d8e-9b7a-6a0c2e4d8f10")
+from exo import azure_names
 
 
 def publication_version(fields: Mapping[str, str | None]) -> str:
@@ -28,7 +26,7 @@ def job_schedule_id(account_name: str, runbook: str, schedule: str, parameters: 
         [account_name.lower(), runbook.lower(), schedule.lower(), *(f"{k}={v}" for k, v in sorted(parameters.items()))]
         + ([f"publication={publication}"] if publication else [])
     )
-    return str(uuid.uuid5(JOB_SCHEDULE_NAMESPACE, text))
+    return str(uuid.uuid5(azure_names.NAME_NAMESPACE, text))
 
 
 @dataclass

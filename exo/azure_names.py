@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import uuid
 from collections.abc import Sequence
 
 from exo import facts
@@ -29,6 +30,10 @@ ACCOUNT_USES = ((ACCOUNT, "automationAccountName"),)
 RUNTIME_ENVIRONMENT_USES = ((RUNTIME_ENVIRONMENT, "runtimeEnvironmentName"), ("azure-native:automation:Package", "runtimeEnvironmentName"))
 
 _HASH_LENGTH = 8
+
+# The namespace of the names derived with uuid5 (schedule versions, job schedule ids): fixed, so the same inputs give the same name on
+# every run. Changing it renames those resources in Azure.
+NAME_NAMESPACE = uuid.UUID("5f1e2b0e-3c1a-4d8e-9b7a-6a0c2e4d8f10")
 
 
 def problems(value: str, uses: Sequence[tuple[str, str]]) -> list[str]:

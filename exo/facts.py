@@ -1,7 +1,7 @@
 """Well-known identifiers and catalogues, kept in one place.
 
-Every value here is a fact about Microsoft's cloud, not a choice of ours. Each block names the source it was verified in; where
-../shared/FACTS.md and the source disagree, the source wins.
+Every value here is a fact about Microsoft's cloud, not a choice of ours. Each block names the source it was verified in; that
+source, not any summary of it, is the authority.
 """
 
 from __future__ import annotations

@@ -15,12 +15,12 @@ from collections.abc import Mapping
 from pathlib import Path, PurePosixPath
 from typing import Any
 
-from components.automation import ENVIRONMENT_PARAMETER, PROGRAM_TAGS, AutomationSpec, RunbookSpec
-from exo import azure_names, clock, facts, partition_model
+from exo import azure_names, clock, facts
 from exo.exchange_rbac_state import OWNER_PATTERN
 from exo.powershell_script import ROLES_HEADER_PREFIX, RoleDeclaration, read_role_declaration, read_script
 from exo.runbook_assembly import MODULE_PATH, assemble
 from exo.schedule_time import WEEK_DAYS, Schedule
+from exo.specs import ENVIRONMENT_PARAMETER, PROGRAM_TAGS, AutomationSpec, RunbookSpec
 from settings.exchange_rbac import CONFIG_KEY as EXCHANGE_RBAC_KEY
 from settings.exchange_rbac import parse_exchange_rbac
 from settings.monitoring import CONFIG_KEY as MONITORING_KEY
@@ -41,8 +41,8 @@ from settings.values import (
 )
 
 RUNBOOK_FOLDER = "runbooks"
+# Set by the program, never by config: the tenant's domain (and the national cloud, exo/specs.ENVIRONMENT_PARAMETER, when taken).
 ORGANIZATION_PARAMETER = "Organization"
-# Set by the program, never by config: the tenant's domain, and the national cloud when the runbook takes it.
 FREQUENCIES = ("Hour", "Day", "Week", "Month")
 INTERVAL_RANGE = (1, 100)
 # One logical run split into N jobs: the runbook takes these two parameters, the program sets them per job schedule.
@@ -50,9 +50,6 @@ PARTITION_COUNT_PARAMETER = "PartitionCount"
 PARTITION_INDEX_PARAMETER = "PartitionIndex"
 # The shipped runbooks declare [ValidateRange(1, 64)] on PartitionCount (tests/runbooks check the two agree).
 PARTITIONS_RANGE = (1, 64)
-# Throughput the runbooks are designed for and the partition model: exo/partition_model.py (docs/runbooks.md, "Scale").
-DESIGN_CALLS_PER_SECOND = partition_model.CALLS_PER_SECOND
-JOB_BUDGET_SECONDS = partition_model.JOB_BUDGET_SECONDS
 
 _AUTOMATION_KEYS = (
     "enabled",
@@ -90,11 +87,6 @@ _RUNBOOK_USES = (("azure-native:automation:Runbook", "runbookName"),)
 _WORKER_GROUP_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,127}$")
 _TIME_OF_DAY = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 _VERSION = re.compile(r"^(\d+)\.(\d+)\.(\d+)$")
-
-
-def recommended_partitions(mailboxes: int, calls_per_mailbox: float) -> int:
-    """Jobs needed for a runbook with only per-mailbox calls and the mailbox enumeration (exo/partition_model.py has the full model)."""
-    return partition_model.recommended_partitions(partition_model.Workload(mailboxes, calls_per_mailbox), PARTITIONS_RANGE[1])
 
 
 def missing_roles(declaration: RoleDeclaration, held: set[str]) -> tuple[str, ...]:

@@ -10,7 +10,7 @@ import uuid
 from types import MappingProxyType
 from typing import Any
 
-from components.certificate_vault import CertificateVaultSpec, VaultReader
+from exo.specs import CertificateVaultSpec, VaultReader
 from settings.values import (
     PROJECT,
     ConfigError,

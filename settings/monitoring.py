@@ -11,12 +11,11 @@ import datetime as dt
 import re
 from typing import Any
 
-from components.automation import AutomationSpec
-from components.monitoring import MonitoringSpec
 from exo import azure_names
 from exo.monitoring import GRACE_MARGIN_MINUTES, GRACE_RANGE, shortest_gap_minutes
 from exo.powershell_script import read_script
 from exo.schedule_time import Schedule
+from exo.specs import AutomationSpec, MonitoringSpec
 from settings.values import ConfigError, bounded_int, expect, optional, reject_unknown_keys
 
 CONFIG_KEY = "monitoring"

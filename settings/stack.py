@@ -17,10 +17,9 @@ from typing import Any
 
 import pulumi
 
-from components.app_certificate import CertificateSpec
-from components.automation import AutomationSpec, RunbookSpec
 from exo import clock, facts, scubagear
 from exo.exchange_rbac_state import MANAGED_IDENTITY_PRINCIPAL, ExchangeRbacSpec, effective_permissions
+from exo.specs import AutomationSpec, CertificateSpec, RunbookSpec
 from settings.automation import default_roles_note, missing_roles, parse_automation, reconciler_former_owners, reconciler_runbook
 from settings.exchange_rbac import CONFIG_KEY as EXCHANGE_RBAC_KEY
 from settings.exchange_rbac import parse_exchange_rbac
@@ -133,10 +132,6 @@ class StackSettings:
         return result
 
     @property
-    def uses_exchange_rbac(self) -> bool:
-        return self.rbac_reconciler is not None
-
-    @property
     def warnings(self) -> tuple[str, ...]:
         """What the program reports as warnings on preview and up (host certificates close to their end, ScubaGear findings, a runtime
         close to or past its end of support, a default runtime that moved, landing-zone denials, reports whose records monitoring
@@ -151,9 +146,7 @@ class StackSettings:
         return certificates + self.privilege_warnings + runtime + self.landing_zone_warnings + monitoring_warnings(self.automation)
 
 
-# The config keys of this project, with what each holds. Pulumi.yaml declares the same keys; a test keeps the two in step.
-# The program's config keys. Their documentation is Pulumi.yaml's `config` section, the one source (tests/program/test_project_files.py
-# checks that both name the same keys).
+# The program's config keys, documented in Pulumi.yaml's `config` section (tests/program/test_project_files.py keeps the two in step).
 CONFIG_KEYS = ("identities", "organization", "allowGlobalAdministrator", "additionalOwners", "automation", KEY_VAULT_KEY, LANDING_ZONE_KEY)
 
 _IDENTITY_KEYS = ("name", "displayName", "roles", "securityCompliance", "certificate", EXCHANGE_RBAC_KEY)

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from tests.exchange_reference import load_exchange_reference
+
 # The collector as Python set it up, before any test ran the program (which tunes it for its one evaluation).
 PYTHON_GC_THRESHOLD = gc.get_threshold()
 
@@ -52,12 +54,4 @@ _TRAVELLER = pytest.StashKey[Any]()
 @pytest.fixture(scope="session")
 def exchange_reference() -> dict[str, dict[str, Any]]:
     """Microsoft's Exchange cmdlet reference as data (which cmdlets and parameters exist in Exchange Online)."""
-    # Imported here: the policy pack's own venv runs tests/policy without tree-sitter installed.
-    from tests.powershell import EXCHANGE_REFERENCE_PATH, load_exchange_reference
-
-    if not EXCHANGE_REFERENCE_PATH.is_file():
-        pytest.skip(
-            f"Exchange cmdlet reference not found at {EXCHANGE_REFERENCE_PATH}: "
-            "it is shared data kept beside the repository (../shared/reference/exo-cmdlets.json), never copied into it"
-        )
-    return load_exchange_reference(EXCHANGE_REFERENCE_PATH)
+    return load_exchange_reference()

@@ -11,7 +11,6 @@ Known grammar gaps of tree-sitter-powershell 0.26, reported as syntax errors in 
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -296,17 +295,8 @@ def parse_file(path: Path) -> PowerShellScript:
 
 # --- Exchange cmdlet reference ------------------------------------------------------------------------------------
 
-# Shared reference data lives beside the repository, never inside it (../shared/reference/README.md).
-EXCHANGE_REFERENCE_PATH = Path(__file__).resolve().parents[2] / "shared" / "reference" / "exo-cmdlets.json"
-
 ExchangeReference = Mapping[str, Mapping[str, Any]]
-"""exo-cmdlets.json: cmdlet -> {"exo": bool, "applicable": str, "params": {name: applies to Exchange Online}}."""
-
-
-def load_exchange_reference(path: Path) -> dict[str, dict[str, Any]]:
-    """Load the cmdlet index; keys are re-cased to lower case for PowerShell's case-insensitive lookups."""
-    raw: dict[str, dict[str, Any]] = json.loads(path.read_text(encoding="utf-8"))
-    return {name.lower(): {**entry, "name": name} for name, entry in raw.items()}
+"""tests/exchange_reference.py's load_exchange_reference: cmdlet -> {"name", "exo", "applicable", "params" (None: listed by name only)}."""
 
 
 def exchange_usage_problems(
@@ -333,11 +323,15 @@ def exchange_usage_problems(
                 )
             continue
         if not entry.get("exo"):
-            problems.append(f"{where}: not available in Exchange Online (applies to: {entry.get('applicable')})")
+            applies = f" (applies to: {entry['applicable']})" if entry["applicable"] else ""
+            problems.append(f"{where}: not available in Exchange Online{applies}")
             continue
         if call.splatted:
             problems.append(f"{where}: splatted arguments hide parameter names; pass Exchange parameters explicitly")
-        parameters: Mapping[str, bool] = {name.lower(): ok for name, ok in entry.get("params", {}).items()}
+        if entry["params"] is None:
+            problems.append(f"{where}: the trimmed reference lists no parameters for it: rebuild it (scripts/trim-exo-cmdlets)")
+            continue
+        parameters: Mapping[str, bool] = {name.lower(): ok for name, ok in entry["params"].items()}
         for parameter in call.parameters:
             key = parameter.lower()
             if key in common:

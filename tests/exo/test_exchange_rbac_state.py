@@ -22,7 +22,7 @@ from exo.exchange_rbac_state import (
     state_sha256,
 )
 from settings.opath import Comparison, Logical, Not, OpathError, parse_filter, properties_of
-from tests.powershell import EXCHANGE_REFERENCE_PATH, load_exchange_reference
+from tests.exchange_reference import load_exchange_reference
 
 PREFIX = owner_prefix("prod", "aa-exo-automation-prod")
 SALES = ExchangeRbacSpec(("View-Only Recipients",), RecipientScope(filter="Department -eq 'Sales'"))
@@ -122,15 +122,8 @@ class OpathFilters(unittest.TestCase):
 
 
 class CmdletReference(unittest.TestCase):
-    def setUp(self) -> None:
-        if not EXCHANGE_REFERENCE_PATH.is_file():
-            self.skipTest(
-                f"Exchange cmdlet reference not found at {EXCHANGE_REFERENCE_PATH}: it is shared data kept beside the repository "
-                "(../shared/reference/exo-cmdlets.json), never copied into it"
-            )
-
     def test_cmdlets_the_reconciler_relies_on_exist_in_exchange_online_with_their_parameters(self) -> None:
-        reference = load_exchange_reference(EXCHANGE_REFERENCE_PATH)
+        reference = load_exchange_reference()
         needed = {
             "New-ServicePrincipal": {"AppId", "ObjectId", "DisplayName"},
             "New-ManagementScope": {"Name", "RecipientRestrictionFilter"},
@@ -151,7 +144,7 @@ class CmdletReference(unittest.TestCase):
 
     def test_new_role_group_cannot_scope_to_an_administrative_unit_so_assignments_carry_the_scope(self) -> None:
         # Why the reconciler scopes each assignment instead of the group: New-RoleGroup has no administrative unit parameter.
-        reference = load_exchange_reference(EXCHANGE_REFERENCE_PATH)
+        reference = load_exchange_reference()
         self.assertNotIn("RecipientAdministrativeUnitScope", reference["new-rolegroup"]["params"])
 
 

@@ -26,7 +26,6 @@ from settings.automation import (
     PARTITIONS_RANGE,
     missing_roles,
     parse_automation,
-    recommended_partitions,
 )
 from settings.values import ConfigError
 from tests.harness import REPO, evaluate
@@ -183,11 +182,35 @@ class PartitionConfig(unittest.TestCase):
 
     def test_recommended_partitions_for_the_design_throughput(self) -> None:
         # One call a second, two hours a job: 7,200 calls per job, of which every job pages through all mailboxes (1,000 a page).
-        self.assertEqual(recommended_partitions(1_000, 1), 1)
-        self.assertEqual(recommended_partitions(7_190, 1), 1)  # 7,190 + 8 pages
-        self.assertEqual(recommended_partitions(7_200, 1), 2)
-        self.assertEqual(recommended_partitions(50_000, 1), 7)
-        self.assertLessEqual(recommended_partitions(50_000 * 8, 1), PARTITIONS_RANGE[1])
+        def recommended(mailboxes: int) -> int:
+            return partition_model.recommended_partitions(partition_model.Workload(mailboxes, 1), PARTITIONS_RANGE[1])
+
+        self.assertEqual(recommended(1_000), 1)
+        self.assertEqual(recommended(7_190), 1)  # 7,190 + 8 pages
+        self.assertEqual(recommended(7_200), 2)
+        self.assertEqual(recommended(50_000), 7)
+        self.assertLessEqual(recommended(50_000 * 8), PARTITIONS_RANGE[1])
+
+    def test_docs_table_and_runbooks_share_the_job_budget(self) -> None:
+        # docs/runbooks.md "Scale": its partitions table is the model's answer for one per-mailbox call; the mailbox runbooks'
+        # summaries recommend a partition count from their own pace against the same two hours.
+        from tests.runbooks.conftest import MAILBOX_RUNBOOK_FILES
+
+        budget_seconds = partition_model.JOB_BUDGET_SECONDS
+        module = (REPO / "scripts" / "windows" / "ExoCommon.psm1").read_text(encoding="utf-8")
+        self.assertIn(f"[int] $BudgetSeconds = {budget_seconds})", module)
+        for path in MAILBOX_RUNBOOK_FILES:
+            (line,) = [line for line in path.read_text(encoding="utf-8").splitlines() if "recommendedPartitionCount =" in line]
+            self.assertIn("Get-RecommendedPartitionCount", line, path.name)
+            self.assertNotIn("-BudgetSeconds", line, path.name)
+        table = re.search(
+            r"\| mailboxes \|(.*)\|\n\|.*\|\n\| `partitions` \|(.*)\|", (REPO / "docs" / "runbooks.md").read_text(encoding="utf-8")
+        )
+        assert table, "docs/runbooks.md lost its partitions table"
+        mailboxes = [int(cell.strip().replace(",", "")) for cell in table[1].split("|")]
+        partitions = [int(cell.strip().strip("*")) for cell in table[2].split("|")]
+        self.assertEqual(partitions, [partition_model.recommended_partitions(partition_model.Workload(m, 1)) for m in mailboxes])
+        self.assertLessEqual(max(partitions), PARTITIONS_RANGE[1])
 
     def test_partition_zero_and_the_restreamed_recipients_count(self) -> None:
         # 50,000 mailboxes fit 7 jobs alone; partition 0's Send As look-ups and every partition's 200,000 mail contacts do not.

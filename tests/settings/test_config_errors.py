@@ -7,7 +7,7 @@ from typing import Any
 
 import pulumi
 
-from components.app_certificate import CertificateSpec
+from exo.specs import CertificateSpec
 from settings.stack import parse_settings
 from settings.values import ConfigError
 from tests.harness import assert_refused_before_registration

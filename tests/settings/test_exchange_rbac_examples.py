@@ -1,5 +1,5 @@
 """The Exchange RBAC examples in README.md and docs/exchange-rbac.md are valid config, and every cmdlet a documented custom role keeps
-exists in Exchange Online (checked against ../shared/reference/exo-cmdlets.json, which the program itself never reads)."""
+exists in Exchange Online (checked against tests/data/exo-cmdlets.json, which the program itself never reads)."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from components.certificate_vault import VaultReader
+from exo.specs import VaultReader
 from settings.key_vault import (
     CertificateVaultSpec,
     default_tags,
