@@ -193,6 +193,12 @@ class BadAutomationConfig(unittest.IsolatedAsyncioTestCase):
             with self.assertRaises(ConfigError) as caught:
                 parse(value)
             self.assertIn("does not parse as PowerShell", caught.exception.problem)
+            # Automation does not support #Requires and it can fail the job (automation-runbook-types.md): refused, with the line.
+            broken.write_text("#Requires -Version 5.1\nparam([Parameter(Mandatory)][string] $Organization)\n'x'\n")
+            with self.assertRaises(ConfigError) as caught:
+                parse(value)
+            self.assertEqual(caught.exception.key, f"{KEY}.runbooks[0].file")
+            self.assertIn("#Requires statement (line 1)", caught.exception.problem)
         finally:
             broken.unlink()
 
