@@ -116,6 +116,8 @@ class Registration:
     """Each alias as the engine received it: a URN, or a spec's `type::name` (empty parts where the spec leaves them)."""
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     """Per input, the URNs its value came from (what the engine stores as `propertyDependencies`)."""
+    provider: str = ""
+    """An explicit provider's reference (`urn::id`); empty for the default provider."""
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -1122,6 +1124,7 @@ class TenantMonitor(MockMonitor):
             retain_on_delete=bool(request.retainOnDelete),
             aliases=[alias.urn or f"{alias.spec.type}::{alias.spec.name}" for alias in request.aliases],
             property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()},
+            provider=request.provider,
         )
         self.tenant.registrations.append(registration)
         if not request.custom:

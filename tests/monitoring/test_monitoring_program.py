@@ -58,6 +58,7 @@ class WithMonitoring(unittest.IsolatedAsyncioTestCase):
         deployment = await evaluate(tenant, preview=False, config=monitoring_config())
         workspace = deployment.one(WORKSPACE, "monitoring-workspace")
         self.assertEqual(workspace.plain_inputs["retentionInDays"], 30)
+        self.assertEqual(deployment.of_type("pulumi:providers:azure-native"), [], "the stack's own workspace: the default provider")
         setting = deployment.one(DIAGNOSTIC_SETTING, "monitoring-job-logs").plain_inputs
         self.assertEqual([log["category"] for log in setting["logs"]], ["JobLogs", "JobStreams"])
         self.assertNotIn("logAnalyticsDestinationType", setting, "AzureDiagnostics, where Microsoft documents the job logs")
@@ -146,6 +147,14 @@ class LandingZoneWorkspace(unittest.IsolatedAsyncioTestCase):
         self.assertEqual({s.plain_inputs["resourceGroupName"] for s in deployment.of_type(SAVED_SEARCH)}, {"rg-platform-logs"})
         self.assertEqual({tuple(r["scopes"]) for r in rules(deployment).values()}, {(platform,)})
         self.assertEqual(deployment.output("automation")["monitoring"]["workspaceId"], platform)
+        # Saved searches are children of the workspace: they go through a provider of the workspace's own subscription (a landing
+        # zone keeps it in the Management subscription), in the stack's cloud; nothing else uses that provider.
+        (provider,) = deployment.of_type("pulumi:providers:azure-native")
+        self.assertEqual(provider.plain_inputs["subscriptionId"], platform.split("/")[2])
+        self.assertEqual(provider.plain_inputs["environment"], "public")
+        through = {r.type for r in deployment.registrations if r.provider.startswith(f"{provider.urn}::")}
+        self.assertEqual(through, {SAVED_SEARCH})
+        self.assertEqual(len(deployment.of_type(SAVED_SEARCH)), len([r for r in deployment.of_type(SAVED_SEARCH) if r.provider]))
 
     async def test_a_second_setting_to_the_same_workspace_collides(self) -> None:
         tenant = MockTenant()
