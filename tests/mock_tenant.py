@@ -177,6 +177,20 @@ MODULE_TYPES = {
 SCHEDULE_MINIMUM_LEAD = dt.timedelta(minutes=5)
 
 
+SELF_SIGNED_CERT = "tls:index/selfSignedCert:SelfSignedCert"
+
+
+def certificate_ready_for_renewal(type_token: str, outputs: dict[str, Any], now: dt.datetime) -> bool:
+    """The tls provider's early renewal: from `early_renewal_hours` before a certificate's end (and after it) the next plan replaces
+    it, although no input changed (hashicorp/terraform-provider-tls internal/provider/common_cert.go,
+    modifyPlanIfCertificateReadyForRenewal; pulumi-tls bridges it). Found by the engine suite: the mock used to keep the old one."""
+    end = outputs.get("validityEndTime")
+    if type_token != SELF_SIGNED_CERT or not isinstance(end, str):
+        return False
+    early = dt.timedelta(hours=float(outputs.get("earlyRenewalHours") or 0))
+    return now >= _parse_time(end) - early
+
+
 def _parse_time(text: str) -> dt.datetime:
     moment = dt.datetime.fromisoformat(text.replace("Z", "+00:00"))
     return moment if moment.tzinfo else moment.replace(tzinfo=dt.UTC)
@@ -445,7 +459,11 @@ class MockTenant(pulumi.runtime.Mocks):
         inputs = reveal(args.inputs)
         self._check_azure_names(args.typ, args.name, inputs)
         prior = self.state.get(key)
-        if prior is not None and comparable(prior.inputs) == comparable(inputs):
+        if (
+            prior is not None
+            and comparable(prior.inputs) == comparable(inputs)
+            and not certificate_ready_for_renewal(args.typ, prior.outputs, self.clock())
+        ):
             return prior.id, dict(prior.outputs)
         if self.preview:
             # A planned create or update: computed outputs are unknown until the provider runs.

@@ -31,7 +31,16 @@ from pulumi.runtime.mocks import MockResourceArgs
 from pulumi.runtime.proto import plugin_pb2, provider_pb2, provider_pb2_grpc
 
 from tests.engine import emulated_cloud
-from tests.mock_tenant import AZURE_NAME_INPUTS, MockTenant, StoredResource, TenantError, comparable, is_unknown
+from tests.mock_tenant import (
+    AZURE_NAME_INPUTS,
+    SELF_SIGNED_CERT,
+    MockTenant,
+    StoredResource,
+    TenantError,
+    certificate_ready_for_renewal,
+    comparable,
+    is_unknown,
+)
 
 CLOUD_VARIABLE = "EXO_EMULATED_CLOUD"
 SECRET_SIG = rpc._special_sig_key  # pyright: ignore[reportPrivateUsage]
@@ -71,7 +80,6 @@ AZURE_PATH_PARAMETERS = ("resourceGroupName", "automationAccountName", "accountN
 SECRET_OUTPUTS: dict[str, tuple[str, ...]] = {
     "tls:index/privateKey:PrivateKey": ("privateKeyPem", "privateKeyPemPkcs8", "privateKeyOpenssh"),
 }
-SELF_SIGNED_CERT = "tls:index/selfSignedCert:SelfSignedCert"
 TIME_STATIC = "time:index/static:Static"
 
 
@@ -179,17 +187,6 @@ def _replace_keys(type_token: str, present: set[str]) -> set[str]:
     return present if "*" in rule else set(rule) & present
 
 
-def ready_for_renewal(state: dict[str, Any], now: dt.datetime) -> bool:
-    """terraform-provider-tls (common_cert.go, modifyPlanIfCertificateReadyForRenewal): inside early_renewal_hours before the end, or
-    past it, the plan replaces the certificate."""
-    end = state.get("validityEndTime")
-    if not isinstance(end, str):
-        return False
-    ends = dt.datetime.fromisoformat(end.replace("Z", "+00:00"))
-    early = dt.timedelta(hours=float(_normalised(state.get("earlyRenewalHours")) or 0))
-    return now >= ends - early
-
-
 def _merged(old: Any, new: Any) -> Any:
     if isinstance(old, dict) and isinstance(new, dict) and old.get(SECRET_SIG) is None and new.get(SECRET_SIG) is None:
         return {**old, **{k: _merged(old.get(k), v) for k, v in new.items()}}
@@ -251,7 +248,7 @@ class EmulatedProvider(provider_pb2_grpc.ResourceProviderServicer):
             if key not in ignored and (_contains_unknown(news.get(key)) or _normalised(old_inputs.get(key)) != _normalised(news.get(key)))
         )
         replaces = set(changed) & _replace_keys(type_token, set(changed))
-        if type_token == SELF_SIGNED_CERT and ready_for_renewal(olds, emulated_cloud._process_clock()):  # pyright: ignore[reportPrivateUsage]
+        if certificate_ready_for_renewal(type_token, to_model(olds), emulated_cloud._process_clock()):  # pyright: ignore[reportPrivateUsage]
             replaces.add("readyForRenewal")
             changed.append("readyForRenewal")
         kind = provider_pb2.PropertyDiff
@@ -341,7 +338,7 @@ class EmulatedProvider(provider_pb2_grpc.ResourceProviderServicer):
             outputs = outputs_for(type_token, stored.outputs, olds)
             inputs = outputs_for(type_token, {k: stored.inputs[k] for k in stored.inputs if k in old_inputs}, old_inputs)
             if type_token == SELF_SIGNED_CERT:
-                outputs["readyForRenewal"] = ready_for_renewal(outputs, tenant.clock())
+                outputs["readyForRenewal"] = certificate_ready_for_renewal(type_token, stored.outputs, tenant.clock())
         return provider_pb2.ReadResponse(id=request.id, properties=to_struct(outputs), inputs=to_struct(inputs))
 
     def Invoke(self, request: Any, context: Any) -> Any:  # noqa: N802
