@@ -66,3 +66,37 @@ def test_an_edited_runbook_file(dev: EngineProject) -> None:
     assert ("update", "azure-native:automation:Runbook") in changed, steps
     after = dev.tenant().job_schedules_of("MailboxPermissionReport")
     assert len(after) == 1 and after != [] and len(before) == 1, "the republished runbook has its job schedule again"
+
+
+def test_a_new_schedule_for_an_existing_runbook(dev: EngineProject) -> None:
+    def reschedule(config: dict) -> None:
+        runbook = next(r for r in config["exo-automation:automation"]["runbooks"] if r["name"] == "ForwardingAudit")
+        runbook["schedule"] = {"frequency": "Day", "time": "04:45", "timeZone": "Europe/Berlin"}
+
+    edit_stack(dev, reschedule)
+    steps = planned_up(dev, "new-schedule.json")
+    assert ("create", "azure-native:automation:Schedule") in {(op, kind) for op, kind, _name in steps}, steps
+    assert len(dev.tenant().job_schedules_of("ForwardingAudit")) == 1
+
+
+def test_a_partition_count_change(dev: EngineProject) -> None:
+    def partition(config: dict) -> None:
+        runbook = next(r for r in config["exo-automation:automation"]["runbooks"] if r["name"] == "MailboxPermissionReport")
+        runbook["partitions"] = 3
+
+    edit_stack(dev, partition)
+    planned_up(dev, "partitions.json")
+    assert len(dev.tenant().job_schedules_of("MailboxPermissionReport")) == 3, "one job per partition and run"
+
+
+def test_a_certificate_generation_bump_and_an_identity_added(dev: EngineProject) -> None:
+    def rotate_and_add(config: dict) -> None:
+        config["exo-automation:identities"][0]["certificate"]["generation"] = 2
+        config["exo-automation:identities"].append({"name": "reports", "roles": ["Global Reader"]})
+
+    edit_stack(dev, rotate_and_add)
+    steps = planned_up(dev, "generation-and-identity.json")
+    created = [name for op, kind, name in steps if op == "create" and kind == "tls:index/privateKey:PrivateKey"]
+    assert sorted(created) == ["exo-certificate-g2-key", "reports-certificate-g1-key"], steps
+    applications = dev.tenant().applications
+    assert len(applications) == 2
