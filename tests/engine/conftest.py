@@ -1,4 +1,4 @@
-"""The engine suite runs only under scripts/test-engine, which builds (or reuses) the CLI and names it in EXO_ENGINE_CLI."""
+"""The engine suite's CLI tests run only under scripts/test-engine, which builds (or reuses) the CLI and names it in EXO_ENGINE_CLI."""
 
 from __future__ import annotations
 
@@ -12,14 +12,13 @@ from tests.engine.project import CLI_VARIABLE, EngineProject, cli_directory
 
 
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    here = Path(__file__).resolve().parent
-    cli = cli_directory()
+    """Tests marked `engine` (module-level `pytestmark`) run the CLI: skipped without one."""
+    if cli_directory() is not None:
+        return
+    reason = f"the engine suite needs the Pulumi CLI: scripts/test-engine (sets {CLI_VARIABLE})"
     for item in items:
-        if here in Path(str(item.fspath)).resolve().parents:
-            item.add_marker(pytest.mark.engine)
-            if cli is None:
-                reason = f"the engine suite needs the Pulumi CLI: scripts/test-engine (sets {CLI_VARIABLE})"
-                item.add_marker(pytest.mark.skip(reason=reason))
+        if item.get_closest_marker("engine") is not None:
+            item.add_marker(pytest.mark.skip(reason=reason))
 
 
 def new_project(**tenant_options: object) -> Iterator[EngineProject]:

@@ -13,6 +13,8 @@ import yaml
 from tests.engine.conftest import new_project
 from tests.engine.project import REPO, EngineProject, Result
 
+pytestmark = pytest.mark.engine
+
 
 def summary(result: Result) -> dict[str, int]:
     """The counts of the `Resources:` block of a preview or up."""

@@ -7,11 +7,14 @@ import datetime as dt
 import json
 from typing import Any
 
+import pytest
 import yaml
 
 from tests.engine.conftest import new_project
 from tests.host_certificate_files import make_host_certificate
 from tests.key_material_scan import key_forms, scan
+
+pytestmark = pytest.mark.engine
 
 
 def decrypted(value: Any) -> Any:

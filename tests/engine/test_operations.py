@@ -18,6 +18,9 @@ DRIFT_EXIT_CODE = 7
 ACCOUNT = "azure-native:automation:AutomationAccount"
 
 
+pytestmark = pytest.mark.engine
+
+
 @pytest.fixture(scope="module")
 def dev() -> Iterator[EngineProject]:
     for project in new_project():

@@ -11,6 +11,8 @@ import yaml
 from tests.engine.conftest import new_project
 from tests.engine.project import EngineProject
 
+pytestmark = pytest.mark.engine
+
 
 @pytest.fixture(scope="module")
 def dev() -> Iterator[EngineProject]:
