@@ -467,7 +467,7 @@ class MockTenant(pulumi.runtime.Mocks):
             return prior.id, dict(prior.outputs)
         if self.preview:
             # A planned create or update: computed outputs are unknown until the provider runs.
-            return (prior.id if prior else ""), self._planned(args.typ, inputs)
+            return (prior.id if prior else ""), self._planned(args.typ, inputs, prior)
         if any(is_unknown(v) for v in _walk(inputs)):
             raise TenantError(f"{args.typ} {args.name}: an input is still unknown at deployment: {inputs}")
         failure = self.failures.pop(args.typ, None)
@@ -508,10 +508,14 @@ class MockTenant(pulumi.runtime.Mocks):
         return resource_id, dict(outputs)
 
     @staticmethod
-    def _planned(type_token: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    def _planned(type_token: str, inputs: dict[str, Any], prior: StoredResource | None = None) -> dict[str, Any]:
         planned = dict(inputs)
         if type_token in AZURE_NAME_INPUTS:
             planned.update(name=rpc.UNKNOWN, id=rpc.UNKNOWN)
+            if prior is not None:
+                # An update keeps `name` and `location` of the old state in its preview (pulumi/pulumi-azure-native
+                # provider/pkg/provider/provider.go, Update: "stableOutputs"); found by the engine suite.
+                planned.update({k: prior.outputs[k] for k in ("name", "location") if k in prior.outputs})
         if type_token == "azure-native:automation:AutomationAccount" and "identity" in inputs:
             planned["identity"] = {**inputs["identity"], "principalId": rpc.UNKNOWN, "tenantId": rpc.UNKNOWN}
         return planned

@@ -305,9 +305,14 @@ class EmulatedProvider(provider_pb2_grpc.ResourceProviderServicer):
     def Update(self, request: Any, context: Any) -> Any:  # noqa: N802
         type_token, name = _type_and_name(request.urn)
         news = raw(request.news)
+        if request.preview and type_token.startswith("azure-native:"):
+            # azure-native previews an update as the inputs, outputs that are no input unknown, `name` and `location` kept: the
+            # shared model's plan (MockTenant._planned).
+            prior = StoredResource(request.id, {}, to_model(raw(request.olds)))
+            planned = MockTenant._planned(type_token, to_model(news), prior)  # pyright: ignore[reportPrivateUsage]
+            return provider_pb2.UpdateResponse(properties=to_struct(outputs_for(type_token, planned, news)))
         if request.preview:
-            # As a provider previews an update: the new inputs over the old state, so computed sub-properties that are no input
-            # (an account's identity.principalId) keep their values.
+            # A bridged (terraform) provider's plan keeps computed attributes it does not change: the new inputs over the old state.
             return provider_pb2.UpdateResponse(properties=to_struct(_merged(raw(request.olds), news)))
         with emulated_cloud.locked(self.cloud) as tenant:
             try:
