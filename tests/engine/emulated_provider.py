@@ -49,12 +49,13 @@ ASSET = rpc._special_asset_sig  # pyright: ignore[reportPrivateUsage]
 UNKNOWN = rpc.UNKNOWN
 
 # Properties whose change replaces the resource, as each provider's schema says ("*": every input).
-# tls: every attribute of tls_private_key and tls_self_signed_cert has RequiresReplace (hashicorp/terraform-provider-tls,
-# internal/provider/resource_private_key.go, resource_self_signed_cert.go, common_cert.go), early_renewal_hours excepted.
-# azuread: ForceNew attributes (hashicorp/terraform-provider-azuread, internal/services/applications/application_certificate_resource.go,
-# app_role_assignment_resource.go, directoryroles/directory_role_assignment_resource.go, service_principal_resource.go).
-# azure-native: a changed path parameter (resource group, names) or location is a different resource: replaced
-# (pulumi/pulumi-azure-native provider/pkg/provider/diff.go, forceNew for path params and `location`).
+# tls: RequiresReplace on every input attribute but early_renewal_hours, and ready_for_renewal set by a plan modifier (verified in
+# hashicorp/terraform-provider-tls internal/provider/resource_locally_signed_cert.go, the same attribute set and modifiers as the
+# self-signed certificate; resource_self_signed_cert.go and resource_private_key.go not read here: an assumption).
+# azuread: ForceNew attributes of application_certificate, app_role_assignment, directory_role_assignment and service_principal's
+# client_id (hashicorp/terraform-provider-azuread; an assumption, not re-read for this table).
+# azure-native: a changed path parameter (resource group, names) addresses another resource, and ARM does not move a resource to
+# another location: replaced (an assumption about pulumi/pulumi-azure-native's diff, not read here).
 REPLACE_ON_CHANGE: dict[str, tuple[str, ...]] = {
     "tls:index/privateKey:PrivateKey": ("*",),
     "tls:index/selfSignedCert:SelfSignedCert": (
