@@ -122,6 +122,9 @@ def from_model(value: Any) -> Any:
         return UNKNOWN
     if isinstance(value, pulumi.FileAsset):
         return {SECRET_SIG: ASSET, "path": str(value.path)}
+    if isinstance(value, pulumi.StringAsset):
+        # A runbook's published text (the runbook assembled with the shared module) is uploaded as a StringAsset.
+        return {SECRET_SIG: ASSET, "text": str(value.text)}
     if isinstance(value, dict):
         return {k: from_model(v) for k, v in value.items()}
     if isinstance(value, list):
