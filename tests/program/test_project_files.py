@@ -63,7 +63,8 @@ class ExampleStack(unittest.IsolatedAsyncioTestCase):
                 self.assertIn(bare, CONFIG_KEYS)
         # docs/scubagear.md: the example sets the default roles explicitly.
         settings = parse_settings({k.split(":", 1)[1]: v for k, v in config_for(stack_config).items()}, "dev", None, REPO)
-        self.assertEqual([i.role_names for i in settings.identities], [(facts.DEFAULT_ROLE,)])
+        for identity in settings.identities:
+            self.assertEqual(identity.role_names, (facts.DEFAULT_ROLE,), identity.name)
         if settings.automation is not None:
             self.assertEqual(settings.automation.role_names, facts.DEFAULT_MANAGED_IDENTITY_ROLES)
         planned, log = await preview_logged(MockTenant(), stack_config)
