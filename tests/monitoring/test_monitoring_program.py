@@ -12,11 +12,11 @@ from typing import Any
 from components import monitoring as component
 from exo import facts
 from tests import kql
+from tests.fixtures import automation_stack
 from tests.harness import Deployment, assert_refused_before_registration, evaluate
 from tests.mock_tenant import MockTenant, TenantError, comparable
 from tests.monitoring import recorded_rows as rec
 from tests.monitoring.test_workbook import SCHEMA, schema_problems
-from tests.program.test_automation_program import automation_config
 
 WORKSPACE = "azure-native:operationalinsights:Workspace"
 SAVED_SEARCH = "azure-native:operationalinsights:SavedSearch"
@@ -30,7 +30,7 @@ MONITORING: dict[str, Any] = {"emails": ["exchange-admins@contoso.com", "oncall@
 
 
 def monitoring_config(**overrides: Any) -> dict[str, Any]:
-    return automation_config(monitoring={**copy.deepcopy(MONITORING), **overrides})
+    return automation_stack(monitoring={**copy.deepcopy(MONITORING), **overrides})
 
 
 def rules(deployment: Deployment) -> dict[str, dict[str, Any]]:
@@ -47,7 +47,7 @@ def iso_minutes(duration: str) -> int:
 
 class WithMonitoring(unittest.IsolatedAsyncioTestCase):
     async def test_off_unless_given(self) -> None:
-        deployment = await evaluate(MockTenant(), preview=False, config=automation_config())
+        deployment = await evaluate(MockTenant(), preview=False, config=automation_stack())
         self.assertEqual({r.type for r in deployment.custom()} & MONITORING_TYPES, set())
         self.assertNotIn("monitoring", deployment.output("automation"))
 
@@ -219,7 +219,7 @@ class Warnings(unittest.TestCase):
         del config["exo-automation:automation"]["runbooks"][1]["parameters"]["OutputFormat"]
         (warning,) = warnings(config)
         self.assertIn("runbooks[1] (ForwardingAudit) writes its default output", warning)
-        self.assertEqual(warnings(automation_config()), (), "no monitoring, no warning")
+        self.assertEqual(warnings(automation_stack()), (), "no monitoring, no warning")
 
 
 class Constants(unittest.TestCase):
