@@ -670,7 +670,7 @@ class MockTenant(pulumi.runtime.Mocks):
         if environment and not self._runtime_environment_exists(inputs.get("automationAccountName"), str(environment)):
             raise TenantError(f"Runbook {name}: BadRequest: runtime environment {environment!r} does not exist in the account")
         self._check_link(name, dict(inputs.get("publishContentLink") or {}))
-        # Re-publishing a runbook leaves none of its job schedules (hashicorp/terraform-provider-azurerm #8634; see README).
+        # Re-publishing a runbook leaves none of its job schedules (hashicorp/terraform-provider-azurerm #8634; see docs/design.md).
         for job_id in [j for j, v in self.job_schedules.items() if v["runbook"].lower() == name.lower()]:
             del self.job_schedules[job_id]
         self.runbooks[resource_id.lower()] = {
