@@ -147,3 +147,11 @@ def test_documents_state_the_codes_defaults(document: Path) -> None:
         for runtime_text, version in re.findall(r"runtime: ([\w.-]+).*?\n\s*exchangeModuleVersion: (\d+\.\d+\.\d+)", block):
             runtime = _runtime(runtime_text)
             assert runtime is not None and version == runtime.default_module_version, f"{runtime_text} with {version} in a YAML block"
+
+
+def test_pulumi_yaml_types_are_the_schemas() -> None:
+    pulumi_type = {"list of objects": "array", "list of strings": "array", "string": "string", "boolean": "boolean", "object": "object"}
+    described = {row.path: row.type for row in settings()}
+    assert set(config_docs.DECLARED) == {path for path in described if "." not in path and "[" not in path}
+    for name, (declaration, _) in config_docs.DECLARED.items():
+        assert declaration["type"] == pulumi_type[described[name]], name
