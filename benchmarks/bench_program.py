@@ -12,7 +12,7 @@ thread CPU time of the mock's answers to the SDK's RPCs (a real engine answers f
 else. Children cache compiled
 modules in a temporary directory, as an installed virtualenv has them (--compile-every-time: as this workplace's
 PYTHONDONTWRITEBYTECODE would have every process compile every module). Registrations and invokes are whatever the program registers
-and calls, so the figures follow any change of the program. Not a test: the numbers go in the README.
+and calls, so the figures follow any change of the program. Not a test: the numbers go in docs/benchmarks.md.
 
     .venv/bin/python benchmarks/bench_program.py [--repeat 5] [--json results.json]
 """

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Protocol
 
 import pulumi
 import pulumi_azuread as azuread
@@ -11,7 +12,7 @@ import pulumi_azuread as azuread
 from components.app_certificate import AppCertificate, AppCertificateArgs, certificate_thumbprint
 from components.exchange_grant import ExchangeGrant, ExchangeGrantArgs
 from components.host_certificate import HostCertificate, HostCertificateArgs
-from components.tenant import ExchangeServicePrincipal
+from components.tenant import ExchangeServicePrincipal, Tenant
 from exo import connect_commands, facts
 from exo.specs import CertificateSpec
 
@@ -213,3 +214,42 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
         if self.ipps_connect_command is not None:
             values["ippsConnectCommand"] = self.ipps_connect_command
         return values
+
+
+class IdentityPlan(Protocol):
+    """What the settings say about one identity (settings.stack.IdentitySettings); components do not import settings/."""
+
+    @property
+    def name(self) -> str: ...
+    @property
+    def display_name(self) -> str: ...
+    @property
+    def roles(self) -> tuple[facts.ExchangeRole, ...]: ...
+    @property
+    def generated_certificate(self) -> CertificateSpec | None: ...
+    @property
+    def host_certificate_pems(self) -> tuple[str, ...]: ...
+
+
+def app_identities(
+    planned: Sequence[IdentityPlan], tenant: Tenant, cloud: facts.CloudEnvironment, additional_owners: Sequence[str]
+) -> dict[str, ExchangeAppIdentity]:
+    """One ExchangeAppIdentity per configured identity, in config order, each owned by the deployer first, then the extra owners."""
+    owners = pulumi.Output.all(tenant.deployer_object_id, *additional_owners).apply(lambda ids: sorted(set(ids), key=ids.index))
+    return {
+        identity.name: ExchangeAppIdentity(
+            identity.name,
+            ExchangeAppIdentityArgs(
+                display_name=identity.display_name,
+                owners=owners,
+                roles=identity.roles,
+                exchange=tenant.exchange,
+                tenant_id=tenant.tenant_id,
+                organization=tenant.organization,
+                cloud=cloud,
+                certificate=identity.generated_certificate,
+                host_certificates=identity.host_certificate_pems,
+            ),
+        )
+        for identity in planned
+    }

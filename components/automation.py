@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pulumi
 
@@ -21,6 +22,9 @@ from exo import monitoring as monitoring_queries
 from exo.exchange_rbac_state import MANAGED_IDENTITY_PRINCIPAL, owner_prefix
 from exo.specs import ENVIRONMENT_PARAMETER, AutomationSpec, MonitoringSpec, RunbookSpec
 
+if TYPE_CHECKING:
+    from components.app_identity import ExchangeAppIdentity
+
 
 @dataclass(frozen=True)
 class HybridCertificateIdentity:
@@ -29,6 +33,17 @@ class HybridCertificateIdentity:
     client_id: pulumi.Input[str]
     thumbprints: pulumi.Input[str]
     """Comma-separated, current certificate first and the previous one during a rotation: the job uses the first its worker holds."""
+
+    @classmethod
+    def signing_in_as(cls, identity: ExchangeAppIdentity) -> HybridCertificateIdentity:
+        """What a hybrid runbook signing in as `identity` gets: its client id and its certificates' thumbprints, current first."""
+        previous = identity.previous_thumbprint
+        thumbprints = (
+            pulumi.Output.all(identity.thumbprint, previous).apply(lambda pair: ",".join(t for t in pair if t))
+            if previous is not None
+            else pulumi.Output.from_input(identity.thumbprint)
+        )
+        return cls(client_id=identity.client_id, thumbprints=thumbprints)
 
 
 @dataclass(frozen=True)

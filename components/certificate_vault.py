@@ -12,12 +12,16 @@ from __future__ import annotations
 import uuid
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_azure_native as azure_native
 
 from exo import facts
 from exo.specs import CertificateVaultSpec
+
+if TYPE_CHECKING:
+    from components.app_identity import ExchangeAppIdentity
 
 # Namespace of the role assignment names: uuid5 over it and stable strings gives the same GUID on every run and machine.
 ROLE_ASSIGNMENT_NAMESPACE = uuid.uuid5(uuid.NAMESPACE_URL, "urn:exo-automation:key-vault-role-assignment")
@@ -235,3 +239,24 @@ class CertificateVault(pulumi.ComponentResource):
     def summary(self) -> dict[str, pulumi.Input[object]]:
         """The vault's stack output: what a host needs to fetch a certificate (nothing secret)."""
         return {"vaultId": self.vault_id, "vaultUri": self.vault_uri, "secretNames": self.secret_names, "secretUris": self.secret_uris}
+
+
+def certificate_vault_for(
+    spec: CertificateVaultSpec | None, tenant_id: pulumi.Input[str], identities: Mapping[str, ExchangeAppIdentity]
+) -> CertificateVault | None:
+    """The vault `keyVault` asks for, holding every generated identity's certificate and key; None when it is off."""
+    if spec is None:
+        return None
+    return CertificateVault(
+        "certificate-vault",
+        CertificateVaultArgs(
+            spec=spec,
+            tenant_id=tenant_id,
+            certificates={
+                # A host fetches the certificate only once Entra holds it as a key credential. Host certificates have no key here.
+                name: VaultedCertificate(identity.certificate_pem, identity.private_key_pem, ready=[identity.credential_key_id])
+                for name, identity in identities.items()
+                if identity.private_key_pem is not None
+            },
+        ),
+    )

@@ -17,14 +17,18 @@ a past start and a link to an expired schedule.
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import pulumi
 import pulumi_azuread as azuread
 from pulumi_azure_native import automation
 
 from exo.exchange_rbac_state import VARIABLE_NAME, ExchangeRbacSpec, PrincipalRbac, desired_state, principal_state, state_json, state_sha256
+
+if TYPE_CHECKING:
+    from components.app_identity import ExchangeAppIdentity
 
 # Written by Sync-ExchangeRbac after a fully applied run; the program creates it once and never sends its value again.
 APPLIED_VARIABLE_NAME = "ExchangeRbacAppliedState"
@@ -122,3 +126,19 @@ class ExchangeRbacState(pulumi.ComponentResource):
             return principal.app_id
         found = azuread.get_service_principal_output(object_id=principal.object_id, opts=pulumi.InvokeOutputOptions(parent=self))
         return found.client_id
+
+
+def application_principals(
+    declared: Sequence[tuple[str, ExchangeRbacSpec]], identities: Mapping[str, ExchangeAppIdentity]
+) -> list[ExchangeRbacPrincipal]:
+    """The app identities that declare Exchange RBAC (name and spec, in config order), as the reconciler's desired state names them."""
+    return [
+        ExchangeRbacPrincipal(
+            name=name,
+            kind="application",
+            app_id=identities[name].client_id,
+            object_id=identities[name].service_principal_object_id,
+            settings=spec,
+        )
+        for name, spec in declared
+    ]

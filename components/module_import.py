@@ -1,5 +1,5 @@
 """Report a module or package whose import into Automation failed, from the state stored in the stack (one GET in a preview only while
-that state is not final). Why `pulumi up` cannot wait for the import: README.md, *The module*.
+that state is not final). Why `pulumi up` cannot wait for the import: docs/automation.md, *The module*.
 """
 
 from __future__ import annotations

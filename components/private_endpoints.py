@@ -11,8 +11,15 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import pulumi
+
+from exo.specs import AutomationSpec, CertificateVaultSpec, PrivateEndpointSpec
+
+if TYPE_CHECKING:
+    from components.automation import ExchangeAutomation
+    from components.certificate_vault import CertificateVault
 
 # Target sub-resources (private-link-security.md: "Select Webhook or DSCAndHybridWorker"); Key Vault's is "vault".
 AUTOMATION_GROUP_IDS = ("Webhook", "DSCAndHybridWorker")
@@ -83,3 +90,34 @@ class PrivateEndpoints(pulumi.ComponentResource):
         self.endpoint_ids = pulumi.Output.all(**ids).apply(lambda found: dict(found))
         # Registering outputs marks the component complete, so a preview shows its children under it.
         self.register_outputs({"endpointIds": self.endpoint_ids})
+
+
+def private_endpoints_for(
+    spec: PrivateEndpointSpec | None,
+    automation: tuple[AutomationSpec, ExchangeAutomation] | None,
+    vault: tuple[CertificateVaultSpec, CertificateVault] | None,
+) -> PrivateEndpoints | None:
+    """Corp with privateEndpoints: one endpoint per sub-resource of the Automation account and of the vault, in the given subnet."""
+    if spec is None:
+        return None
+    targets: list[EndpointTarget] = []
+    location = spec.location
+    tags: dict[str, str] = {}
+    if automation is not None:
+        automation_spec, account = automation[0], automation[1].account
+        targets += [
+            EndpointTarget(automation_spec.account_name, account.resource_group_name, account.account_id, group)
+            for group in AUTOMATION_GROUP_IDS
+        ]
+        location = location or automation_spec.location
+        tags = dict(automation_spec.tags)
+    if vault is not None:
+        vault_spec, certificate_vault = vault
+        targets.append(EndpointTarget(vault_spec.name, vault_spec.resource_group_name, certificate_vault.vault_id, KEY_VAULT_GROUP_ID))
+        location = location or vault_spec.location
+        tags = tags or dict(vault_spec.tags)
+    if location is None:  # settings refuse this stack first (landingZone.privateEndpoints.location)
+        raise pulumi.RunError("private endpoints need the region of their virtual network")
+    return PrivateEndpoints(
+        "private-endpoints", PrivateEndpointsArgs(subnet_id=spec.subnet_id, location=location, targets=targets, tags=tags)
+    )

@@ -1,7 +1,7 @@
 """The Automation schedules runbooks run on: one Schedule per distinct schedule definition, shared by every runbook that uses it.
 
 Each starts in the future whenever it is created and is never updated in place (its start is ignored after creation; any other edit
-makes a new Schedule). Why: README.md, *Schedules* (Azure/bicep #9780; PUT on an existing schedule: 409 Conflict in
+makes a new Schedule). Why: docs/design.md, *Schedules* (Azure/bicep #9780; PUT on an existing schedule: 409 Conflict in
 Microsoft.Automation stable/2024-10-23/schedule.json, start re-checked per hashicorp/terraform-provider-azurerm #5726).
 """
 

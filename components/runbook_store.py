@@ -1,7 +1,7 @@
 """Private blob storage that hosts runbook files for Azure Automation to publish from (azure-native has no inline runbook content).
 
 One read-only container SAS links every runbook: valid at every runbook PUT and the same all renewal period long. Why, and the designs
-weighed: README.md, *Runbook links*.
+weighed: docs/design.md, *Runbook links*.
 """
 
 from __future__ import annotations
@@ -86,7 +86,7 @@ class RunbookStore(pulumi.ComponentResource):
             allow_cross_tenant_replication=False,
             # Copies only from accounts in this tenant (ALZ Enforce-GR-Storage0 Deny-Storage-CopyScope).
             allowed_copy_scope=storage.AllowedCopyScope.AAD,
-            # Reachable from public networks on purpose: Automation fetches the content link from its own network (README,
+            # Reachable from public networks on purpose: Automation fetches the content link from its own network (docs/design.md,
             # "Runbook links"). Said explicitly, with no trusted-service bypass, so that a network guardrail sees what is meant
             # (docs/landing-zone.md: the one exemption this store needs).
             public_network_access=storage.PublicNetworkAccess.ENABLED,

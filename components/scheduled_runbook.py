@@ -169,7 +169,7 @@ class ScheduledRunbook(pulumi.ComponentResource):
         """Link this runbook to a schedule with job parameters (-Organization added): the one place job schedules are made.
 
         Its id covers the runbook's publication: Azure Automation's job schedules do not survive a re-publish of their runbook
-        (see README "Job schedules"), so every re-publish gives a new id and Pulumi re-creates the job schedule right after the
+        (see docs/design.md, "Job schedules"), so every re-publish gives a new id and Pulumi re-creates the job schedule right after the
         Runbook's PUT, with its parameters. Deleted before re-created: Azure refuses a second job schedule for the same runbook
         and schedule.
         """

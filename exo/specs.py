@@ -166,3 +166,12 @@ class CertificateVaultSpec:
     """Tags on the resource group (when declared), the vault and its secrets: the configured ones with the program's on top."""
     soft_delete_retention_days: int = 90
     """7-90 days a deleted vault or secret stays recoverable; with purge protection, also how long a deleted vault's name stays taken."""
+
+
+@dataclass(frozen=True)
+class PrivateEndpointSpec:
+    """Private endpoints the program declares for the Automation account and the vault, in one subnet of the landing zone."""
+
+    subnet_id: str
+    location: str | None
+    """The virtual network's region (a private endpoint lives in its network's region); None: the Automation account's region."""

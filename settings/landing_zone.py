@@ -12,6 +12,7 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from exo.specs import PrivateEndpointSpec
 from settings.values import ConfigError, expect, optional, parse_location, reject_unknown_keys
 
 CONFIG_KEY = "landingZone"
@@ -27,15 +28,6 @@ SUBNET_ID = re.compile(
     re.IGNORECASE,
 )
 _ANY_RESOURCE_ID = re.compile(rf"/subscriptions/{_GUID}/resourceGroups/[^/]+/providers/([^/]+/[^/]+)/[^/]+(/.*)?", re.IGNORECASE)
-
-
-@dataclass(frozen=True)
-class PrivateEndpointSpec:
-    """Private endpoints the program declares for the Automation account and the vault, in one subnet of the landing zone."""
-
-    subnet_id: str
-    location: str | None
-    """The virtual network's region (a private endpoint lives in its network's region); None: the Automation account's region."""
 
 
 @dataclass(frozen=True)

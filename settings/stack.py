@@ -120,6 +120,23 @@ class StackSettings:
         """Sync-ExchangeRbac.ps1 with its schedule, when any principal declares exchangeRbac; None otherwise."""
         return None if self.automation is None else self.automation.reconciler
 
+    @property
+    def exchange_rbac_identities(self) -> tuple[tuple[str, ExchangeRbacSpec], ...]:
+        """The identities that declare Exchange RBAC, in config order: (name, spec)."""
+        return tuple((i.name, i.exchange_rbac) for i in self.identities if i.exchange_rbac is not None)
+
+    @property
+    def privileged_principals(self) -> tuple[tuple[str, str | None, tuple[str, ...]], ...]:
+        """Who is given a CISA ScubaGear highly privileged role: (label, identity name or None for the managed identity, roles)."""
+        held: list[tuple[str, str | None, tuple[str, ...]]] = [
+            (scubagear.identity_label(identity.name), identity.name, privileged)
+            for identity in self.identities
+            if (privileged := scubagear.privileged_roles(identity.role_names))
+        ]
+        if self.automation is not None and (privileged := scubagear.privileged_roles(self.automation.role_names)):
+            held.append((scubagear.MANAGED_IDENTITY_LABEL, None, privileged))
+        return tuple(held)
+
     def effective_permissions(self) -> dict[str, object]:
         """Effective permissions per principal: Entra roles (organization-wide), Exchange roles and their scope."""
         result: dict[str, object] = {

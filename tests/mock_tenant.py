@@ -610,9 +610,14 @@ class MockTenant(pulumi.runtime.Mocks):
         planned = dict(inputs)
         if type_token in AZURE_NAME_INPUTS:
             planned.update(name=rpc.UNKNOWN, id=rpc.UNKNOWN)
-            if prior is not None:
+            same_path = prior is not None and all(
+                str(inputs.get(k, "")).lower() == str(prior.inputs.get(k, "")).lower()
+                for k in (*facts.AZURE_PATH_INPUTS.get(type_token, ()), AZURE_NAME_INPUTS[type_token], "location")
+            )
+            if prior is not None and same_path:
                 # An update keeps `name` and `location` of the old state in its preview (pulumi/pulumi-azure-native
-                # provider/pkg/provider/provider.go, Update: "stableOutputs"); found by the engine suite.
+                # provider/pkg/provider/provider.go, Update: "stableOutputs"); found by the engine suite. A changed path or
+                # location is a replacement, planned like a create.
                 planned.update({k: prior.outputs[k] for k in ("name", "location") if k in prior.outputs})
         if type_token == TIME_STATIC:
             # Computed at apply (the provider's ModifyPlan fills them only from a configured rfc3339).
@@ -694,7 +699,7 @@ class MockTenant(pulumi.runtime.Mocks):
         if environment and not self._runtime_environment_exists(inputs.get("automationAccountName"), str(environment)):
             raise TenantError(f"Runbook {name}: BadRequest: runtime environment {environment!r} does not exist in the account")
         self._check_link(name, dict(inputs.get("publishContentLink") or {}))
-        # Re-publishing a runbook leaves none of its job schedules (hashicorp/terraform-provider-azurerm #8634; see README).
+        # Re-publishing a runbook leaves none of its job schedules (hashicorp/terraform-provider-azurerm #8634; see docs/design.md).
         for job_id in [j for j, v in self.job_schedules.items() if v["runbook"].lower() == name.lower()]:
             del self.job_schedules[job_id]
         self.runbooks[resource_id.lower()] = {

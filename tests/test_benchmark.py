@@ -1,6 +1,6 @@
 """The benchmark (benchmarks/bench_program.py) runs and reports: its language-host path, its counts and its critical-path model.
 
-No time is asserted: the figures belong in the README, not in a test.
+No time is asserted: the figures belong in docs/benchmarks.md, not in a test.
 """
 
 from __future__ import annotations

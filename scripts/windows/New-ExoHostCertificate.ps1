@@ -14,7 +14,7 @@
 
     That file goes into the repository in a pull request and its path into the identity's
     certificate.hostCertificates list; `pulumi up` uploads it as the app's key credential, with the certificate's own
-    start and end dates. The stack then holds no private key (README, "Identity modes").
+    start and end dates. The stack then holds no private key (docs/identities.md, "Identity modes").
 
     Rotation: run the script again before the warning window (the program warns warnBeforeDays ahead), add the new
     file next to the old one, `pulumi up`, switch the tasks with Switch-ExoTaskCertificate.ps1, then remove the old

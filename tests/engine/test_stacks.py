@@ -10,28 +10,16 @@ import yaml
 
 from tests.engine import emulated_cloud
 from tests.engine.conftest import new_project
-from tests.engine.project import REPO
+from tests.fixtures import automation_stack, exchange_rbac_stack
 
 pytestmark = pytest.mark.engine
 
 READER = "0d3f6a2e-5b1c-4c8e-9f7a-1b2c3d4e5f60"
 
 
-def exchange_rbac_stack() -> dict[str, Any]:
-    config = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
-    config["exo-automation:identities"] = [
-        {"name": "exo"},
-        {
-            "name": "sales-reports",
-            "exchangeRbac": {"roles": ["View-Only Recipients"], "recipientScope": {"filter": "Department -eq 'Sales'"}},
-        },
-    ]
-    return config
-
-
 def hundred_runbooks_stack() -> dict[str, Any]:
-    """The dev stack with 100 runbooks, the two shipped ones in turn, on the dev stack's two schedule definitions."""
-    config = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
+    """The automation stack with 100 runbooks, the two shipped ones in turn, on its two schedule definitions."""
+    config = automation_stack()
     shipped = config["exo-automation:automation"]["runbooks"]
     config["exo-automation:automation"]["runbooks"] = [
         {**shipped[index % 2], "name": f"{shipped[index % 2]['name']}{index:03d}"} for index in range(100)

@@ -103,7 +103,7 @@ class KeylessStack(unittest.IsolatedAsyncioTestCase):
     async def test_what_the_state_still_encrypts_is_public_or_a_runbook_link(self) -> None:
         """Secrets left in a keyless stack, each accounted for: the certificate values (the azuread SDK marks an
         ApplicationCertificate's `value` secret, though a public certificate is all it holds) and the runbook links: a read-only SAS
-        for the runbook container, valid for its renewal period (README, "Runbook links"). That link is the one credential left in
+        for the runbook container, valid for its renewal period (docs/design.md, "Runbook links"). That link is the one credential left in
         state; it reads files that are in this repository anyway. No code either (issue 18): no dynamic provider's `__provider`."""
         deployment = await evaluate(MockTenant(clock=self.clock), preview=False, config=self.config)
         kinds: dict[str, int] = {}

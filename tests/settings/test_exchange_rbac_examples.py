@@ -1,5 +1,5 @@
-"""The Exchange RBAC examples in README.md and docs/exchange-rbac.md are valid config, and every cmdlet a documented custom role keeps
-exists in Exchange Online (checked against tests/data/exo-cmdlets.json, which the program itself never reads)."""
+"""The Exchange RBAC examples in docs/identities.md and docs/exchange-rbac.md are valid config, and every cmdlet a documented custom
+role keeps exists in Exchange Online (checked against tests/data/exo-cmdlets.json, which the program itself never reads)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import yaml
 from settings.stack import parse_settings
 from tests.harness import REPO
 
-DOCUMENTS = ("README.md", "docs/exchange-rbac.md")
+DOCUMENTS = ("docs/identities.md", "docs/exchange-rbac.md")
 
 
 def _examples() -> list[tuple[str, dict[str, Any]]]:
