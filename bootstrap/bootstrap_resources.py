@@ -22,8 +22,8 @@ def stable_guid(*parts: str) -> str:
 def credential_name(subject: str) -> str:
     """A federated credential display name derived from its subject (Entra allows letters, digits, - and _).
 
-    The name form keeps the name earlier versions gave it (no change for existing credentials); the immutable form, whose
-    repository segment carries `@<id>`, gets `-ids` so both forms of one subject can live side by side.
+    The immutable form, whose repository segment carries `@<id>`, ends in `-ids` as in earlier versions, which also trusted the
+    name form (no suffix); keeping the suffix keeps existing credentials' names unchanged.
     """
     parts = subject.split(":", 2)
     tail = parts[2] if len(parts) == 3 else subject
@@ -34,7 +34,7 @@ def credential_name(subject: str) -> str:
 def github_subjects_for_deployer(prefixes: Sequence[str], environments: Sequence[str]) -> list[str]:
     # Jobs that name an environment get `environment:<name>` as their subject, so only jobs that passed the
     # environment's protection rules (reviewers, no self-review, no admin bypass, main only) can become the deployer.
-    # `prefixes` are the repository's subject prefixes, the immutable `repo:OWNER@ID/REPO@ID` first (github_preflight.py).
+    # `prefixes`: the repository's immutable `repo:OWNER@ID/REPO@ID` only (github_preflight.py).
     return [f"{prefix}:environment:{environment}" for environment in environments for prefix in prefixes]
 
 

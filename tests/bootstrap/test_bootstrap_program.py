@@ -144,22 +144,18 @@ def credentials_by_app(run: Run) -> dict[str, set[str]]:
 
 
 def test_only_protected_environment_jobs_can_become_the_deployer(run: Run) -> None:
-    # Both subject forms while the repository has not opted in to immutable subjects (github_preflight.py).
+    # The immutable subject form only: the name form names whoever holds the name (github_preflight.py).
     assert credentials_by_app(run) == {
-        "deployer": {f"{prefix}:environment:exo-contoso" for prefix in (IMMUTABLE, f"repo:{REPOSITORY}")},
-        "planner": {
-            *(f"{prefix}:ref:refs/heads/main" for prefix in (IMMUTABLE, f"repo:{REPOSITORY}")),
-            *(f"{prefix}:environment:exo-contoso-preview" for prefix in (IMMUTABLE, f"repo:{REPOSITORY}")),
-        },
+        "deployer": {f"{IMMUTABLE}:environment:exo-contoso"},
+        "planner": {f"{IMMUTABLE}:ref:refs/heads/main", f"{IMMUTABLE}:environment:exo-contoso-preview"},
     }
 
 
-def test_the_immutable_credential_gets_its_own_name_and_the_name_form_keeps_its_old_one(run: Run) -> None:
+def test_the_immutable_credential_keeps_the_name_earlier_versions_gave_it(run: Run) -> None:
     names = {
         r.inputs["subject"]: r.inputs["displayName"]
         for r in run.of_type("azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential")
     }
-    assert names[f"repo:{REPOSITORY}:environment:exo-contoso"] == "github-environment-exo-contoso"
     assert names[f"{IMMUTABLE}:environment:exo-contoso"] == "github-environment-exo-contoso-ids"
 
 
@@ -190,7 +186,7 @@ def test_no_identity_is_reachable_by_unreviewed_pull_request_code(run: Run) -> N
     """Threat model: a pull request's code gets no Azure identity at all, so no key, state secret or write right."""
     for role, subjects in credentials_by_app(run).items():
         for subject in subjects:
-            assert subject.startswith((f"repo:{REPOSITORY}:", f"{IMMUTABLE}:")), subject
+            assert subject.startswith(f"{IMMUTABLE}:"), subject
             assert not reachable_without_review(subject), f"{role} trusts {subject}"
     assert reachable_without_review(f"repo:{REPOSITORY}:pull_request")
     assert reachable_without_review(f"repo:{REPOSITORY}:ref:refs/heads/feature")

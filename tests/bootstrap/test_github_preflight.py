@@ -42,11 +42,11 @@ def refusal(client: GitHub, **overrides: Any) -> str:
 
 
 @pytest.mark.parametrize("plan", ["public", "enterprise"])
-def test_a_public_or_enterprise_private_repository_passes_with_the_immutable_subject_first(fake, plan: str) -> None:
+def test_a_public_or_enterprise_private_repository_passes_with_the_immutable_subject_only(fake, plan: str) -> None:
     github, client = fake
     answers.configure(github, plan)
     found = run_check(client)
-    assert found.subject_prefixes == [IMMUTABLE, f"repo:{REPOSITORY}"]
+    assert found.subject_prefixes == [IMMUTABLE]
     assert (("GET", f"/orgs/{answers.OWNER}") in github.calls) == (plan != "public")
 
 
@@ -129,10 +129,19 @@ def test_main_must_need_a_code_owners_review_of_the_latest_push(fake) -> None:
     assert "latest push" in refusal(client)
 
 
-def test_opted_in_repositories_are_trusted_in_the_immutable_form_only(fake) -> None:
+def test_a_repository_without_immutable_subjects_is_refused_with_the_opt_in_call(fake) -> None:
+    """The name form `repo:OWNER/REPO:...` is never trusted: after a rename, whoever takes the old name could present it."""
     github, client = fake
-    answers.configure(github, "public", immutable_only=True)
-    assert run_check(client).subject_prefixes == [IMMUTABLE]
+    answers.configure(github, "public", immutable_subjects=False)
+    message = refusal(client)
+    assert "does not use immutable OIDC subject claims" in message
+    assert (
+        f"gh api --method PUT repos/{REPOSITORY}/actions/oidc/customization/sub --input - <<< "
+        '\'{"use_default": true, "use_immutable_subject": true}\''
+    ) in message
+    assert ("PUT", f"/repos/{REPOSITORY}/actions/oidc/customization/sub") not in github.calls, "the bootstrap never opts in itself"
+    github.oidc_subject.pop("use_immutable_subject")
+    assert "does not use immutable OIDC subject claims" in refusal(client), "a missing field is not an opt-in"
 
 
 def test_pinned_ids_are_accepted_and_checked_against_github(fake) -> None:
@@ -141,16 +150,6 @@ def test_pinned_ids_are_accepted_and_checked_against_github(fake) -> None:
     assert run_check(client, githubRepository=f"{answers.OWNER}@{answers.OWNER_ID}/{answers.NAME}@{answers.REPOSITORY_ID}")
     message = refusal(client, githubRepository=f"{answers.OWNER}@{answers.OWNER_ID}/{answers.NAME}@999")
     assert "renamed away or re-created" in message
-
-
-def test_two_subject_forms_count_against_entras_twenty_credentials(fake) -> None:
-    github, client = fake
-    answers.configure(github, "public")
-    previews = [f"p{n}" for n in range(10)]
-    for name in previews:
-        github.environments[name] = answers.environment(name)
-        github.branch_policies[name] = answers.branch_policies("refs/pull/*/merge")
-    assert "need 22 federated credentials" in refusal(client, previewEnvironments=previews)
 
 
 def test_no_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:

@@ -99,11 +99,11 @@ def classic_protection() -> dict[str, Any]:
     }
 
 
-def configure(fake: FakeGitHub, plan: str, *, immutable_only: bool = False) -> None:
+def configure(fake: FakeGitHub, plan: str, *, immutable_subjects: bool = True) -> None:
     """plan: `public` (a public repository), or the organisation plan of a private one (`enterprise`, `team`, `free`)."""
     fake.repository = repository("public" if plan == "public" else "private")
     fake.organizations[OWNER] = organization(None if plan == "public" else plan)
-    fake.oidc_subject = {"use_default": True, "use_immutable_subject": immutable_only}
+    fake.oidc_subject = {"use_default": True, "use_immutable_subject": immutable_subjects}
     fake.environments[DEPLOY_ENVIRONMENT] = environment(DEPLOY_ENVIRONMENT)
     fake.branch_policies[DEPLOY_ENVIRONMENT] = branch_policies("main")
     fake.environments[PREVIEW_ENVIRONMENT] = environment(PREVIEW_ENVIRONMENT)
