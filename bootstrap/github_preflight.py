@@ -125,7 +125,10 @@ def check(github: GitHub, settings: BootstrapSettings) -> GitHubRepository:
     branch = settings.plan_branch
     ruleset_rules = _get(github, f"/repos/{full_name}/rules/branches/{branch}")
     protection = _get(github, f"/repos/{full_name}/branches/{branch}/protection")
-    problems += branch_rule_problems(branch, ruleset_rules if isinstance(ruleset_rules, list) else None, protection)
+    rules = ruleset_rules if isinstance(ruleset_rules, list) else None
+    ruleset_ids = {int(rule["ruleset_id"]) for rule in rules or [] if rule.get("type") == "pull_request" and "ruleset_id" in rule}
+    rulesets = {ruleset_id: _get(github, f"/repos/{full_name}/rulesets/{ruleset_id}") for ruleset_id in sorted(ruleset_ids)}
+    problems += branch_rule_problems(branch, rules, rulesets, protection)
     for kind, environments in ((DEPLOY, settings.deploy_environments), (PREVIEW, settings.preview_environments)):
         for environment in environments:
             settings_json = _get(github, f"/repos/{full_name}/environments/{environment}")

@@ -129,6 +129,27 @@ def test_main_must_need_a_code_owners_review_of_the_latest_push(fake) -> None:
     assert "latest push" in refusal(client)
 
 
+def test_a_review_rule_someone_may_bypass_is_refused(fake) -> None:
+    github, client = fake
+    answers.configure(github, "public")
+    admins = {"actor_id": 5, "actor_type": "RepositoryRole", "bypass_mode": "always"}
+    github.rulesets[42] = answers.main_ruleset([admins])
+    assert "ruleset 42 on 'main' lets RepositoryRole 5 (always) bypass its review rule" in refusal(client)
+    github.rulesets[42].pop("bypass_actors")
+    assert "cannot read who may bypass ruleset 42" in refusal(client), "a list GitHub did not show is not an empty list"
+    github.rulesets.pop(42)
+    assert "cannot read who may bypass ruleset 42" in refusal(client)
+    # Classic protection: administrators must be bound, and nobody may skip the pull request.
+    github.branch_rules["main"] = []
+    github.branch_protection["main"] = answers.classic_protection()
+    assert run_check(client)
+    github.branch_protection["main"]["enforce_admins"]["enabled"] = False
+    assert "does not apply to administrators" in refusal(client)
+    github.branch_protection["main"] = answers.classic_protection()
+    github.branch_protection["main"]["required_pull_request_reviews"]["bypass_pull_request_allowances"]["teams"] = [{"slug": "ops"}]
+    assert "bypass required pull requests" in refusal(client)
+
+
 def test_a_repository_without_immutable_subjects_is_refused_with_the_opt_in_call(fake) -> None:
     """The name form `repo:OWNER/REPO:...` is never trusted: after a rename, whoever takes the old name could present it."""
     github, client = fake
