@@ -13,8 +13,11 @@ Facts, from github/docs (paths at the commits read):
 - REST "Get an environment": `protection_rules[]` (`type: required_reviewers` with `prevent_self_review`, `reviewers`),
   `can_admins_bypass`, `deployment_branch_policy` {`protected_branches`, `custom_branch_policies`}; "List deployment
   branch policies": {`branch_policies`: [{`name`, `type`}]}.
-Assumption (not in those pages): GET /orgs/{org} reports the plan as `plan.name`, `enterprise` for GitHub Enterprise
-Cloud, and only to the organisation's owners; anything else is treated as a plan that does not enforce reviewers.
+Assumption (not in those pages): GET /orgs/{org} reports the plan as `plan.name`, and only to the organisation's owners. The
+REST reference types `plan.name` as a string without listing values; `enterprise` for an organisation on GitHub Enterprise
+Cloud (and `free` for a free one) is what GitHub answered in microsoft/PowerShellForGitHub issue #373 (2022-10-28). It is
+compared without case; anything else (`team`, `free`, a legacy or unknown name) counts as a plan that does not enforce
+reviewers, so an unrecognised Enterprise name is refused, never accepted by guess.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ def plan_problems(repository: dict[str, Any], organization: dict[str, Any] | Non
             f"whether GitHub enforces reviewers on the {visibility} repository {full_name} is unknown: run the bootstrap with "
             "an owner's token"
         ]
-    if plan not in ENFORCING_PRIVATE_PLANS:
+    if str(plan).casefold() not in ENFORCING_PRIVATE_PLANS:
         return [
             f"{full_name} is {visibility} in organisation {owner.get('login')!r} on plan {plan!r}: GitHub enforces required "
             f"reviewers, prevent self-review and admin-bypass settings only for public repositories on Free, Pro and Team: {change}"

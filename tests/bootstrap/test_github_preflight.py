@@ -59,6 +59,17 @@ def test_a_private_repository_on_free_or_team_is_refused_with_what_to_change(fak
     assert "make the repository public, or move it to an organisation on GitHub Enterprise Cloud" in message
 
 
+@pytest.mark.parametrize(("plan", "enforced"), [("enterprise", True), ("Enterprise", True), ("business", False), ("pro", False)])
+def test_only_the_enterprise_plan_name_counts_as_enforcing_for_a_private_repository(fake, plan: str, enforced: bool) -> None:
+    github, client = fake
+    answers.configure(github, "enterprise")
+    github.organizations[answers.OWNER] = answers.organization(plan)
+    if enforced:
+        assert run_check(client)
+    else:
+        assert f"on plan {plan!r}" in refusal(client)
+
+
 def test_a_private_repository_of_a_personal_account_is_refused(fake) -> None:
     github, client = fake
     answers.configure(github, "enterprise")
