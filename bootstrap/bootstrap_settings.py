@@ -167,7 +167,7 @@ def parse_settings(get: Getter, stack: str) -> BootstrapSettings:
     assert repository is not None  # _text matched it
     if (repository["owner_id"] is None) != (repository["repo_id"] is None):
         raise BootstrapConfigError("githubRepository", f"is {repository.string!r}; {_REPOSITORY_RULE} (both ids or neither)")
-    return BootstrapSettings(
+    settings = BootstrapSettings(
         github_repository=f"{repository['owner']}/{repository['name']}",
         github_owner_id=int(repository["owner_id"]) if repository["owner_id"] else None,
         github_repository_id=int(repository["repo_id"]) if repository["repo_id"] else None,
@@ -229,3 +229,12 @@ def parse_settings(get: Getter, stack: str) -> BootstrapSettings:
             default=stack,
         ),
     )
+    # The deployer's role on the workload group covers Microsoft.Storage/storageAccounts/*: in the pipeline's own group that
+    # would include the state account (its keys, its shared-key switch). Azure resource group names ignore case.
+    if settings.workload_resource_group.casefold() == settings.pipeline_resource_group.casefold():
+        raise BootstrapConfigError(
+            "workloadResourceGroup",
+            f"is {settings.workload_resource_group!r}, the same resource group as pipelineResourceGroup: the deployer's role "
+            "on the workload group would then reach the state storage account and Key Vault; use two resource groups",
+        )
+    return settings
