@@ -195,7 +195,7 @@ def test_deploy_applies_the_plan_the_approver_saw() -> None:
         "name": "plan-${{ inputs.stack }}",
         "path": "plans/${{ inputs.stack }}/plan.json",
         "if-no-files-found": "error",
-        "retention-days": 1,
+        "retention-days": PLAN_RETENTION_DAYS,
     }
     assert deploy["environment"] == "${{ inputs.environment }}"
     download = deploy["steps"][step_index(deploy, "actions/download-artifact@")]["with"]
@@ -209,6 +209,24 @@ def test_deploy_applies_the_plan_the_approver_saw() -> None:
     assert step_index(deploy, "actions/download-artifact@") < step_index(deploy, "pulumi_run.py")
     caller = load("deploy.yml")["jobs"]["stack"]
     assert caller["needs"] == ["test", "stacks"] and "always()" not in caller["if"], "tests failed: nothing is offered"
+
+
+# The approval window docs/gitops.md promises: the plan outlives it, and a deploy approved later fails with its own message.
+PLAN_RETENTION_DAYS = 7
+
+
+def test_a_deploy_approved_after_the_plan_expired_fails_with_what_to_do() -> None:
+    deploy = load("deploy-stack.yml")["jobs"]["deploy"]
+    download_at = step_index(deploy, "actions/download-artifact@")
+    download = deploy["steps"][download_at]
+    assert download["continue-on-error"] is True and download["id"] == "plan-artifact"
+    expired = deploy["steps"][download_at + 1]
+    assert expired["if"] == "steps.plan-artifact.outcome != 'success'"
+    assert "::error::plan expired: run Deploy on main again" in expired["run"]
+    assert expired["run"].rstrip().endswith("exit 1")
+    assert download_at + 1 < step_index(deploy, "azure-federated-token.sh"), "fails before signing in"
+    docs = (REPO / "docs" / "gitops.md").read_text()
+    assert f"kept {PLAN_RETENTION_DAYS} days" in docs and "plan expired: run Deploy on main again" in docs
 
 
 def test_the_plan_digest_is_a_job_output_checked_before_up() -> None:
