@@ -137,6 +137,15 @@ def check(github: GitHub, settings: BootstrapSettings) -> GitHubRepository:
                 answer = _get(github, f"/repos/{full_name}/environments/{environment}/deployment-branch-policies?per_page=100")
                 policies = (answer or {}).get("branch_policies") or []
             problems += environment_problems(environment, settings_json, policies, kind, settings.plan_branch)
+            # GitHub finds an environment whatever the case of the name asked for; the subject Entra compares exactly is
+            # built from the configured name, so it must be GitHub's own spelling.
+            actual_name = (settings_json or {}).get("name")
+            if actual_name is not None and actual_name != environment:
+                key = "deployEnvironments" if kind == DEPLOY else "previewEnvironments"
+                problems.append(
+                    f"exo-bootstrap:{key} names {environment!r}, but GitHub's environment is {actual_name!r}: Entra compares "
+                    f"OIDC subjects exactly, so write it as GitHub does ({actual_name!r})"
+                )
     found = GitHubRepository(owner=owner["login"], name=repository["name"], owner_id=actual[0], repository_id=actual[1])
     if problems:
         raise GitHubPreflightError(full_name, problems)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import runpy
 import uuid
 from collections.abc import Mapping
@@ -319,3 +320,19 @@ def test_manifest_row_fills_every_field_the_workflows_read(run: Run) -> None:
         "stateStorageAccount": "contosoexostate",
         "stateContainer": "pulumi-state",
     }
+
+
+def test_credential_names_are_unique_per_subject_and_existing_names_stay() -> None:
+    from bootstrap_resources import credential_name
+
+    prefix = IMMUTABLE
+    # `.` and `-` would both become `-`: the subject's hash tells them apart.
+    dotted, dashed = credential_name(f"{prefix}:environment:prod.eu"), credential_name(f"{prefix}:environment:prod-eu")
+    assert dotted != dashed and dashed == "github-environment-prod-eu-ids"
+    assert dotted.startswith("github-environment-prod-eu-") and dotted.endswith("-ids")
+    # `/` in a branch likewise; names earlier versions made stay as they were (no replacement of existing credentials).
+    assert credential_name(f"{prefix}:ref:refs/heads/release/a") != credential_name(f"{prefix}:ref:refs/heads/release-a")
+    assert credential_name(f"{prefix}:ref:refs/heads/main") == "github-ref-refs-heads-main-ids"
+    long_names = [credential_name(f"{prefix}:environment:{'e' * 130}{n}") for n in range(2)]
+    assert len(set(long_names)) == 2 and all(len(name) <= 120 for name in long_names)
+    assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name) for name in [dotted, dashed, *long_names])

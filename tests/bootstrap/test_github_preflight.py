@@ -189,3 +189,14 @@ def test_no_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     with pytest.raises(GitHubPreflightError, match="no GitHub token"):
         client_from_env(REPOSITORY)
+
+
+def test_an_environment_name_in_another_case_than_githubs_is_refused(fake) -> None:
+    """GitHub answered GET .../environments/Exo-Contoso with the environment it stores as `exo-contoso` (recorded: names match
+    without case); the subject is built from the configured spelling, which Entra compares exactly."""
+    github, client = fake
+    answers.configure(github, "public")
+    github.environments["Exo-Contoso"] = github.environments[answers.DEPLOY_ENVIRONMENT]
+    github.branch_policies["Exo-Contoso"] = github.branch_policies[answers.DEPLOY_ENVIRONMENT]
+    message = refusal(client, deployEnvironments=["Exo-Contoso"], previewEnvironments=[answers.PREVIEW_ENVIRONMENT])
+    assert "exo-bootstrap:deployEnvironments names 'Exo-Contoso', but GitHub's environment is 'exo-contoso'" in message
