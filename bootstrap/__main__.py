@@ -18,8 +18,10 @@ sys.path.insert(0, str(_REPO))
 import pulumi
 import pulumi_azure_native as azure_native
 import pulumi_azuread as azuread
+import yaml
 from bootstrap_permissions import (
     DEPLOYER_GRAPH_APP_ROLES,
+    DEPLOYER_SUBNET_ACTIONS,
     DEPLOYER_WORKLOAD_ACTIONS,
     KEY_VAULT_CRYPTO_USER,
     PLANNER_GRAPH_APP_ROLES,
@@ -38,7 +40,7 @@ from bootstrap_resources import (
     role_definition_id,
     stable_guid,
 )
-from bootstrap_settings import CONFIG_NAMESPACE, STRUCTURED_KEYS, parse_settings
+from bootstrap_settings import CONFIG_NAMESPACE, STRUCTURED_KEYS, check_main_stack_subnet, parse_settings
 from github_preflight import check, client_from_env
 
 from exo.facts import MICROSOFT_GRAPH_APP_ID
@@ -49,6 +51,9 @@ settings = parse_settings(
     lambda key: config.get_object(key) if key in STRUCTURED_KEYS else config.get(key),
     pulumi.get_stack(),
 )
+# The main stack's own config, when the repository has it: its private endpoints' subnet must be the one granted below.
+_main_stack_file = _REPO / f"Pulumi.{settings.main_stack}.yaml"
+check_main_stack_subnet(settings, yaml.safe_load(_main_stack_file.read_text()) if _main_stack_file.is_file() else None)
 # Fail closed: before any resource, GitHub must confirm it enforces every environment the credentials will trust.
 github_repository = check(client_from_env(settings.github_repository), settings)
 subject_prefixes = github_repository.subject_prefixes
@@ -122,7 +127,7 @@ def workload_role(identity: str, purpose: str, actions: Mapping[str, str]) -> az
 
 deployer_role = workload_role(
     "deployer",
-    "What the exo-automation main stack deploys: Automation, runbook storage, user-assigned identity.",
+    "What the exo-automation main stack deploys: Automation, runbook storage, monitoring, private endpoints.",
     DEPLOYER_WORKLOAD_ACTIONS,
 )
 planner_role = workload_role(
@@ -130,6 +135,24 @@ planner_role = workload_role(
     "Read the exo-automation workload, including runbook blobs (read with the storage account key).",
     PLANNER_WORKLOAD_ACTIONS,
 )
+
+
+subnet_role: azure_native.authorization.RoleDefinition | None = None
+if settings.private_endpoint_subnet_id is not None:
+    # Outside the workload group. Custom roles are assignable at resource groups and above (Azure custom roles,
+    # AssignableScopes), so the role is defined on the network's group and assigned at the one subnet: the deployer joins no other.
+    subnet_id = settings.private_endpoint_subnet_id
+    network_group = subnet_id.split("/providers/", 1)[0]
+    subnet_role = azure_native.authorization.RoleDefinition(
+        "deployer-subnet-role",
+        role_definition_id=stable_guid(subnet_id.lower(), "deployer-subnet-role"),
+        role_name=f"{settings.name_prefix} deployer subnet join ({subnet_id.rsplit('/', 1)[-1]})",
+        description="Place the exo-automation main stack's private endpoints in the landing zone subnet.",
+        role_type="CustomRole",
+        scope=network_group,
+        assignable_scopes=[network_group],
+        permissions=[azure_native.authorization.PermissionArgs(actions=list(DEPLOYER_SUBNET_ACTIONS))],
+    )
 
 
 def builtin_role(role_guid: str) -> pulumi.Output[str]:
@@ -197,6 +220,10 @@ role_assignments = [
         backend.key.id,
     ),
 ]
+if subnet_role is not None and settings.private_endpoint_subnet_id is not None:
+    role_assignments.append(
+        ("deployer-subnet", deployer.object_id, "ServicePrincipal", subnet_role.id, settings.private_endpoint_subnet_id)
+    )
 for name, principal_id, principal_type, role_definition, scope in role_assignments:
     grant(
         name,

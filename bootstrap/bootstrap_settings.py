@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from exo import azure_names
+from settings.landing_zone import SUBNET_ID
 
 CONFIG_NAMESPACE = "exo-bootstrap"
 # Keys whose values arrive as JSON (lists, booleans); the rest are plain strings.
@@ -74,6 +76,9 @@ class BootstrapSettings:
     secrets_key: str
     main_stack: str
     """Name of the main program's stack in this tenant (goes into the stacks-manifest row)."""
+    private_endpoint_subnet_id: str | None = None
+    """The landing zone subnet the main stack's private endpoints join (`landingZone.privateEndpoints.subnetId` there): the
+    deployer may join it, at that subnet only. None: the deployer joins no subnet."""
 
 
 Getter = Callable[[str], Any]
@@ -229,6 +234,15 @@ def parse_settings(get: Getter, stack: str) -> BootstrapSettings:
             default=stack,
         ),
     )
+    subnet = get("privateEndpointSubnetId")
+    if subnet not in (None, ""):
+        if not isinstance(subnet, str) or not SUBNET_ID.fullmatch(subnet):
+            raise BootstrapConfigError(
+                "privateEndpointSubnetId",
+                f"is {subnet!r}; expected a subnet's resource id, /subscriptions/<id>/resourceGroups/<group>/providers/"
+                "Microsoft.Network/virtualNetworks/<network>/subnets/<subnet>",
+            )
+        settings = dataclasses.replace(settings, private_endpoint_subnet_id=subnet)
     # The deployer's role on the workload group covers Microsoft.Storage/storageAccounts/*: in the pipeline's own group that
     # would include the state account (its keys, its shared-key switch). Azure resource group names ignore case.
     if settings.workload_resource_group.casefold() == settings.pipeline_resource_group.casefold():
@@ -238,3 +252,20 @@ def parse_settings(get: Getter, stack: str) -> BootstrapSettings:
             "on the workload group would then reach the state storage account and Key Vault; use two resource groups",
         )
     return settings
+
+
+def check_main_stack_subnet(settings: BootstrapSettings, main_stack_config: dict[str, Any] | None) -> None:
+    """The subnet the main stack's private endpoints join (its Pulumi.<stack>.yaml, when the repository has it) must be the one
+    the deployer may join: the join is granted at that subnet, outside the workload group, so the bootstrap must be told it."""
+    zone = ((main_stack_config or {}).get("config") or {}).get("exo-automation:landingZone") or {}
+    wanted = ((zone.get("privateEndpoints") if isinstance(zone, dict) else None) or {}).get("subnetId")
+    if not isinstance(wanted, str):
+        return
+    have = settings.private_endpoint_subnet_id
+    if have is None or have.casefold() != wanted.casefold():
+        raise BootstrapConfigError(
+            "privateEndpointSubnetId",
+            f"is {have!r}, but Pulumi.{settings.main_stack}.yaml declares private endpoints in {wanted!r}: set "
+            "privateEndpointSubnetId to that subnet so the deployer may join it (Microsoft.Network/virtualNetworks/subnets/"
+            "join/action, granted at that subnet only)",
+        )

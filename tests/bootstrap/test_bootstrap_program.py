@@ -102,14 +102,14 @@ CONFIG = {
 IMMUTABLE = f"repo:{answers.OWNER}@{answers.OWNER_ID}/{answers.NAME}@{answers.REPOSITORY_ID}"
 
 
-def run_bootstrap(plan: str) -> Run:
+def run_bootstrap(plan: str, **config: str) -> Run:
     """The bootstrap program under mocks, against GitHub's recorded answers for a repository on `plan`."""
     github = FakeGitHub()
     answers.configure(github, plan)
     with serve(github) as url, pytest.MonkeyPatch.context() as env:
         env.setenv("GITHUB_API_URL", url)
         env.setenv("GH_TOKEN", "test-token")
-        return run_program()
+        return run_program(config)
 
 
 @pytest.fixture(scope="module")
@@ -117,10 +117,10 @@ def run() -> Run:
     return run_bootstrap("public")
 
 
-def run_program() -> Run:
+def run_program(extra: Mapping[str, str] | None = None) -> Run:
     mocks = RecordingMocks(computed_outputs=computed, call_results=CALLS)
     pulumi.runtime.set_mocks(mocks, project="exo-bootstrap", stack="contoso", preview=False)
-    for key, value in CONFIG.items():
+    for key, value in {**CONFIG, **{f"exo-bootstrap:{k}": v for k, v in (extra or {}).items()}}.items():
         pulumi.runtime.set_config(key, value)
     captured: dict[str, Any] = {}
 
@@ -336,3 +336,23 @@ def test_credential_names_are_unique_per_subject_and_existing_names_stay() -> No
     long_names = [credential_name(f"{prefix}:environment:{'e' * 130}{n}") for n in range(2)]
     assert len(set(long_names)) == 2 and all(len(name) <= 120 for name in long_names)
     assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name) for name in [dotted, dashed, *long_names])
+
+
+SUBNET = (
+    "/subscriptions/6f1e7a52-3c1d-4b9e-9a0f-2d8c5e7b4a10/resourceGroups/rg-corp-network/providers/Microsoft.Network/"
+    "virtualNetworks/vnet-corp/subnets/snet-private-endpoints"
+)
+
+
+def test_the_deployer_joins_the_landing_zone_subnet_it_is_told_and_no_other() -> None:
+    from bootstrap_permissions import DEPLOYER_SUBNET_ACTIONS
+
+    joined = run_bootstrap("public", privateEndpointSubnetId=SUBNET)
+    definitions = {r.name: r for r in joined.of_type("azure-native:authorization:RoleDefinition")}
+    network_group = SUBNET.split("/providers/", 1)[0]
+    subnet_role = definitions["deployer-subnet-role"].inputs
+    assert subnet_role["permissions"] == [{"actions": list(DEPLOYER_SUBNET_ACTIONS)}]
+    assert subnet_role["assignableScopes"] == [network_group] and subnet_role["scope"] == network_group
+    (assignment,) = [r for r in joined.of_type("azure-native:authorization:RoleAssignment") if r.name == "deployer-subnet"]
+    assert assignment.inputs["scope"] == SUBNET, "assigned at the subnet, not its network or group"
+    assert assignment.inputs["principalId"] == "exo-automation-deployer-sp-object-id"
