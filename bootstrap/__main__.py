@@ -40,7 +40,7 @@ from bootstrap_resources import (
     role_definition_id,
     stable_guid,
 )
-from bootstrap_settings import CONFIG_NAMESPACE, STRUCTURED_KEYS, check_main_stack_subnet, parse_settings
+from bootstrap_settings import CONFIG_NAMESPACE, STRUCTURED_KEYS, check_main_stack_subnet, keeps_private_keys, parse_settings
 from github_preflight import check, client_from_env
 
 from exo.facts import MICROSOFT_GRAPH_APP_ID
@@ -52,10 +52,19 @@ settings = parse_settings(
     pulumi.get_stack(),
 )
 # The main stack's own config, when the repository has it: its private endpoints' subnet must be the one granted below.
-_main_stack_file = _REPO / f"Pulumi.{settings.main_stack}.yaml"
-check_main_stack_subnet(settings, yaml.safe_load(_main_stack_file.read_text()) if _main_stack_file.is_file() else None)
+_main_stack_file = _REPO / (settings.main_stack_file or f"Pulumi.{settings.main_stack}.yaml")
+_main_stack_config = yaml.safe_load(_main_stack_file.read_text()) if _main_stack_file.is_file() else None
+check_main_stack_subnet(settings, _main_stack_config)
+# A stack with generated private keys in state gets no PR preview: no preview-environment credential exists for it, so no
+# approval (not even a self-approval) lets pull-request code sign in as the planner and decrypt the keys.
+previews = not keeps_private_keys(_main_stack_config)
+if not previews:
+    pulumi.log.info(
+        f"Pulumi.{settings.main_stack}.yaml keeps generated private keys in state (or is not in this checkout): no federated "
+        "credential for previewEnvironments, so pull requests get no preview of this stack (docs/security.md)"
+    )
 # Fail closed: before any resource, GitHub must confirm it enforces every environment the credentials will trust.
-github_repository = check(client_from_env(settings.github_repository), settings)
+github_repository = check(client_from_env(settings.github_repository), settings, previews=previews)
 subject_prefixes = github_repository.subject_prefixes
 
 admin = azuread.get_client_config_output()
@@ -67,7 +76,7 @@ planner = PipelineIdentity(
     PipelineIdentityArgs(
         display_name=f"{settings.name_prefix} pipeline planner ({settings.github_repository})",
         owner_object_ids=[admin.object_id],
-        subjects=github_subjects_for_planner(subject_prefixes, settings.plan_branch, settings.preview_environments),
+        subjects=github_subjects_for_planner(subject_prefixes, settings.plan_branch, settings.preview_environments if previews else ()),
         graph_app_id=MICROSOFT_GRAPH_APP_ID,
         graph_object_id=graph.object_id,
         graph_app_role_ids=graph.app_role_ids,
@@ -256,7 +265,8 @@ stacks_manifest_row = pulumi.Output.all(
         {
             "stack": settings.main_stack,
             "environment": settings.deploy_environments[0],
-            "previewEnvironment": settings.preview_environments[0],
+            # Absent for a stack with keys in state: the preview workflow then skips it with a note.
+            **({"previewEnvironment": settings.preview_environments[0]} if previews else {}),
             "tenantId": values[0],
             "subscriptionId": values[1],
             "plannerClientId": values[2],

@@ -76,6 +76,8 @@ class BootstrapSettings:
     secrets_key: str
     main_stack: str
     """Name of the main program's stack in this tenant (goes into the stacks-manifest row)."""
+    main_stack_file: str | None = None
+    """Path of the main stack's Pulumi.<stack>.yaml (relative to the repository root); None: Pulumi.<mainStack>.yaml there."""
     private_endpoint_subnet_id: str | None = None
     """The landing zone subnet the main stack's private endpoints join (`landingZone.privateEndpoints.subnetId` there): the
     deployer may join it, at that subnet only. None: the deployer joins no subnet."""
@@ -234,6 +236,11 @@ def parse_settings(get: Getter, stack: str) -> BootstrapSettings:
             default=stack,
         ),
     )
+    main_stack_file = get("mainStackFile")
+    if main_stack_file not in (None, ""):
+        if not isinstance(main_stack_file, str) or not re.fullmatch(r"[^\0\n]{1,500}\.ya?ml", main_stack_file):
+            raise BootstrapConfigError("mainStackFile", f"is {main_stack_file!r}; expected the path of a Pulumi.<stack>.yaml file")
+        settings = dataclasses.replace(settings, main_stack_file=main_stack_file)
     subnet = get("privateEndpointSubnetId")
     if subnet not in (None, ""):
         if not isinstance(subnet, str) or not SUBNET_ID.fullmatch(subnet):
@@ -269,3 +276,24 @@ def check_main_stack_subnet(settings: BootstrapSettings, main_stack_config: dict
             "privateEndpointSubnetId to that subnet so the deployer may join it (Microsoft.Network/virtualNetworks/subnets/"
             "join/action, granted at that subnet only)",
         )
+
+
+def keeps_private_keys(main_stack_config: dict[str, Any] | None) -> bool:
+    """Whether the main stack keeps generated private keys in its state, read from its Pulumi.<stack>.yaml (None: not in the
+    repository, so unknown, which counts as keys: fail closed).
+
+    An identity without `certificate.hostCertificates` gets a generated certificate (tls.PrivateKey: the key is a stack secret);
+    a stack without `identities` gets the default identity, which is generated. Only a stack whose every identity uses host
+    certificates is keyless. Such a stack's PR previews run as the planner, which decrypts state: with keys in it, a maintainer
+    who approves a preview of their own change (prevent self-review binds the run's initiator, not the author) could read them.
+    """
+    if main_stack_config is None:
+        return True
+    identities = (main_stack_config.get("config") or {}).get("exo-automation:identities", [{"name": "exo"}])
+    if not isinstance(identities, list):
+        return True
+    for identity in identities:
+        certificate = (identity or {}).get("certificate") if isinstance(identity, dict) else None
+        if not isinstance(certificate, dict) or not certificate.get("hostCertificates"):
+            return True
+    return False

@@ -84,8 +84,10 @@ def _get(github: GitHub, path: str) -> Any | None:
         raise
 
 
-def check(github: GitHub, settings: BootstrapSettings) -> GitHubRepository:
-    """The repository as GitHub knows it, or GitHubPreflightError with every unmet rule."""
+def check(github: GitHub, settings: BootstrapSettings, *, previews: bool = True) -> GitHubRepository:
+    """The repository as GitHub knows it, or GitHubPreflightError with every unmet rule.
+
+    `previews` False: the stack gets no preview-environment credential, so its preview environments are not checked."""
     full_name = settings.github_repository
     repository = _get(github, f"/repos/{full_name}")
     if repository is None:
@@ -129,7 +131,7 @@ def check(github: GitHub, settings: BootstrapSettings) -> GitHubRepository:
     ruleset_ids = {int(rule["ruleset_id"]) for rule in rules or [] if rule.get("type") == "pull_request" and "ruleset_id" in rule}
     rulesets = {ruleset_id: _get(github, f"/repos/{full_name}/rulesets/{ruleset_id}") for ruleset_id in sorted(ruleset_ids)}
     problems += branch_rule_problems(branch, rules, rulesets, protection)
-    for kind, environments in ((DEPLOY, settings.deploy_environments), (PREVIEW, settings.preview_environments)):
+    for kind, environments in ((DEPLOY, settings.deploy_environments), (PREVIEW, settings.preview_environments if previews else ())):
         for environment in environments:
             settings_json = _get(github, f"/repos/{full_name}/environments/{environment}")
             policies = None

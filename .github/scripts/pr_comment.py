@@ -46,9 +46,11 @@ DEPLOYED_FROM_MAIN = (
 
 
 def preview_environments(manifest: Path) -> dict[str, str]:
-    """stack -> its preview environment, from the default branch's manifest (the pull request cannot change that copy)."""
+    """stack -> its preview environment, from the default branch's manifest (the pull request cannot change that copy).
+
+    A stack without one (it keeps private keys in state, so it gets no PR preview) is left out: nothing is posted for it."""
     rows = json.loads(manifest.read_text())["stacks"]
-    return {str(row["stack"]): str(row["previewEnvironment"]) for row in rows}
+    return {str(row["stack"]): str(row["previewEnvironment"]) for row in rows if row.get("previewEnvironment")}
 
 
 def approvers(github: GitHub, run_id: int) -> dict[str, list[str]]:

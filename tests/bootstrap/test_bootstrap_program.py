@@ -98,6 +98,8 @@ CONFIG = {
     "exo-bootstrap:location": "westeurope",
     "exo-bootstrap:stateStorageAccount": "contosoexostate",
     "exo-bootstrap:keyVault": "contoso-exo-pulumi",
+    # A keyless main stack (host certificates only): it gets PR previews.
+    "exo-bootstrap:mainStackFile": "tests/bootstrap/keyless-stack.yaml",
 }
 IMMUTABLE = f"repo:{answers.OWNER}@{answers.OWNER_ID}/{answers.NAME}@{answers.REPOSITORY_ID}"
 
@@ -305,7 +307,8 @@ def test_state_backend_is_entra_only_versioned_and_protected(run: Run) -> None:
 
 def test_manifest_row_is_a_valid_stacks_manifest_row(run: Run) -> None:
     schema = json.loads((MAIN.parents[1] / ".github" / "pulumi-stacks.schema.json").read_text())["properties"]["stacks"]["items"]
-    assert set(run.manifest_row) == set(schema["required"])
+    # previewEnvironment is optional: a keyless stack (as here) has it, a stack with keys in state has none.
+    assert set(run.manifest_row) == set(schema["required"]) | {"previewEnvironment"} == set(schema["properties"])
 
 
 def test_manifest_row_fills_every_field_the_workflows_read(run: Run) -> None:
@@ -356,3 +359,25 @@ def test_the_deployer_joins_the_landing_zone_subnet_it_is_told_and_no_other() ->
     (assignment,) = [r for r in joined.of_type("azure-native:authorization:RoleAssignment") if r.name == "deployer-subnet"]
     assert assignment.inputs["scope"] == SUBNET, "assigned at the subnet, not its network or group"
     assert assignment.inputs["principalId"] == "exo-automation-deployer-sp-object-id"
+
+
+@pytest.mark.parametrize("main_stack", ["Pulumi.dev.yaml", "tests/bootstrap/no-such-stack.yaml"])
+def test_a_stack_with_generated_keys_gets_no_preview_credential(main_stack: str) -> None:
+    """Generated keys (Pulumi.dev.yaml's identities), or a stack file the bootstrap cannot read: no PR preview at all, since an
+    approval of one's own preview (prevent self-review binds the initiator) would let PR code decrypt the keys."""
+    keyed = run_bootstrap("public", mainStackFile=main_stack)
+    assert credentials_by_app(keyed)["planner"] == {f"{IMMUTABLE}:ref:refs/heads/main"}
+    assert credentials_by_app(keyed)["deployer"] == {f"{IMMUTABLE}:environment:exo-contoso"}
+    assert "previewEnvironment" not in keyed.manifest_row
+
+
+def test_which_stacks_keep_private_keys() -> None:
+    from bootstrap_settings import keeps_private_keys
+
+    host = {"name": "a", "certificate": {"hostCertificates": ["a.cer"]}}
+    assert keeps_private_keys(None), "unknown counts as keys"
+    assert keeps_private_keys({"config": {}}), "the default identity is generated"
+    assert keeps_private_keys({"config": {"exo-automation:identities": [host, {"name": "b"}]}})
+    assert keeps_private_keys({"config": {"exo-automation:identities": [{"name": "b", "certificate": {"hostCertificates": []}}]}})
+    assert not keeps_private_keys({"config": {"exo-automation:identities": [host]}})
+    assert not keeps_private_keys({"config": {"exo-automation:identities": []}})
