@@ -194,6 +194,7 @@ class ExchangeAutomation:
                 account_name=spec.account_name,
                 account_id=account.account_id,
                 portal=facts.AZURE_PORTALS[args.cloud.azuread_environment],
+                arm_environment=facts.AZURE_NATIVE_ENVIRONMENTS[args.cloud.azuread_environment],
                 missing_runs=list(watches.values()),
                 reconciler=spec.reconciler.name if spec.reconciler is not None else None,
                 certificates=list(args.certificates),

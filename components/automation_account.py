@@ -158,7 +158,9 @@ class ExchangeAutomationAccount(pulumi.ComponentResource):
             # 7.2 and 5.1 take the same module arguments; only the resource type differs.
             module_type = automation.PowerShell72Module if args.runtime.module_resource == "powershell72-module" else automation.Module
             # ExchangeOnlineManagement 3.x can fail on these accounts unless PowerShellGet and PackageManagement are imported too
-            # (facts.EXCHANGE_MODULE_COMPANIONS): imported first, each after the one it depends on.
+            # (facts.EXCHANGE_MODULE_COMPANIONS). depends_on orders only the PUTs: Automation imports each module asynchronously,
+            # so a later import may be validated before an earlier one finished. A failed import is reported by the next preview
+            # with the command that retries it (components/module_import.py; docs/runtimes.md).
             companions: list[pulumi.Resource] = []
             for companion in args.runtime.companion_modules:
                 imported = module_type(

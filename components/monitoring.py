@@ -9,6 +9,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import pulumi
+import pulumi_azure_native
 from pulumi_azure_native import applicationinsights, monitor, operationalinsights
 
 from exo import monitoring as queries
@@ -63,6 +64,8 @@ class AutomationMonitoringArgs:
     account_id: pulumi.Input[str]
     portal: str
     """The Azure portal of the cloud (facts.AZURE_PORTALS): where the alerts send people."""
+    arm_environment: str
+    """azure-native's name of the cloud (facts.AZURE_NATIVE_ENVIRONMENTS), for the provider that reaches an existing workspace."""
     missing_runs: Sequence[MissingRunWatch]
     reconciler: str | None
     """The Exchange RBAC reconciler's runbook name, when it is deployed: its unrepaired drift is alerted."""
@@ -89,6 +92,7 @@ class AutomationMonitoring(pulumi.ComponentResource):
         super().__init__("exo-automation:index:AutomationMonitoring", name, None, opts)
         spec = args.spec
         child = pulumi.ResourceOptions(parent=self)
+        functions_opts = child
         tags = dict(args.tags)
         if spec.workspace_id is None:
             workspace = operationalinsights.Workspace(
@@ -110,6 +114,16 @@ class AutomationMonitoring(pulumi.ComponentResource):
                 raise ValueError(f"workspace id {spec.workspace_id!r} is not a resource id")
             workspace_id = pulumi.Output.from_input(spec.workspace_id)
             workspace_group, workspace_name = match["group"], match["name"]
+            # Saved searches are children of the workspace, so they are created in its subscription, which in a landing zone is
+            # not the stack's (the platform workspace lives in the Management subscription). Credentials come from the same
+            # environment as the default provider's (ARM_* variables, Azure CLI); only the subscription and the cloud are set.
+            workspace_provider = pulumi_azure_native.Provider(
+                f"{name}-workspace-subscription",
+                subscription_id=spec.workspace_subscription_id,
+                environment=args.arm_environment,
+                opts=child,
+            )
+            functions_opts = pulumi.ResourceOptions(parent=self, provider=workspace_provider)
 
         if spec.diagnostic_setting:
             # AzureDiagnostics (no logAnalyticsDestinationType): the destination Microsoft documents for Automation's job logs.
@@ -137,7 +151,7 @@ class AutomationMonitoring(pulumi.ComponentResource):
                 query=function.query,
                 function_alias=function.alias,
                 version=2,
-                opts=child,
+                opts=functions_opts,
             )
             for function in functions
         ]

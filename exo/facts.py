@@ -142,6 +142,14 @@ AZURE_PORTALS: Mapping[str, str] = MappingProxyType(
 )
 
 
+# azure-native's `environment` for each cloud (keys as CLOUD_ENVIRONMENTS): "Possible values are public, usgovernment, and china.
+# Defaults to public" (pulumi-azure-native 3.29.0 Python SDK, provider.py, `environment`). An explicit provider (the one that
+# reaches a workspace in another subscription) takes it from here; the SDK fills in `public` when it is not given.
+AZURE_NATIVE_ENVIRONMENTS: Mapping[str, str] = MappingProxyType(
+    {"global": "public", "usgovernmentl4": "usgovernment", "usgovernmentl5": "usgovernment", "china": "china"}
+)
+
+
 # The Azure Landing Zone policy that may already send an Automation account's logs (Azure/Enterprise-Scale
 # src/resources/Microsoft.Authorization/policyDefinitions/Deploy-Diagnostics-AA.json @6df0903fb23c36db01dc670523a732918303e1f5):
 # DeployIfNotExists a setting named by its profileName parameter (default below) with these categories and AllMetrics, to the

@@ -53,6 +53,9 @@ class MonitoringSpec:
 
     workspace_id: str | None
     """An existing workspace (for example the landing zone's platform workspace); None: the stack creates `workspace_name`."""
+    workspace_subscription_id: str | None
+    """The existing workspace's subscription (from its id): its saved functions are created there, whichever subscription the
+    stack deploys to (an Azure Landing Zone keeps the platform workspace in the Management subscription)."""
     workspace_name: str
     retention_days: int
     diagnostic_setting: bool

@@ -29,9 +29,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-# What the Python SDK's dynamic resources register: a resource of this type (pulumi 3.272, the SDK's dynamic.py), served by the
-# `pulumi-python` provider plugin (`pulumi:providers:pulumi-python` resources in state).
-DYNAMIC_TYPE_PREFIX = "pulumi-python:dynamic:"
+# What the Python SDK's dynamic resources register: a resource of type `pulumi-python:dynamic[/<module>]:<name>` (pulumi/pulumi
+# 1b5949891b3c sdk/python/lib/pulumi/dynamic/dynamic.py), served by the `pulumi-python` provider plugin
+# (`pulumi:providers:pulumi-python` resources in state).
+DYNAMIC_TYPE_PREFIX = "pulumi-python:dynamic"
 DYNAMIC_PROVIDER_TYPE = "pulumi:providers:pulumi-python"
 
 

@@ -123,6 +123,7 @@ def parse_monitoring(key: str, value: Any, *, stack: str) -> MonitoringSpec | No
     )
     return MonitoringSpec(
         workspace_id=workspace_id,
+        workspace_subscription_id=None if workspace_id is None else workspace_id.split("/")[2],
         workspace_name=workspace_name,
         retention_days=optional(
             mapping, "retentionDays", DEFAULT_RETENTION_DAYS, lambda v: bounded_int(f"{key}.retentionDays", v, *RETENTION_RANGE)

@@ -90,8 +90,8 @@ def repository_files(pattern: str = "*", root: Path = REPO) -> list[Path]:
 
 
 def repository_scripts(root: Path = REPO) -> list[Path]:
-    """Every .ps1 of the repository."""
-    return repository_files("*.ps1", root)
+    """Every .ps1 and .psm1 of the repository (the shared module holds the connection every runbook and host script makes)."""
+    return sorted([*repository_files("*.ps1", root), *repository_files("*.psm1", root)])
 
 
 def called_cmdlets(cmdlet_names: Iterable[str], scripts: Iterable[Path]) -> set[str]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 import os
 import runpy
 import unittest
@@ -187,3 +188,20 @@ async def assert_refused_before_registration(
     case.assertTrue(str(caught.exception).startswith(f"config {key}: "))
     case.assertEqual(tenant.registrations, [], "no resource may be registered")
     case.assertEqual(tenant.calls, [], "not even a look-up runs")
+
+
+async def preview_logged(
+    tenant: MockTenant, config: Mapping[str, Any], level: int = logging.WARNING
+) -> tuple[Deployment, list[logging.LogRecord]]:
+    """A preview, and the program's log records at `level` or above: under mocks Pulumi's engine log (pulumi.warn, pulumi.error)
+    goes to the root logger; records of named loggers (asyncio's slow-task notes) are left out."""
+    records: list[logging.LogRecord] = []
+    handler = logging.Handler(level=level)
+    handler.emit = records.append  # type: ignore[method-assign]
+    root = logging.getLogger()
+    root.addHandler(handler)
+    try:
+        deployment = await evaluate(tenant, preview=True, config=config)
+    finally:
+        root.removeHandler(handler)
+    return deployment, [record for record in records if record.name == "root"]

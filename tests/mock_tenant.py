@@ -116,6 +116,8 @@ class Registration:
     """Each alias as the engine received it: a URN, or a spec's `type::name` (empty parts where the spec leaves them)."""
     property_dependencies: dict[str, list[str]] = field(default_factory=dict)
     """Per input, the URNs its value came from (what the engine stores as `propertyDependencies`)."""
+    provider: str = ""
+    """An explicit provider's reference (`urn::id`); empty for the default provider."""
     id: str = ""
     outputs: dict[str, Any] = field(default_factory=dict)
 
@@ -198,6 +200,20 @@ MODULE_TYPES = {
 }
 # Azure Automation refuses a schedule that starts less than 5 minutes after its creation (Azure/bicep #9780).
 SCHEDULE_MINIMUM_LEAD = dt.timedelta(minutes=5)
+
+
+SELF_SIGNED_CERT = "tls:index/selfSignedCert:SelfSignedCert"
+
+
+def certificate_ready_for_renewal(type_token: str, outputs: dict[str, Any], now: dt.datetime) -> bool:
+    """The tls provider's early renewal: from `early_renewal_hours` before a certificate's end (and after it) the next plan replaces
+    it, although no input changed (hashicorp/terraform-provider-tls internal/provider/common_cert.go,
+    modifyPlanIfCertificateReadyForRenewal; pulumi-tls bridges it). Found by the engine suite: the mock used to keep the old one."""
+    end = outputs.get("validityEndTime")
+    if type_token != SELF_SIGNED_CERT or not isinstance(end, str):
+        return False
+    early = dt.timedelta(hours=float(outputs.get("earlyRenewalHours") or 0))
+    return now >= _parse_time(end) - early
 
 
 def _parse_time(text: str) -> dt.datetime:
@@ -537,11 +553,15 @@ class MockTenant(pulumi.runtime.Mocks):
         inputs = reveal(args.inputs)
         self._check_azure_names(args.typ, args.name, inputs)
         prior = self.state.get(key)
-        if prior is not None and comparable(prior.inputs) == comparable(inputs):
+        if (
+            prior is not None
+            and comparable(prior.inputs) == comparable(inputs)
+            and not certificate_ready_for_renewal(args.typ, prior.outputs, self.clock())
+        ):
             return prior.id, dict(prior.outputs)
         if self.preview:
             # A planned create or update: computed outputs are unknown until the provider runs.
-            return (prior.id if prior else ""), self._planned(args.typ, inputs)
+            return (prior.id if prior else ""), self._planned(args.typ, inputs, prior)
         if any(is_unknown(v) for v in _walk(inputs)):
             raise TenantError(f"{args.typ} {args.name}: an input is still unknown at deployment: {inputs}")
         failure = self.failures.pop(args.typ, None)
@@ -586,10 +606,14 @@ class MockTenant(pulumi.runtime.Mocks):
         return resource_id, dict(outputs)
 
     @staticmethod
-    def _planned(type_token: str, inputs: dict[str, Any]) -> dict[str, Any]:
+    def _planned(type_token: str, inputs: dict[str, Any], prior: StoredResource | None = None) -> dict[str, Any]:
         planned = dict(inputs)
         if type_token in AZURE_NAME_INPUTS:
             planned.update(name=rpc.UNKNOWN, id=rpc.UNKNOWN)
+            if prior is not None:
+                # An update keeps `name` and `location` of the old state in its preview (pulumi/pulumi-azure-native
+                # provider/pkg/provider/provider.go, Update: "stableOutputs"); found by the engine suite.
+                planned.update({k: prior.outputs[k] for k in ("name", "location") if k in prior.outputs})
         if type_token == TIME_STATIC:
             # Computed at apply (the provider's ModifyPlan fills them only from a configured rfc3339).
             given = inputs.get("rfc3339")
@@ -1122,6 +1146,7 @@ class TenantMonitor(MockMonitor):
             retain_on_delete=bool(request.retainOnDelete),
             aliases=[alias.urn or f"{alias.spec.type}::{alias.spec.name}" for alias in request.aliases],
             property_dependencies={key: list(deps.urns) for key, deps in request.propertyDependencies.items()},
+            provider=request.provider,
         )
         self.tenant.registrations.append(registration)
         if not request.custom:

@@ -11,6 +11,7 @@ Known grammar gaps of tree-sitter-powershell 0.26, reported as syntax errors in 
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -361,3 +362,15 @@ def local_function_call_problems(script: PowerShellScript) -> list[str]:
             if parameter.lower() not in names | common:
                 problems.append(f"line {call.line}: {call.name}: no parameter -{parameter}")
     return problems
+
+
+def imported_modules(path: Path) -> list[Path]:
+    """The repository's module files a script imports from its own folder (`Import-Module (Join-Path $PSScriptRoot ... 'X.psm1')`)."""
+    return [path.parent / name for name in re.findall(r"-ChildPath '([\w.-]+\.psm1)'", path.read_text(encoding="utf-8"))]
+
+
+def parse_with_imported_modules(path: Path) -> PowerShellScript:
+    """The script and the modules it imports, parsed as one text: what is defined and called when it runs (line numbers are
+    the concatenation's; use parse_file for positions in the script)."""
+    texts = [path.read_text(encoding="utf-8"), *(module.read_text(encoding="utf-8") for module in imported_modules(path))]
+    return parse_source("\n".join(texts), path)

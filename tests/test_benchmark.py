@@ -12,7 +12,9 @@ import sys
 import unittest
 from types import ModuleType
 from typing import Any
+from unittest import mock
 
+from tests.fixtures import automation_stack
 from tests.harness import REPO
 
 
@@ -25,6 +27,12 @@ def load_benchmark() -> ModuleType:
 
 
 bench = load_benchmark()
+
+
+def on_automation_stack() -> Any:
+    """The benchmark's counts on tests/fixtures.py's automation_stack() (Windows PowerShell 5.1, two schedule definitions)
+    instead of the example stack it measures."""
+    return mock.patch.object(bench, "dev_stack_config", automation_stack)
 
 
 def node(urn: str, type_: str, dependencies: list[str], parent: str = "", custom: bool = True) -> dict[str, Any]:
@@ -92,13 +100,14 @@ class LanguageHostPath(unittest.TestCase):
 
     def test_schedules_are_shared_or_one_per_runbook_as_asked(self) -> None:
         schedule = "azure-native:automation:Schedule"
-        for schedules, expected in (("own", 6), ("shared", 2)):
-            with self.subTest(schedules=schedules):
+        for schedules, expected in (("own", 6), ("shared", 2)):  # automation_stack() has two schedule definitions
+            with self.subTest(schedules=schedules), on_automation_stack():
                 counted = bench.child_counts(1, 6, own_schedules=schedules == "own")
                 self.assertEqual(sum(1 for node in counted["graph"] if node["type"] == schedule), expected)
 
     def test_the_counted_preview_is_the_pipelines_refreshed_one(self) -> None:
-        counted = bench.child_counts(1, 0)
-        # The dev stack's Windows PowerShell 5.1 imports modules (a runtime environment would import a package: getPackage).
+        with on_automation_stack():
+            counted = bench.child_counts(1, 0)
+        # Windows PowerShell 5.1 imports modules (a runtime environment would import a package: getPackage).
         self.assertNotIn("azure-native:automation:getModule", counted["invoke_tokens"], "the refresh stored the final import")
         self.assertIn("azure-native:automation:getModule", counted["invoke_tokens_right_after_up"], "still importing")

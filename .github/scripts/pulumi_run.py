@@ -12,6 +12,10 @@ Writes DIR/output.txt (the CLI's output), DIR/result.json ({stack, command, exit
 DIR/report.md (the markdown the job summary, the PR comment and the drift issue show), then exits with the CLI's exit code.
 Never passes --show-secrets: secret values appear as [secret] in the output and stay encrypted in a saved plan.
 
+No code in state: before the command, the stack's state is exported (`pulumi stack export`, which loads no plugin and decrypts
+nothing) and checked by state_guard.py; a dynamic resource or a provider of an unpinned package stops the job (outcome
+"code in state", exit 1) before any provider runs. An export that fails stops it too, with the CLI's exit code.
+
 Plan integrity: a preview with --save-plan writes the plan's SHA-256 to $GITHUB_OUTPUT (`plan-sha256`), which the plan
 job publishes as a job output; the deploy job passes it back as --plan-sha256 and `up` refuses a plan file with another
 digest. The artifact is found by name, which any job of the run can upload; the digest ties it to the job that made it.
@@ -27,6 +31,8 @@ import re
 import subprocess
 import sys
 from pathlib import Path
+
+import state_guard
 
 # Pulumi CLI exit codes (https://www.pulumi.com/docs/iac/cli/exit-codes/, mapping introduced in v3.226.1; .pulumi.version
 # pins a later CLI).
@@ -154,10 +160,16 @@ def main(argv: list[str]) -> int:
             )
             return 2
     args.out.mkdir(parents=True, exist_ok=True)
-    line = command_line(args)
-    print("+ " + " ".join(line), flush=True)
     mask = TokenMask(os.environ.get("AZURE_FEDERATED_TOKEN_FILE"))
     mask.update()
+    refused = guard_state(args.stack, mask)
+    if refused is not None:
+        exit_code, outcome, output = refused
+        print(f"::error::{output.splitlines()[0]}")
+        print(output, flush=True)
+        return finish(args, exit_code, outcome, output)
+    line = command_line(args)
+    print("+ " + " ".join(line), flush=True)
     chunks: list[str] = []
     with subprocess.Popen(line, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, bufsize=1) as process:  # noqa: S603
         assert process.stdout is not None
@@ -172,6 +184,30 @@ def main(argv: list[str]) -> int:
     if args.command == "preview" and args.save_plan and exit_code == 0 and not Path(args.save_plan).is_file():
         outcome, exit_code = "failed", 1
         output += "\nno update plan was written; an update could not be held to this preview\n"
+    return finish(args, exit_code, outcome, output)
+
+
+def guard_state(stack: str, mask: TokenMask) -> tuple[int, str, str] | None:
+    """Before any command that runs providers: (exit code, outcome, report text) when the stack's state may not be used.
+
+    `pulumi stack export` loads no plugin and decrypts nothing without --show-secrets (state_guard.py says where that is in
+    Pulumi's source); its output is read here and never printed. An export that fails keeps the CLI's exit code (a stack
+    that does not exist is still "stack not found")."""
+    line = ["pulumi", "stack", "export", "--stack", stack]
+    print("+ " + " ".join(line) + "  (checked for code in state, not shown)", flush=True)
+    completed = subprocess.run(line, capture_output=True, text=True, check=False)  # noqa: S603
+    mask.update()
+    if completed.returncode != 0:
+        output = mask.redact(f"`pulumi stack export` failed, so the state was not checked and nothing ran:\n{completed.stderr}")
+        return completed.returncode, outcome_of(completed.returncode, output), output
+    found = state_guard.check(completed.stdout)
+    if found:
+        return 1, "code in state", mask.redact(state_guard.message(stack, found))
+    return None
+
+
+def finish(args: argparse.Namespace, exit_code: int, outcome: str, output: str) -> int:
+    """Writes the result files, the job summary and the step outputs; returns the exit code."""
     (args.out / "output.txt").write_text(output)
     result = {
         "stack": args.stack,

@@ -212,41 +212,64 @@ function Get-ExoConnectionId {
     }
 }
 
+function Import-ExoManagementModule {
+    # Windows hosts: the module must be installed for the account the script runs as. (Automation loads it for runbooks.)
+    try {
+        Import-Module -Name ExchangeOnlineManagement -MinimumVersion 3.0.0 -ErrorAction Stop
+    }
+    catch {
+        throw ("ExchangeOnlineManagement 3.0.0 or later is not available to this account: $($_.Exception.Message). Install it with " +
+            'Install-Module ExchangeOnlineManagement -Scope AllUsers.')
+    }
+}
+
 function Connect-ExoSession {
     # Connects once and returns the ConnectionId of the connection it made ('' when it cannot tell it apart), for
-    # Disconnect-ExoSession. The identity: the certificate of an app registration when a thumbprint is given (hybrid workers,
-    # Windows hosts), else the managed identity (Automation sandboxes, Azure VMs). -CommandName loads only the cmdlets the caller
-    # uses (less memory in a sandbox shared with other jobs).
+    # Disconnect-ExoSession. The identity: a certificate object (-Certificate, used as given: an in-memory key), else the
+    # certificate of an app registration by thumbprint (hybrid workers, Windows hosts), else the managed identity (Automation
+    # sandboxes, Azure VMs). -CommandName loads only the cmdlets the caller uses, without format data (less memory in a sandbox
+    # shared with other jobs); without it a certificate connection loads the whole module with its format data, for a task
+    # script or an administrator whose cmdlets the caller cannot know.
     param(
         [Parameter(Mandatory)] [string] $Organization,
         [string] $ExchangeEnvironmentName = 'O365Default',
         [string] $ManagedIdentityClientId = '',
         # One thumbprint or several, comma-separated (current first).
         [string] $CertificateThumbprint = '',
+        [System.Security.Cryptography.X509Certificates.X509Certificate2] $Certificate = $null,
         [string] $AppId = '',
-        [Parameter(Mandatory)] [string[]] $CommandName,
+        [string[]] $CommandName = @(),
         [string] $RequiredRoleHint = 'a supported Entra role'
     )
     if (-not (Get-Command -Name Connect-ExchangeOnline -ErrorAction SilentlyContinue)) {
         throw ('The ExchangeOnlineManagement module is not available to this job. Import it into the runtime environment ' +
-            '(PowerShell 7.4: package) or the account (5.1/7.2: module), or install it on the hybrid worker, and make sure the ' +
-            'import finished before the job runs.')
+            '(PowerShell 7.4: package) or the account (5.1/7.2: module), or install it on the hybrid worker or Windows host, and ' +
+            'make sure the import finished before the job runs.')
     }
-    $kind = if ($CertificateThumbprint) { 'Certificate' } else { 'ManagedIdentity' }
-    $certificate = $null
+    $kind = if ($CertificateThumbprint -or $null -ne $Certificate) { 'Certificate' } else { 'ManagedIdentity' }
+    $fullSession = @($CommandName).Count -eq 0
+    if ($kind -eq 'ManagedIdentity' -and $fullSession) {
+        throw 'A managed identity connection is for runbooks, which name the cmdlets they use: pass -CommandName.'
+    }
+    $found = $null
     if ($kind -eq 'Certificate') {
         if ($AppId -notmatch '^[0-9A-Fa-f]{8}-([0-9A-Fa-f]{4}-){3}[0-9A-Fa-f]{12}$') {
             throw "-AppId '$AppId' is not an application (client) id; a certificate connection needs the app registration's client id."
         }
-        # Current certificate first, the previous one during a rotation: the first this worker holds is used.
-        foreach ($thumbprint in @(Split-ListParameter -Value $CertificateThumbprint)) {
-            $certificate = Find-ExoCertificate -Thumbprint $thumbprint
-            if ($null -ne $certificate) {
-                $CertificateThumbprint = $thumbprint
-                break
+        if ($null -ne $Certificate) {
+            $found = [pscustomobject]@{ Certificate = $Certificate; Location = 'Given' }
+        }
+        else {
+            # Current certificate first, the previous one during a rotation: the first this worker holds is used.
+            foreach ($thumbprint in @(Split-ListParameter -Value $CertificateThumbprint)) {
+                $found = Find-ExoCertificate -Thumbprint $thumbprint
+                if ($null -ne $found) {
+                    $CertificateThumbprint = $thumbprint
+                    break
+                }
             }
         }
-        if ($null -eq $certificate) {
+        if ($null -eq $found) {
             throw ("No certificate $CertificateThumbprint is in Cert:\CurrentUser\My or Cert:\LocalMachine\My of the account this " +
                 'job runs as. Install it with scripts/windows/Install-ExoCertificate.ps1 or New-ExoHostCertificate.ps1 (docs/certificate-handover.md).')
         }
@@ -255,15 +278,27 @@ function Connect-ExoSession {
     $before = @(Get-ExoConnectionId)
     try {
         $null = Invoke-ExchangeCall -Step 'Connect-ExchangeOnline' -Call {
-            if ($kind -eq 'Certificate' -and $certificate.Location -eq 'CurrentUser') {
+            if ($kind -eq 'Certificate' -and $found.Location -eq 'CurrentUser') {
                 # -CertificateThumbprint reads the current user's store only (Connect-ExchangeOnline.md; Windows only).
-                Connect-ExchangeOnline -CertificateThumbprint $CertificateThumbprint -AppId $AppId -Organization $Organization `
-                    -ExchangeEnvironmentName $ExchangeEnvironmentName -CommandName $CommandName -ShowBanner:$false -SkipLoadingFormatData -ErrorAction Stop
+                if ($fullSession) {
+                    Connect-ExchangeOnline -CertificateThumbprint $CertificateThumbprint -AppId $AppId -Organization $Organization `
+                        -ExchangeEnvironmentName $ExchangeEnvironmentName -ShowBanner:$false -ErrorAction Stop
+                }
+                else {
+                    Connect-ExchangeOnline -CertificateThumbprint $CertificateThumbprint -AppId $AppId -Organization $Organization `
+                        -ExchangeEnvironmentName $ExchangeEnvironmentName -CommandName $CommandName -ShowBanner:$false -SkipLoadingFormatData -ErrorAction Stop
+                }
             }
             elseif ($kind -eq 'Certificate') {
-                # A machine-store certificate is passed as the object itself.
-                Connect-ExchangeOnline -Certificate $certificate.Certificate -AppId $AppId -Organization $Organization `
-                    -ExchangeEnvironmentName $ExchangeEnvironmentName -CommandName $CommandName -ShowBanner:$false -SkipLoadingFormatData -ErrorAction Stop
+                # A machine-store or in-memory certificate is passed as the object itself.
+                if ($fullSession) {
+                    Connect-ExchangeOnline -Certificate $found.Certificate -AppId $AppId -Organization $Organization `
+                        -ExchangeEnvironmentName $ExchangeEnvironmentName -ShowBanner:$false -ErrorAction Stop
+                }
+                else {
+                    Connect-ExchangeOnline -Certificate $found.Certificate -AppId $AppId -Organization $Organization `
+                        -ExchangeEnvironmentName $ExchangeEnvironmentName -CommandName $CommandName -ShowBanner:$false -SkipLoadingFormatData -ErrorAction Stop
+                }
             }
             elseif ($ManagedIdentityClientId) {
                 Connect-ExchangeOnline -ManagedIdentity -ManagedIdentityAccountId $ManagedIdentityClientId -Organization $Organization `
@@ -288,14 +323,15 @@ function Connect-ExoSession {
 
 function Disconnect-ExoSession {
     # Disconnects only the connection Connect-ExoSession made: a bare Disconnect-ExchangeOnline would end every connection in
-    # the process, other jobs' too ("jobs running in the same sandbox process can affect each other", automation-runbook-execution.md).
-    # A failed disconnect must never hide the error that ended the job; its output is discarded.
-    # -ConnectionId came in module 3.2.0-Preview2 (Disconnect-ExchangeOnline.md): on an older module the parameter does not bind,
-    # which no -ErrorAction turns off, so the call sits in try/catch and the connection is left to the process's end.
+    # the process, other jobs' too ("jobs running in the same sandbox process can affect each other", automation-runbook-execution.md),
+    # or an administrator's own sessions on a Windows host. A failed disconnect must never hide the error that ended the job:
+    # it is a warning, and its output is discarded. -ConnectionId came in module 3.2.0-Preview2 (Disconnect-ExchangeOnline.md):
+    # on an older module the parameter does not bind, which no -ErrorAction turns off, so the call sits in try/catch and the
+    # connection is left to the process's end.
     param([string] $ConnectionId)
     if (-not $ConnectionId) { return }
     try {
-        $null = Disconnect-ExchangeOnline -ConnectionId $ConnectionId -Confirm:$false -ErrorAction SilentlyContinue
+        $null = Disconnect-ExchangeOnline -ConnectionId $ConnectionId -Confirm:$false -ErrorAction Stop
     }
     catch {
         Write-Warning "Exchange connection $ConnectionId was not disconnected: $(Get-ExceptionText -ErrorRecord $_)"

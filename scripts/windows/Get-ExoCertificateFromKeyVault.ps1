@@ -29,8 +29,10 @@
        for CSP keys in the certificate store.
     4. Before connecting, the script checks the validity period and makes a test RS256 signature, as Entra's client
        assertion needs.
-    5. It connects with Connect-ExchangeOnline -Certificate -AppId -Organization and stays connected for the caller; with
-       -CertificateOnly it returns the certificate instead (for Connect-IPPSSession -Certificate, for example).
+    5. It connects with Connect-ExchangeOnline -Certificate -AppId -Organization (through ExoCommon.psm1's Connect-ExoSession,
+       as the other host scripts and the runbooks do: transient errors retried, a refusal explained) and stays connected for the
+       caller, returning the connection's ConnectionId; with -CertificateOnly it returns the certificate instead (for
+       Connect-IPPSSession -Certificate, for example).
 
     The account needs nothing on disk; the machine's managed identity needs "Key Vault Secrets User" on the secret, which the
     stack grants to every object id in keyVault.readers. On an Arc-enabled server the account must be able to read the
@@ -61,11 +63,11 @@
     Warn when the certificate expires within this many days.
 
 .EXAMPLE
-    # In a Hybrid Worker runbook: connect, work, disconnect.
-    & C:\ExoAutomation\Get-ExoCertificateFromKeyVault.ps1 -VaultUri 'https://kv-exo-contoso.vault.azure.net/' `
+    # In a Hybrid Worker runbook: connect, work, disconnect this connection only.
+    $session = & C:\ExoAutomation\Get-ExoCertificateFromKeyVault.ps1 -VaultUri 'https://kv-exo-contoso.vault.azure.net/' `
         -SecretName 'exo-certificate-pem' -AppId '11111111-2222-3333-4444-555555555555' -Organization 'contoso.onmicrosoft.com'
-    Get-EXOMailbox -ResultSize 10
-    Disconnect-ExchangeOnline -Confirm:$false
+    Get-EXOMailbox -ResultSize 10 -ErrorAction Stop
+    Disconnect-ExchangeOnline -ConnectionId $session.ConnectionId -Confirm:$false -ErrorAction Stop
 #>
 [CmdletBinding()]
 param(
@@ -441,9 +443,11 @@ function New-CertificateFromPem {
 
 try {
     Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'ExoCertificate.psm1') -Force -ErrorAction Stop
+    # The connection the other host scripts and the runbooks make (one copy: transient errors retried, a refusal explained).
+    Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'ExoCommon.psm1') -Force -ErrorAction Stop
 }
 catch {
-    throw "ExoCertificate.psm1 must sit next to this script: $($_.Exception.Message)"
+    throw "ExoCertificate.psm1 and ExoCommon.psm1 must sit next to this script: $($_.Exception.Message)"
 }
 
 # The token audience is the vault's cloud: https://vault.azure.net, vault.usgovcloudapi.net, vault.azure.cn.
@@ -482,17 +486,16 @@ if ($CertificateOnly) {
     return $certificate
 }
 
-try {
-    Import-Module -Name ExchangeOnlineManagement -MinimumVersion 3.0.0 -ErrorAction Stop
-}
-catch {
-    throw "ExchangeOnlineManagement 3.0.0 or later is not available to this account: $($_.Exception.Message)"
-}
-Connect-ExchangeOnline -Certificate $certificate -AppId $AppId -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName -ShowBanner:$false -ErrorAction Stop
+Import-ExoManagementModule
+# The in-memory certificate object (no store, no file); the whole module with its format data, for the caller's own work.
+$connectionId = Connect-ExoSession -Certificate $certificate -AppId $AppId -Organization $Organization `
+    -ExchangeEnvironmentName $ExchangeEnvironmentName -RequiredRoleHint "the Exchange role the app's identity was given"
 [pscustomobject]@{
     Organization  = $Organization
     AppId         = $AppId
     Thumbprint    = $certificate.Thumbprint
     NotAfter      = $certificate.NotAfter
     SecretVersion = $secretVersion
+    # For Disconnect-ExchangeOnline -ConnectionId: ends this connection only ('' when it could not be told apart).
+    ConnectionId  = $connectionId
 }

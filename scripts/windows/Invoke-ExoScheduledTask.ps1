@@ -182,7 +182,7 @@ function Invoke-Task {
     }
     try {
         Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'ExoCertificate.psm1') -Force -ErrorAction Stop
-        # The certificate look-up the runbooks use on hybrid workers too (one copy: ExoCommon.psm1).
+        # The certificate look-up, module import and connection the runbooks use on hybrid workers too (one copy: ExoCommon.psm1).
         Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'ExoCommon.psm1') -Force -ErrorAction Stop
     }
     catch {
@@ -223,20 +223,18 @@ function Invoke-Task {
     }
 
     try {
-        Import-Module -Name ExchangeOnlineManagement -MinimumVersion 3.0.0 -ErrorAction Stop
+        Import-ExoManagementModule
     }
     catch {
-        Write-Log -Level ERROR -Message "ExchangeOnlineManagement 3.0.0 or later is not available to this account: $($_.Exception.Message). Install it with Install-Module ExchangeOnlineManagement -Scope AllUsers."
+        Write-Log -Level ERROR -Message $_.Exception.Message
         return $ExitSetupProblem
     }
 
+    # The connection the runbooks make on hybrid workers too (ExoCommon.psm1): the same store look-up, transient errors retried,
+    # refusals turned into the fix to make; the whole module with its format data, since the task script's cmdlets are unknown.
     try {
-        if ($found.Location -eq 'CurrentUser') {
-            Connect-ExchangeOnline -CertificateThumbprint $CertificateThumbprint -AppId $AppId -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName -ShowBanner:$false -ErrorAction Stop
-        }
-        else {
-            Connect-ExchangeOnline -Certificate $certificate -AppId $AppId -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName -ShowBanner:$false -ErrorAction Stop
-        }
+        $connectionId = Connect-ExoSession -CertificateThumbprint $CertificateThumbprint -AppId $AppId -Organization $Organization `
+            -ExchangeEnvironmentName $ExchangeEnvironmentName -RequiredRoleHint "the Exchange role the app's identity was given"
     }
     catch {
         Write-Log -Level ERROR -Message "Connect-ExchangeOnline failed: $($_.Exception.Message)"
@@ -261,13 +259,13 @@ function Invoke-Task {
         return $ExitTaskFailed
     }
     finally {
-        try {
-            # Whatever it writes goes to the host, never into this function's output (the exit code).
-            Disconnect-ExchangeOnline -Confirm:$false -ErrorAction Stop | Out-Host
-            Write-Log 'Disconnected.'
+        # Only this task's connection; a failure to disconnect is a warning and never changes the exit code.
+        if ($connectionId) {
+            Disconnect-ExoSession -ConnectionId $connectionId
+            Write-Log "Disconnected $connectionId."
         }
-        catch {
-            Write-Log -Level WARN -Message "Disconnect-ExchangeOnline failed: $($_.Exception.Message)"
+        else {
+            Write-Log -Level WARN -Message "This task's Exchange connection could not be told apart from others; it ends with the process."
         }
     }
 }

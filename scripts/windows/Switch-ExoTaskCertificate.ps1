@@ -90,13 +90,24 @@ if ($newCertificate.NotAfter -lt (Get-Date)) {
 }
 
 if (-not $SkipConnectionTest) {
-    # Proves the app accepts the new credential before any task depends on it.
-    Import-Module -Name ExchangeOnlineManagement -MinimumVersion 3.0.0 -ErrorAction Stop
+    # Proves the app accepts the new credential before any task depends on it, with the connection the tasks make
+    # (ExoCommon.psm1: transient errors retried, a refusal explained); only this test's connection is closed afterwards, never
+    # the administrator's other sessions.
     try {
-        Connect-ExchangeOnline -Certificate $newCertificate -AppId $AppId -Organization $Organization -ExchangeEnvironmentName $ExchangeEnvironmentName -ShowBanner:$false -ErrorAction Stop
-        $connection = Get-ConnectionInformation | Select-Object -First 1
-        if (-not $connection -or $connection.State -ne 'Connected') {
-            throw 'no connected session after Connect-ExchangeOnline'
+        Import-Module -Name (Join-Path -Path $PSScriptRoot -ChildPath 'ExoCommon.psm1') -Force -ErrorAction Stop
+    }
+    catch {
+        throw "ExoCommon.psm1 must sit next to this script: $($_.Exception.Message)"
+    }
+    Import-ExoManagementModule
+    $connectionId = ''
+    try {
+        $connectionId = Connect-ExoSession -Certificate $newCertificate -AppId $AppId -Organization $Organization `
+            -ExchangeEnvironmentName $ExchangeEnvironmentName -RequiredRoleHint "the Exchange role the app's identity was given"
+        $states = @(Get-ConnectionInformation -ErrorAction Stop | Where-Object { $connectionId -and $_.ConnectionId -eq $connectionId } |
+                ForEach-Object { $_.State })
+        if ($states -notcontains 'Connected') {
+            throw 'the connection this test made is not in a Connected state'
         }
         Write-Verbose "Test connection as app $AppId to $Organization succeeded."
     }
@@ -104,7 +115,7 @@ if (-not $SkipConnectionTest) {
         throw "The new certificate $NewThumbprint does not connect yet ($($_.Exception.Message)). Has pulumi up registered it on the app? Nothing was switched."
     }
     finally {
-        Disconnect-ExchangeOnline -Confirm:$false -ErrorAction SilentlyContinue
+        Disconnect-ExoSession -ConnectionId $connectionId
     }
 }
 

@@ -361,9 +361,9 @@ def test_the_deployer_joins_the_landing_zone_subnet_it_is_told_and_no_other() ->
     assert assignment.inputs["principalId"] == "exo-automation-deployer-sp-object-id"
 
 
-@pytest.mark.parametrize("main_stack", ["Pulumi.dev.yaml", "tests/bootstrap/no-such-stack.yaml"])
+@pytest.mark.parametrize("main_stack", ["tests/bootstrap/keyed-stack.yaml", "tests/bootstrap/no-such-stack.yaml"])
 def test_a_stack_with_generated_keys_gets_no_preview_credential(main_stack: str) -> None:
-    """Generated keys (Pulumi.dev.yaml's identities), or a stack file the bootstrap cannot read: no PR preview at all, since an
+    """Generated keys (an identity without hostCertificates), or a stack file the bootstrap cannot read: no PR preview at all, since an
     approval of one's own preview (prevent self-review binds the initiator) would let PR code decrypt the keys."""
     keyed = run_bootstrap("public", mainStackFile=main_stack)
     assert credentials_by_app(keyed)["planner"] == {f"{IMMUTABLE}:ref:refs/heads/main"}

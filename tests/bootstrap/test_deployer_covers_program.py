@@ -19,11 +19,10 @@ from bootstrap_permissions import (
 )
 from bootstrap_settings import BootstrapConfigError, check_main_stack_subnet, parse_settings
 
+from tests.fixtures import automation_stack, hybrid_worker_stack, key_vault_stack, monitoring_stack, runtime_stack
 from tests.harness import REPO, evaluate
 from tests.mock_tenant import MockTenant
-from tests.monitoring.test_monitoring_program import monitoring_config
-from tests.program.test_automation_program import dev_stack_config
-from tests.program.test_landing_zone import CORP_WITH_ENDPOINTS, SUBNET, key_vault_stack, with_landing_zone
+from tests.program.test_landing_zone import CORP_WITH_ENDPOINTS, SUBNET, with_landing_zone
 from tests.program.test_registered_urns import READER, configs
 
 
@@ -37,8 +36,10 @@ def registered_types() -> frozenset[str]:
     """Azure resource types the whole program registers across the recorded stacks, with monitoring and a Corp landing zone."""
     stacks = {
         **configs(),
-        "monitoring": monitoring_config(),
-        "corp": with_landing_zone({**dev_stack_config(), **key_vault_stack()}, CORP_WITH_ENDPOINTS),
+        "monitoring": monitoring_stack(),
+        "runtime": runtime_stack("PowerShell-7.4"),
+        "hybrid": hybrid_worker_stack(),
+        "corp": with_landing_zone({**automation_stack(), **key_vault_stack()}, CORP_WITH_ENDPOINTS),
     }
 
     async def collect() -> set[str]:

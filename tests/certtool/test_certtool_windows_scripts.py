@@ -75,11 +75,10 @@ def test_connect_and_disconnect_are_in_the_reference(exchange_reference: dict[st
 
 def test_which_exchange_cmdlets_each_script_uses(exchange_reference: dict[str, Any]) -> None:
     assert exchange_cmdlets(parse_file(INSTALL), exchange_reference) == set()
-    assert exchange_cmdlets(parse_file(WRAPPER), exchange_reference) == {
-        "Connect-ExchangeOnline",
-        "Disconnect-ExchangeOnline",
-    }
-    assert exchange_cmdlets(parse_file(SWITCH), exchange_reference) == {
+    # Connecting and disconnecting go through ExoCommon.psm1 (tests/windows/test_shared_module.py).
+    assert exchange_cmdlets(parse_file(WRAPPER), exchange_reference) == set()
+    assert exchange_cmdlets(parse_file(SWITCH), exchange_reference) == {"Get-ConnectionInformation"}
+    assert exchange_cmdlets(parse_file(SCRIPTS / "ExoCommon.psm1"), exchange_reference) == {
         "Connect-ExchangeOnline",
         "Get-ConnectionInformation",
         "Disconnect-ExchangeOnline",
@@ -198,25 +197,11 @@ def test_install_script_prints_the_thumbprint() -> None:
 
 
 def test_wrapper_connects_with_the_stack_values() -> None:
-    connects = calls_named(WRAPPER, "Connect-ExchangeOnline")
-    assert [call.parameters for call in connects] == [
-        (
-            "CertificateThumbprint",
-            "AppId",
-            "Organization",
-            "ExchangeEnvironmentName",
-            "ShowBanner",
-            "ErrorAction",
-        ),
-        (
-            "Certificate",
-            "AppId",
-            "Organization",
-            "ExchangeEnvironmentName",
-            "ShowBanner",
-            "ErrorAction",
-        ),
-    ]
+    (connect,) = calls_named(WRAPPER, "Connect-ExoSession")
+    assert connect.parameters == ("CertificateThumbprint", "AppId", "Organization", "ExchangeEnvironmentName", "RequiredRoleHint")
+    # The module connects from the user store by thumbprint, from the machine store with the certificate object.
+    module = {c.parameters[0] for c in calls_named(SCRIPTS / "ExoCommon.psm1", "Connect-ExchangeOnline") if "AppId" in c.parameters}
+    assert module == {"CertificateThumbprint", "Certificate"}
     parameters = script_parameters(WRAPPER)
     assert {
         "ScriptPath",
@@ -229,7 +214,7 @@ def test_wrapper_connects_with_the_stack_values() -> None:
 
 def test_wrapper_disconnects_in_finally_and_exits_with_its_code() -> None:
     text = WRAPPER.read_text()
-    assert re.search(r"finally \{\s+try \{\s+(#[^\n]*\s+)?Disconnect-ExchangeOnline -Confirm:\$false -ErrorAction Stop \| Out-Host", text)
+    assert re.search(r"finally \{\s+(#[^\n]*\s+)?if \(\$connectionId\) \{\s+Disconnect-ExoSession -ConnectionId \$connectionId", text)
     assert text.rstrip().endswith("exit $script:ExitCode")
     codes = dict(re.findall(r"\$(Exit\w+) = (\d)", text))
     assert codes == {
@@ -252,5 +237,5 @@ def test_wrapper_logs_to_a_file() -> None:
 
 def test_rotation_script_tests_before_it_switches() -> None:
     calls = [call.name for call in parse_file(SWITCH).commands]
-    assert calls.index("Connect-ExchangeOnline") < calls.index("Set-ScheduledTask")
+    assert calls.index("Connect-ExoSession") < calls.index("Set-ScheduledTask")
     assert calls.index("Get-ConnectionInformation") < calls.index("Set-ScheduledTask")

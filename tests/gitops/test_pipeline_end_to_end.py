@@ -29,6 +29,7 @@ import yaml
 
 from tests.gitops import github_answers as answers
 from tests.gitops.fake_github import REPOSITORY, FakeGitHub, QuietHandler, serve, serve_loopback
+from tests.gitops.state_exports import clean_export, with_planted_dynamic_resource
 from tests.gitops.test_federated_token_refresh import TokenIssuer
 
 REPO = Path(__file__).resolve().parents[2]
@@ -49,6 +50,7 @@ echo "$*" >> "$FAKE_PULUMI_LOG"
 case "$1" in
   version) echo "v$FAKE_PULUMI_VERSION" ;;
   plugin) ;;
+  stack) [ "$2" = export ] && cat "$FAKE_STATE_FILE" ;;
   preview)
     previous=""
     for arg in "$@"; do
@@ -84,6 +86,11 @@ class World:
     tmp: Path
     outputs: dict[str, dict[str, str]] = field(default_factory=dict)
     artifacts: dict[str, Path] = field(default_factory=dict)
+
+    @property
+    def state_file(self) -> Path:
+        """What the stand-in CLI's `pulumi stack export` prints: the stack's state in the backend."""
+        return self.tmp / "state.json"
 
 
 @pytest.fixture
@@ -154,6 +161,7 @@ def run_job(world: World, job_name: str) -> tuple[str | None, str]:
         "ACTIONS_ID_TOKEN_REQUEST_TOKEN": "request-token",
         "AZURE_FEDERATED_TOKEN_REFRESH_COUNT": "0",
         "FAKE_PULUMI_LOG": str(world.tmp / "pulumi.log"),
+        "FAKE_STATE_FILE": str(world.state_file),
         **{key: expand(value, context) for key, value in (job.get("env") or {}).items()},
     }
     log: list[str] = []
@@ -221,6 +229,7 @@ def condition(expression: str, outcomes: dict[str, str]) -> bool:
 
 def prepare(world: World, plan: str, approver: str = "carol") -> None:
     answers.configure(world.github, plan)
+    world.state_file.write_text(json.dumps(clean_export()))
     world.github.branches["main"] = HEAD
     world.github.commits[HEAD] = {"sha": HEAD, "author": {"login": "mallory"}, "committer": {"login": "web-flow"}}
     world.github.commit_pulls[HEAD] = [{"number": 9, "user": {"login": "mallory"}}]
@@ -240,6 +249,8 @@ def test_a_public_and_an_enterprise_private_repository_deploy_the_approved_plan(
     assert failed is None, deploy_log
     calls = (world.tmp / "pulumi.log").read_text().splitlines()
     assert [c.split()[0] for c in calls if c.split()[0] in ("preview", "up")] == ["preview", "up"]
+    commands = [c for c in calls if c.split()[0] in ("preview", "up", "stack")]
+    assert [" ".join(c.split()[:2]) for c in commands] == ["stack export", "preview --stack", "stack export", "up --stack"]
     assert calls[-1].endswith("--plan plans/contoso/plan.json --yes") and "--refresh" in calls[-1]
     plugin_count = len(json.loads((REPO / ".github" / "pulumi-downloads.json").read_text())["plugins"])
     assert sum(c.startswith("plugin install resource") and "--exact --checksum" in c for c in calls) == 2 * plugin_count
@@ -285,3 +296,22 @@ def test_a_deploy_approved_after_its_plan_expired_stops_before_signing_in(world:
     assert failed == "The plan has not expired"
     assert "::error::plan expired: run Deploy on main again" in log
     assert len(world.issuer.requests) == tokens_before, "the deployer's token was never requested"
+
+
+def test_a_dynamic_resource_planted_in_the_state_stops_the_plan_and_the_deploy_before_any_provider_runs(world: World) -> None:
+    prepare(world, "public")
+    world.state_file.write_text(json.dumps(with_planted_dynamic_resource(clean_export())))
+    failed, log = run_job(world, "plan")
+    assert failed is not None and failed.startswith("pulumi preview")
+    assert "Refusing to run Pulumi on stack contoso" in log and "pulumi-python:dynamic:Resource::innocent-looking" in log
+    assert "python -m exo.state_upgrade" in log
+    calls = (world.tmp / "pulumi.log").read_text().splitlines()
+    assert not [c for c in calls if c.split()[0] in ("preview", "up", "refresh")], calls
+    # Planted after the plan job saw a clean state: the deploy job refuses it before `up`.
+    world.state_file.write_text(json.dumps(clean_export()))
+    assert run_job(world, "plan")[0] is None
+    world.state_file.write_text(json.dumps(with_planted_dynamic_resource(clean_export())))
+    failed, log = run_job(world, "deploy")
+    assert failed is not None and failed.startswith("pulumi up") and "Refusing to run Pulumi" in log
+    calls = (world.tmp / "pulumi.log").read_text().splitlines()
+    assert [c.split()[0] for c in calls if c.split()[0] in ("preview", "up", "refresh")] == ["preview"]

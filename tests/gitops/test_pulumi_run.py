@@ -16,9 +16,18 @@ from typing import Any
 
 import pytest
 
+from exo.state_upgrade import code_in_state, upgrade
+from tests.gitops.state_exports import clean_export, with_planted_dynamic_resource
+
 REPO = Path(__file__).resolve().parents[2]
 RUNNER = REPO / ".github" / "scripts" / "pulumi_run.py"
 FAKE_PULUMI = """#!/usr/bin/env bash
+echo "$*" >> "$FAKE_CALLS"
+if [ "$1 $2" = "stack export" ]; then
+  printf '%s' "$FAKE_STATE"
+  printf '%s' "${FAKE_EXPORT_ERROR:-}" >&2
+  exit "${FAKE_EXPORT_EXIT:-0}"
+fi
 printf '%s\\n' "$@" > "$FAKE_ARGS"
 printf '%s' "$FAKE_OUTPUT"
 if [ -n "${FAKE_TOKEN_ROTATION:-}" ]; then
@@ -45,6 +54,7 @@ def run(
     output: str = "Resources:\n    5 unchanged\n",
     write_plan: bool = False,
     extra_env: dict[str, str] | None = None,
+    state: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     bin_dir = tmp_path / "bin"
     bin_dir.mkdir(exist_ok=True)
@@ -55,6 +65,8 @@ def run(
     env = {
         "PATH": f"{bin_dir}:/usr/bin:/bin",
         "FAKE_ARGS": str(tmp_path / "args"),
+        "FAKE_CALLS": str(tmp_path / "calls"),
+        "FAKE_STATE": json.dumps(clean_export() if state is None else state),
         "FAKE_OUTPUT": output,
         "FAKE_EXIT": str(exit_code),
         "FAKE_WRITE_PLAN": "1" if write_plan else "",
@@ -73,8 +85,9 @@ def run(
         check=False,
         cwd=tmp_path,
     )
-    args_file = tmp_path / "args"
+    args_file, calls_file = tmp_path / "args", tmp_path / "calls"
     return {
+        "calls": calls_file.read_text().splitlines() if calls_file.exists() else [],
         "code": completed.returncode,
         "stdout": completed.stdout,
         "argv": args_file.read_text().splitlines() if args_file.exists() else None,
@@ -199,6 +212,97 @@ def test_the_report_keeps_the_tail_and_cannot_be_broken_out_of(tmp_path: Path) -
     assert len(report) < 62000 and "Resources: 3 to update" in report and "earlier output cut" in report
     fence = next(line for line in report.splitlines() if line.startswith("```"))
     assert len(fence) == 4, "the fence is longer than any backtick run in the output"
+
+
+@pytest.mark.parametrize("command", ["preview", "up"])
+def test_the_state_is_exported_and_checked_before_any_command(tmp_path: Path, command: str) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text("{}")
+    extra = ["--plan", str(plan), "--plan-sha256", hashlib.sha256(b"{}").hexdigest()] if command == "up" else []
+    got = run(tmp_path, command, "--refresh", *extra)
+    assert got["code"] == 0
+    assert got["calls"][0] == "stack export --stack contoso", "exported first, without --show-secrets"
+    assert got["calls"][1].startswith(f"{command} --stack contoso") and len(got["calls"]) == 2
+    assert '"resources"' not in got["stdout"], "the export itself is never printed"
+
+
+@pytest.mark.parametrize(
+    "kind", ["pulumi-python:dynamic:Resource", "pulumi-python:dynamic/anchors:CreationTime", "pulumi-nodejs:dynamic:Resource"]
+)
+@pytest.mark.parametrize("command", ["preview --refresh", "preview --refresh --expect-no-changes", "up --refresh"])
+def test_a_planted_dynamic_resource_is_refused_before_any_command(tmp_path: Path, kind: str, command: str) -> None:
+    plan = tmp_path / "plan.json"
+    plan.write_text("{}")
+    extra = ["--plan", str(plan), "--plan-sha256", hashlib.sha256(b"{}").hexdigest()] if command.startswith("up") else []
+    got = run(tmp_path, *command.split(), *extra, state=with_planted_dynamic_resource(clean_export(), kind))
+    assert got["code"] == 1 and got["argv"] is None, "no preview, up or refresh ran"
+    assert got["calls"] == ["stack export --stack contoso"]
+    assert got["result"]["outcome"] == "code in state"
+    assert f"::{kind}::innocent-looking: a dynamic resource" in got["report"]
+    assert "python -m exo.state_upgrade" in got["report"] and "::error::Refusing to run Pulumi on stack contoso" in got["stdout"]
+    assert "c3RhbmQtaW4" not in got["stdout"] + got["report"], "nothing of the state's values is shown"
+    assert got["github_output"] == "outcome=code in state\nexit-code=1\n"
+
+
+def test_a_provider_of_an_unpinned_package_is_refused(tmp_path: Path) -> None:
+    state = clean_export()
+    resources = state["deployment"]["resources"]
+    # A `command` provider and a resource it would run (pulumi-command runs shell commands on create, update and delete).
+    provider = "urn:pulumi:contoso::exo-automation::pulumi:providers:command::default"
+    resources.append({"urn": provider, "custom": True, "type": "pulumi:providers:command"})
+    resources.append(
+        {
+            "urn": "urn:pulumi:contoso::exo-automation::command:local:Command::x",
+            "custom": True,
+            "type": "command:local:Command",
+            "provider": f"{provider}::id",
+        }
+    )
+    got = run(tmp_path, "preview", "--refresh", state=state)
+    assert got["code"] == 1 and got["argv"] is None
+    assert "a provider of package 'command', which is not pinned (azure-native, azuread, time, tls)" in got["report"]
+    assert "command:local:Command::x: a command:local:Command resource, which no pinned provider serves" in got["report"]
+
+
+def test_a_pinned_type_served_by_an_unpinned_provider_is_refused(tmp_path: Path) -> None:
+    state = clean_export()
+    application = next(r for r in state["deployment"]["resources"] if r["type"] == "azuread:index/application:Application")
+    application["provider"] = "urn:pulumi:contoso::exo-automation::pulumi:providers:pulumi-python::p::id"
+    got = run(tmp_path, "preview", state=state)
+    assert got["code"] == 1 and got["argv"] is None
+    assert "which is not of a pinned package" in got["report"]
+
+
+@pytest.mark.parametrize(
+    ("state_text", "export_exit", "error", "code", "outcome"),
+    [
+        ("", 0, "", 1, "code in state"),
+        ("[]", 0, "", 1, "code in state"),
+        ('{"version": 2, "deployment": {}}', 0, "", 1, "code in state"),
+        ("", 6, "error: no stack named 'contoso' found", 6, "stack not found"),
+        ("", 255, "error: blob storage: AuthorizationPermissionMismatch", 255, "failed"),
+    ],
+)
+def test_a_state_that_cannot_be_read_or_checked_stops_the_job(
+    tmp_path: Path, state_text: str, export_exit: int, error: str, code: int, outcome: str
+) -> None:
+    env = {"FAKE_STATE": state_text, "FAKE_EXPORT_EXIT": str(export_exit), "FAKE_EXPORT_ERROR": error}
+    got = run(tmp_path, "preview", "--refresh", extra_env=env)
+    assert got["code"] == code and got["argv"] is None, "fail closed: nothing ran"
+    assert got["result"]["outcome"] == outcome
+    assert (error or "cannot be checked") in got["report"]
+
+
+@pytest.mark.parametrize("kind", ["pulumi-python:dynamic:Resource", "pulumi-python:dynamic/anchors:CreationTime"])
+def test_the_fix_the_refusal_names_makes_the_state_pass(kind: str) -> None:
+    import state_guard
+
+    planted = with_planted_dynamic_resource(clean_export(), kind)
+    refused = state_guard.check(json.dumps(planted))
+    assert set(code_in_state(planted)) <= {line.split(": ", 1)[0] for line in refused}, "the guard sees what --check sees"
+    upgraded = upgrade(planted)
+    assert state_guard.check(json.dumps(upgraded.deployment)) == []
+    assert len(upgraded.removed) == 2, "the resource and its pulumi-python provider"
 
 
 STDLIB = {

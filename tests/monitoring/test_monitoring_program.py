@@ -12,11 +12,11 @@ from typing import Any
 from components import monitoring as component
 from exo import facts
 from tests import kql
+from tests.fixtures import automation_stack
 from tests.harness import Deployment, assert_refused_before_registration, evaluate
 from tests.mock_tenant import MockTenant, TenantError, comparable
 from tests.monitoring import recorded_rows as rec
 from tests.monitoring.test_workbook import SCHEMA, schema_problems
-from tests.program.test_automation_program import automation_config
 
 WORKSPACE = "azure-native:operationalinsights:Workspace"
 SAVED_SEARCH = "azure-native:operationalinsights:SavedSearch"
@@ -30,7 +30,7 @@ MONITORING: dict[str, Any] = {"emails": ["exchange-admins@contoso.com", "oncall@
 
 
 def monitoring_config(**overrides: Any) -> dict[str, Any]:
-    return automation_config(monitoring={**copy.deepcopy(MONITORING), **overrides})
+    return automation_stack(monitoring={**copy.deepcopy(MONITORING), **overrides})
 
 
 def rules(deployment: Deployment) -> dict[str, dict[str, Any]]:
@@ -47,7 +47,7 @@ def iso_minutes(duration: str) -> int:
 
 class WithMonitoring(unittest.IsolatedAsyncioTestCase):
     async def test_off_unless_given(self) -> None:
-        deployment = await evaluate(MockTenant(), preview=False, config=automation_config())
+        deployment = await evaluate(MockTenant(), preview=False, config=automation_stack())
         self.assertEqual({r.type for r in deployment.custom()} & MONITORING_TYPES, set())
         self.assertNotIn("monitoring", deployment.output("automation"))
 
@@ -58,6 +58,7 @@ class WithMonitoring(unittest.IsolatedAsyncioTestCase):
         deployment = await evaluate(tenant, preview=False, config=monitoring_config())
         workspace = deployment.one(WORKSPACE, "monitoring-workspace")
         self.assertEqual(workspace.plain_inputs["retentionInDays"], 30)
+        self.assertEqual(deployment.of_type("pulumi:providers:azure-native"), [], "the stack's own workspace: the default provider")
         setting = deployment.one(DIAGNOSTIC_SETTING, "monitoring-job-logs").plain_inputs
         self.assertEqual([log["category"] for log in setting["logs"]], ["JobLogs", "JobStreams"])
         self.assertNotIn("logAnalyticsDestinationType", setting, "AzureDiagnostics, where Microsoft documents the job logs")
@@ -146,6 +147,14 @@ class LandingZoneWorkspace(unittest.IsolatedAsyncioTestCase):
         self.assertEqual({s.plain_inputs["resourceGroupName"] for s in deployment.of_type(SAVED_SEARCH)}, {"rg-platform-logs"})
         self.assertEqual({tuple(r["scopes"]) for r in rules(deployment).values()}, {(platform,)})
         self.assertEqual(deployment.output("automation")["monitoring"]["workspaceId"], platform)
+        # Saved searches are children of the workspace: they go through a provider of the workspace's own subscription (a landing
+        # zone keeps it in the Management subscription), in the stack's cloud; nothing else uses that provider.
+        (provider,) = deployment.of_type("pulumi:providers:azure-native")
+        self.assertEqual(provider.plain_inputs["subscriptionId"], platform.split("/")[2])
+        self.assertEqual(provider.plain_inputs["environment"], "public")
+        through = {r.type for r in deployment.registrations if r.provider.startswith(f"{provider.urn}::")}
+        self.assertEqual(through, {SAVED_SEARCH})
+        self.assertEqual(len(deployment.of_type(SAVED_SEARCH)), len([r for r in deployment.of_type(SAVED_SEARCH) if r.provider]))
 
     async def test_a_second_setting_to_the_same_workspace_collides(self) -> None:
         tenant = MockTenant()
@@ -210,7 +219,7 @@ class Warnings(unittest.TestCase):
         del config["exo-automation:automation"]["runbooks"][1]["parameters"]["OutputFormat"]
         (warning,) = warnings(config)
         self.assertIn("runbooks[1] (ForwardingAudit) writes its default output", warning)
-        self.assertEqual(warnings(automation_config()), (), "no monitoring, no warning")
+        self.assertEqual(warnings(automation_stack()), (), "no monitoring, no warning")
 
 
 class Constants(unittest.TestCase):

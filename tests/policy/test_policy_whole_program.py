@@ -11,13 +11,13 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-import yaml
 
 pytest.importorskip("pulumi_azuread", reason="needs the program's SDKs (run in the main .venv)")
 
 import exo_policies as ep
 
-from tests.harness import REPO, Deployment, evaluate
+from tests.fixtures import automation_stack
+from tests.harness import Deployment, evaluate
 from tests.mock_tenant import MockTenant, is_unknown, reveal
 
 PROGRAM_CONFIGS: dict[str, dict[str, Any]] = {
@@ -29,15 +29,11 @@ PROGRAM_CONFIGS: dict[str, dict[str, Any]] = {
         ]
     },
     "rotation overlap": {"identities": [{"name": "exo", "certificate": {"generation": 2, "keepPreviousGeneration": True}}]},
-    "example stack with Automation": yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"],
+    "Automation stack": automation_stack(),
     # Issue 14: an identity with Exchange RBAC only (no directory role), the desired-state variable and the one-off reconciler run.
     "Exchange RBAC": {
-        **yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"],
         # The reconciler's managed identity needs Exchange Administrator (facts.RBAC_RECONCILER_ROLES).
-        "exo-automation:automation": {
-            **yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]["exo-automation:automation"],
-            "roles": ["Exchange Administrator"],
-        },
+        **automation_stack(roles=["Exchange Administrator"]),
         "exo-automation:identities": [
             {
                 "name": "sales-reports",

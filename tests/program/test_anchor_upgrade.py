@@ -25,9 +25,9 @@ import pulumi
 from pulumi.runtime import rpc
 
 from exo.state_upgrade import DYNAMIC_PROVIDER_TYPE, StateUpgradeError, code_in_state, upgrade
+from tests.fixtures import automation_stack
 from tests.harness import PROJECT, REPO, Deployment, evaluate
 from tests.mock_tenant import JOB_SCHEDULE, SCHEDULE, TIME_STATIC, MockTenant, StoredResource, comparable, is_secret, is_unknown
-from tests.program.test_automation_program import automation_config
 from tests.program.test_runbook_lifecycle import Clock
 
 OLD_ANCHOR = "pulumi-python:dynamic:Resource"
@@ -137,7 +137,7 @@ class UpgradeFromTheDynamicAnchor(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self) -> None:
         self.clock = Clock()
         self.tenant = MockTenant(clock=self.clock)
-        self.config = automation_config()
+        self.config = automation_stack()
         self.deployed = await evaluate(self.tenant, preview=False, config=self.config)
         self.directory = Path(tempfile.mkdtemp())
         self.mark = self.directory / "the-state-code-ran"

@@ -9,13 +9,12 @@ import tempfile
 import unittest
 import urllib.parse
 from pathlib import Path
-from typing import Any
 from unittest import mock
 
 import pulumi
-import yaml
 
 from exo.runbook_assembly import MODULE_PATH, assemble
+from tests.fixtures import AUDIT_INDEX, automation_stack, hybrid_worker_stack
 from tests.harness import REPO, Deployment, evaluate
 from tests.mock_tenant import MockTenant, Registration, comparable, is_secret, reveal
 from tests.schema_check import check_registration
@@ -30,16 +29,6 @@ APP_ROLE_ASSIGNMENT = "azuread:index/appRoleAssignment:AppRoleAssignment"
 DIRECTORY_ROLE_ASSIGNMENT = "azuread:index/directoryRoleAssignment:DirectoryRoleAssignment"
 EXCHANGE_ADMINISTRATOR = "29232cdf-9323-42fd-ade2-1d097af3e4de"
 GLOBAL_READER = "f2ef992c-3afb-46b9-b7cf-a126ee74c451"
-
-
-def dev_stack_config() -> dict[str, Any]:
-    return yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
-
-
-def automation_config(**overrides: Any) -> dict[str, Any]:
-    config = copy.deepcopy(dev_stack_config())
-    config["exo-automation:automation"].update(overrides)
-    return config
 
 
 def schedule_of(deployment: Deployment, runbook: str) -> Registration:
@@ -69,7 +58,7 @@ def blob_of(deployment: Deployment, runbook: Registration) -> Registration:
 class ManagedIdentityGrant(unittest.IsolatedAsyncioTestCase):
     async def test_exactly_the_accounts_identity_holds_manage_as_app_and_the_configured_roles(self) -> None:
         tenant = MockTenant()
-        config = automation_config(roles=["Global Reader", "Exchange Administrator"])
+        config = automation_stack(roles=["Global Reader", "Exchange Administrator"])
         deployment = await evaluate(tenant, preview=False, config=config)
         (account,) = deployment.of_type(ACCOUNT)
         principal = account.outputs["identity"]["principalId"]  # a random id the tenant made for this account
@@ -89,7 +78,7 @@ class ManagedIdentityGrant(unittest.IsolatedAsyncioTestCase):
         )
 
     async def test_the_account_is_basic_with_system_identity_and_no_local_auth(self) -> None:
-        deployment = await evaluate(MockTenant(), preview=False, config=automation_config(publicNetworkAccess=False))
+        deployment = await evaluate(MockTenant(), preview=False, config=automation_stack(publicNetworkAccess=False))
         (account,) = deployment.of_type(ACCOUNT)
         inputs = account.plain_inputs
         self.assertEqual(inputs["sku"], {"name": "Basic"})
@@ -100,7 +89,7 @@ class ManagedIdentityGrant(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(inputs["automationAccountName"], "aa-exo-automation-dev")
 
     async def test_the_identity_grant_waits_out_replication(self) -> None:
-        deployment = await evaluate(MockTenant(), preview=False, config=automation_config())
+        deployment = await evaluate(MockTenant(), preview=False, config=automation_stack())
         grant = deployment.one(APP_ROLE_ASSIGNMENT, "automation-grant-manage-as-app")
         for role in deployment.of_type(DIRECTORY_ROLE_ASSIGNMENT):
             if role.name.startswith("automation-"):
@@ -109,7 +98,7 @@ class ManagedIdentityGrant(unittest.IsolatedAsyncioTestCase):
     async def test_an_existing_resource_group_is_used_not_created(self) -> None:
         tenant = MockTenant(existing_resource_groups={"rg-from-bootstrap": "westeurope"})
         deployment = await evaluate(
-            tenant, preview=False, config=automation_config(createResourceGroup=False, resourceGroupName="rg-from-bootstrap")
+            tenant, preview=False, config=automation_stack(createResourceGroup=False, resourceGroupName="rg-from-bootstrap")
         )
         self.assertEqual(deployment.of_type("azure-native:resources:ResourceGroup"), [])
         self.assertEqual(deployment.of_type(ACCOUNT)[0].plain_inputs["resourceGroupName"], "rg-from-bootstrap")
@@ -119,7 +108,7 @@ class RuntimeAndModule(unittest.IsolatedAsyncioTestCase):
     async def test_runtime_environments_for_74_and_76_carry_the_pinned_package(self) -> None:
         for runtime, version in (("PowerShell-7.6", "3.10.1"), ("PowerShell-7.4", "3.9.2")):
             with self.subTest(runtime):
-                config = automation_config(runtime=runtime)
+                config = automation_stack(runtime=runtime)
                 del config["exo-automation:automation"]["exchangeModuleVersion"]
                 deployment = await evaluate(MockTenant(), preview=False, config=config)
                 (environment,) = deployment.of_type("azure-native:automation:RuntimeEnvironment")
@@ -153,7 +142,7 @@ class RuntimeAndModule(unittest.IsolatedAsyncioTestCase):
             ("PowerShell-7.2", "azure-native:automation:PowerShell72Module", "PowerShell72", "3.4.0"),
         ):
             with self.subTest(runtime):
-                config = automation_config(runtime=runtime)
+                config = automation_stack(runtime=runtime)
                 del config["exo-automation:automation"]["exchangeModuleVersion"]
                 deployment = await evaluate(MockTenant(), preview=False, config=config)
                 modules = {m.plain_inputs["moduleName"]: m for m in deployment.of_type(module_type)}
@@ -174,10 +163,7 @@ class RuntimeAndModule(unittest.IsolatedAsyncioTestCase):
                     self.assertIn(exchange.urn, job.dependencies)
 
     async def test_a_hybrid_worker_group_on_51_receives_the_scheduled_job(self) -> None:
-        config = automation_config(runtime="WindowsPowerShell-5.1", exchangeModuleVersion="3.6.0", hybridWorkerGroup="exo-hybrid")
-        config["exo-automation:automation"]["runbooks"][1].update(hybridWorker=True, hybridIdentity="exo")
-        # The forwarding audit's roles line needs more than the identity's default Global Reader.
-        config["exo-automation:identities"][0]["roles"] = ["Exchange Recipient Administrator", "Global Reader"]
+        config = hybrid_worker_stack(exchangeModuleVersion="3.6.0")
         deployment = await evaluate(MockTenant(), preview=False, config=config)
         (group,) = deployment.of_type("azure-native:automation:HybridRunbookWorkerGroup")
         self.assertEqual(group.plain_inputs["hybridRunbookWorkerGroupName"], "exo-hybrid")
@@ -197,7 +183,7 @@ class RuntimeAndModule(unittest.IsolatedAsyncioTestCase):
 
 class RunbookContent(unittest.IsolatedAsyncioTestCase):
     async def test_the_published_hash_is_the_sha256_of_the_text_actually_uploaded(self) -> None:
-        config = automation_config()
+        config = automation_stack()
         deployment = await evaluate(MockTenant(), preview=False, config=config)
         runbooks = deployment.of_type(RUNBOOK)
         self.assertEqual(len(runbooks), 2)
@@ -217,13 +203,13 @@ class RunbookContent(unittest.IsolatedAsyncioTestCase):
 
     async def test_editing_the_shared_module_republishes_every_runbook(self) -> None:
         tenant = MockTenant()
-        first = await evaluate(tenant, preview=False, config=automation_config())
+        first = await evaluate(tenant, preview=False, config=automation_stack())
         with tempfile.TemporaryDirectory() as folder:
             # An edited copy of the module (the repo's file stays untouched for tests running beside this one).
             edited = Path(folder) / "ExoCommon.psm1"
             edited.write_bytes((REPO / MODULE_PATH).read_bytes() + b"\n# an edit\n")
             with mock.patch("settings.automation.MODULE_PATH", str(edited)):
-                second = await evaluate(tenant, preview=False, config=automation_config())
+                second = await evaluate(tenant, preview=False, config=automation_stack())
         before = {(r.type, r.name): (r.id, comparable(r.inputs)) for r in first.custom()}
         after = {(r.type, r.name): (r.id, comparable(r.inputs)) for r in second.custom()}
         changed = {key[1] for key in before if before[key] != after[key]}
@@ -238,7 +224,7 @@ class RunbookContent(unittest.IsolatedAsyncioTestCase):
 
     async def test_the_link_is_a_secret_read_only_https_sas_for_the_container_from_one_call(self) -> None:
         wall_clock = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
-        deployment = await evaluate(MockTenant(clock=lambda: wall_clock), preview=False, config=automation_config())
+        deployment = await evaluate(MockTenant(clock=lambda: wall_clock), preview=False, config=automation_stack())
         for runbook in deployment.of_type(RUNBOOK):
             # The SAS is a credential: the link travels as a secret (the engine marks the whole link object).
             self.assertTrue(is_secret(runbook.inputs["publishContentLink"]))
@@ -257,7 +243,7 @@ class RunbookContent(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(sas_calls[0]["resource"], "c")
 
     async def test_the_storage_is_https_only_tls12_without_public_blobs(self) -> None:
-        deployment = await evaluate(MockTenant(), preview=False, config=automation_config())
+        deployment = await evaluate(MockTenant(), preview=False, config=automation_stack())
         (account,) = deployment.of_type(STORAGE_ACCOUNT)
         inputs = account.plain_inputs
         self.assertEqual(
@@ -268,13 +254,13 @@ class RunbookContent(unittest.IsolatedAsyncioTestCase):
 
     async def test_editing_a_runbook_republishes_it_and_nothing_else_changes(self) -> None:
         tenant = MockTenant()
-        config = automation_config()
+        config = automation_stack()
         first = await evaluate(tenant, preview=False, config=config)
         original = REPO / "runbooks" / "Invoke-ForwardingAudit.ps1"
         edited = REPO / "runbooks" / "Invoke-ForwardingAudit.edited-by-test.ps1"
         try:
             edited.write_bytes(original.read_bytes() + b"\n# an edit\n")
-            config["exo-automation:automation"]["runbooks"][1]["file"] = f"runbooks/{edited.name}"
+            config["exo-automation:automation"]["runbooks"][AUDIT_INDEX]["file"] = f"runbooks/{edited.name}"
             second = await evaluate(tenant, preview=False, config=config)
             before = {(r.type, r.name): (r.id, comparable(r.inputs)) for r in first.custom()}
             after = {(r.type, r.name): (r.id, comparable(r.inputs)) for r in second.custom()}
@@ -294,7 +280,7 @@ class RunbookContent(unittest.IsolatedAsyncioTestCase):
 class Schedules(unittest.IsolatedAsyncioTestCase):
     async def test_job_schedules_link_runbook_schedule_and_parameters(self) -> None:
         tenant = MockTenant()
-        deployment = await evaluate(tenant, preview=False, config=automation_config())
+        deployment = await evaluate(tenant, preview=False, config=automation_stack())
         schedules = {s.plain_inputs["scheduleName"]: s for s in deployment.of_type(SCHEDULE)}
         runbooks = {r.outputs["name"] for r in deployment.of_type(RUNBOOK)}
         for job in deployment.of_type(JOB_SCHEDULE):
@@ -309,7 +295,7 @@ class Schedules(unittest.IsolatedAsyncioTestCase):
 
     async def test_weekly_schedule_in_its_time_zone_starting_after_the_clock(self) -> None:
         wall_clock = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)  # a Saturday
-        deployment = await evaluate(MockTenant(clock=lambda: wall_clock), preview=False, config=automation_config())
+        deployment = await evaluate(MockTenant(clock=lambda: wall_clock), preview=False, config=automation_stack())
         weekly = schedule_of(deployment, "MailboxPermissionReport").plain_inputs
         self.assertEqual(
             (weekly["frequency"], weekly["interval"], weekly["timeZone"], weekly["advancedSchedule"]),
@@ -323,7 +309,7 @@ class Schedules(unittest.IsolatedAsyncioTestCase):
     async def test_start_times_stay_put_across_runs_and_a_changed_schedule_gets_a_new_future_start(self) -> None:
         wall_clock = [dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)]
         tenant = MockTenant(clock=lambda clock=wall_clock: clock[0])
-        config = automation_config()
+        config = automation_stack()
         first = await evaluate(tenant, preview=False, config=config)
         wall_clock[0] += dt.timedelta(days=40)
         again = await evaluate(tenant, preview=False, config=config)
@@ -331,7 +317,7 @@ class Schedules(unittest.IsolatedAsyncioTestCase):
         self.assertEqual({r.name: r.id for r in first.custom()}, {r.name: r.id for r in again.custom()}, "nothing was created or replaced")
         self.assertEqual(again.output("automation")["runbooks"]["ForwardingAudit"]["firstRun"], "2026-11-29T05:30:00+01:00")
 
-        config["exo-automation:automation"]["runbooks"][1]["schedule"]["time"] = "04:15"
+        config["exo-automation:automation"]["runbooks"][AUDIT_INDEX]["schedule"]["time"] = "04:15"
         changed = await evaluate(tenant, preview=False, config=config)
         new = schedule_of(changed, "ForwardingAudit")
         old = schedule_of(first, "ForwardingAudit")
@@ -346,7 +332,7 @@ class Schedules(unittest.IsolatedAsyncioTestCase):
         )
 
     async def test_runbooks_on_the_same_definition_share_one_schedule(self) -> None:
-        config = automation_config()
+        config = automation_stack()
         runbooks = config["exo-automation:automation"]["runbooks"]
         runbooks[1]["schedule"] = copy.deepcopy(runbooks[0]["schedule"])
         deployment = await evaluate(MockTenant(), preview=False, config=config)
@@ -359,7 +345,7 @@ class AutomationModes(unittest.IsolatedAsyncioTestCase):
     async def test_preview_with_unknown_identity_drops_no_required_input(self) -> None:
         for preview in (True, False):
             with self.subTest(preview=preview):
-                deployment = await evaluate(MockTenant(), preview=preview, config=automation_config())
+                deployment = await evaluate(MockTenant(), preview=preview, config=automation_stack())
                 for registration in deployment.custom():
                     self.assertEqual(check_registration(registration.type, registration.name, registration.inputs), [])
                 if preview:
@@ -369,23 +355,23 @@ class AutomationModes(unittest.IsolatedAsyncioTestCase):
     async def test_two_evaluations_at_different_times_register_identical_inputs(self) -> None:
         wall_clock = [dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)]
         tenant = MockTenant(clock=lambda clock=wall_clock: clock[0])
-        first = await evaluate(tenant, preview=False, config=automation_config())
+        first = await evaluate(tenant, preview=False, config=automation_stack())
         wall_clock[0] += dt.timedelta(hours=30)
-        second = await evaluate(tenant, preview=False, config=automation_config())
-        preview = await evaluate(tenant, preview=True, config=automation_config())
+        second = await evaluate(tenant, preview=False, config=automation_stack())
+        preview = await evaluate(tenant, preview=True, config=automation_stack())
         inputs = [{(r.type, r.name): r.diffable() for r in d.registrations} for d in (first, second, preview)]
         self.assertEqual(inputs[0], inputs[1])
         self.assertEqual(inputs[0], inputs[2])
 
     async def test_automation_is_off_unless_enabled(self) -> None:
-        config = dev_stack_config()
+        config = automation_stack()
         config["exo-automation:automation"] = {"enabled": False, "location": "westeurope"}
         deployment = await evaluate(MockTenant(), preview=False, config=config)
         self.assertFalse(any(r.type.startswith("azure-native:") for r in deployment.registrations))
         self.assertNotIn("automation", deployment.outputs)
 
     async def test_national_cloud_runbooks_get_the_exchange_environment(self) -> None:
-        config = automation_config()
+        config = automation_stack()
         config["azuread:environment"] = "usgovernmentl4"
         deployment = await evaluate(MockTenant(initial_domain_suffix=".onmicrosoft.us"), preview=False, config=config)
         for job in deployment.of_type(JOB_SCHEDULE):

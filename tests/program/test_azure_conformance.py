@@ -6,7 +6,6 @@ and every path name and every body property with a rule is checked against every
 
 from __future__ import annotations
 
-import copy
 import unittest
 from typing import Any
 
@@ -14,27 +13,24 @@ from pulumi.runtime.mocks import MockResourceArgs
 
 from exo import azure_names, facts
 from settings.values import ConfigError
+from tests.fixtures import (
+    KEY_VAULT,
+    VAULT_READER_GROUP,
+    VAULT_READER_SP,
+    VAULT_READER_USER,
+    automation_stack,
+    exchange_rbac_stack,
+    hybrid_worker_stack,
+    key_vault_stack,
+    monitoring_stack,
+    runtime_stack,
+    tenant_with_vault_readers,
+)
 from tests.harness import Deployment, evaluate
 from tests.mock_tenant import MockTenant, TenantError, is_unknown
-from tests.program.test_automation_program import automation_config, dev_stack_config
 from tests.schema_check import check_registration
 
 AZURE = "azure-native:"
-VAULT_READER_SP = "0d3f6a2e-5b1c-4c8e-9f7a-1b2c3d4e5f60"
-VAULT_READER_USER = "5b0c9a3e-7d41-4e2f-a1b8-3c5d7e9f1a2b"
-VAULT_READER_GROUP = "c4d2e6f8-1a3b-4c5d-8e7f-9a0b1c2d3e4f"
-KEY_VAULT: dict[str, Any] = {
-    "enabled": True,
-    "name": "kv-exo-contoso",
-    "resourceGroupName": "rg-exo-hosts",
-    "createResourceGroup": True,
-    "location": "westeurope",
-    "readers": [
-        VAULT_READER_SP,
-        {"objectId": VAULT_READER_USER, "type": "User"},
-        {"objectId": VAULT_READER_GROUP, "type": "group"},
-    ],
-}
 CORP_WITH_PRIVATE_ENDPOINTS: dict[str, Any] = {
     "archetype": "corp",
     "privateEndpoints": {
@@ -47,60 +43,17 @@ CORP_WITH_PRIVATE_ENDPOINTS: dict[str, Any] = {
 AWKWARD_STACKS = ("my_stack", "team.prod", "Prod.EU.", "UPPER_case.Stack", "s" * 100, "a", "x-" * 50)
 
 
-def tenant() -> MockTenant:
-    mock = MockTenant()
-    mock.add_principal(VAULT_READER_SP)
-    mock.add_user(VAULT_READER_USER)
-    mock.add_group(VAULT_READER_GROUP)
-    return mock
-
-
-def with_runtime(runtime: str, **extra: Any) -> dict[str, Any]:
-    config = automation_config(runtime=runtime, **extra)
-    del config["exo-automation:automation"]["exchangeModuleVersion"]
-    return config
-
-
-def hybrid_worker_stack() -> dict[str, Any]:
-    config = with_runtime("WindowsPowerShell-5.1", hybridWorkerGroup="exo-hybrid")
-    config["exo-automation:automation"]["runbooks"][1].update(hybridWorker=True, hybridIdentity="exo")
-    # The forwarding audit's roles line needs more than the identity's default Global Reader.
-    config["exo-automation:identities"][0]["roles"] = ["Exchange Recipient Administrator", "Global Reader"]
-    return config
-
-
-def exchange_rbac_stack() -> dict[str, Any]:
-    config = dev_stack_config()
-    config["exo-automation:identities"] = [
-        {"name": "exo"},
-        {
-            "name": "sales-reports",
-            "exchangeRbac": {"roles": ["View-Only Recipients"], "recipientScope": {"filter": "Department -eq 'Sales'"}},
-        },
-    ]
-    # The reconciler's managed identity needs Exchange Administrator (facts.RBAC_RECONCILER_ROLES); the dev stack's roles are smaller.
-    config["exo-automation:automation"]["roles"] = ["Exchange Administrator"]
-    return config
-
-
-def monitoring_stack() -> dict[str, Any]:
-    """Monitoring on (issue 24), with the Exchange RBAC reconciler so that every alert rule exists."""
-    config = exchange_rbac_stack()
-    config["exo-automation:automation"]["monitoring"] = {"emails": ["exchange-admins@contoso.com"], "webhookUrl": "https://hooks.example/a"}
-    return config
-
-
 def stacks() -> dict[str, tuple[str, dict[str, Any]]]:
     """label -> (stack name, config)."""
-    everything = {**monitoring_stack(), "exo-automation:keyVault": copy.deepcopy(KEY_VAULT)}
+    everything = {**monitoring_stack(), **key_vault_stack()}
     return {
         "default config": ("dev", {}),
-        "dev stack (Pulumi.dev.yaml)": ("dev", dev_stack_config()),
-        "Key Vault stack": ("prod", {"exo-automation:keyVault": copy.deepcopy(KEY_VAULT)}),
-        "PowerShell 7.2": ("dev", with_runtime("PowerShell-7.2")),
-        "PowerShell 7.4": ("dev", with_runtime("PowerShell-7.4")),
-        "PowerShell 7.6": ("dev", with_runtime("PowerShell-7.6")),
-        "Windows PowerShell 5.1": ("dev", with_runtime("WindowsPowerShell-5.1")),
+        "Automation stack": ("dev", automation_stack()),
+        "Key Vault stack": ("prod", key_vault_stack()),
+        "PowerShell 7.2": ("dev", runtime_stack("PowerShell-7.2")),
+        "PowerShell 7.4": ("dev", runtime_stack("PowerShell-7.4")),
+        "PowerShell 7.6": ("dev", runtime_stack("PowerShell-7.6")),
+        "Windows PowerShell 5.1": ("dev", runtime_stack("WindowsPowerShell-5.1")),
         "hybrid worker stack": ("dev", hybrid_worker_stack()),
         "Exchange RBAC stack": ("dev", exchange_rbac_stack()),
         "Corp stack with private endpoints": ("dev", {**everything, "exo-automation:landingZone": CORP_WITH_PRIVATE_ENDPOINTS}),
@@ -155,13 +108,13 @@ class EveryInputMeetsTheRules(unittest.IsolatedAsyncioTestCase):
         for label, (stack, config) in stacks().items():
             for preview in (False, True):
                 with self.subTest(label, preview=preview):
-                    deployment = await evaluate(tenant(), preview=preview, config=config, stack=stack)
+                    deployment = await evaluate(tenant_with_vault_readers(), preview=preview, config=config, stack=stack)
                     self.assertEqual(violations(deployment), [])
 
     async def test_the_stacks_cover_every_azure_native_type_the_program_registers(self) -> None:
         registered: set[str] = set()
         for stack, config in stacks().values():
-            deployment = await evaluate(tenant(), preview=False, config=config, stack=stack)
+            deployment = await evaluate(tenant_with_vault_readers(), preview=False, config=config, stack=stack)
             registered |= {r.type for r in deployment.custom() if r.type.startswith(AZURE)}
         self.assertEqual(registered, set(facts.AZURE_PATH_INPUTS), "a type without stacks here, or rules for a type never registered")
         self.assertTrue({t for t, _ in facts.AZURE_INPUT_RULES} <= registered, "every rule applies to a type the program registers")
@@ -183,9 +136,9 @@ class NamesFromTheStackName(unittest.IsolatedAsyncioTestCase):
     async def test_awkward_stack_names_give_valid_names_that_stay_the_same_across_runs(self) -> None:
         for stack in AWKWARD_STACKS:
             with self.subTest(stack):
-                mock = tenant()
-                first = await evaluate(mock, preview=False, config=dev_stack_config(), stack=stack)
-                again = await evaluate(mock, preview=True, config=dev_stack_config(), stack=stack)
+                mock = tenant_with_vault_readers()
+                first = await evaluate(mock, preview=False, config=automation_stack(), stack=stack)
+                again = await evaluate(mock, preview=True, config=automation_stack(), stack=stack)
                 (account,) = [r for r in first.custom() if r.type == azure_names.ACCOUNT]
                 (planned,) = [r for r in again.custom() if r.type == azure_names.ACCOUNT]
                 self.assertEqual(account.plain_inputs, planned.plain_inputs, "a second run plans no change")
@@ -214,7 +167,7 @@ class RuntimeEnvironmentName(unittest.IsolatedAsyncioTestCase):
         for runtime, name in (("PowerShell-7.4", "PowerShell-7-4-Exchange"), ("PowerShell-7.6", "PowerShell-7-6-Exchange")):
             for preview in (True, False):
                 with self.subTest(runtime, preview=preview):
-                    deployment = await evaluate(tenant(), preview=preview, config=with_runtime(runtime))
+                    deployment = await evaluate(tenant_with_vault_readers(), preview=preview, config=runtime_stack(runtime))
                     (environment,) = deployment.of_type("azure-native:automation:RuntimeEnvironment")
                     self.assertEqual(environment.plain_inputs["runtimeEnvironmentName"], name)
                     (package,) = deployment.of_type("azure-native:automation:Package")
@@ -238,7 +191,7 @@ BAD_NAMES: list[tuple[str, dict[str, Any], str, str]] = [
 
 class BadNamesAreRefusedBeforeAnyResource(unittest.IsolatedAsyncioTestCase):
     async def check(self, config: dict[str, Any], key: str, phrase: str) -> None:
-        mock = tenant()
+        mock = tenant_with_vault_readers()
         with self.assertRaises(ConfigError) as caught:
             await evaluate(mock, preview=True, config=config)
         self.assertEqual(caught.exception.key, key)
@@ -248,12 +201,12 @@ class BadNamesAreRefusedBeforeAnyResource(unittest.IsolatedAsyncioTestCase):
     async def test_each_bad_automation_name_names_its_key(self) -> None:
         for label, change, field, phrase in BAD_NAMES:
             with self.subTest(label):
-                await self.check(automation_config(**change), f"exo-automation:automation.{field}", phrase)
+                await self.check(automation_stack(**change), f"exo-automation:automation.{field}", phrase)
 
     async def test_runbook_names_azure_refuses(self) -> None:
         for label, name, phrase in (("dot", "Report.Daily", "does not match"), ("64 characters", "R" * 64, "is longer than 63")):
             with self.subTest(label):
-                config = automation_config()
+                config = automation_stack()
                 config["exo-automation:automation"]["runbooks"][0]["name"] = name
                 await self.check(config, "exo-automation:automation.runbooks[0].name", phrase)
 
@@ -270,7 +223,7 @@ class KeyVaultReaders(unittest.IsolatedAsyncioTestCase):
     """Defect 7: users, groups and service principals can read the certificates."""
 
     async def test_users_groups_and_service_principals_each_get_their_own_type(self) -> None:
-        deployment = await evaluate(tenant(), preview=False, config={"exo-automation:keyVault": KEY_VAULT})
+        deployment = await evaluate(tenant_with_vault_readers(), preview=False, config={"exo-automation:keyVault": KEY_VAULT})
         types = {a.plain_inputs["principalId"]: a.plain_inputs["principalType"] for a in deployment.of_type(ROLE_ASSIGNMENT)}
         self.assertEqual(types, {VAULT_READER_SP: "ServicePrincipal", VAULT_READER_USER: "User", VAULT_READER_GROUP: "Group"})
 
@@ -278,7 +231,7 @@ class KeyVaultReaders(unittest.IsolatedAsyncioTestCase):
         # A plain object id means a service principal; Azure answers UnmatchedPrincipalType for a user, and so does the mock.
         config = {"exo-automation:keyVault": {**KEY_VAULT, "readers": [VAULT_READER_USER]}}
         with self.assertRaisesRegex(TenantError, "UnmatchedPrincipalType"):
-            await evaluate(tenant(), preview=False, config=config)
+            await evaluate(tenant_with_vault_readers(), preview=False, config=config)
 
     async def test_a_reader_of_unknown_type_is_refused_naming_the_key(self) -> None:
         for reader, key, phrase in (
@@ -289,7 +242,7 @@ class KeyVaultReaders(unittest.IsolatedAsyncioTestCase):
             ({"objectId": VAULT_READER_USER, "type": "User", "kind": "x"}, "exo-automation:keyVault.readers[0]", "unknown setting"),
         ):
             with self.subTest(phrase):
-                mock = tenant()
+                mock = tenant_with_vault_readers()
                 with self.assertRaises(ConfigError) as caught:
                     await evaluate(mock, preview=True, config={"exo-automation:keyVault": {**KEY_VAULT, "readers": [reader]}})
                 self.assertEqual(caught.exception.key, key)

@@ -7,16 +7,15 @@ import unittest
 from typing import Any
 from unittest import mock
 
-import yaml
-
-from tests.harness import REPO, evaluate
+from tests.fixtures import AUTOMATION, automation_stack
+from tests.harness import evaluate
 from tests.mock_tenant import MockTenant
 
 
-def dev_with_runbooks(count: int) -> dict[str, Any]:
-    config = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
-    shipped = config["exo-automation:automation"]["runbooks"]
-    config["exo-automation:automation"]["runbooks"] = [
+def with_runbooks(count: int) -> dict[str, Any]:
+    config = automation_stack()
+    shipped = config[AUTOMATION]["runbooks"]
+    config[AUTOMATION]["runbooks"] = [
         {**shipped[index % len(shipped)], "name": f"{shipped[index % len(shipped)]['name']}{index:02d}"} for index in range(count)
     ]
     return config
@@ -30,6 +29,6 @@ class RegistrationsAreAwaited(unittest.IsolatedAsyncioTestCase):
         for count in (2, 20):
             with self.subTest(runbooks=count):
                 with mock.patch.object(asyncio, "wait", wraps=asyncio.wait) as polled:
-                    deployment = await evaluate(MockTenant(), preview=True, config=dev_with_runbooks(count))
+                    deployment = await evaluate(MockTenant(), preview=True, config=with_runbooks(count))
                 self.assertEqual(len(deployment.of_type("azure-native:automation:Runbook")), count)
                 self.assertEqual(polled.call_count, 0)

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import json
 import unittest
 from typing import Any
 
-import yaml
-
 from components.exchange_rbac import APPLIED_VARIABLE_NAME
 from exo.exchange_rbac_state import VARIABLE_NAME, owner_prefix, state_sha256
-from tests.harness import REPO, Deployment, evaluate
+from tests.fixtures import IDENTITIES, exchange_rbac_stack
+from tests.harness import Deployment, evaluate
 from tests.mock_tenant import MockTenant
 from tests.program.test_runbook_lifecycle import changes
 from tests.schema_check import check_registration
@@ -26,17 +24,8 @@ SALES_FILTER = "Department -eq 'Sales'"
 
 
 def rbac_config(**identity_overrides: Any) -> dict[str, Any]:
-    config = copy.deepcopy(yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"])
-    config["exo-automation:identities"] = [
-        {"name": "exo"},
-        {
-            "name": "sales-reports",
-            "exchangeRbac": {"roles": ["View-Only Recipients"], "recipientScope": {"filter": SALES_FILTER}},
-            **identity_overrides,
-        },
-    ]
-    # The reconciler's managed identity needs Exchange Administrator (facts.RBAC_RECONCILER_ROLES); the dev stack's roles are smaller.
-    config["exo-automation:automation"]["roles"] = ["Exchange Administrator"]
+    config = exchange_rbac_stack()
+    config[IDENTITIES][1].update(identity_overrides)
     return config
 
 

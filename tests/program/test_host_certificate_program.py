@@ -3,11 +3,10 @@
 from __future__ import annotations
 
 import datetime as dt
-import logging
 import unittest
 from typing import Any
 
-from tests.harness import Deployment, evaluate
+from tests.harness import Deployment, evaluate, preview_logged
 from tests.host_certificate_files import CertificateFolder, MovableClock, make_host_certificate, rsa_key
 from tests.mock_tenant import SECRET, MockTenant
 from tests.program.test_identity_program import APPLICATION, APPLICATION_CERTIFICATE, PRIVATE_KEY, SELF_SIGNED_CERT, independent_thumbprint
@@ -155,18 +154,9 @@ class ExpiryWarning(unittest.IsolatedAsyncioTestCase):
         self.path = self.folder.write("host01.crt", self.certificate.pem)
 
     async def preview(self, config: dict[str, Any]) -> tuple[list[str], Deployment]:
-        """The warnings a preview printed (under mocks, Pulumi's engine log goes to the root logger) and what it registered."""
-        records: list[logging.LogRecord] = []
-        handler = logging.Handler(level=logging.WARNING)
-        handler.emit = records.append  # type: ignore[method-assign]
-        root = logging.getLogger()
-        root.addHandler(handler)
-        try:
-            deployment = await evaluate(MockTenant(clock=self.clock), preview=True, config=config)
-        finally:
-            root.removeHandler(handler)
-        # Pulumi's mock engine logs to the root logger; asyncio's slow-task notes come from its own.
-        return [record.getMessage() for record in records if record.name == "root"], deployment
+        """The warnings a preview printed and what it registered."""
+        deployment, records = await preview_logged(MockTenant(clock=self.clock), config)
+        return [record.getMessage() for record in records], deployment
 
     async def test_no_warning_far_from_the_end_then_one_inside_the_window(self) -> None:
         quiet, early = await self.preview(host_identity(self.path))

@@ -13,19 +13,18 @@ import json
 import unittest
 from typing import Any
 
-import yaml
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519
 from cryptography.hazmat.primitives.serialization import pkcs12
 
+from tests.fixtures import automation_settings
 from tests.harness import REPO, Deployment, evaluate
 from tests.host_certificate_files import CertificateFolder, MovableClock, make_host_certificate, rsa_key
 from tests.key_material_scan import Finding, key_forms, scan, secret_leaves
 from tests.mock_tenant import MockTenant
 
-EXAMPLE = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
-AUTOMATION = EXAMPLE["exo-automation:automation"]
+AUTOMATION = automation_settings()
 
 
 def every_finding(deployment: Deployment) -> list[Finding]:

@@ -18,11 +18,10 @@ from typing import Any
 from exo import facts, landing_zone
 from exo.landing_zone import Finding
 from settings.values import ConfigError
+from tests.fixtures import KEY_VAULT, automation_stack, exchange_rbac_stack, key_vault_stack, keyless_stack, tenant_with_vault_readers
 from tests.harness import REPO, Deployment, assert_refused_before_registration, evaluate
 from tests.host_certificate_files import CertificateFolder, MovableClock, make_host_certificate
 from tests.mock_tenant import MockTenant
-from tests.program.test_automation_program import automation_config, dev_stack_config
-from tests.program.test_azure_conformance import KEY_VAULT, exchange_rbac_stack, tenant
 
 RULES = facts.load_alz_rules()
 DOC = REPO / "docs" / "landing-zone.md"
@@ -48,10 +47,6 @@ def short_certificates(config: dict[str, Any]) -> dict[str, Any]:
     return result
 
 
-def key_vault_stack() -> dict[str, Any]:
-    return {"exo-automation:keyVault": copy.deepcopy(KEY_VAULT)}
-
-
 @dataclass
 class Stack:
     label: str
@@ -59,17 +54,16 @@ class Stack:
 
 
 def keyless(folder: CertificateFolder, clock: MovableClock) -> dict[str, Any]:
-    """Host certificates only (no key anywhere in the program) and the dev stack's Automation account."""
-    certificate = make_host_certificate(clock.now, host="HOST01")
-    config = dev_stack_config()
-    config["exo-automation:identities"] = [{"name": "exo", "certificate": {"hostCertificates": [folder.write("h.crt", certificate.pem)]}}]
-    return config
+    """Host certificates only (no key anywhere in the program) and an Automation account."""
+    return keyless_stack(folder.write("h.crt", make_host_certificate(clock.now, host="HOST01").pem))
 
 
 STACKS = (
-    Stack("dev (Pulumi.dev.yaml)", lambda f, c: dev_stack_config()),
-    Stack("dev, `archetype: corp`", lambda f, c: with_landing_zone(dev_stack_config(), CORP)),
-    Stack("dev, `archetype: corp` + private endpoints", lambda f, c: with_landing_zone(dev_stack_config(), CORP_WITH_ENDPOINTS)),
+    Stack("Automation account", lambda f, c: automation_stack()),
+    Stack("Automation account, `archetype: corp`", lambda f, c: with_landing_zone(automation_stack(), CORP)),
+    Stack(
+        "Automation account, `archetype: corp` + private endpoints", lambda f, c: with_landing_zone(automation_stack(), CORP_WITH_ENDPOINTS)
+    ),
     Stack("Key Vault (12-month certificates)", lambda f, c: key_vault_stack()),
     Stack("Key Vault, `validityMonths: 2`", lambda f, c: short_certificates(key_vault_stack())),
     Stack("Key Vault, `validityMonths: 2`, `archetype: corp`", lambda f, c: with_landing_zone(short_certificates(key_vault_stack()), CORP)),
@@ -85,7 +79,7 @@ async def findings_of(stack: Stack) -> dict[tuple[str, bool], list[Finding]]:
     clock = MovableClock()
     folder = CertificateFolder()
     try:
-        mock = tenant()
+        mock = tenant_with_vault_readers()
         mock.clock = clock
         deployment = await evaluate(mock, preview=False, config=stack.config(folder, clock))
     finally:
@@ -162,17 +156,23 @@ class Conformance(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(documented("conformance"), render(self.results), hint)
         self.assertEqual(documented("remaining"), render_remaining(self.results), hint)
 
-    def test_as_alz_ships_nothing_denies_dev_or_key_vault_in_online_and_in_corp_only_the_documented_store_exemption(self) -> None:
+    def test_as_alz_ships_nothing_denies_the_automation_account_or_key_vault_in_online_and_in_corp_only_the_documented_store_exemption(
+        self,
+    ) -> None:
         online, corp = ("online", False), ("corp", False)
-        for label in ("dev (Pulumi.dev.yaml)", "Key Vault, `validityMonths: 2`", "Exchange RBAC", "keyless (host certificates)"):
+        for label in ("Automation account", "Key Vault, `validityMonths: 2`", "Exchange RBAC", "keyless (host certificates)"):
             with self.subTest(label):
                 self.assertEqual(labels(self.results[label][online]), set())
-        for label in ("dev, `archetype: corp`", "dev, `archetype: corp` + private endpoints", "Exchange RBAC, `archetype: corp`"):
+        for label in (
+            "Automation account, `archetype: corp`",
+            "Automation account, `archetype: corp` + private endpoints",
+            "Exchange RBAC, `archetype: corp`",
+        ):
             with self.subTest(label):
                 self.assertEqual(labels(self.results[label][corp]), {"Deny-Public-Endpoints/StorageDenyPaasPublicIP"})
         self.assertEqual(labels(self.results["Key Vault, `validityMonths: 2`, `archetype: corp`"][corp]), set())
         # Without the switch, Corp denies the account (and the vault) as the issue found.
-        self.assertIn("Deny-Public-Endpoints/AutomationDenyPublicIP", labels(self.results["dev (Pulumi.dev.yaml)"][corp]))
+        self.assertIn("Deny-Public-Endpoints/AutomationDenyPublicIP", labels(self.results["Automation account"][corp]))
         self.assertIn("Deny-Public-Endpoints/KeyVaultDenyPaasPublicIP", labels(self.results["Key Vault (12-month certificates)"][corp]))
 
     def test_twelve_month_certificates_in_the_vault_meet_the_enforced_key_vault_guardrail(self) -> None:
@@ -192,7 +192,7 @@ class Conformance(unittest.IsolatedAsyncioTestCase):
                 self.assertIn((exemption.assignment, reference), known, exemption.name)
 
     def test_the_corp_switch_leaves_no_drift_from_alz_modify_rules_on_the_account_or_the_vault(self) -> None:
-        for label in ("dev, `archetype: corp`", "Key Vault, `validityMonths: 2`, `archetype: corp`"):
+        for label in ("Automation account, `archetype: corp`", "Key Vault, `validityMonths: 2`, `archetype: corp`"):
             drift = {f.rule.label for f in self.results[label][("corp", True)] if f.kind in ("modify", "remediate")}
             self.assertNotIn("Enforce-GR-Automation0/Modify-Aa-Public-Network-Access", drift, label)
             self.assertNotIn("Enforce-GR-KeyVaultSup0/Modify-KV-Fw", drift, label)
@@ -200,8 +200,8 @@ class Conformance(unittest.IsolatedAsyncioTestCase):
 
 class CorpSwitch(unittest.IsolatedAsyncioTestCase):
     async def test_corp_makes_the_account_and_the_vault_private_without_endpoints(self) -> None:
-        config = with_landing_zone({**dev_stack_config(), **short_certificates(key_vault_stack())}, CORP)
-        deployment = await evaluate(tenant(), preview=False, config=config)
+        config = with_landing_zone({**automation_stack(), **short_certificates(key_vault_stack())}, CORP)
+        deployment = await evaluate(tenant_with_vault_readers(), preview=False, config=config)
         (account,) = deployment.of_type("azure-native:automation:AutomationAccount")
         self.assertIs(account.plain_inputs["publicNetworkAccess"], False)
         (vault,) = deployment.of_type("azure-native:keyvault:Vault")
@@ -211,8 +211,8 @@ class CorpSwitch(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(deployment.of_type(PRIVATE_ENDPOINT), [], "the existing-network option: the network team brings them")
 
     async def test_private_endpoints_reach_each_sub_resource_from_the_given_subnet(self) -> None:
-        config = with_landing_zone({**dev_stack_config(), **short_certificates(key_vault_stack())}, CORP_WITH_ENDPOINTS)
-        mock = tenant()
+        config = with_landing_zone({**automation_stack(), **short_certificates(key_vault_stack())}, CORP_WITH_ENDPOINTS)
+        mock = tenant_with_vault_readers()
         deployment = await evaluate(mock, preview=False, config=config)
         endpoints = {e.plain_inputs["privateEndpointName"]: e.plain_inputs for e in deployment.of_type(PRIVATE_ENDPOINT)}
         account = deployment.of_type("azure-native:automation:AutomationAccount")[0]
@@ -248,13 +248,13 @@ class CorpSwitch(unittest.IsolatedAsyncioTestCase):
             ("snet-private-endpoints", "is not a subnet resource id"),
         ):
             with self.subTest(value):
-                config = with_landing_zone(dev_stack_config(), {"archetype": "corp", "privateEndpoints": {"subnetId": value}})
+                config = with_landing_zone(automation_stack(), {"archetype": "corp", "privateEndpoints": {"subnetId": value}})
                 await assert_refused_before_registration(self, MockTenant(), config, key, phrase)
 
     async def test_settings_that_contradict_the_switch_are_refused_naming_their_key(self) -> None:
         cases = (
             (
-                with_landing_zone(automation_config(publicNetworkAccess=True), CORP),
+                with_landing_zone(automation_stack(publicNetworkAccess=True), CORP),
                 "exo-automation:automation.publicNetworkAccess",
                 "denied",
             ),
@@ -263,22 +263,22 @@ class CorpSwitch(unittest.IsolatedAsyncioTestCase):
                 "exo-automation:keyVault.publicNetworkAccess",
                 "denied",
             ),
-            (with_landing_zone(dev_stack_config(), {"archetype": "sandbox"}), "exo-automation:landingZone.archetype", "not one of"),
+            (with_landing_zone(automation_stack(), {"archetype": "sandbox"}), "exo-automation:landingZone.archetype", "not one of"),
             (
-                with_landing_zone(dev_stack_config(), {"archetype": "online", "privateEndpoints": {"subnetId": SUBNET}}),
+                with_landing_zone(automation_stack(), {"archetype": "online", "privateEndpoints": {"subnetId": SUBNET}}),
                 "exo-automation:landingZone.privateEndpoints",
                 "only with archetype corp",
             ),
-            (with_landing_zone(dev_stack_config(), {"archetype": "corp", "zone": 1}), "exo-automation:landingZone", "unknown setting"),
+            (with_landing_zone(automation_stack(), {"archetype": "corp", "zone": 1}), "exo-automation:landingZone", "unknown setting"),
         )
         for config, key, phrase in cases:
             with self.subTest(key):
-                await assert_refused_before_registration(self, tenant(), config, key, phrase)
+                await assert_refused_before_registration(self, tenant_with_vault_readers(), config, key, phrase)
 
 
 class StoreHardening(unittest.IsolatedAsyncioTestCase):
     async def test_the_store_is_created_with_what_the_storage_guardrails_check_and_replaced_first_when_that_changes(self) -> None:
-        deployment = await evaluate(tenant(), preview=False, config=dev_stack_config())
+        deployment = await evaluate(tenant_with_vault_readers(), preview=False, config=automation_stack())
         (account,) = deployment.of_type("azure-native:storage:StorageAccount")
         inputs = account.plain_inputs
         self.assertEqual(inputs["allowedCopyScope"], "AAD")
@@ -304,7 +304,7 @@ class PreviewWarnings(unittest.TestCase):
         return parse_settings(raw, "dev", None, REPO).landing_zone_warnings
 
     def test_the_preview_names_what_alz_still_denies_and_only_in_a_landing_zone(self) -> None:
-        corp = self.settings_warnings(with_landing_zone(dev_stack_config(), CORP))
+        corp = self.settings_warnings(with_landing_zone(automation_stack(), CORP))
         self.assertEqual(len(corp), 1)
         self.assertIn("StorageDenyPaasPublicIP", corp[0])
         self.assertIn("docs/landing-zone.md", corp[0])
@@ -333,7 +333,7 @@ class PreviewWarnings(unittest.TestCase):
         }
         error = refused(with_landing_zone(vault_in_existing_group, CORP_WITH_ENDPOINTS), None)
         self.assertEqual(error.key, "exo-automation:landingZone.privateEndpoints.location")
-        error = refused(with_landing_zone(dev_stack_config(), CORP_WITH_ENDPOINTS), "china")
+        error = refused(with_landing_zone(automation_stack(), CORP_WITH_ENDPOINTS), "china")
         self.assertEqual(error.key, "exo-automation:landingZone.privateEndpoints")
         self.assertIn("private-link-security.md", error.problem)
 

@@ -1,4 +1,4 @@
-"""Pulumi.yaml, the example stack and requirements.txt stay true to the program."""
+"""Pulumi.yaml, the example stack (Pulumi.dev.yaml) and requirements.txt stay true to the program."""
 
 from __future__ import annotations
 
@@ -12,9 +12,11 @@ from typing import Any
 import yaml
 from packaging.requirements import Requirement
 
+from exo import facts
 from settings.stack import CONFIG_KEYS, parse_settings
-from tests.harness import REPO, config_for, evaluate
+from tests.harness import REPO, config_for, evaluate, preview_logged
 from tests.mock_tenant import MockTenant
+from tests.program.test_azure_conformance import violations
 from tests.schema_check import check_registration
 
 
@@ -49,19 +51,37 @@ class ProjectFile(unittest.TestCase):
 
 
 class ExampleStack(unittest.IsolatedAsyncioTestCase):
-    async def test_pulumi_dev_yaml_deploys_cleanly_and_holds_no_secret(self) -> None:
+    """The one test of Pulumi.dev.yaml, the stack users start from (every other test runs on tests/fixtures.py)."""
+
+    async def test_pulumi_dev_yaml_deploys_cleanly_unprivileged_on_a_supported_runtime_and_holds_no_secret(self) -> None:
         text = (REPO / "Pulumi.dev.yaml").read_text()
         self.assertNotIn("secure:", text)
-        stack_config = load("Pulumi.dev.yaml")["config"]
+        stack_config = yaml.safe_load(text)["config"]
         for key in stack_config:
             namespace, bare = key.split(":", 1)
             if namespace == "exo-automation":
                 self.assertIn(bare, CONFIG_KEYS)
-        for preview in (True, False):
-            deployment = await evaluate(MockTenant(), preview=preview, config=stack_config, stack="dev")
+        # docs/scubagear.md: the example sets the default roles explicitly.
+        settings = parse_settings({k.split(":", 1)[1]: v for k, v in config_for(stack_config).items()}, "dev", None, REPO)
+        for identity in settings.identities:
+            self.assertEqual(identity.role_names, (facts.DEFAULT_ROLE,), identity.name)
+        if settings.automation is not None:
+            self.assertEqual(settings.automation.role_names, facts.DEFAULT_MANAGED_IDENTITY_ROLES)
+        planned, log = await preview_logged(MockTenant(), stack_config)
+        self.assertEqual([record.getMessage() for record in log], [], "the preview warns about nothing")
+        deployed = await evaluate(MockTenant(), preview=False, config=stack_config, stack="dev")
+        for deployment in (planned, deployed):
             for registration in deployment.custom():
                 self.assertEqual(check_registration(registration.type, registration.name, registration.inputs), [])
-            self.assertIn("exo", deployment.output("identities"))
+            self.assertEqual(violations(deployment), [], "Azure's naming and input rules")
+            self.assertTrue(deployment.output("identities"))
+        assigned = {a.plain_inputs["roleId"] for a in deployed.of_type("azuread:index/directoryRoleAssignment:DirectoryRoleAssignment")}
+        self.assertEqual(assigned & set(facts.SCUBAGEAR_PRIVILEGED_ROLES.values()), set(), "no role ScubaGear calls privileged")
+        self.assertEqual(deployed.output("scubaGearConfig")["privilegedAssignments"], [])
+        if "automation" in deployed.outputs:
+            runtime = facts.AUTOMATION_RUNTIMES[deployed.output("automation")["runtime"]]
+            today = deployed.tenant.clock().date()
+            self.assertTrue(facts.supported_on(runtime, today), f"{runtime.name} on {today}")
 
 
 class Requirements(unittest.TestCase):

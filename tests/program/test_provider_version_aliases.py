@@ -5,21 +5,16 @@ from __future__ import annotations
 import inspect
 import unittest
 from pathlib import Path
-from typing import Any
 
 import pulumi
-import yaml
 from pulumi_azure_native import automation
 
 from components.provider_version_aliases import is_provider_version_alias, without_provider_version_aliases
-from tests.harness import REPO, evaluate
+from tests.fixtures import automation_stack
+from tests.harness import evaluate
 from tests.mock_tenant import MockTenant
 
 RUNBOOK = "azure-native:automation:Runbook"
-
-
-def dev_config() -> dict[str, Any]:
-    return yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
 
 
 class WhichAliases(unittest.TestCase):
@@ -70,10 +65,10 @@ class WhichAliases(unittest.TestCase):
 
 
 class RegisteredAliases(unittest.IsolatedAsyncioTestCase):
-    async def test_no_registration_of_the_dev_stack_carries_an_api_version_alias(self) -> None:
+    async def test_no_registration_of_an_automation_stack_carries_an_api_version_alias(self) -> None:
         for preview in (True, False):
             with self.subTest(preview=preview):
-                deployment = await evaluate(MockTenant(), preview=preview, config=dev_config())
+                deployment = await evaluate(MockTenant(), preview=preview, config=automation_stack())
                 runbooks = deployment.of_type(RUNBOOK)
                 self.assertEqual(len(runbooks), 2)
                 self.assertEqual({alias for r in deployment.registrations for alias in r.aliases}, set())

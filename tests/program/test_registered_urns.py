@@ -9,15 +9,13 @@ old one is removed by exo/state_upgrade.py, docs/schedules-anchor.md).
 
 from __future__ import annotations
 
-import copy
 import json
 import unittest
 from pathlib import Path
 from typing import Any
 
-import yaml
-
-from tests.harness import REPO, evaluate
+from tests.fixtures import automation_stack, exchange_rbac_stack
+from tests.harness import evaluate
 from tests.mock_tenant import MockTenant
 
 RECORDED = json.loads((Path(__file__).resolve().parent / "registered_urns.json").read_text())
@@ -25,19 +23,9 @@ READER = "0d3f6a2e-5b1c-4c8e-9f7a-1b2c3d4e5f60"
 
 
 def configs() -> dict[str, dict[str, Any]]:
-    dev = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
-    rbac = copy.deepcopy(dev)
-    rbac["exo-automation:identities"] = [
-        {"name": "exo"},
-        {
-            "name": "sales-reports",
-            "exchangeRbac": {"roles": ["View-Only Recipients"], "recipientScope": {"filter": "Department -eq 'Sales'"}},
-        },
-    ]
-    rbac["exo-automation:automation"]["roles"] = ["Exchange Administrator"]  # the reconciler's role (facts.RBAC_RECONCILER_ROLES)
     return {
         "default": {},
-        "dev": dev,
+        "dev": automation_stack(),  # recorded as "dev": the example stack's content when the record was taken
         "vault": {
             "identities": [
                 {"name": "reports", "roles": ["Global Reader"]},
@@ -45,7 +33,7 @@ def configs() -> dict[str, dict[str, Any]]:
             ],
             "keyVault": {"enabled": True, "name": "kv-exo-contoso", "resourceGroupName": "rg-exo-hosts", "readers": [READER]},
         },
-        "rbac": rbac,
+        "rbac": exchange_rbac_stack(),
         "rotation": {
             "identities": [{"name": "exo", "certificate": {"generation": 2, "keepPreviousGeneration": True, "rsaBits": 3072}}],
             "additionalOwners": [READER],

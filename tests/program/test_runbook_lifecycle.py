@@ -16,9 +16,9 @@ from typing import Any
 
 from components.module_import import failure_message
 from exo import facts
-from tests.harness import REPO, Deployment, evaluate
+from tests.fixtures import automation_stack
+from tests.harness import REPO, Deployment, evaluate, preview_logged
 from tests.mock_tenant import JOB_SCHEDULE, RUNBOOK, SCHEDULE, MockTenant, TenantError, is_unknown
-from tests.program.test_automation_program import automation_config
 
 START = dt.datetime(2026, 11, 28, 9, 0, tzinfo=dt.UTC)
 BLOB = "azure-native:storage:Blob"
@@ -62,7 +62,7 @@ class LinksUnderUpdates(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self) -> None:
         self.clock = Clock()
         self.tenant = MockTenant(clock=self.clock)
-        self.config = automation_config()
+        self.config = automation_stack()
         await evaluate(self.tenant, preview=False, config=self.config)
 
     async def test_a_description_edited_weeks_later_publishes_with_a_valid_link(self) -> None:
@@ -116,7 +116,7 @@ class RetriesAndManualDeletes(unittest.IsolatedAsyncioTestCase):
     async def asyncSetUp(self) -> None:
         self.clock = Clock()
         self.tenant = MockTenant(clock=self.clock)
-        self.config = automation_config()
+        self.config = automation_stack()
 
     async def retry_after_failure(self, failing_type: str, days_later: float) -> Deployment:
         self.tenant.fail_next(failing_type, "InternalServerError (transient)")
@@ -166,7 +166,7 @@ class JobSchedulesSurviveRepublishing(unittest.IsolatedAsyncioTestCase):
     async def test_a_content_edit_republishes_that_runbook_and_re_creates_its_job_schedule(self) -> None:
         clock = Clock()
         tenant = MockTenant(clock=clock)
-        config = automation_config()
+        config = automation_stack()
         first = await evaluate(tenant, preview=False, config=config)
         clock.advance(days=2)
         original = REPO / "runbooks" / "Invoke-ForwardingAudit.ps1"
@@ -187,7 +187,7 @@ class JobSchedulesSurviveRepublishing(unittest.IsolatedAsyncioTestCase):
 
     async def test_a_schedule_edit_touches_only_its_schedule_and_the_links_to_it(self) -> None:
         tenant = MockTenant(clock=Clock())
-        config = automation_config()
+        config = automation_stack()
         first = await evaluate(tenant, preview=False, config=config)
         runbooks(config)[0]["schedule"]["time"] = "07:00"
         second = await evaluate(tenant, preview=False, config=config)
@@ -209,7 +209,7 @@ class ApprovedPlans(unittest.IsolatedAsyncioTestCase):
     async def test_a_new_schedule_leaves_its_start_open_in_the_plan(self) -> None:
         clock = Clock()
         tenant = MockTenant(clock=clock)
-        config = automation_config()
+        config = automation_stack()
         preview = await evaluate(tenant, preview=True, config=config)
         self.assertTrue(preview.of_type(SCHEDULE))
         self.assertTrue(all(is_unknown(s.inputs["startTime"]) for s in preview.of_type(SCHEDULE)))
@@ -232,7 +232,7 @@ class ApprovedPlans(unittest.IsolatedAsyncioTestCase):
         """The account's scope is part of a Schedule's logical name (a move makes new Schedules): it renews the anchor too."""
         clock = Clock()
         tenant = MockTenant(clock=clock)
-        config = automation_config()
+        config = automation_stack()
         await evaluate(tenant, preview=False, config=config)
         clock.advance(days=3)
         config["exo-automation:automation"]["location"] = "northeurope"
@@ -246,7 +246,7 @@ class ApprovedPlans(unittest.IsolatedAsyncioTestCase):
     async def test_the_deploy_hours_after_the_plan_still_starts_the_schedule_in_the_future(self) -> None:
         clock = Clock()
         tenant = MockTenant(clock=clock)
-        config = automation_config()
+        config = automation_stack()
         await evaluate(tenant, preview=True, config=config)
         clock.advance(hours=5)  # the approval took a while
         deployed = await evaluate(tenant, preview=False, config=config)
@@ -257,22 +257,15 @@ class ApprovedPlans(unittest.IsolatedAsyncioTestCase):
 
 class FailedModuleImports(unittest.IsolatedAsyncioTestCase):
     async def preview_logs(self, tenant: MockTenant, config: dict[str, Any]) -> tuple[Deployment, list[str]]:
-        """A preview, and the errors the program logged (Pulumi's mock engine logs them to the root logger)."""
-        records: list[logging.LogRecord] = []
-        handler = logging.Handler(level=logging.ERROR)
-        handler.emit = records.append  # type: ignore[method-assign]
-        logging.getLogger().addHandler(handler)
-        try:
-            deployment = await evaluate(tenant, preview=True, config=config)
-        finally:
-            logging.getLogger().removeHandler(handler)
+        """A preview, and the errors the program logged."""
+        deployment, records = await preview_logged(tenant, config, logging.ERROR)
         return deployment, [r.getMessage() for r in records]
 
     async def test_a_failed_package_import_is_reported_by_the_next_preview_naming_it(self) -> None:
         for runtime, label in (("PowerShell-7.4", "package"), ("WindowsPowerShell-5.1", "module"), ("PowerShell-7.2", "module")):
             with self.subTest(runtime):
                 tenant = MockTenant(clock=Clock())
-                config = automation_config(runtime=runtime)
+                config = automation_stack(runtime=runtime)
                 del config["exo-automation:automation"]["exchangeModuleVersion"]
                 await evaluate(tenant, preview=False, config=config)
                 tenant.finish_imports(failed={"ExchangeOnlineManagement": "Module import failed: could not load the assembly"})
@@ -284,7 +277,7 @@ class FailedModuleImports(unittest.IsolatedAsyncioTestCase):
 
     async def test_after_a_refresh_the_stored_state_reports_it_without_a_call(self) -> None:
         tenant = MockTenant(clock=Clock())
-        config = automation_config()
+        config = automation_stack()
         await evaluate(tenant, preview=False, config=config)
         tenant.finish_imports(failed={"ExchangeOnlineManagement": "gallery unreachable"})
         tenant.refresh()
@@ -294,7 +287,7 @@ class FailedModuleImports(unittest.IsolatedAsyncioTestCase):
 
     async def test_a_preview_that_changes_the_version_re_imports_instead_of_failing(self) -> None:
         tenant = MockTenant(clock=Clock())
-        config = automation_config()
+        config = automation_stack()
         await evaluate(tenant, preview=False, config=config)
         tenant.finish_imports(failed={"ExchangeOnlineManagement": "could not load the assembly"})
         config["exo-automation:automation"]["exchangeModuleVersion"] = "3.7.2"
@@ -311,7 +304,7 @@ class FailedModuleImports(unittest.IsolatedAsyncioTestCase):
 
     async def test_a_successful_import_reports_nothing(self) -> None:
         tenant = MockTenant(clock=Clock())
-        config = automation_config()
+        config = automation_stack()
         await evaluate(tenant, preview=False, config=config)
         tenant.finish_imports()
         deployment, errors = await self.preview_logs(tenant, config)
@@ -320,7 +313,7 @@ class FailedModuleImports(unittest.IsolatedAsyncioTestCase):
 
 
 def many_runbooks(count: int) -> dict[str, Any]:
-    config = automation_config()
+    config = automation_stack()
     shipped = runbooks(config)
     entries = []
     for index in range(count):
@@ -346,7 +339,7 @@ class InvokesPerPreview(unittest.IsolatedAsyncioTestCase):
             tenant.finish_imports()
             tenant.refresh()
 
-        two = await self.invokes(automation_config(), refreshed)
+        two = await self.invokes(automation_stack(), refreshed)
         hundred = await self.invokes(many_runbooks(100), refreshed)
         self.assertLessEqual(hundred, 5)
         self.assertEqual(two, hundred, "flat in the number of runbooks")
@@ -364,7 +357,7 @@ class MockTenantRefusals(unittest.IsolatedAsyncioTestCase):
     async def test_an_expired_or_foreign_link_and_a_past_start_are_refused(self) -> None:
         clock = Clock()
         tenant = MockTenant(clock=clock)
-        config = automation_config()
+        config = automation_stack()
         await evaluate(tenant, preview=False, config=config)
         (runbook,) = [s for (t, n), s in tenant.state.items() if t == RUNBOOK and n == "runbook-forwardingaudit-runbook"]
         link = dict(runbook.inputs["publishContentLink"])

@@ -7,15 +7,12 @@ runbook gives N schedules and N job schedules, job i passing -PartitionCount N -
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import re
 import unittest
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
-
-import yaml
 
 from exo import facts, partition_model
 from exo.powershell_script import RoleDeclaration, read_role_declaration
@@ -28,6 +25,7 @@ from settings.automation import (
     parse_automation,
 )
 from settings.values import ConfigError
+from tests.fixtures import AUDIT_INDEX, automation_settings, automation_stack
 from tests.harness import REPO, evaluate
 from tests.mock_tenant import MockTenant
 from tests.powershell import parse_file
@@ -35,11 +33,6 @@ from tests.powershell import parse_file
 KEY = "exo-automation:automation"
 SCHEDULE = "azure-native:automation:Schedule"
 JOB_SCHEDULE = "azure-native:automation:JobSchedule"
-AUDIT_INDEX = 1  # ForwardingAudit in Pulumi.dev.yaml
-
-
-def dev_automation() -> dict[str, Any]:
-    return copy.deepcopy(yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"][KEY])
 
 
 def parse(value: dict[str, Any]) -> Any:
@@ -103,7 +96,7 @@ class RoleEnforcement(unittest.IsolatedAsyncioTestCase):
     async def test_an_identity_that_cannot_run_a_runbook_is_refused_at_preview_naming_runbook_and_role(self) -> None:
         tenant = MockTenant()
         with self.assertRaises(ConfigError) as caught:
-            await evaluate(tenant, preview=True, config={KEY: {**dev_automation(), "roles": ["Global Reader"]}})
+            await evaluate(tenant, preview=True, config={KEY: {**automation_settings(), "roles": ["Global Reader"]}})
         self.assertEqual(caught.exception.key, f"{KEY}.roles")
         self.assertIn("'ForwardingAudit'", caught.exception.problem)
         self.assertRegex(caught.exception.problem, r"missing (Exchange Administrator|Exchange Recipient Administrator)")
@@ -112,7 +105,7 @@ class RoleEnforcement(unittest.IsolatedAsyncioTestCase):
 
     async def test_least_privileged_pair_runs_both_shipped_runbooks(self) -> None:
         tenant = MockTenant()
-        config = {KEY: {**dev_automation(), "roles": ["Exchange Recipient Administrator", "Global Reader"]}}
+        config = {KEY: {**automation_settings(), "roles": ["Exchange Recipient Administrator", "Global Reader"]}}
         deployment = await evaluate(tenant, preview=True, config=config)
         self.assertEqual(len(deployment.of_type(JOB_SCHEDULE)), 2)
 
@@ -123,7 +116,7 @@ class RoleEnforcement(unittest.IsolatedAsyncioTestCase):
             ('# exo-automation:roles {"anyOf": "Global Reader"}\n' + PLAIN_PARAMS, "anyOf"),
         ):
             with self.subTest(phrase), scratch_runbook(text) as file:
-                value = dev_automation()
+                value = automation_settings()
                 value["runbooks"][0]["file"] = file
                 value["runbooks"][0]["parameters"] = {}
                 with self.assertRaises(ConfigError) as caught:
@@ -147,7 +140,7 @@ class PartitionConfig(unittest.TestCase):
         ]
         for change, suffix, phrase in cases:
             with self.subTest(change):
-                value = dev_automation()
+                value = automation_settings()
                 value["runbooks"][AUDIT_INDEX].update(change)
                 value["runbooks"][AUDIT_INDEX] = {k: v for k, v in value["runbooks"][AUDIT_INDEX].items() if v is not None}
                 with self.assertRaises(ConfigError) as caught:
@@ -157,7 +150,7 @@ class PartitionConfig(unittest.TestCase):
 
     def test_partitions_on_a_runbook_without_the_parameters_names_the_key_and_the_parameter(self) -> None:
         with scratch_runbook(READER_HEADER + PLAIN_PARAMS) as file:
-            value = dev_automation()
+            value = automation_settings()
             value["runbooks"][0]["file"] = file
             value["runbooks"][0]["parameters"] = {}
             value["runbooks"][0]["partitions"] = 4
@@ -243,11 +236,9 @@ PARTITION_SUFFIXES = ("-p0of3", "-p1of3", "-p2of3")
 
 class PartitionSchedules(unittest.IsolatedAsyncioTestCase):
     async def _deploy(self, preview: bool, partitions: int) -> Any:
-        value = dev_automation()
+        value = automation_settings()
         value["runbooks"][AUDIT_INDEX]["partitions"] = partitions
-        config = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
-        config[KEY] = value
-        return await evaluate(MockTenant(), preview=preview, config=config)
+        return await evaluate(MockTenant(), preview=preview, config={**automation_stack(), KEY: value})
 
     async def test_n_partitions_give_n_schedules_and_n_job_schedules_one_per_index(self) -> None:
         for preview in (True, False):
@@ -293,9 +284,9 @@ class PartitionSchedules(unittest.IsolatedAsyncioTestCase):
 class PartitionChanges(unittest.IsolatedAsyncioTestCase):
     async def test_changing_the_partition_count_later_replaces_schedules_without_a_duplicate_link(self) -> None:
         tenant = MockTenant()
-        config = yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
+        config = automation_stack()
         for partitions in (1, 3, 2, 1):
-            value = dev_automation()
+            value = automation_settings()
             value["runbooks"][AUDIT_INDEX]["partitions"] = partitions
             deployment = await evaluate(tenant, preview=False, config={**config, KEY: value})
             audit_jobs = [j for j in deployment.of_type(JOB_SCHEDULE) if "forwardingaudit" in j.name]

@@ -15,9 +15,9 @@ from typing import Any
 from pulumi.runtime.mocks import MockResourceArgs
 
 from exo import facts
-from tests.harness import Deployment, evaluate
+from tests.fixtures import automation_stack
+from tests.harness import Deployment, evaluate, preview_logged
 from tests.mock_tenant import JOB_SCHEDULE, RUNBOOK, RUNTIME_ENVIRONMENT, MockTenant, TenantError
-from tests.program.test_automation_program import automation_config
 from tests.program.test_runbook_lifecycle import Clock, assert_every_scheduled_runbook_is_linked, changes
 
 KEY = "exo-automation:automation"
@@ -32,7 +32,7 @@ def noon(day: dt.date) -> dt.datetime:
 
 def on_runtime(runtime: str | None) -> dict[str, Any]:
     """The dev stack on `runtime` with that runtime's default module; None: neither key set, as a stack that never set them."""
-    config = automation_config()
+    config = automation_stack()
     for key in ("runtime", "exchangeModuleVersion"):
         del config[KEY][key]
     if runtime is not None:
@@ -41,16 +41,9 @@ def on_runtime(runtime: str | None) -> dict[str, Any]:
 
 
 async def preview_with_warnings(tenant: MockTenant, config: dict[str, Any]) -> tuple[Deployment, list[str]]:
-    """A preview, and the warnings it printed (under mocks, Pulumi's engine log goes to the root logger)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(level=logging.WARNING)
-    handler.emit = records.append  # type: ignore[method-assign]
-    logging.getLogger().addHandler(handler)
-    try:
-        deployment = await evaluate(tenant, preview=True, config=config)
-    finally:
-        logging.getLogger().removeHandler(handler)
-    return deployment, [r.getMessage() for r in records if r.name == "root" and r.levelno == logging.WARNING]
+    """A preview, and the warnings it printed."""
+    deployment, records = await preview_logged(tenant, config)
+    return deployment, [r.getMessage() for r in records if r.levelno == logging.WARNING]
 
 
 def removed(before: Deployment, after: Deployment) -> set[str]:

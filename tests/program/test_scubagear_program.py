@@ -1,16 +1,16 @@
-"""Issue 20 over the whole program: the Entra state the dev stack leaves, the preview warnings, and the scubaGearConfig output."""
+"""Issue 20 over the whole program: the Entra state an unprivileged and a privileged stack leave, the preview warnings, and
+the scubaGearConfig output."""
 
 from __future__ import annotations
 
-import copy
-import logging
 import unittest
 from typing import Any
 
 import yaml
 
 from exo import facts
-from tests.harness import REPO, Deployment, evaluate
+from tests.fixtures import AUTOMATION, IDENTITIES, automation_stack
+from tests.harness import Deployment, evaluate, preview_logged
 from tests.mock_tenant import MockTenant
 
 ACCOUNT = "azure-native:automation:AutomationAccount"
@@ -19,46 +19,31 @@ DIRECTORY_ROLE_ASSIGNMENT = "azuread:index/directoryRoleAssignment:DirectoryRole
 PRIVILEGED_TEMPLATE_IDS = set(facts.SCUBAGEAR_PRIVILEGED_ROLES.values())
 
 
-def dev_config() -> dict[str, Any]:
-    return copy.deepcopy(yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"])
-
-
 def privileged_config() -> dict[str, Any]:
-    """The dev stack with the roles it had before issue 20: Exchange Administrator on both principals."""
-    config = dev_config()
-    config["exo-automation:identities"][0]["roles"] = ["Exchange Administrator"]
-    config["exo-automation:automation"]["roles"] = ["Exchange Administrator"]
+    """The roles the example stack had before issue 20: Exchange Administrator on both principals."""
+    config = automation_stack()
+    config[IDENTITIES][0]["roles"] = ["Exchange Administrator"]
+    config[AUTOMATION]["roles"] = ["Exchange Administrator"]
     return config
 
 
 async def preview_with_warnings(config: dict[str, Any]) -> tuple[Deployment, list[str]]:
-    """A preview, and the warnings it printed (under mocks Pulumi's engine log goes to the root logger)."""
-    records: list[logging.LogRecord] = []
-    handler = logging.Handler(level=logging.WARNING)
-    handler.emit = records.append  # type: ignore[method-assign]
-    root = logging.getLogger()
-    root.addHandler(handler)
-    try:
-        deployment = await evaluate(MockTenant(), preview=True, config=config)
-    finally:
-        root.removeHandler(handler)
-    return deployment, [record.getMessage() for record in records if record.name == "root"]
+    """A preview, and the warnings it printed."""
+    deployment, records = await preview_logged(MockTenant(), config)
+    return deployment, [record.getMessage() for record in records]
 
 
-class DevStackAgainstScubaGear(unittest.IsolatedAsyncioTestCase):
-    async def test_no_directory_role_assignment_of_the_dev_stack_is_on_the_privileged_list(self) -> None:
-        deployment = await evaluate(MockTenant(), preview=False, config=dev_config())
+class UnprivilegedStack(unittest.IsolatedAsyncioTestCase):
+    async def test_no_assignment_is_on_the_privileged_list_and_the_output_has_nothing_to_exclude(self) -> None:
+        deployment = await evaluate(MockTenant(), preview=False, config=automation_stack())
         assigned = {a.plain_inputs["roleId"] for a in deployment.of_type(DIRECTORY_ROLE_ASSIGNMENT)}
-        self.assertEqual(
-            assigned,
-            {facts.ROLES[name].template_id for name in (facts.DEFAULT_ROLE, *facts.DEFAULT_MANAGED_IDENTITY_ROLES)},
-        )
+        self.assertEqual(assigned, {facts.ROLES[name].template_id for name in ("Global Reader", "Exchange Recipient Administrator")})
         self.assertEqual(assigned & PRIVILEGED_TEMPLATE_IDS, set())
         output = deployment.output("scubaGearConfig")
         self.assertEqual((output["privilegedAssignments"], output["fragment"]), ([], {}))
 
-    async def test_the_dev_stack_previews_without_a_warning(self) -> None:
-        _, warnings = await preview_with_warnings(dev_config())
+    async def test_the_preview_warns_about_nothing(self) -> None:
+        _, warnings = await preview_with_warnings(automation_stack())
         self.assertEqual(warnings, [])
 
 
@@ -98,5 +83,5 @@ class PrivilegedStack(unittest.IsolatedAsyncioTestCase):
     async def test_a_first_preview_knows_the_output_only_once_the_ids_exist(self) -> None:
         deployment = await evaluate(MockTenant(), preview=True, config=privileged_config())
         self.assertFalse(deployment.outputs["scubaGearConfig"].known)
-        quiet = await evaluate(MockTenant(), preview=True, config=dev_config())
+        quiet = await evaluate(MockTenant(), preview=True, config=automation_stack())
         self.assertTrue(quiet.outputs["scubaGearConfig"].known, "nothing privileged: no id to wait for")

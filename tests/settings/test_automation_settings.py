@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import itertools
 import unittest
 from typing import Any
-
-import yaml
 
 from components.runbook_store import LINK_MARGIN, LINK_RENEWAL_PERIOD, link_window
 from components.scheduled_runbook import job_schedule_id
@@ -16,14 +13,11 @@ from exo import facts
 from exo.schedule_time import Schedule, first_run
 from settings.automation import parse_automation
 from settings.values import ConfigError
+from tests.fixtures import automation_settings
 from tests.harness import REPO, evaluate
 from tests.mock_tenant import MockTenant
 
 KEY = "exo-automation:automation"
-
-
-def dev_automation() -> dict[str, Any]:
-    return copy.deepcopy(yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"][KEY])
 
 
 def parse(value: dict[str, Any]) -> Any:
@@ -53,7 +47,7 @@ class ModuleRuntimeMatrix(unittest.TestCase):
     def test_every_supported_pair_is_accepted_and_every_other_refused_with_the_reason(self) -> None:
         for runtime, version in itertools.product(facts.AUTOMATION_RUNTIMES, self.VERSIONS):
             with self.subTest(runtime=runtime, version=version):
-                value = {**dev_automation(), "runtime": runtime, "exchangeModuleVersion": version}
+                value = {**automation_settings(), "runtime": runtime, "exchangeModuleVersion": version}
                 if version in self.WORKS[runtime]:
                     settings = parse(value)
                     self.assertEqual((settings.runtime.name, settings.exchange_module_version), (runtime, version))
@@ -123,7 +117,7 @@ class BadHybridRunbookConfig(unittest.IsolatedAsyncioTestCase):
     async def test_a_hybrid_runbook_names_a_certificate_identity_that_holds_its_roles(self) -> None:
         for label, change, suffix, phrase in BAD_HYBRID_RUNBOOKS:
             with self.subTest(label):
-                automation = {**dev_automation(), **HYBRID}
+                automation = {**automation_settings(), **HYBRID}
                 automation["runbooks"][1].update(change)
                 tenant = MockTenant()
                 with self.assertRaises(ConfigError) as caught:
@@ -135,7 +129,7 @@ class BadHybridRunbookConfig(unittest.IsolatedAsyncioTestCase):
     async def test_the_hybrid_identity_must_hold_the_roles_the_runbook_declares(self) -> None:
         # Checked at preview as for the managed identity: the forwarding audit needs Exchange Administrator (or Exchange Recipient
         # Administrator + Global Reader); an identity holding Global Reader alone cannot read inbox rules.
-        automation = {**dev_automation(), **HYBRID}
+        automation = {**automation_settings(), **HYBRID}
         automation["runbooks"][1].update(hybridWorker=True, hybridIdentity="reader")
         tenant = MockTenant()
         identities = [{"name": "exo"}, {"name": "reader", "roles": ["Global Reader"]}]
@@ -157,16 +151,16 @@ class BadAutomationConfig(unittest.IsolatedAsyncioTestCase):
     async def test_each_bad_value_names_its_key_and_registers_nothing(self) -> None:
         cases = list(BAD)
         for label, change, suffix, phrase in BAD_RUNBOOKS:
-            value = dev_automation()
+            value = automation_settings()
             value["runbooks"][1].update(change)
             cases.append((label, value, f"{KEY}.runbooks[1].{suffix}", phrase))
         cases.append(
-            ("duplicate runbook names", {"runbooks": [dev_automation()["runbooks"][0]] * 2}, f"{KEY}.runbooks[1].name", "already used")
+            ("duplicate runbook names", {"runbooks": [automation_settings()["runbooks"][0]] * 2}, f"{KEY}.runbooks[1].name", "already used")
         )
         self.assertGreaterEqual(len(cases), 25)
         for label, change, key, phrase in cases:
             with self.subTest(label):
-                automation = {**dev_automation(), **change}
+                automation = {**automation_settings(), **change}
                 automation = {k: v for k, v in automation.items() if v is not None}
                 tenant = MockTenant()
                 with self.assertRaises(ConfigError) as caught:
@@ -179,7 +173,7 @@ class BadAutomationConfig(unittest.IsolatedAsyncioTestCase):
         broken = REPO / "runbooks" / "Needs-Mailbox.test-only.ps1"
         broken.write_text("param([Parameter(Mandatory)][string] $Organization, [Parameter(Mandatory)][string] $Mailbox)\n'x'\n")
         try:
-            value = dev_automation()
+            value = automation_settings()
             value["runbooks"] = [{"name": "NeedsMailbox", "file": f"runbooks/{broken.name}"}]
             with self.assertRaises(ConfigError) as caught:
                 parse(value)
@@ -193,6 +187,12 @@ class BadAutomationConfig(unittest.IsolatedAsyncioTestCase):
             with self.assertRaises(ConfigError) as caught:
                 parse(value)
             self.assertIn("does not parse as PowerShell", caught.exception.problem)
+            # Automation does not support #Requires and it can fail the job (automation-runbook-types.md): refused, with the line.
+            broken.write_text("#Requires -Version 5.1\nparam([Parameter(Mandatory)][string] $Organization)\n'x'\n")
+            with self.assertRaises(ConfigError) as caught:
+                parse(value)
+            self.assertEqual(caught.exception.key, f"{KEY}.runbooks[0].file")
+            self.assertIn("#Requires statement (line 1)", caught.exception.problem)
         finally:
             broken.unlink()
 
@@ -250,5 +250,5 @@ class LinksAndIds(unittest.TestCase):
 
 
 def test_the_programs_tags_win_over_configured_ones_as_on_the_key_vault() -> None:
-    automation = parse({**dev_automation(), "tags": {"managed-by": "platform-team", "owner": "messaging"}})
+    automation = parse({**automation_settings(), "tags": {"managed-by": "platform-team", "owner": "messaging"}})
     assert dict(automation.tags) == {"managed-by": "exo-automation", "owner": "messaging"}

@@ -1,5 +1,6 @@
-"""Runtimes as dated facts: the shipped stack runs one in support on the suite's day, previews warn from 90 days before a runtime's
-last day and say after it which value to set, and a stack that never set `runtime` is told once when the default moves.
+"""Runtimes as dated facts: a new stack gets one in support on the suite's day (the example stack's own runtime is checked in
+test_project_files.py), previews warn from 90 days before a runtime's last day and say after it which value to set, and a stack
+that never set `runtime` is told once when the default moves.
 
 Every day here comes from the facts (a runtime's last day, the day the default moved) or from the suite's one clock, which CI moves
 (--clock=+400d, --clock=2028-02-29T12:00:00Z): no literal date meets the real clock.
@@ -7,24 +8,18 @@ Every day here comes from the facts (a runtime's last day, the day the default m
 
 from __future__ import annotations
 
-import copy
 import datetime as dt
 import unittest
 from typing import Any
 
-import yaml
-
 from exo import clock, facts
 from settings.automation import parse_automation, replacement_runtime, runtime_warnings
+from tests.fixtures import automation_settings
 from tests.harness import REPO
 
 KEY = "exo-automation:automation"
 RUNTIME_KEY = f"{KEY}.runtime"
 DATED = [runtime for runtime in facts.AUTOMATION_RUNTIMES.values() if runtime.support_ends is not None]
-
-
-def dev_automation() -> dict[str, Any]:
-    return copy.deepcopy(yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"][KEY])
 
 
 def at(day: dt.date) -> dt.datetime:
@@ -35,16 +30,10 @@ def parse(value: dict[str, Any], day: dt.date) -> Any:
     return parse_automation(KEY, value, stack="dev", project_dir=REPO, allow_global_administrator=False, now=at(day))
 
 
-class ShippedStack(unittest.TestCase):
-    def test_the_dev_stack_runs_a_supported_runtime_on_the_suites_day_and_previews_quietly(self) -> None:
-        today = clock.now().date()
-        settings = parse(dev_automation(), today)
-        self.assertTrue(facts.supported_on(settings.runtime, today), f"{settings.runtime.name} on {today}")
-        self.assertEqual(settings.runtime_warnings, ())
-
+class NewStack(unittest.TestCase):
     def test_a_new_stack_defaults_to_a_supported_runtime_with_a_module_that_runs_on_it(self) -> None:
         today = clock.now().date()
-        value = {k: v for k, v in dev_automation().items() if k not in ("runtime", "exchangeModuleVersion")}
+        value = {k: v for k, v in automation_settings().items() if k not in ("runtime", "exchangeModuleVersion")}
         settings = parse(value, today)
         self.assertEqual(settings.runtime.name, facts.DEFAULT_AUTOMATION_RUNTIME)
         self.assertTrue(facts.supported_on(settings.runtime, today))
@@ -60,7 +49,7 @@ class ShippedStack(unittest.TestCase):
 
 class SupportEndWarnings(unittest.TestCase):
     def explicit(self, runtime: facts.AutomationRuntime) -> dict[str, Any]:
-        return {**dev_automation(), "runtime": runtime.name, "exchangeModuleVersion": runtime.default_module_version}
+        return {**automation_settings(), "runtime": runtime.name, "exchangeModuleVersion": runtime.default_module_version}
 
     def test_quiet_until_ninety_days_before_the_last_day(self) -> None:
         for runtime in DATED:
@@ -115,7 +104,7 @@ class DefaultMoved(unittest.TestCase):
     MOVED = facts.DEFAULT_RUNTIME_CHANGES[-1]
 
     def unset(self) -> dict[str, Any]:
-        return {k: v for k, v in dev_automation().items() if k not in ("runtime", "exchangeModuleVersion")}
+        return {k: v for k, v in automation_settings().items() if k not in ("runtime", "exchangeModuleVersion")}
 
     def test_the_record_names_runtimes_the_program_accepts_and_the_current_default(self) -> None:
         self.assertIn(self.MOVED.previous, facts.AUTOMATION_RUNTIMES)

@@ -16,6 +16,7 @@ from exo import facts, scubagear
 from exo.powershell_script import RoleDeclaration, read_role_declaration
 from settings.automation import RECONCILER_RUNBOOK_FILE, missing_roles
 from settings.stack import StackSettings, parse_settings
+from tests.fixtures import automation_stack
 
 REPO = Path(__file__).resolve().parent.parent.parent
 RECONCILER = REPO / RECONCILER_RUNBOOK_FILE
@@ -43,10 +44,6 @@ def settings_of(config: dict[str, Any]) -> StackSettings:
     """Config as Pulumi hands it to the program (structured values as JSON strings), parsed."""
     raw = {key.split(":", 1)[-1]: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
     return parse_settings(raw, "dev", None, REPO)
-
-
-def dev_config() -> dict[str, Any]:
-    return yaml.safe_load((REPO / "Pulumi.dev.yaml").read_text())["config"]
 
 
 class DefaultRoles(unittest.TestCase):
@@ -97,21 +94,9 @@ class DefaultRoles(unittest.TestCase):
         self.assertIn("reconciler", (REPO / "docs" / "scubagear.md").read_text())
 
 
-class DevStack(unittest.TestCase):
-    def test_the_dev_stack_assigns_no_privileged_role_and_warns_about_nothing(self) -> None:
-        settings = settings_of(dev_config())
-        assert settings.automation is not None
-        held = [*(r for i in settings.identities for r in i.role_names), *settings.automation.role_names]
-        self.assertTrue(held)
-        self.assertEqual([r for r in held if r in facts.SCUBAGEAR_PRIVILEGED_ROLES], [])
-        self.assertEqual(settings.automation.role_names, facts.DEFAULT_MANAGED_IDENTITY_ROLES, "the dev stack shows the default")
-        self.assertEqual([i.role_names for i in settings.identities], [(facts.DEFAULT_ROLE,)])
-        self.assertEqual(settings.warnings, ())
-
-
 class DefaultChangeNotice(unittest.TestCase):
     def test_a_stack_that_never_set_roles_gets_one_line_naming_the_key_and_the_old_role(self) -> None:
-        config = dev_config()
+        config = automation_stack()
         del config["exo-automation:identities"][0]["roles"]
         del config["exo-automation:automation"]["roles"]
         (line,) = settings_of(config).warnings
@@ -141,7 +126,7 @@ class DefaultChangeNotice(unittest.TestCase):
         self.assertFalse(kept[0].startswith("Default Entra roles changed"), "keeping the old role is a privileged warning, not the notice")
 
     def test_exchange_rbac_identities_meant_no_role_before_and_still_do(self) -> None:
-        config = dev_config()
+        config = automation_stack()
         config["exo-automation:identities"] = [{"name": "sales", "exchangeRbac": {"roles": ["View-Only Recipients"]}}]
         config["exo-automation:automation"]["roles"] = ["Exchange Administrator"]
         warnings = settings_of(config).warnings
@@ -168,7 +153,7 @@ class PrivilegedRoleWarnings(unittest.TestCase):
                 self.assertIn(phrase, warning)
 
     def test_the_managed_identitys_alternatives_follow_its_runbooks_and_the_reconciler(self) -> None:
-        config = dev_config()
+        config = automation_stack()
         config["exo-automation:automation"]["roles"] = ["Exchange Administrator"]
         (plain,) = settings_of(config).warnings
         self.assertTrue(

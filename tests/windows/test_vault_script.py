@@ -30,7 +30,8 @@ def test_the_script_parses_without_error_or_missing_nodes() -> None:
 def test_every_exchange_cmdlet_and_parameter_exists_in_exchange_online(exchange_reference: dict[str, Any]) -> None:
     script = parse_file(SCRIPT)
     assert exchange_usage_problems(script, exchange_reference, other_commands=None) == []
-    assert exchange_cmdlets(script, exchange_reference) == {"Connect-ExchangeOnline"}
+    # It connects through ExoCommon.psm1 (tests/windows/test_shared_module.py), and calls no Exchange cmdlet itself.
+    assert exchange_cmdlets(script, exchange_reference) == set()
 
 
 def test_calls_to_its_own_functions_use_parameters_they_declare() -> None:
@@ -38,11 +39,13 @@ def test_calls_to_its_own_functions_use_parameters_they_declare() -> None:
 
 
 def test_it_connects_with_the_in_memory_certificate_object() -> None:
-    (connect,) = parse_file(SCRIPT).calls("Connect-ExchangeOnline")
+    (connect,) = parse_file(SCRIPT).calls("Connect-ExoSession")
     assert {p.lower() for p in connect.parameters} >= {"certificate", "appid", "organization", "exchangeenvironmentname"}
     # Not the thumbprint (needs the store) nor a file path with a password (needs a PFX on disk).
     assert not {"CertificateThumbprint", "CertificateFilePath", "CertificatePassword"} & set(connect.parameters)
     assert not connect.splatted
+    # The caller can end this connection alone.
+    assert "ConnectionId  = $connectionId" in SOURCE and "Disconnect-ExchangeOnline -ConnectionId $session.ConnectionId" in SOURCE
 
 
 def test_nothing_is_written_to_disk_and_no_az_module_is_loaded() -> None:
@@ -113,7 +116,7 @@ def test_it_builds_the_certificate_in_memory_on_both_powershell_editions() -> No
 def test_it_checks_validity_and_signing_before_connecting() -> None:
     script = parse_file(SCRIPT)
     (signing,) = script.calls("Test-ExoKeySigning")
-    (connect,) = script.calls("Connect-ExchangeOnline")
+    (connect,) = script.calls("Connect-ExoSession")
     assert signing.line < connect.line
-    assert SOURCE.index("outside its validity") < SOURCE.index("Connect-ExchangeOnline -Certificate $certificate")
+    assert SOURCE.index("outside its validity") < SOURCE.index("Connect-ExoSession -Certificate $certificate")
     assert "Join-Path -Path $PSScriptRoot -ChildPath 'ExoCertificate.psm1'" in SOURCE
