@@ -18,8 +18,10 @@ sys.path.insert(0, str(_REPO))
 import pulumi
 import pulumi_azure_native as azure_native
 import pulumi_azuread as azuread
+import yaml
 from bootstrap_permissions import (
     DEPLOYER_GRAPH_APP_ROLES,
+    DEPLOYER_SUBNET_ACTIONS,
     DEPLOYER_WORKLOAD_ACTIONS,
     KEY_VAULT_CRYPTO_USER,
     PLANNER_GRAPH_APP_ROLES,
@@ -38,7 +40,7 @@ from bootstrap_resources import (
     role_definition_id,
     stable_guid,
 )
-from bootstrap_settings import CONFIG_NAMESPACE, STRUCTURED_KEYS, parse_settings
+from bootstrap_settings import CONFIG_NAMESPACE, STRUCTURED_KEYS, check_main_stack_subnet, keeps_private_keys, parse_settings
 from github_preflight import check, client_from_env
 
 from exo.facts import MICROSOFT_GRAPH_APP_ID
@@ -49,8 +51,20 @@ settings = parse_settings(
     lambda key: config.get_object(key) if key in STRUCTURED_KEYS else config.get(key),
     pulumi.get_stack(),
 )
+# The main stack's own config, when the repository has it: its private endpoints' subnet must be the one granted below.
+_main_stack_file = _REPO / (settings.main_stack_file or f"Pulumi.{settings.main_stack}.yaml")
+_main_stack_config = yaml.safe_load(_main_stack_file.read_text()) if _main_stack_file.is_file() else None
+check_main_stack_subnet(settings, _main_stack_config)
+# A stack with generated private keys in state gets no PR preview: no preview-environment credential exists for it, so no
+# approval (not even a self-approval) lets pull-request code sign in as the planner and decrypt the keys.
+previews = not keeps_private_keys(_main_stack_config)
+if not previews:
+    pulumi.log.info(
+        f"Pulumi.{settings.main_stack}.yaml keeps generated private keys in state (or is not in this checkout): no federated "
+        "credential for previewEnvironments, so pull requests get no preview of this stack (docs/security.md)"
+    )
 # Fail closed: before any resource, GitHub must confirm it enforces every environment the credentials will trust.
-github_repository = check(client_from_env(settings.github_repository), settings)
+github_repository = check(client_from_env(settings.github_repository), settings, previews=previews)
 subject_prefixes = github_repository.subject_prefixes
 
 admin = azuread.get_client_config_output()
@@ -62,7 +76,7 @@ planner = PipelineIdentity(
     PipelineIdentityArgs(
         display_name=f"{settings.name_prefix} pipeline planner ({settings.github_repository})",
         owner_object_ids=[admin.object_id],
-        subjects=github_subjects_for_planner(subject_prefixes, settings.plan_branch, settings.preview_environments),
+        subjects=github_subjects_for_planner(subject_prefixes, settings.plan_branch, settings.preview_environments if previews else ()),
         graph_app_id=MICROSOFT_GRAPH_APP_ID,
         graph_object_id=graph.object_id,
         graph_app_role_ids=graph.app_role_ids,
@@ -122,7 +136,7 @@ def workload_role(identity: str, purpose: str, actions: Mapping[str, str]) -> az
 
 deployer_role = workload_role(
     "deployer",
-    "What the exo-automation main stack deploys: Automation, runbook storage, user-assigned identity.",
+    "What the exo-automation main stack deploys: Automation, runbook storage, monitoring, private endpoints.",
     DEPLOYER_WORKLOAD_ACTIONS,
 )
 planner_role = workload_role(
@@ -130,6 +144,24 @@ planner_role = workload_role(
     "Read the exo-automation workload, including runbook blobs (read with the storage account key).",
     PLANNER_WORKLOAD_ACTIONS,
 )
+
+
+subnet_role: azure_native.authorization.RoleDefinition | None = None
+if settings.private_endpoint_subnet_id is not None:
+    # Outside the workload group. Custom roles are assignable at resource groups and above (Azure custom roles,
+    # AssignableScopes), so the role is defined on the network's group and assigned at the one subnet: the deployer joins no other.
+    subnet_id = settings.private_endpoint_subnet_id
+    network_group = subnet_id.split("/providers/", 1)[0]
+    subnet_role = azure_native.authorization.RoleDefinition(
+        "deployer-subnet-role",
+        role_definition_id=stable_guid(subnet_id.lower(), "deployer-subnet-role"),
+        role_name=f"{settings.name_prefix} deployer subnet join ({subnet_id.rsplit('/', 1)[-1]})",
+        description="Place the exo-automation main stack's private endpoints in the landing zone subnet.",
+        role_type="CustomRole",
+        scope=network_group,
+        assignable_scopes=[network_group],
+        permissions=[azure_native.authorization.PermissionArgs(actions=list(DEPLOYER_SUBNET_ACTIONS))],
+    )
 
 
 def builtin_role(role_guid: str) -> pulumi.Output[str]:
@@ -197,6 +229,10 @@ role_assignments = [
         backend.key.id,
     ),
 ]
+if subnet_role is not None and settings.private_endpoint_subnet_id is not None:
+    role_assignments.append(
+        ("deployer-subnet", deployer.object_id, "ServicePrincipal", subnet_role.id, settings.private_endpoint_subnet_id)
+    )
 for name, principal_id, principal_type, role_definition, scope in role_assignments:
     grant(
         name,
@@ -229,7 +265,8 @@ stacks_manifest_row = pulumi.Output.all(
         {
             "stack": settings.main_stack,
             "environment": settings.deploy_environments[0],
-            "previewEnvironment": settings.preview_environments[0],
+            # Absent for a stack with keys in state: the preview workflow then skips it with a note.
+            **({"previewEnvironment": settings.preview_environments[0]} if previews else {}),
             "tenantId": values[0],
             "subscriptionId": values[1],
             "plannerClientId": values[2],

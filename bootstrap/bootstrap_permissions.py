@@ -50,6 +50,59 @@ DEPLOYER_WORKLOAD_ACTIONS: Mapping[str, str] = {
         "listKeys and uploads with the account key (provider/pkg/resources/customresources/"
         "custom_storage_azidentity.go)"
     ),
+    "Microsoft.OperationalInsights/workspaces/*": "automation.monitoring: the Log Analytics workspace and its saved searches",
+    "Microsoft.Insights/actionGroups/*": "automation.monitoring: the action group the alerts notify",
+    "Microsoft.Insights/scheduledQueryRules/*": "automation.monitoring: the log search alert rules",
+    "Microsoft.Insights/diagnosticSettings/*": "automation.monitoring: the Automation account's diagnostic setting",
+    "Microsoft.Insights/workbooks/*": "automation.monitoring: the findings workbook",
+    "Microsoft.Network/privateEndpoints/*": "landingZone.privateEndpoints: the Automation account's private endpoints",
+}
+
+# Granted at the landing zone subnet only (bootstrap config privateEndpointSubnetId), never on its network or group: a private
+# endpoint's network interface takes an address there.
+DEPLOYER_SUBNET_ACTIONS: Mapping[str, str] = {
+    "Microsoft.Network/virtualNetworks/subnets/read": "resolve the subnet the private endpoints are placed in",
+    "Microsoft.Network/virtualNetworks/subnets/join/action": "place the private endpoints' network interfaces in the subnet",
+}
+
+# What creating or updating each Azure resource type the main program registers requires (the ARM write action, or for blobs the
+# key the provider uploads with), so a test can hold the deployer's role to the program: a new type without an entry, or an
+# action the role does not cover, fails. Action names: MicrosoftDocs/azure-docs articles/role-based-access-control/permissions/
+# monitor.md @488eb1b (Microsoft.Insights, Microsoft.OperationalInsights), networking.md @941b361 (Microsoft.Network),
+# integration.md / management-and-governance.md (Microsoft.Automation), storage.md (Microsoft.Storage).
+PROGRAM_RESOURCE_ACTIONS: Mapping[str, str] = {
+    "azure-native:automation:AutomationAccount": "Microsoft.Automation/automationAccounts/write",
+    "azure-native:automation:HybridRunbookWorkerGroup": "Microsoft.Automation/automationAccounts/hybridRunbookWorkerGroups/write",
+    "azure-native:automation:JobSchedule": "Microsoft.Automation/automationAccounts/jobSchedules/write",
+    "azure-native:automation:Module": "Microsoft.Automation/automationAccounts/modules/write",
+    "azure-native:automation:Package": "Microsoft.Automation/automationAccounts/runtimeEnvironments/packages/write",
+    "azure-native:automation:Runbook": "Microsoft.Automation/automationAccounts/runbooks/write",
+    "azure-native:automation:RuntimeEnvironment": "Microsoft.Automation/automationAccounts/runtimeEnvironments/write",
+    "azure-native:automation:Schedule": "Microsoft.Automation/automationAccounts/schedules/write",
+    "azure-native:automation:Variable": "Microsoft.Automation/automationAccounts/variables/write",
+    "azure-native:storage:StorageAccount": "Microsoft.Storage/storageAccounts/write",
+    "azure-native:storage:BlobContainer": "Microsoft.Storage/storageAccounts/blobServices/containers/write",
+    "azure-native:storage:Blob": "Microsoft.Storage/storageAccounts/listKeys/action",
+    "azure-native:operationalinsights:Workspace": "Microsoft.OperationalInsights/workspaces/write",
+    "azure-native:operationalinsights:SavedSearch": "Microsoft.OperationalInsights/workspaces/savedSearches/write",
+    "azure-native:monitor:ActionGroup": "Microsoft.Insights/actionGroups/write",
+    "azure-native:monitor:ScheduledQueryRule": "Microsoft.Insights/scheduledQueryRules/write",
+    "azure-native:monitor:DiagnosticSetting": "Microsoft.Insights/diagnosticSettings/write",
+    "azure-native:applicationinsights:Workbook": "Microsoft.Insights/workbooks/write",
+    "azure-native:network:PrivateEndpoint": "Microsoft.Network/privateEndpoints/write",
+}
+
+# Types the program can register that the pipeline's deployer is deliberately not allowed to create, each with what a pipeline
+# stack does instead (docs/gitops.md "Permissions, and why each").
+NOT_GRANTED_TO_THE_DEPLOYER: Mapping[str, str] = {
+    "azure-native:resources:ResourceGroup": (
+        "the bootstrap creates the workload group: pipeline stacks set automation.createResourceGroup false"
+    ),
+    "azure-native:keyvault:Vault": "the keyVault option is not covered (it would need Microsoft.KeyVault/vaults/* and role assignments)",
+    "azure-native:keyvault:Secret": "the keyVault option is not covered",
+    "azure-native:authorization:RoleAssignment": (
+        "the keyVault option's Key Vault Secrets User grants: not covered (role-assignment rights would need an ABAC condition)"
+    ),
 }
 
 # The planner's role on the workload resource group: Reader's `*/read`, plus listKeys because refreshing an

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import re
 import uuid
 from collections.abc import Mapping, Sequence
@@ -19,22 +20,37 @@ def stable_guid(*parts: str) -> str:
     return str(uuid.uuid5(_NAME_NAMESPACE, "|".join(parts)))
 
 
-def credential_name(subject: str) -> str:
-    """A federated credential display name derived from its subject (Entra allows letters, digits, - and _).
+_NAME_SAFE = re.compile(r"[A-Za-z0-9_-]+")
+_CREDENTIAL_NAME_LIMIT = 120  # Entra: a federated identity credential's name is at most 120 characters
 
-    The name form keeps the name earlier versions gave it (no change for existing credentials); the immutable form, whose
-    repository segment carries `@<id>`, gets `-ids` so both forms of one subject can live side by side.
+
+def credential_name(subject: str) -> str:
+    """A federated credential name derived from its subject (Entra allows letters, digits, - and _), unique per subject.
+
+    Replacing the other characters with `-` is not one-to-one (`environment:prod.eu` and `environment:prod-eu` would share a
+    name), so a subject whose environment or branch name has such a character, or whose name would be cut at the limit, gets
+    the first 10 hex digits of its subject's SHA-256 appended. Names made only of letters, digits, `-` and `_` map one-to-one
+    and keep the names earlier versions gave them: `github-environment-<name>-ids`, `github-ref-refs-heads-<branch>-ids`
+    (`-ids`: the immutable form, whose repository segment carries `@<id>`; earlier versions also trusted the name form).
     """
     parts = subject.split(":", 2)
     tail = parts[2] if len(parts) == 3 else subject
     suffix = "-ids" if "@" in parts[1 if len(parts) > 1 else 0] else ""
-    return ("github-" + re.sub(r"[^A-Za-z0-9_-]+", "-", tail)).strip("-")[: 120 - len(suffix)] + suffix
+    readable = ("github-" + re.sub(r"[^A-Za-z0-9_-]+", "-", tail)).strip("-")
+    kind, _, value = tail.partition(":")
+    if kind == "ref" and value.startswith("refs/heads/"):
+        value = value[len("refs/heads/") :]
+    one_to_one = kind in ("environment", "ref") and _NAME_SAFE.fullmatch(value) is not None
+    if one_to_one and len(readable) + len(suffix) <= _CREDENTIAL_NAME_LIMIT:
+        return readable + suffix
+    digest = hashlib.sha256(subject.encode()).hexdigest()[:10]
+    return f"{readable[: _CREDENTIAL_NAME_LIMIT - len(suffix) - len(digest) - 1]}-{digest}{suffix}"
 
 
 def github_subjects_for_deployer(prefixes: Sequence[str], environments: Sequence[str]) -> list[str]:
     # Jobs that name an environment get `environment:<name>` as their subject, so only jobs that passed the
     # environment's protection rules (reviewers, no self-review, no admin bypass, main only) can become the deployer.
-    # `prefixes` are the repository's subject prefixes, the immutable `repo:OWNER@ID/REPO@ID` first (github_preflight.py).
+    # `prefixes`: the repository's immutable `repo:OWNER@ID/REPO@ID` only (github_preflight.py).
     return [f"{prefix}:environment:{environment}" for environment in environments for prefix in prefixes]
 
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from exo import azure_names
+from settings.landing_zone import SUBNET_ID
 
 CONFIG_NAMESPACE = "exo-bootstrap"
 # Keys whose values arrive as JSON (lists, booleans); the rest are plain strings.
@@ -74,6 +76,11 @@ class BootstrapSettings:
     secrets_key: str
     main_stack: str
     """Name of the main program's stack in this tenant (goes into the stacks-manifest row)."""
+    main_stack_file: str | None = None
+    """Path of the main stack's Pulumi.<stack>.yaml (relative to the repository root); None: Pulumi.<mainStack>.yaml there."""
+    private_endpoint_subnet_id: str | None = None
+    """The landing zone subnet the main stack's private endpoints join (`landingZone.privateEndpoints.subnetId` there): the
+    deployer may join it, at that subnet only. None: the deployer joins no subnet."""
 
 
 Getter = Callable[[str], Any]
@@ -167,7 +174,7 @@ def parse_settings(get: Getter, stack: str) -> BootstrapSettings:
     assert repository is not None  # _text matched it
     if (repository["owner_id"] is None) != (repository["repo_id"] is None):
         raise BootstrapConfigError("githubRepository", f"is {repository.string!r}; {_REPOSITORY_RULE} (both ids or neither)")
-    return BootstrapSettings(
+    settings = BootstrapSettings(
         github_repository=f"{repository['owner']}/{repository['name']}",
         github_owner_id=int(repository["owner_id"]) if repository["owner_id"] else None,
         github_repository_id=int(repository["repo_id"]) if repository["repo_id"] else None,
@@ -229,3 +236,64 @@ def parse_settings(get: Getter, stack: str) -> BootstrapSettings:
             default=stack,
         ),
     )
+    main_stack_file = get("mainStackFile")
+    if main_stack_file not in (None, ""):
+        if not isinstance(main_stack_file, str) or not re.fullmatch(r"[^\0\n]{1,500}\.ya?ml", main_stack_file):
+            raise BootstrapConfigError("mainStackFile", f"is {main_stack_file!r}; expected the path of a Pulumi.<stack>.yaml file")
+        settings = dataclasses.replace(settings, main_stack_file=main_stack_file)
+    subnet = get("privateEndpointSubnetId")
+    if subnet not in (None, ""):
+        if not isinstance(subnet, str) or not SUBNET_ID.fullmatch(subnet):
+            raise BootstrapConfigError(
+                "privateEndpointSubnetId",
+                f"is {subnet!r}; expected a subnet's resource id, /subscriptions/<id>/resourceGroups/<group>/providers/"
+                "Microsoft.Network/virtualNetworks/<network>/subnets/<subnet>",
+            )
+        settings = dataclasses.replace(settings, private_endpoint_subnet_id=subnet)
+    # The deployer's role on the workload group covers Microsoft.Storage/storageAccounts/*: in the pipeline's own group that
+    # would include the state account (its keys, its shared-key switch). Azure resource group names ignore case.
+    if settings.workload_resource_group.casefold() == settings.pipeline_resource_group.casefold():
+        raise BootstrapConfigError(
+            "workloadResourceGroup",
+            f"is {settings.workload_resource_group!r}, the same resource group as pipelineResourceGroup: the deployer's role "
+            "on the workload group would then reach the state storage account and Key Vault; use two resource groups",
+        )
+    return settings
+
+
+def check_main_stack_subnet(settings: BootstrapSettings, main_stack_config: dict[str, Any] | None) -> None:
+    """The subnet the main stack's private endpoints join (its Pulumi.<stack>.yaml, when the repository has it) must be the one
+    the deployer may join: the join is granted at that subnet, outside the workload group, so the bootstrap must be told it."""
+    zone = ((main_stack_config or {}).get("config") or {}).get("exo-automation:landingZone") or {}
+    wanted = ((zone.get("privateEndpoints") if isinstance(zone, dict) else None) or {}).get("subnetId")
+    if not isinstance(wanted, str):
+        return
+    have = settings.private_endpoint_subnet_id
+    if have is None or have.casefold() != wanted.casefold():
+        raise BootstrapConfigError(
+            "privateEndpointSubnetId",
+            f"is {have!r}, but Pulumi.{settings.main_stack}.yaml declares private endpoints in {wanted!r}: set "
+            "privateEndpointSubnetId to that subnet so the deployer may join it (Microsoft.Network/virtualNetworks/subnets/"
+            "join/action, granted at that subnet only)",
+        )
+
+
+def keeps_private_keys(main_stack_config: dict[str, Any] | None) -> bool:
+    """Whether the main stack keeps generated private keys in its state, read from its Pulumi.<stack>.yaml (None: not in the
+    repository, so unknown, which counts as keys: fail closed).
+
+    An identity without `certificate.hostCertificates` gets a generated certificate (tls.PrivateKey: the key is a stack secret);
+    a stack without `identities` gets the default identity, which is generated. Only a stack whose every identity uses host
+    certificates is keyless. Such a stack's PR previews run as the planner, which decrypts state: with keys in it, a maintainer
+    who approves a preview of their own change (prevent self-review binds the run's initiator, not the author) could read them.
+    """
+    if main_stack_config is None:
+        return True
+    identities = (main_stack_config.get("config") or {}).get("exo-automation:identities", [{"name": "exo"}])
+    if not isinstance(identities, list):
+        return True
+    for identity in identities:
+        certificate = (identity or {}).get("certificate") if isinstance(identity, dict) else None
+        if not isinstance(certificate, dict) or not certificate.get("hostCertificates"):
+            return True
+    return False

@@ -13,8 +13,11 @@ Facts, from github/docs (paths at the commits read):
 - REST "Get an environment": `protection_rules[]` (`type: required_reviewers` with `prevent_self_review`, `reviewers`),
   `can_admins_bypass`, `deployment_branch_policy` {`protected_branches`, `custom_branch_policies`}; "List deployment
   branch policies": {`branch_policies`: [{`name`, `type`}]}.
-Assumption (not in those pages): GET /orgs/{org} reports the plan as `plan.name`, `enterprise` for GitHub Enterprise
-Cloud, and only to the organisation's owners; anything else is treated as a plan that does not enforce reviewers.
+Assumption (not in those pages): GET /orgs/{org} reports the plan as `plan.name`, and only to the organisation's owners. The
+REST reference types `plan.name` as a string without listing values; `enterprise` for an organisation on GitHub Enterprise
+Cloud (and `free` for a free one) is what GitHub answered in microsoft/PowerShellForGitHub issue #373 (2022-10-28). It is
+compared without case; anything else (`team`, `free`, a legacy or unknown name) counts as a plan that does not enforce
+reviewers, so an unrecognised Enterprise name is refused, never accepted by guess.
 """
 
 from __future__ import annotations
@@ -87,7 +90,7 @@ def plan_problems(repository: dict[str, Any], organization: dict[str, Any] | Non
             f"whether GitHub enforces reviewers on the {visibility} repository {full_name} is unknown: run the bootstrap with "
             "an owner's token"
         ]
-    if plan not in ENFORCING_PRIVATE_PLANS:
+    if str(plan).casefold() not in ENFORCING_PRIVATE_PLANS:
         return [
             f"{full_name} is {visibility} in organisation {owner.get('login')!r} on plan {plan!r}: GitHub enforces required "
             f"reviewers, prevent self-review and admin-bypass settings only for public repositories on Free, Pro and Team: {change}"
@@ -95,33 +98,70 @@ def plan_problems(repository: dict[str, Any], organization: dict[str, Any] | Non
     return []
 
 
-def branch_rule_problems(branch: str, ruleset_rules: list[dict[str, Any]] | None, protection: dict[str, Any] | None) -> list[str]:
-    """Whether merging to `branch` needs an owner's review that the author's own last push cannot satisfy.
+def _review_rule(parameters: dict[str, Any]) -> bool:
+    return (
+        parameters.get("require_code_owner_review") is True
+        and parameters.get("require_last_push_approval") is True
+        and int(parameters.get("required_approving_review_count") or 0) >= 1
+    )
 
-    `ruleset_rules` is GET /repos/{repo}/rules/branches/{branch} (rules of active rulesets, readable with read access);
-    `protection` is GET /repos/{repo}/branches/{branch}/protection (classic protection; None when absent or unreadable).
+
+def branch_rule_problems(
+    branch: str,
+    ruleset_rules: list[dict[str, Any]] | None,
+    rulesets: dict[int, dict[str, Any] | None],
+    protection: dict[str, Any] | None,
+) -> list[str]:
+    """Whether merging to `branch` needs an owner's review that the author's own last push cannot satisfy, and nobody may skip.
+
+    `ruleset_rules` is GET /repos/{repo}/rules/branches/{branch} (rules of active rulesets, each with its `ruleset_id`);
+    `rulesets` maps those ids to GET /repos/{repo}/rulesets/{id} (None: unreadable); `protection` is GET
+    /repos/{repo}/branches/{branch}/protection (classic protection; None when absent or unreadable).
     Either source may hold the rule: a `pull_request` ruleset rule, or `required_pull_request_reviews`, with code owner review
     and approval of the most recent push by someone other than its pusher. Without them a writer merges unreviewed code
-    that drift and the plan job then run as the planner.
+    that drift and the plan job then run as the planner. A rule someone may bypass is no gate: the ruleset must list no
+    `bypass_actors` (GitHub returns the list only to tokens that may administer the ruleset, so a missing list is refused,
+    not assumed empty); classic protection must apply to administrators (`enforce_admins.enabled`) and allow nobody to
+    bypass the pull request (`bypass_pull_request_allowances`).
     """
+    found: list[str] = []
     for rule in ruleset_rules or []:
-        parameters = rule.get("parameters") or {}
-        if (
-            rule.get("type") == "pull_request"
-            and parameters.get("require_code_owner_review") is True
-            and parameters.get("require_last_push_approval") is True
-            and int(parameters.get("required_approving_review_count") or 0) >= 1
-        ):
+        if rule.get("type") != "pull_request" or not _review_rule(rule.get("parameters") or {}):
+            continue
+        ruleset_id = rule.get("ruleset_id")
+        ruleset = rulesets.get(int(ruleset_id)) if ruleset_id is not None else None
+        bypass = (ruleset or {}).get("bypass_actors")
+        if bypass == []:
             return []
+        if bypass is None:
+            found.append(
+                f"cannot read who may bypass ruleset {ruleset_id} on {branch!r} (GET /repos/{{repo}}/rulesets/{ruleset_id} shows "
+                "`bypass_actors` only to those who may edit the ruleset): run the bootstrap with a repository administrator's "
+                "token (an organisation owner's for an organisation ruleset)"
+            )
+        else:
+            actors = ", ".join(f"{a.get('actor_type')} {a.get('actor_id')} ({a.get('bypass_mode')})" for a in bypass)
+            found.append(
+                f"ruleset {ruleset_id} on {branch!r} lets {actors} bypass its review rule: remove every bypass actor (Settings -> "
+                "Rules -> Rulesets -> Bypass list)"
+            )
     reviews = (protection or {}).get("required_pull_request_reviews") or {}
-    if (
-        reviews.get("require_code_owner_reviews") is True
-        and reviews.get("require_last_push_approval") is True
-        and int(reviews.get("required_approving_review_count") or 0) >= 1
-    ):
-        return []
-    return [
+    if _review_rule({**reviews, "require_code_owner_review": reviews.get("require_code_owner_reviews")}):
+        allowances = reviews.get("bypass_pull_request_allowances") or {}
+        if (protection or {}).get("enforce_admins", {}).get("enabled") is not True:
+            found.append(
+                f"the branch protection of {branch!r} does not apply to administrators: turn on 'Do not allow bypassing the "
+                "above settings' (enforce_admins)"
+            )
+        elif any(allowances.get(kind) for kind in ("users", "teams", "apps")):
+            found.append(
+                f"the branch protection of {branch!r} lets some users, teams or apps bypass required pull requests: empty "
+                "'Allow specified actors to bypass required pull requests'"
+            )
+        else:
+            return []
+    return found or [
         f"merging to {branch!r} does not require a code owner's review of the latest push: add a branch ruleset (or branch "
         "protection) for it that requires a pull request, at least one approval, review from Code Owners, and approval of the "
-        "most recent reviewable push"
+        "most recent reviewable push, with no bypass"
     ]

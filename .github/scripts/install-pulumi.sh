@@ -44,6 +44,16 @@ echo "${sha256}  ${archive}" | sha256sum --check --strict
 mkdir -p "${RUNNER_TEMP}/pulumi-cli"
 tar -xzf "$archive" -C "${RUNNER_TEMP}/pulumi-cli"
 cli_dir="${RUNNER_TEMP}/pulumi-cli/pulumi"
+# The CLI tarball bundles the dynamic-provider hosts pulumi-resource-pulumi-python and -nodejs next to the binaries (pulumi/pulumi
+# scripts/prep-for-goreleaser.sh, .goreleaser.yml `bin/{{ .Os }}/*`), and the engine finds them there (sdk/go/common/workspace/
+# plugins.go IsPluginBundled). A dynamic resource in state is code: whoever can write the state could plant one that a refresh
+# would unpickle as the deployer. The program declares none, so remove its hosts, and ignore ambient plugins on PATH so none is
+# found elsewhere; a dynamic resource in state then fails to load instead of running.
+rm -f "${cli_dir}"/pulumi-resource-pulumi-*
+if compgen -G "${cli_dir}/pulumi-resource-pulumi-*" > /dev/null; then
+  echo "::error::could not remove the dynamic-provider hosts from ${cli_dir}" >&2
+  exit 1
+fi
 "${cli_dir}/pulumi" version | grep -qx "v${version}"
 
 count=$(field plugins)
@@ -61,4 +71,5 @@ done
 : "${GITHUB_ENV:?GITHUB_ENV is not set - not on a GitHub runner}"
 echo "$cli_dir" >> "$GITHUB_PATH"
 echo "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true" >> "$GITHUB_ENV"
+echo "PULUMI_IGNORE_AMBIENT_PLUGINS=true" >> "$GITHUB_ENV"
 echo "Pulumi CLI v${version} and ${count} plugins installed, each matching its pinned SHA-256"

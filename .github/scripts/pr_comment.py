@@ -14,6 +14,7 @@ Every report is output of the pull request's own code (the PR controls preview.y
 it came from: whether this run holds an approval of the stack's preview environment (GitHub's review history of the run, read
 here with the default branch's manifest), and that what gets deployed is the plan the deploy job saves from `main`. A result with no
 such approval is posted under an "unverified" banner, and a stack that is not in the default branch's manifest is not posted.
+The report itself is posted inside a code fence (`verbatim`), so its text cannot pose as this script's banners or mention anyone.
 
 A new Preview run (`workflow_run` requested) first withdraws every stack's comment (--requested), so an "approved by" for an
 earlier commit never stands while a new commit waits for its approval. An approval given only by people who wrote commits of
@@ -45,9 +46,11 @@ DEPLOYED_FROM_MAIN = (
 
 
 def preview_environments(manifest: Path) -> dict[str, str]:
-    """stack -> its preview environment, from the default branch's manifest (the pull request cannot change that copy)."""
+    """stack -> its preview environment, from the default branch's manifest (the pull request cannot change that copy).
+
+    A stack without one (it keeps private keys in state, so it gets no PR preview) is left out: nothing is posted for it."""
     rows = json.loads(manifest.read_text())["stacks"]
-    return {str(row["stack"]): str(row["previewEnvironment"]) for row in rows}
+    return {str(row["stack"]): str(row["previewEnvironment"]) for row in rows if row.get("previewEnvironment")}
 
 
 def approvers(github: GitHub, run_id: int) -> dict[str, list[str]]:
@@ -108,8 +111,20 @@ def read_results(directory: Path) -> dict[str, str]:
             print(f"::warning::skipping {result_file.parent.name}: {stack!r} is not a stack name")
             continue
         # The report is text from a job that ran the pull request's code: it may not forge another stack's marker.
-        reports[stack] = _MARKER.sub("", text)[:BODY_LIMIT]
+        reports[stack] = verbatim(stack, _MARKER.sub("", text)[:BODY_LIMIT])
     return reports
+
+
+def verbatim(stack: str, text: str) -> str:
+    """The report as literal text: markdown written by the pull request's code must not render as the bot's own words.
+
+    Raw, it could forge an "approved by" line or a banner, hide text in HTML, or mention people. Inside a code fence longer than
+    any backtick run in it nothing renders and no line can close the fence early; `@` before a name gets a word joiner (U+2060)
+    so no mention is made even if the text ends up outside a fence elsewhere.
+    """
+    text = re.sub(r"@(?=[A-Za-z0-9_-])", "@\u2060", text)
+    fence = "`" * max(3, 1 + max((len(run) for run in re.findall(r"`+", text)), default=0))
+    return f"Report of the preview job for `{stack}` (its text, shown verbatim):\n\n{fence}text\n{text}\n{fence}"
 
 
 def update_comments(github: GitHub, pr: int, run_url: str, conclusion: str, reports: dict[str, str], bot_login: str) -> dict[str, str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import runpy
 import uuid
 from collections.abc import Mapping
@@ -97,18 +98,20 @@ CONFIG = {
     "exo-bootstrap:location": "westeurope",
     "exo-bootstrap:stateStorageAccount": "contosoexostate",
     "exo-bootstrap:keyVault": "contoso-exo-pulumi",
+    # A keyless main stack (host certificates only): it gets PR previews.
+    "exo-bootstrap:mainStackFile": "tests/bootstrap/keyless-stack.yaml",
 }
 IMMUTABLE = f"repo:{answers.OWNER}@{answers.OWNER_ID}/{answers.NAME}@{answers.REPOSITORY_ID}"
 
 
-def run_bootstrap(plan: str) -> Run:
+def run_bootstrap(plan: str, **config: str) -> Run:
     """The bootstrap program under mocks, against GitHub's recorded answers for a repository on `plan`."""
     github = FakeGitHub()
     answers.configure(github, plan)
     with serve(github) as url, pytest.MonkeyPatch.context() as env:
         env.setenv("GITHUB_API_URL", url)
         env.setenv("GH_TOKEN", "test-token")
-        return run_program()
+        return run_program(config)
 
 
 @pytest.fixture(scope="module")
@@ -116,10 +119,10 @@ def run() -> Run:
     return run_bootstrap("public")
 
 
-def run_program() -> Run:
+def run_program(extra: Mapping[str, str] | None = None) -> Run:
     mocks = RecordingMocks(computed_outputs=computed, call_results=CALLS)
     pulumi.runtime.set_mocks(mocks, project="exo-bootstrap", stack="contoso", preview=False)
-    for key, value in CONFIG.items():
+    for key, value in {**CONFIG, **{f"exo-bootstrap:{k}": v for k, v in (extra or {}).items()}}.items():
         pulumi.runtime.set_config(key, value)
     captured: dict[str, Any] = {}
 
@@ -144,22 +147,18 @@ def credentials_by_app(run: Run) -> dict[str, set[str]]:
 
 
 def test_only_protected_environment_jobs_can_become_the_deployer(run: Run) -> None:
-    # Both subject forms while the repository has not opted in to immutable subjects (github_preflight.py).
+    # The immutable subject form only: the name form names whoever holds the name (github_preflight.py).
     assert credentials_by_app(run) == {
-        "deployer": {f"{prefix}:environment:exo-contoso" for prefix in (IMMUTABLE, f"repo:{REPOSITORY}")},
-        "planner": {
-            *(f"{prefix}:ref:refs/heads/main" for prefix in (IMMUTABLE, f"repo:{REPOSITORY}")),
-            *(f"{prefix}:environment:exo-contoso-preview" for prefix in (IMMUTABLE, f"repo:{REPOSITORY}")),
-        },
+        "deployer": {f"{IMMUTABLE}:environment:exo-contoso"},
+        "planner": {f"{IMMUTABLE}:ref:refs/heads/main", f"{IMMUTABLE}:environment:exo-contoso-preview"},
     }
 
 
-def test_the_immutable_credential_gets_its_own_name_and_the_name_form_keeps_its_old_one(run: Run) -> None:
+def test_the_immutable_credential_keeps_the_name_earlier_versions_gave_it(run: Run) -> None:
     names = {
         r.inputs["subject"]: r.inputs["displayName"]
         for r in run.of_type("azuread:index/applicationFederatedIdentityCredential:ApplicationFederatedIdentityCredential")
     }
-    assert names[f"repo:{REPOSITORY}:environment:exo-contoso"] == "github-environment-exo-contoso"
     assert names[f"{IMMUTABLE}:environment:exo-contoso"] == "github-environment-exo-contoso-ids"
 
 
@@ -190,7 +189,7 @@ def test_no_identity_is_reachable_by_unreviewed_pull_request_code(run: Run) -> N
     """Threat model: a pull request's code gets no Azure identity at all, so no key, state secret or write right."""
     for role, subjects in credentials_by_app(run).items():
         for subject in subjects:
-            assert subject.startswith((f"repo:{REPOSITORY}:", f"{IMMUTABLE}:")), subject
+            assert subject.startswith(f"{IMMUTABLE}:"), subject
             assert not reachable_without_review(subject), f"{role} trusts {subject}"
     assert reachable_without_review(f"repo:{REPOSITORY}:pull_request")
     assert reachable_without_review(f"repo:{REPOSITORY}:ref:refs/heads/feature")
@@ -308,7 +307,8 @@ def test_state_backend_is_entra_only_versioned_and_protected(run: Run) -> None:
 
 def test_manifest_row_is_a_valid_stacks_manifest_row(run: Run) -> None:
     schema = json.loads((MAIN.parents[1] / ".github" / "pulumi-stacks.schema.json").read_text())["properties"]["stacks"]["items"]
-    assert set(run.manifest_row) == set(schema["required"])
+    # previewEnvironment is optional: a keyless stack (as here) has it, a stack with keys in state has none.
+    assert set(run.manifest_row) == set(schema["required"]) | {"previewEnvironment"} == set(schema["properties"])
 
 
 def test_manifest_row_fills_every_field_the_workflows_read(run: Run) -> None:
@@ -323,3 +323,61 @@ def test_manifest_row_fills_every_field_the_workflows_read(run: Run) -> None:
         "stateStorageAccount": "contosoexostate",
         "stateContainer": "pulumi-state",
     }
+
+
+def test_credential_names_are_unique_per_subject_and_existing_names_stay() -> None:
+    from bootstrap_resources import credential_name
+
+    prefix = IMMUTABLE
+    # `.` and `-` would both become `-`: the subject's hash tells them apart.
+    dotted, dashed = credential_name(f"{prefix}:environment:prod.eu"), credential_name(f"{prefix}:environment:prod-eu")
+    assert dotted != dashed and dashed == "github-environment-prod-eu-ids"
+    assert dotted.startswith("github-environment-prod-eu-") and dotted.endswith("-ids")
+    # `/` in a branch likewise; names earlier versions made stay as they were (no replacement of existing credentials).
+    assert credential_name(f"{prefix}:ref:refs/heads/release/a") != credential_name(f"{prefix}:ref:refs/heads/release-a")
+    assert credential_name(f"{prefix}:ref:refs/heads/main") == "github-ref-refs-heads-main-ids"
+    long_names = [credential_name(f"{prefix}:environment:{'e' * 130}{n}") for n in range(2)]
+    assert len(set(long_names)) == 2 and all(len(name) <= 120 for name in long_names)
+    assert all(re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_-]*", name) for name in [dotted, dashed, *long_names])
+
+
+SUBNET = (
+    "/subscriptions/6f1e7a52-3c1d-4b9e-9a0f-2d8c5e7b4a10/resourceGroups/rg-corp-network/providers/Microsoft.Network/"
+    "virtualNetworks/vnet-corp/subnets/snet-private-endpoints"
+)
+
+
+def test_the_deployer_joins_the_landing_zone_subnet_it_is_told_and_no_other() -> None:
+    from bootstrap_permissions import DEPLOYER_SUBNET_ACTIONS
+
+    joined = run_bootstrap("public", privateEndpointSubnetId=SUBNET)
+    definitions = {r.name: r for r in joined.of_type("azure-native:authorization:RoleDefinition")}
+    network_group = SUBNET.split("/providers/", 1)[0]
+    subnet_role = definitions["deployer-subnet-role"].inputs
+    assert subnet_role["permissions"] == [{"actions": list(DEPLOYER_SUBNET_ACTIONS)}]
+    assert subnet_role["assignableScopes"] == [network_group] and subnet_role["scope"] == network_group
+    (assignment,) = [r for r in joined.of_type("azure-native:authorization:RoleAssignment") if r.name == "deployer-subnet"]
+    assert assignment.inputs["scope"] == SUBNET, "assigned at the subnet, not its network or group"
+    assert assignment.inputs["principalId"] == "exo-automation-deployer-sp-object-id"
+
+
+@pytest.mark.parametrize("main_stack", ["tests/bootstrap/keyed-stack.yaml", "tests/bootstrap/no-such-stack.yaml"])
+def test_a_stack_with_generated_keys_gets_no_preview_credential(main_stack: str) -> None:
+    """Generated keys (an identity without hostCertificates), or a stack file the bootstrap cannot read: no PR preview at all, since an
+    approval of one's own preview (prevent self-review binds the initiator) would let PR code decrypt the keys."""
+    keyed = run_bootstrap("public", mainStackFile=main_stack)
+    assert credentials_by_app(keyed)["planner"] == {f"{IMMUTABLE}:ref:refs/heads/main"}
+    assert credentials_by_app(keyed)["deployer"] == {f"{IMMUTABLE}:environment:exo-contoso"}
+    assert "previewEnvironment" not in keyed.manifest_row
+
+
+def test_which_stacks_keep_private_keys() -> None:
+    from bootstrap_settings import keeps_private_keys
+
+    host = {"name": "a", "certificate": {"hostCertificates": ["a.cer"]}}
+    assert keeps_private_keys(None), "unknown counts as keys"
+    assert keeps_private_keys({"config": {}}), "the default identity is generated"
+    assert keeps_private_keys({"config": {"exo-automation:identities": [host, {"name": "b"}]}})
+    assert keeps_private_keys({"config": {"exo-automation:identities": [{"name": "b", "certificate": {"hostCertificates": []}}]}})
+    assert not keeps_private_keys({"config": {"exo-automation:identities": [host]}})
+    assert not keeps_private_keys({"config": {"exo-automation:identities": []}})

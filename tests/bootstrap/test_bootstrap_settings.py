@@ -91,3 +91,19 @@ def test_a_half_or_malformed_immutable_form_names_the_key(value: str) -> None:
     with pytest.raises(BootstrapConfigError, match="exo-bootstrap:githubRepository") as error:
         parse(githubRepository=value)
     assert "owner@OWNER_ID/name@REPO_ID" in str(error.value)
+
+
+@pytest.mark.parametrize(
+    "overrides",
+    [
+        {"workloadResourceGroup": "exo-shared-rg", "pipelineResourceGroup": "exo-shared-rg"},
+        {"workloadResourceGroup": "EXO-Shared-RG", "pipelineResourceGroup": "exo-shared-rg"},
+        {"workloadResourceGroup": "exo-automation-pipeline-rg"},
+    ],
+)
+def test_the_workload_group_may_not_be_the_pipeline_group(overrides: dict[str, str]) -> None:
+    """The deployer's storageAccounts/* on the workload group would reach the state account (names ignore case in Azure)."""
+    with pytest.raises(BootstrapConfigError) as error:
+        parse(**overrides)
+    assert error.value.key == "workloadResourceGroup"
+    assert "same resource group as pipelineResourceGroup" in str(error.value)

@@ -42,11 +42,11 @@ def refusal(client: GitHub, **overrides: Any) -> str:
 
 
 @pytest.mark.parametrize("plan", ["public", "enterprise"])
-def test_a_public_or_enterprise_private_repository_passes_with_the_immutable_subject_first(fake, plan: str) -> None:
+def test_a_public_or_enterprise_private_repository_passes_with_the_immutable_subject_only(fake, plan: str) -> None:
     github, client = fake
     answers.configure(github, plan)
     found = run_check(client)
-    assert found.subject_prefixes == [IMMUTABLE, f"repo:{REPOSITORY}"]
+    assert found.subject_prefixes == [IMMUTABLE]
     assert (("GET", f"/orgs/{answers.OWNER}") in github.calls) == (plan != "public")
 
 
@@ -57,6 +57,17 @@ def test_a_private_repository_on_free_or_team_is_refused_with_what_to_change(fak
     message = refusal(client)
     assert f"on plan {plan!r}" in message and "only for public repositories" in message
     assert "make the repository public, or move it to an organisation on GitHub Enterprise Cloud" in message
+
+
+@pytest.mark.parametrize(("plan", "enforced"), [("enterprise", True), ("Enterprise", True), ("business", False), ("pro", False)])
+def test_only_the_enterprise_plan_name_counts_as_enforcing_for_a_private_repository(fake, plan: str, enforced: bool) -> None:
+    github, client = fake
+    answers.configure(github, "enterprise")
+    github.organizations[answers.OWNER] = answers.organization(plan)
+    if enforced:
+        assert run_check(client)
+    else:
+        assert f"on plan {plan!r}" in refusal(client)
 
 
 def test_a_private_repository_of_a_personal_account_is_refused(fake) -> None:
@@ -129,10 +140,40 @@ def test_main_must_need_a_code_owners_review_of_the_latest_push(fake) -> None:
     assert "latest push" in refusal(client)
 
 
-def test_opted_in_repositories_are_trusted_in_the_immutable_form_only(fake) -> None:
+def test_a_review_rule_someone_may_bypass_is_refused(fake) -> None:
     github, client = fake
-    answers.configure(github, "public", immutable_only=True)
-    assert run_check(client).subject_prefixes == [IMMUTABLE]
+    answers.configure(github, "public")
+    admins = {"actor_id": 5, "actor_type": "RepositoryRole", "bypass_mode": "always"}
+    github.rulesets[42] = answers.main_ruleset([admins])
+    assert "ruleset 42 on 'main' lets RepositoryRole 5 (always) bypass its review rule" in refusal(client)
+    github.rulesets[42].pop("bypass_actors")
+    assert "cannot read who may bypass ruleset 42" in refusal(client), "a list GitHub did not show is not an empty list"
+    github.rulesets.pop(42)
+    assert "cannot read who may bypass ruleset 42" in refusal(client)
+    # Classic protection: administrators must be bound, and nobody may skip the pull request.
+    github.branch_rules["main"] = []
+    github.branch_protection["main"] = answers.classic_protection()
+    assert run_check(client)
+    github.branch_protection["main"]["enforce_admins"]["enabled"] = False
+    assert "does not apply to administrators" in refusal(client)
+    github.branch_protection["main"] = answers.classic_protection()
+    github.branch_protection["main"]["required_pull_request_reviews"]["bypass_pull_request_allowances"]["teams"] = [{"slug": "ops"}]
+    assert "bypass required pull requests" in refusal(client)
+
+
+def test_a_repository_without_immutable_subjects_is_refused_with_the_opt_in_call(fake) -> None:
+    """The name form `repo:OWNER/REPO:...` is never trusted: after a rename, whoever takes the old name could present it."""
+    github, client = fake
+    answers.configure(github, "public", immutable_subjects=False)
+    message = refusal(client)
+    assert "does not use immutable OIDC subject claims" in message
+    assert (
+        f"gh api --method PUT repos/{REPOSITORY}/actions/oidc/customization/sub --input - <<< "
+        '\'{"use_default": true, "use_immutable_subject": true}\''
+    ) in message
+    assert ("PUT", f"/repos/{REPOSITORY}/actions/oidc/customization/sub") not in github.calls, "the bootstrap never opts in itself"
+    github.oidc_subject.pop("use_immutable_subject")
+    assert "does not use immutable OIDC subject claims" in refusal(client), "a missing field is not an opt-in"
 
 
 def test_pinned_ids_are_accepted_and_checked_against_github(fake) -> None:
@@ -143,18 +184,19 @@ def test_pinned_ids_are_accepted_and_checked_against_github(fake) -> None:
     assert "renamed away or re-created" in message
 
 
-def test_two_subject_forms_count_against_entras_twenty_credentials(fake) -> None:
-    github, client = fake
-    answers.configure(github, "public")
-    previews = [f"p{n}" for n in range(10)]
-    for name in previews:
-        github.environments[name] = answers.environment(name)
-        github.branch_policies[name] = answers.branch_policies("refs/pull/*/merge")
-    assert "need 22 federated credentials" in refusal(client, previewEnvironments=previews)
-
-
 def test_no_token_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.delenv("GH_TOKEN", raising=False)
     monkeypatch.delenv("GITHUB_TOKEN", raising=False)
     with pytest.raises(GitHubPreflightError, match="no GitHub token"):
         client_from_env(REPOSITORY)
+
+
+def test_an_environment_name_in_another_case_than_githubs_is_refused(fake) -> None:
+    """GitHub answered GET .../environments/Exo-Contoso with the environment it stores as `exo-contoso` (recorded: names match
+    without case); the subject is built from the configured spelling, which Entra compares exactly."""
+    github, client = fake
+    answers.configure(github, "public")
+    github.environments["Exo-Contoso"] = github.environments[answers.DEPLOY_ENVIRONMENT]
+    github.branch_policies["Exo-Contoso"] = github.branch_policies[answers.DEPLOY_ENVIRONMENT]
+    message = refusal(client, deployEnvironments=["Exo-Contoso"], previewEnvironments=[answers.PREVIEW_ENVIRONMENT])
+    assert "exo-bootstrap:deployEnvironments names 'Exo-Contoso', but GitHub's environment is 'exo-contoso'" in message

@@ -35,6 +35,7 @@ class FakeGitHub:
         self.pull_commits: dict[int, list[dict[str, Any]]] = {}
         self.branch_rules: dict[str, list[dict[str, Any]]] = {}
         self.branch_protection: dict[str, dict[str, Any]] = {}
+        self.rulesets: dict[int, dict[str, Any]] = {}
         self.workflow_runs: list[dict[str, Any]] = []
         self.run_jobs: dict[int, list[dict[str, Any]]] = {}
         self.calls: list[tuple[str, str]] = []
@@ -64,6 +65,9 @@ class FakeGitHub:
             return 200, self.oidc_subject, None
         if match := re.fullmatch(r"rules/branches/([^/]+)", route):
             return 200, self.branch_rules.get(match.group(1), []), None
+        if match := re.fullmatch(r"rulesets/(\d+)", route):
+            ruleset = self.rulesets.get(int(match.group(1)))
+            return (200, ruleset, None) if ruleset else (404, {"message": "Not Found"}, None)
         if match := re.fullmatch(r"branches/([^/]+)/protection", route):
             protection = self.branch_protection.get(match.group(1))
             return (200, protection, None) if protection else (404, {"message": "Branch not protected"}, None)

@@ -85,6 +85,22 @@ def main_ruleset_rules() -> list[dict[str, Any]]:
     ]
 
 
+def main_ruleset(bypass_actors: list[dict[str, Any]] | None = None) -> dict[str, Any]:
+    """GET /rulesets/42 as a repository administrator sees it (`bypass_actors` is only shown to those who may edit it)."""
+    return {
+        "id": 42,
+        "name": "main",
+        "target": "branch",
+        "source_type": "Repository",
+        "source": REPOSITORY,
+        "enforcement": "active",
+        "bypass_actors": bypass_actors or [],
+        "current_user_can_bypass": "never",
+        "conditions": {"ref_name": {"include": ["~DEFAULT_BRANCH"], "exclude": []}},
+        "rules": main_ruleset_rules(),
+    }
+
+
 def classic_protection() -> dict[str, Any]:
     """GET /branches/main/protection (classic branch protection) with the same review rules."""
     return {
@@ -94,18 +110,20 @@ def classic_protection() -> dict[str, Any]:
             "require_code_owner_reviews": True,
             "required_approving_review_count": 1,
             "require_last_push_approval": True,
+            "bypass_pull_request_allowances": {"users": [], "teams": [], "apps": []},
         },
-        "enforce_admins": {"enabled": True},
+        "enforce_admins": {"url": f"https://api.github.com/repos/{REPOSITORY}/branches/main/protection/enforce_admins", "enabled": True},
     }
 
 
-def configure(fake: FakeGitHub, plan: str, *, immutable_only: bool = False) -> None:
+def configure(fake: FakeGitHub, plan: str, *, immutable_subjects: bool = True) -> None:
     """plan: `public` (a public repository), or the organisation plan of a private one (`enterprise`, `team`, `free`)."""
     fake.repository = repository("public" if plan == "public" else "private")
     fake.organizations[OWNER] = organization(None if plan == "public" else plan)
-    fake.oidc_subject = {"use_default": True, "use_immutable_subject": immutable_only}
+    fake.oidc_subject = {"use_default": True, "use_immutable_subject": immutable_subjects}
     fake.environments[DEPLOY_ENVIRONMENT] = environment(DEPLOY_ENVIRONMENT)
     fake.branch_policies[DEPLOY_ENVIRONMENT] = branch_policies("main")
     fake.environments[PREVIEW_ENVIRONMENT] = environment(PREVIEW_ENVIRONMENT)
     fake.branch_policies[PREVIEW_ENVIRONMENT] = branch_policies("refs/pull/*/merge")
     fake.branch_rules["main"] = main_ruleset_rules()
+    fake.rulesets[42] = main_ruleset()

@@ -105,6 +105,28 @@ def test_untrusted_results_cannot_forge_markers_or_hijack_comments(fake: FakeGit
     assert human["body"] == "<!-- exo-automation preview: contoso -->\nquoted by a person"
 
 
+def test_a_hostile_report_is_posted_as_literal_text(fake: FakeGitHub, tmp_path: Path) -> None:
+    """The report is the pull request's own output: it cannot forge an approval line or banner, close the fence, or mention."""
+    hostile = (
+        "````\n"
+        "Preview environment `contoso-preview` approved by @security-team for commit `deadbeef` (this run).\n"
+        "> [!NOTE]\n> Verified by @octo-org/admins, merge freely\n"
+        "``````\n<img src=x onerror=alert(1)>\n"
+    )
+    write_result(tmp_path, "contoso", "succeeded", hostile)
+    pr_comment.main(comment_args(tmp_path))
+    (body,) = bodies(fake)
+    fence = "`" * 7  # longer than the report's longest backtick run (6)
+    opening = body.index(f"{fence}text\n")
+    closing = body.index(f"\n{fence}", opening + 1)
+    inside, outside = body[opening:closing], body[:opening] + body[closing:]
+    assert "approved by" in inside and "approved by" not in outside
+    assert "[!NOTE]" not in outside and "<img" not in outside
+    assert "**Unverified:**" in outside, "the script's own banner stays outside the fence"
+    assert "@security-team" not in body and "@octo-org/admins" not in body
+    assert "@\u2060security-team" in inside
+
+
 def test_a_single_artifact_extracted_without_its_folder_is_read(fake: FakeGitHub, tmp_path: Path) -> None:
     write_result(tmp_path, "contoso", "succeeded", "diff")
     for child in (tmp_path / "preview-contoso").iterdir():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -195,7 +196,7 @@ def test_deploy_applies_the_plan_the_approver_saw() -> None:
         "name": "plan-${{ inputs.stack }}",
         "path": "plans/${{ inputs.stack }}/plan.json",
         "if-no-files-found": "error",
-        "retention-days": 1,
+        "retention-days": PLAN_RETENTION_DAYS,
     }
     assert deploy["environment"] == "${{ inputs.environment }}"
     download = deploy["steps"][step_index(deploy, "actions/download-artifact@")]["with"]
@@ -209,6 +210,24 @@ def test_deploy_applies_the_plan_the_approver_saw() -> None:
     assert step_index(deploy, "actions/download-artifact@") < step_index(deploy, "pulumi_run.py")
     caller = load("deploy.yml")["jobs"]["stack"]
     assert caller["needs"] == ["test", "stacks"] and "always()" not in caller["if"], "tests failed: nothing is offered"
+
+
+# The approval window docs/gitops.md promises: the plan outlives it, and a deploy approved later fails with its own message.
+PLAN_RETENTION_DAYS = 7
+
+
+def test_a_deploy_approved_after_the_plan_expired_fails_with_what_to_do() -> None:
+    deploy = load("deploy-stack.yml")["jobs"]["deploy"]
+    download_at = step_index(deploy, "actions/download-artifact@")
+    download = deploy["steps"][download_at]
+    assert download["continue-on-error"] is True and download["id"] == "plan-artifact"
+    expired = deploy["steps"][download_at + 1]
+    assert expired["if"] == "steps.plan-artifact.outcome != 'success'"
+    assert "::error::plan expired: run Deploy on main again" in expired["run"]
+    assert expired["run"].rstrip().endswith("exit 1")
+    assert download_at + 1 < step_index(deploy, "azure-federated-token.sh"), "fails before signing in"
+    docs = (REPO / "docs" / "gitops.md").read_text()
+    assert f"kept {PLAN_RETENTION_DAYS} days" in docs and "plan expired: run Deploy on main again" in docs
 
 
 def test_the_plan_digest_is_a_job_output_checked_before_up() -> None:
@@ -331,7 +350,8 @@ def test_workflows_read_exactly_the_fields_a_manifest_row_requires() -> None:
     inputs = set(triggers(load("deploy-stack.yml"))["workflow_call"]["inputs"])
     assert inputs == set(caller) <= used
     assert all(caller[field] == f"${{{{ matrix.{field} }}}}" for field in inputs)
-    assert used == set(row_schema()["required"]) == set(row_schema()["properties"])
+    # previewEnvironment alone is optional: absent for a stack with keys in state, which preview.yml then leaves out.
+    assert used == set(row_schema()["properties"]) == set(row_schema()["required"]) | {"previewEnvironment"}
 
 
 def row_problems(row: dict[str, Any]) -> list[str]:
@@ -376,7 +396,31 @@ def test_committed_stack_manifest_rows_match_the_schema() -> None:
     assert isinstance(manifest["stacks"], list)
     assert [row_problems(row) for row in manifest["stacks"]] == [[] for _ in manifest["stacks"]]
     for row in manifest["stacks"]:
-        assert row["previewEnvironment"] != row["environment"]
+        assert row.get("previewEnvironment") != row["environment"]
+
+
+def test_stacks_with_keys_in_state_are_left_out_of_previews_with_a_note(tmp_path: Path) -> None:
+    """The preview workflow's stack list, run as the runner runs it: a row without previewEnvironment (the bootstrap leaves it out
+    for a stack with generated keys, and made no preview credential for it) gets a note, not a job."""
+    step = load("preview.yml")["jobs"]["stacks"]["steps"][-1]
+    keyed = {k: v for k, v in EXAMPLE_ROW.items() if k != "previewEnvironment"} | {"stack": "fabrikam"}
+    (tmp_path / ".github").mkdir()
+    (tmp_path / ".github" / "pulumi-stacks.json").write_text(json.dumps({"stacks": [EXAMPLE_ROW, keyed]}))
+    output, summary = tmp_path / "output", tmp_path / "summary"
+    result = subprocess.run(
+        ["bash", "-e", "-c", step["run"]],
+        cwd=tmp_path,
+        env={"PATH": "/usr/bin:/bin", "GITHUB_OUTPUT": str(output), "GITHUB_STEP_SUMMARY": str(summary)},
+        capture_output=True,
+        text=True,
+        check=True,
+        timeout=60,
+    )
+    outputs = dict(line.split("=", 1) for line in output.read_text().splitlines())
+    assert [row["stack"] for row in json.loads(outputs["matrix"])] == ["contoso"] and outputs["count"] == "1"
+    assert "::notice::No preview of fabrikam: it keeps generated private keys in state" in result.stdout
+    assert "No preview of fabrikam" in summary.read_text()
+    assert row_problems(keyed) == [], "the schema accepts a row without previewEnvironment"
 
 
 def test_pulumi_cli_version_matches_the_sdk_pin() -> None:

@@ -166,7 +166,10 @@ def run_job(world: World, job_name: str) -> tuple[str | None, str]:
     }
     log: list[str] = []
     step_outputs: dict[str, dict[str, str]] = {}
+    outcomes: dict[str, str] = {}
     for step in job["steps"]:
+        if "if" in step and not condition(step["if"], outcomes):
+            continue
         uses = step.get("uses", "")
         if uses.startswith(("actions/checkout@", "actions/setup-python@")):
             continue
@@ -174,9 +177,17 @@ def run_job(world: World, job_name: str) -> tuple[str | None, str]:
             world.artifacts[expand(step["with"]["name"], context)] = root / expand(step["with"]["path"], context)
             continue
         if uses.startswith("actions/download-artifact@"):
+            artifact = world.artifacts.get(expand(step["with"]["name"], context))
+            outcomes[step.get("id", "")] = "success" if artifact else "failure"
+            if artifact is None:
+                # As the action does for a name the run does not hold (expired, never uploaded): the step fails.
+                log.append(f"## {step['name']}\nUnable to download artifact(s): Artifact not found")
+                if step.get("continue-on-error") is True:
+                    continue
+                return step["name"], "\n".join(log)
             target = root / expand(step["with"]["path"], context)
             target.mkdir(parents=True, exist_ok=True)
-            shutil.copy(world.artifacts[expand(step["with"]["name"], context)], target)
+            shutil.copy(artifact, target)
             continue
         if "pip install" in step["run"]:
             continue  # the locks' own tests cover this step; the stand-in CLI needs no Python packages
@@ -206,6 +217,14 @@ def run_job(world: World, job_name: str) -> tuple[str | None, str]:
     context |= {f"steps.{sid}.outputs.{k}": v for sid, values in step_outputs.items() for k, v in values.items()}
     world.outputs[job_name] = {key: expand(value, context) for key, value in (job.get("outputs") or {}).items()}
     return None, "\n".join(log)
+
+
+def condition(expression: str, outcomes: dict[str, str]) -> bool:
+    """The step conditions deploy-stack.yml uses: `steps.<id>.outcome == / != '<outcome>'` (anything else is an error here)."""
+    match = re.fullmatch(r"steps\.([\w-]+)\.outcome (==|!=) '(\w+)'", expression.strip())
+    assert match, f"the runner stand-in does not evaluate {expression!r}"
+    equal = outcomes.get(match.group(1)) == match.group(3)
+    return equal if match.group(2) == "==" else not equal
 
 
 def prepare(world: World, plan: str, approver: str = "carol") -> None:
@@ -266,6 +285,17 @@ def test_a_rerun_of_an_older_deploy_and_a_swapped_plan_are_refused(world: World)
     world.github.branches["main"] = "a" * 40  # main moved on: this run is now an old one
     failed, log = run_job(world, "deploy")
     assert failed is not None and failed.startswith("Still main's head") and "an older run re-run" in log
+
+
+def test_a_deploy_approved_after_its_plan_expired_stops_before_signing_in(world: World) -> None:
+    prepare(world, "public")
+    assert run_job(world, "plan")[0] is None
+    del world.artifacts["plan-contoso"]  # the retention passed while the deploy waited for approval
+    tokens_before = len(world.issuer.requests)
+    failed, log = run_job(world, "deploy")
+    assert failed == "The plan has not expired"
+    assert "::error::plan expired: run Deploy on main again" in log
+    assert len(world.issuer.requests) == tokens_before, "the deployer's token was never requested"
 
 
 def test_a_dynamic_resource_planted_in_the_state_stops_the_plan_and_the_deploy_before_any_provider_runs(world: World) -> None:

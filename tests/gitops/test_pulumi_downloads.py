@@ -70,3 +70,44 @@ def test_the_installer_turns_off_automatic_plugin_downloads() -> None:
     text = INSTALLER.read_text()
     assert 'echo "PULUMI_DISABLE_AUTOMATIC_PLUGIN_ACQUISITION=true" >> "$GITHUB_ENV"' in text
     assert "sha256sum --check --strict" in text and '--exact --checksum "$plugin_sha256"' in text
+
+
+def test_the_installer_removes_the_bundled_dynamic_provider_hosts(tmp_path: Path) -> None:
+    """A CLI tarball laid out as Pulumi's release packs it (pulumi/pulumi scripts/prep-for-goreleaser.sh: the dynamic-provider hosts
+    `pulumi-resource-pulumi-python` and `-nodejs` sit next to the binaries) leaves no dynamic-provider host behind."""
+    import hashlib
+    import stat
+    import tarfile
+
+    version = pins()["cli"]["version"]
+    layout = tmp_path / "release" / "pulumi"
+    layout.mkdir(parents=True)
+    bundled = ["pulumi", "pulumi-language-python", "pulumi-resource-pulumi-python", "pulumi-resource-pulumi-nodejs"]
+    for name in bundled:
+        (layout / name).write_text(f"#!/bin/sh\necho v{version}\n" if name == "pulumi" else "#!/bin/sh\nexit 0\n")
+        (layout / name).chmod(stat.S_IRWXU)
+    archive = tmp_path / "pulumi.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(layout, arcname="pulumi")
+    pin_file = tmp_path / "pins.json"
+    cli = {"version": version, "url": archive.as_uri(), "sha256": hashlib.sha256(archive.read_bytes()).hexdigest()}
+    pin_file.write_text(json.dumps({"cli": cli, "plugins": []}))
+    runner = tmp_path / "runner"
+    runner.mkdir()
+    result = subprocess.run(
+        ["bash", str(INSTALLER), str(pin_file)],
+        env={
+            "PATH": "/usr/bin:/bin",
+            "RUNNER_TEMP": str(runner),
+            "GITHUB_PATH": str(tmp_path / "path"),
+            "GITHUB_ENV": str(tmp_path / "env"),
+        },
+        capture_output=True,
+        text=True,
+        check=False,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    installed = sorted(p.name for p in (runner / "pulumi-cli" / "pulumi").iterdir())
+    assert installed == ["pulumi", "pulumi-language-python"]
+    assert "PULUMI_IGNORE_AMBIENT_PLUGINS=true" in (tmp_path / "env").read_text().splitlines()
