@@ -30,3 +30,12 @@ def new_project(**tenant_options: object) -> Iterator[EngineProject]:
             yield project
         finally:
             project.close()
+
+
+@pytest.fixture(scope="module")
+def dev() -> Iterator[EngineProject]:
+    """The shipped dev stack after the README's `pulumi stack select dev --create` and `pulumi up --yes`, once per test module."""
+    for project in new_project():
+        project.pulumi("stack", "select", "dev", "--create")
+        project.pulumi("up", "--yes")
+        yield project

@@ -3,12 +3,9 @@ checkpoint scanned for key material, and `pulumi destroy` leaving Microsoft's Ex
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.engine import emulated_cloud
-from tests.engine.conftest import new_project
 from tests.engine.project import EngineProject
 from tests.key_material_scan import key_forms
 from tests.mock_tenant import JOB_SCHEDULE
@@ -19,14 +16,6 @@ ACCOUNT = "azure-native:automation:AutomationAccount"
 
 
 pytestmark = pytest.mark.engine
-
-
-@pytest.fixture(scope="module")
-def dev() -> Iterator[EngineProject]:
-    for project in new_project():
-        project.pulumi("stack", "select", "dev", "--create")
-        project.pulumi("up", "--yes")
-        yield project
 
 
 def test_a_job_schedule_deleted_in_the_portal_is_drift_and_up_recreates_it(dev: EngineProject) -> None:

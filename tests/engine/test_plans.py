@@ -3,23 +3,12 @@ plan", and nothing left to do afterwards."""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 import yaml
 
-from tests.engine.conftest import new_project
 from tests.engine.project import EngineProject
 
 pytestmark = pytest.mark.engine
-
-
-@pytest.fixture(scope="module")
-def dev() -> Iterator[EngineProject]:
-    for project in new_project():
-        project.pulumi("stack", "select", "dev", "--create")
-        project.pulumi("up", "--yes")
-        yield project
 
 
 def planned_up(project: EngineProject, plan_name: str) -> list[tuple[str, str, str]]:

@@ -14,17 +14,22 @@ from exo import facts
 from tests import kql
 from tests.fixtures import automation_stack
 from tests.harness import Deployment, assert_refused_before_registration, evaluate
-from tests.mock_tenant import MockTenant, TenantError, comparable
+from tests.mock_tenant import (
+    ACTION_GROUP,
+    ALERT_RULE,
+    DIAGNOSTIC_SETTING,
+    SAVED_SEARCH,
+    WORKBOOK,
+    WORKSPACE,
+    MockTenant,
+    TenantError,
+    comparable,
+)
+from tests.mock_tenant import MONITORING_TYPES as MOCK_MONITORING_TYPES
 from tests.monitoring import recorded_rows as rec
 from tests.monitoring.test_workbook import SCHEMA, schema_problems
 
-WORKSPACE = "azure-native:operationalinsights:Workspace"
-SAVED_SEARCH = "azure-native:operationalinsights:SavedSearch"
-DIAGNOSTIC_SETTING = "azure-native:monitor:DiagnosticSetting"
-ACTION_GROUP = "azure-native:monitor:ActionGroup"
-ALERT_RULE = "azure-native:monitor:ScheduledQueryRule"
-WORKBOOK = "azure-native:applicationinsights:Workbook"
-MONITORING_TYPES = {WORKSPACE, SAVED_SEARCH, DIAGNOSTIC_SETTING, ACTION_GROUP, ALERT_RULE, WORKBOOK}
+MONITORING_TYPES = set(MOCK_MONITORING_TYPES)
 KEY = "exo-automation:automation.monitoring"
 MONITORING: dict[str, Any] = {"emails": ["exchange-admins@contoso.com", "oncall@contoso.com"], "webhookUrl": "https://hooks.example/exo"}
 
