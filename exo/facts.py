@@ -322,6 +322,9 @@ class DefaultRuntimeChange:
 
 DEFAULT_RUNTIME_CHANGES = (DefaultRuntimeChange("PowerShell-7.4", "WindowsPowerShell-5.1", dt.date(2026, 12, 6)),)
 DEFAULT_CHANGE_NOTICE_DAYS = 365
+# The release that made Global Reader the app identities' default role and [Exchange Recipient Administrator, Global Reader] the
+# managed identity's (issue 20; Exchange Administrator before): stacks that never set `roles` are told for DEFAULT_CHANGE_NOTICE_DAYS.
+DEFAULT_ROLES_CHANGED_ON = dt.date(2026, 12, 6)
 
 
 def powershell7_needed(version: tuple[int, int, int]) -> tuple[int, int]:

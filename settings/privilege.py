@@ -10,6 +10,7 @@ Two kinds of warning, computed from the parsed settings and from which `roles` k
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -39,10 +40,12 @@ def roles_set(mapping: Mapping[str, Any] | None) -> bool:
     return isinstance(mapping, Mapping) and mapping.get("roles") is not None
 
 
-def default_change_notice(holders: Sequence[RoleHolder]) -> str | None:
-    """One line for every principal whose unset `roles` now means something else; None when every such key is set."""
+def default_change_notice(holders: Sequence[RoleHolder], today: dt.date) -> str | None:
+    """One line for every principal whose unset `roles` now means something else; None when every such key is set, or once the
+    notice period after the change has passed (a stack made since then never knew the old default)."""
+    ends = facts.DEFAULT_ROLES_CHANGED_ON + dt.timedelta(days=facts.DEFAULT_CHANGE_NOTICE_DAYS)
     changed = [h for h in holders if not h.roles_set and h.default_roles != h.previous_default_roles]
-    if not changed:
+    if not changed or today >= ends:
         return None
     parts = "; ".join(f"{h.roles_key} ({h.label}) is not set and now means [{', '.join(h.default_roles)}]" for h in changed)
     previous = sorted({role for h in changed for role in h.previous_default_roles})
@@ -51,7 +54,7 @@ def default_change_notice(holders: Sequence[RoleHolder]) -> str | None:
         f"Default Entra roles changed: {parts}; before, {'it' if len(changed) == 1 else 'each'} meant [{', '.join(previous)}], "
         f"which CISA ScubaGear counts as highly privileged ({' and '.join(facts.SCUBAGEAR_PRIVILEGED_ROLE_CONTROLS)} fail). "
         f"To keep the old role set {keep} (the preview then shows no role change); to accept the new default, set the same keys "
-        f"to it. Setting them either way ends this notice ({scubagear.DOCS})."
+        f"to it. Setting them either way ends this notice; it stops by itself on {ends.isoformat()} ({scubagear.DOCS})."
     )
 
 
@@ -69,9 +72,10 @@ def privileged_warning(holder: RoleHolder) -> str | None:
     )
 
 
-def privilege_warnings(holders: Sequence[RoleHolder]) -> tuple[str, ...]:
-    """Every ScubaGear line a preview prints for these principals: the default-change notice first, then one per privileged one."""
-    notice = default_change_notice(holders)
+def privilege_warnings(holders: Sequence[RoleHolder], now: dt.datetime) -> tuple[str, ...]:
+    """Every ScubaGear line a preview prints for these principals: the default-change notice first, then one per privileged one.
+    `now` is the program's one clock reading (exo/clock.py)."""
+    notice = default_change_notice(holders, now.date())
     privileged = [warning for holder in holders if (warning := privileged_warning(holder)) is not None]
     return ((notice,) if notice else ()) + tuple(privileged)
 

@@ -595,7 +595,7 @@ def parse_settings(
         additional_owners=_parse_owners(key_of("additionalOwners"), config.get("additionalOwners")),
         automation=automation,
         key_vault=key_vault,
-        privilege_warnings=privilege_warnings(holders),
+        privilege_warnings=privilege_warnings(holders, now),
         landing_zone=landing_zone,
         landing_zone_warnings=landing_zone_warnings,
     )

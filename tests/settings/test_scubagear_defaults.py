@@ -3,6 +3,7 @@ and what a privileged role will fail; the config fragment has ScubaGear's shape.
 
 from __future__ import annotations
 
+import datetime as dt
 import itertools
 import json
 import unittest
@@ -40,10 +41,15 @@ def covers_all(held: set[str], declarations: dict[str, RoleDeclaration]) -> bool
     return all(not missing_roles(declaration, held) for declaration in declarations.values())
 
 
-def settings_of(config: dict[str, Any]) -> StackSettings:
+# The notice about the changed default runs for DEFAULT_CHANGE_NOTICE_DAYS after the change: these tests read config on a day
+# inside that window, given to the parser (no other clock is read here).
+IN_THE_NOTICE_WINDOW = dt.datetime.combine(facts.DEFAULT_ROLES_CHANGED_ON, dt.time(12), dt.UTC)
+
+
+def settings_of(config: dict[str, Any], now: dt.datetime = IN_THE_NOTICE_WINDOW) -> StackSettings:
     """Config as Pulumi hands it to the program (structured values as JSON strings), parsed."""
     raw = {key.split(":", 1)[-1]: value if isinstance(value, str) else json.dumps(value) for key, value in config.items()}
-    return parse_settings(raw, "dev", None, REPO)
+    return parse_settings(raw, "dev", None, REPO, now=now)
 
 
 class DefaultRoles(unittest.TestCase):
@@ -113,9 +119,16 @@ class DefaultChangeNotice(unittest.TestCase):
             self.assertIn(phrase, line)
 
     def test_the_empty_config_names_the_default_identitys_key(self) -> None:
-        (line,) = parse_settings({}, "dev", None).warnings
+        (line,) = parse_settings({}, "dev", None, now=IN_THE_NOTICE_WINDOW).warnings
         self.assertIn("exo-automation:identities[0].roles (identity exo)", line)
         self.assertNotIn("automation.roles", line)
+        self.assertIn("it stops by itself on 2027-12-06", line)
+
+    def test_the_notice_ends_by_itself_after_its_period(self) -> None:
+        last_day = facts.DEFAULT_ROLES_CHANGED_ON + dt.timedelta(days=facts.DEFAULT_CHANGE_NOTICE_DAYS - 1)
+        on_the_last_day = dt.datetime.combine(last_day, dt.time(23, 59), dt.UTC)
+        self.assertEqual(len(parse_settings({}, "dev", None, now=on_the_last_day).warnings), 1)
+        self.assertEqual(parse_settings({}, "dev", None, now=on_the_last_day + dt.timedelta(minutes=1)).warnings, ())
 
     def test_setting_the_key_to_either_value_ends_it(self) -> None:
         for roles in (["Global Reader"], ["Exchange Recipient Administrator"]):
