@@ -34,7 +34,7 @@ def new_project(**tenant_options: object) -> Iterator[EngineProject]:
 
 @pytest.fixture(scope="module")
 def dev() -> Iterator[EngineProject]:
-    """The shipped dev stack after the README's `pulumi stack select dev --create` and `pulumi up --yes`, once per test module."""
+    """The shipped example stack (Pulumi.dev.yaml) after `pulumi stack select dev --create` and `pulumi up --yes`, once per module."""
     for project in new_project():
         project.pulumi("stack", "select", "dev", "--create")
         project.pulumi("up", "--yes")
