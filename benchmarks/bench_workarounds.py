@@ -73,7 +73,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory(prefix="exo-workarounds-bench-") as root:
         projects = {name: prepared(Path(root) / str(index), cli, removed) for index, (name, removed) in enumerate(VARIANTS.items())}
         try:
-            for name, project in projects.items():
+            for project in projects.values():
                 project.pulumi("preview")  # warm-up, not counted: compiled bytecode, page cache
             for repeat in range(options.repeats):
                 order = list(projects) if repeat % 2 == 0 else list(reversed(projects))
