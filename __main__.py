@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from pathlib import Path
 
 import pulumi
@@ -13,7 +12,6 @@ from components.certificate_vault import certificate_vault_for
 from components.exchange_rbac import application_principals
 from components.monitoring import CertificateWatch
 from components.private_endpoints import private_endpoints_for
-from components.provider_version_aliases import without_provider_version_aliases
 from components.scubagear_config import scubagear_config
 from components.tenant import lookup_tenant
 from exo import clock
@@ -28,7 +26,6 @@ def main() -> None:
     # runbook links' renewal period.
     now = clock.now()
     settings = read_settings(PROJECT_DIR, now)
-    pulumi.runtime.register_stack_transformation(without_provider_version_aliases)
     for warning in settings.warnings:
         pulumi.log.warn(warning)
     tenant = lookup_tenant(settings.cloud, settings.organization)
@@ -70,14 +67,6 @@ def main() -> None:
         pulumi.export("privateEndpoints", endpoints.endpoint_ids)
 
 
-async def evaluate() -> None:
-    main()
-    # Lets every registration Pulumi has queued start before the SDK waits for them. A program that returns first leaves the SDK's
-    # wait_for_rpcs no RPC to await, and it falls through to polling every unresolved Output after each completion (pulumi 3.272;
-    # benchmarks/sdk_bugs/wait_for_rpcs_polls_outputs.md): ~45 rounds over all of them, a quarter of a 100-runbook evaluation.
-    await asyncio.sleep(0)
-
-
+# The one SDK workaround the real engine's figures keep (docs/benchmarks.md, "SDK workarounds under the real engine").
 tune_collector_for_evaluation()
-# Pulumi's documented async entry point: the language host awaits it inside the stack, before waiting for the registrations.
-pulumi.run(evaluate)
+main()

@@ -121,7 +121,9 @@ async def _drain() -> None:
 
 
 def _configure_language_host(monitor: TenantMonitor, *, stack: str, preview: bool) -> None:
-    """What the language host sets up before it runs a program (set_mocks without its own, already finished, Stack)."""
+    """What the language host sets up before it runs a program: set_mocks's settings, but no Stack yet (run_in_stack makes the one
+    that registers the exports, which tests/program/test_keyless_state.py reads; tests/program/test_documented_mocks_recipe.py runs
+    the program under set_mocks itself)."""
     runtime_settings.configure(
         MockSettings(
             monitor=monitor,
@@ -157,8 +159,7 @@ async def evaluate(
     previous_directory = Path.cwd()
     os.chdir(REPO)
     try:
-        # As pulumi-language-python-exec runs it: inside a new Stack, which awaits the program's `pulumi.run` entry point and then
-        # every registration and Output.
+        # As pulumi-language-python-exec runs it: inside a new Stack, which then awaits every registration and Output.
         def run_program() -> None:
             runpy.run_path(str(program), run_name="__main__")
 

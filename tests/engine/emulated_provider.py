@@ -18,6 +18,7 @@ import json
 import os
 import sys
 import threading
+import time
 from concurrent import futures
 from pathlib import Path
 from typing import Any, NoReturn
@@ -43,6 +44,9 @@ from tests.mock_tenant import (
 )
 
 CLOUD_VARIABLE = "EXO_EMULATED_CLOUD"
+# Milliseconds each Check, Diff, Create, Update, Read and Invoke waits before answering (a provider's own latency; the benchmark
+# sets it, tests leave it unset). Outside the cloud's lock, so concurrent requests overlap as network calls do.
+LATENCY_VARIABLE = "EXO_EMULATED_LATENCY_MS"
 SECRET_SIG = rpc._special_sig_key  # pyright: ignore[reportPrivateUsage]
 SECRET = rpc._special_secret_sig  # pyright: ignore[reportPrivateUsage]
 ASSET = rpc._special_asset_sig  # pyright: ignore[reportPrivateUsage]
@@ -197,6 +201,12 @@ def _merged(old: Any, new: Any) -> Any:
     return new
 
 
+def _answer_latency() -> None:
+    latency_ms = float(os.environ.get(LATENCY_VARIABLE) or 0)
+    if latency_ms > 0:
+        time.sleep(latency_ms / 1000)
+
+
 def _fail(context: Any, error: TenantError) -> NoReturn:
     """What the cloud refused, as the provider's error for this request (the engine shows it under the resource)."""
     context.abort(grpc.StatusCode.UNKNOWN, str(error))
@@ -230,6 +240,7 @@ class EmulatedProvider(provider_pb2_grpc.ResourceProviderServicer):
 
     # -- resources -----------------------------------------------------------------------------------------------------------
     def Check(self, request: Any, context: Any) -> Any:  # noqa: N802
+        _answer_latency()
         type_token, name = _type_and_name(request.urn)
         news = raw(request.news)
         with emulated_cloud.locked(self.cloud) as tenant:
@@ -241,6 +252,7 @@ class EmulatedProvider(provider_pb2_grpc.ResourceProviderServicer):
         return provider_pb2.CheckResponse(inputs=request.news)
 
     def Diff(self, request: Any, context: Any) -> Any:  # noqa: N802
+        _answer_latency()
         type_token, _name = _type_and_name(request.urn)
         olds = raw(request.olds)
         old_inputs = raw(request.old_inputs) if request.HasField("old_inputs") else olds
@@ -293,6 +305,7 @@ class EmulatedProvider(provider_pb2_grpc.ResourceProviderServicer):
         return stamp, outputs
 
     def Create(self, request: Any, context: Any) -> Any:  # noqa: N802
+        _answer_latency()
         type_token, name = _type_and_name(request.urn)
         news = raw(request.properties)
         with emulated_cloud.locked(self.cloud) as tenant:
@@ -307,6 +320,7 @@ class EmulatedProvider(provider_pb2_grpc.ResourceProviderServicer):
         return provider_pb2.CreateResponse(id=resource_id, properties=to_struct(outputs_for(type_token, outputs, news)))
 
     def Update(self, request: Any, context: Any) -> Any:  # noqa: N802
+        _answer_latency()
         type_token, name = _type_and_name(request.urn)
         news = raw(request.news)
         if request.preview and type_token.startswith("azure-native:"):
@@ -336,6 +350,7 @@ class EmulatedProvider(provider_pb2_grpc.ResourceProviderServicer):
         return empty_pb2.Empty()
 
     def Read(self, request: Any, context: Any) -> Any:  # noqa: N802
+        _answer_latency()
         type_token, _name = _type_and_name(request.urn)
         olds, old_inputs = raw(request.properties), raw(request.inputs)
         with emulated_cloud.locked(self.cloud) as tenant:
@@ -351,6 +366,7 @@ class EmulatedProvider(provider_pb2_grpc.ResourceProviderServicer):
         return provider_pb2.ReadResponse(id=request.id, properties=to_struct(outputs), inputs=to_struct(inputs))
 
     def Invoke(self, request: Any, context: Any) -> Any:  # noqa: N802
+        _answer_latency()
         args = to_model(raw(request.args))
         with emulated_cloud.locked(self.cloud) as tenant:
             try:

@@ -21,7 +21,7 @@ from typing import Any
 import yaml
 
 from tests.engine import emulated_cloud
-from tests.engine.emulated_provider import CLOUD_VARIABLE
+from tests.engine.emulated_provider import CLOUD_VARIABLE, LATENCY_VARIABLE
 from tests.mock_tenant import MockTenant
 from tests.shifted_clock import OFFSET_VARIABLE, SITE_FOLDER
 
@@ -107,7 +107,7 @@ class EngineProject:
         project_file.write_text(yaml.safe_dump(document, sort_keys=False))
 
     def env(self) -> dict[str, str]:
-        keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TMPDIR", "TERM")}
+        keep = {k: v for k, v in os.environ.items() if k in ("PATH", "LANG", "LC_ALL", "TMPDIR", "TERM", LATENCY_VARIABLE)}
         return {
             **keep,
             "HOME": str(self.root / "home"),
