@@ -10,7 +10,7 @@ import yaml
 
 from tests.engine import emulated_cloud
 from tests.engine.conftest import new_project
-from tests.fixtures import automation_stack, exchange_rbac_stack
+from tests.fixtures import automation_stack, exchange_rbac_stack, monitoring_stack
 
 pytestmark = pytest.mark.engine
 
@@ -40,8 +40,10 @@ def key_vault_stack() -> dict[str, Any]:
         (exchange_rbac_stack(), "azure-native:automation:Variable"),
         (key_vault_stack(), "azure-native:keyvault:Secret"),
         (hundred_runbooks_stack(), "azure-native:automation:JobSchedule"),
+        # Alerts on (issue 24): the workspace, diagnostic setting, action group, log alert rules, saved functions and workbook.
+        (monitoring_stack(), "azure-native:monitor:ScheduledQueryRule"),
     ],
-    ids=["exchange-rbac", "key-vault", "100-runbooks"],
+    ids=["exchange-rbac", "key-vault", "100-runbooks", "alerts"],
 )
 def test_up_converges_and_destroy_leaves_nothing(config: dict[str, Any], expected_type: str) -> None:
     for project in new_project(existing_resource_groups={"rg-exo-hosts": "westeurope"}):
