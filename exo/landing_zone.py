@@ -36,6 +36,13 @@ ARM_TYPES: Mapping[str, str] = {
     "azure-native:keyvault:Secret": "Microsoft.KeyVault/vaults/secrets",
     "azure-native:authorization:RoleAssignment": "Microsoft.Authorization/roleAssignments",
     "azure-native:network:PrivateEndpoint": "Microsoft.Network/privateEndpoints",
+    # automation.monitoring (issue 24)
+    "azure-native:operationalinsights:Workspace": "Microsoft.OperationalInsights/workspaces",
+    "azure-native:operationalinsights:SavedSearch": "Microsoft.OperationalInsights/workspaces/savedSearches",
+    "azure-native:monitor:DiagnosticSetting": "Microsoft.Insights/diagnosticSettings",
+    "azure-native:monitor:ActionGroup": "Microsoft.Insights/actionGroups",
+    "azure-native:monitor:ScheduledQueryRule": "Microsoft.Insights/scheduledQueryRules",
+    "azure-native:applicationinsights:Workbook": "Microsoft.Insights/workbooks",
 }
 # A blob is uploaded to the storage data plane, not PUT through ARM: no policy evaluates it.
 NOT_ARM = frozenset({"azure-native:storage:Blob"})
@@ -48,6 +55,14 @@ API_VERSIONS: Mapping[str, str] = {
     "keyvault": "2024-11-01",
     "authorization": "2022-04-01",
     "network": "2024-05-01",
+    "operationalinsights": "2023-09-01",
+    "applicationinsights": "2023-06-01",
+}
+# Modules whose resources use different API versions (the same SDK line, per class).
+TYPE_API_VERSIONS: Mapping[str, str] = {
+    "azure-native:monitor:DiagnosticSetting": "2021-05-01-preview",
+    "azure-native:monitor:ActionGroup": "2024-10-01-preview",
+    "azure-native:monitor:ScheduledQueryRule": "2025-01-01-preview",
 }
 # Inputs that azure-native names differently from the REST body (the provider's x-ms-client-flatten and renames: the SDK's
 # StorageAccount takes `enableHttpsTrafficOnly` and `networkRuleSet` for the spec's supportsHttpsTrafficOnly and networkAcls).
@@ -95,7 +110,7 @@ def requests_for(type_token: str, name: str, inputs: Mapping[str, Any], now: dt.
             properties[key] = value
     body["properties"] = properties
     body.setdefault("name", next((inputs[k] for k in facts.AZURE_PATH_INPUTS.get(type_token, ())[-1:] if k in inputs), name))
-    api_version = API_VERSIONS[type_token.split(":")[1]]
+    api_version = TYPE_API_VERSIONS.get(type_token) or API_VERSIONS[type_token.split(":")[1]]
     label = f"{arm_type.split('/')[-1]} {body['name']}"
     found = [(label, Request(arm_type, body, api_version, now))]
     if arm_type == "Microsoft.KeyVault/vaults/secrets":

@@ -28,6 +28,12 @@ TYPES = (
     "microsoft.resources/subscriptions/resourcegroups",
     "microsoft.authorization/roleassignments",
     "microsoft.network/privateendpoints",
+    # automation.monitoring (issue 24): the workspace and its saved searches, the diagnostic setting, alerts and the workbook.
+    "microsoft.operationalinsights/workspaces",
+    "microsoft.insights/diagnosticsettings",
+    "microsoft.insights/actiongroups",
+    "microsoft.insights/scheduledqueryrules",
+    "microsoft.insights/workbooks",
 )
 OUT = Path(__file__).resolve().parent.parent / "exo" / "alz_policy_rules.json"
 PARAMETER = re.compile(r"\[parameters\('([^']+)'\)\]")

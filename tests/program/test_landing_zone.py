@@ -18,7 +18,15 @@ from typing import Any
 from exo import facts, landing_zone
 from exo.landing_zone import Finding
 from settings.values import ConfigError
-from tests.fixtures import KEY_VAULT, automation_stack, exchange_rbac_stack, key_vault_stack, keyless_stack, tenant_with_vault_readers
+from tests.fixtures import (
+    KEY_VAULT,
+    automation_stack,
+    exchange_rbac_stack,
+    key_vault_stack,
+    keyless_stack,
+    monitoring_stack,
+    tenant_with_vault_readers,
+)
 from tests.harness import REPO, Deployment, assert_refused_before_registration, evaluate
 from tests.host_certificate_files import CertificateFolder, MovableClock, make_host_certificate
 from tests.mock_tenant import MockTenant
@@ -71,6 +79,8 @@ STACKS = (
     Stack("Exchange RBAC, `archetype: corp`", lambda f, c: with_landing_zone(exchange_rbac_stack(), CORP)),
     Stack("keyless (host certificates)", keyless),
     Stack("keyless, `archetype: corp`", lambda f, c: with_landing_zone(keyless(f, c), CORP)),
+    Stack("alerts (`automation.monitoring`)", lambda f, c: monitoring_stack()),
+    Stack("alerts, `archetype: corp`", lambda f, c: with_landing_zone(monitoring_stack(), CORP)),
 )
 
 
@@ -160,13 +170,20 @@ class Conformance(unittest.IsolatedAsyncioTestCase):
         self,
     ) -> None:
         online, corp = ("online", False), ("corp", False)
-        for label in ("Automation account", "Key Vault, `validityMonths: 2`", "Exchange RBAC", "keyless (host certificates)"):
+        for label in (
+            "Automation account",
+            "Key Vault, `validityMonths: 2`",
+            "Exchange RBAC",
+            "keyless (host certificates)",
+            "alerts (`automation.monitoring`)",
+        ):
             with self.subTest(label):
                 self.assertEqual(labels(self.results[label][online]), set())
         for label in (
             "Automation account, `archetype: corp`",
             "Automation account, `archetype: corp` + private endpoints",
             "Exchange RBAC, `archetype: corp`",
+            "alerts, `archetype: corp`",
         ):
             with self.subTest(label):
                 self.assertEqual(labels(self.results[label][corp]), {"Deny-Public-Endpoints/StorageDenyPaasPublicIP"})
