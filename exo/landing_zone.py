@@ -285,7 +285,8 @@ REMEDIES: Mapping[str, str] = {
     "Deny-Public-Endpoints/AutomationDenyPublicIP": "`landingZone: {archetype: corp}` (the account without public network access)",
     "Deny-Public-Endpoints/KeyVaultDenyPaasPublicIP": "`landingZone: {archetype: corp}` (the vault without public network access)",
     "Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays": (
-        "`certificate.validityMonths: 2` on every identity whose certificate goes to the vault (at most ~61 days, within 90)"
+        "the default `certificate.validityMonths` of an identity whose certificate goes to the vault (2: at most ~61 days, within "
+        "90); only a configured value over 2 meets this rule"
     ),
     "Enforce-GR-Automation0/Modify-Aa-Public-Network-Access": (
         "`automation.publicNetworkAccess: false` (or `archetype: corp`): the value the Modify writes, so nothing drifts; hybrid "

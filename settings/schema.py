@@ -126,8 +126,12 @@ def settings() -> tuple[Setting, ...]:
                 "by the program and kept in state) or host (`hostCertificates`; no key in state). `keyVault` needs at least one "
                 "generated identity; see [identities and certificates](identities.md#identity-modes-and-what-is-in-state)", ""),
         Setting(f"{_CERT}.commonName", "string", "the display name", "generated mode: the subject CN", ""),
-        Setting(f"{_CERT}.validityMonths", "integer", str(stack.DEFAULT_VALIDITY_MONTHS), f"generated mode: {_range(cert_ranges[0])} "
-                "(a month is 730 hours); a tenant whose app management policy limits certificate lifetime (ScubaGear MS.AAD.5.7v1: "
+        Setting(f"{_CERT}.validityMonths", "integer", f"{stack.DEFAULT_VALIDITY_MONTHS}; {stack.DEFAULT_VAULTED_VALIDITY_MONTHS} with "
+                "keyVault", f"generated mode: {_range(cert_ranges[0])} (a month is 730 hours). With `keyVault` the default is "
+                f"{stack.DEFAULT_VAULTED_VALIDITY_MONTHS}: Azure Landing Zones deny a vault secret valid over "
+                f"{facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS} days, hosts read the renewed one on their next run, and an `up` is due about "
+                f"monthly ([landing zones](landing-zone.md)); it was {stack.DEFAULT_VALIDITY_MONTHS} before, and preview says so while "
+                "it is unset. A tenant whose app management policy limits certificate lifetime (ScubaGear MS.AAD.5.7v1: "
                 "365 days) refuses a longer one at `up`, not at preview: keep it at or below the tenant's maximum", "6"),
         Setting(f"{_CERT}.renewBeforeDays", "integer", str(stack.DEFAULT_RENEW_BEFORE_DAYS), f"generated mode: {_range(cert_ranges[1])} "
                 "and at most half the validity", "14"),

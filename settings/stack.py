@@ -10,7 +10,7 @@ import datetime
 import os
 import re
 import uuid
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -57,6 +57,14 @@ HOURS_PER_MONTH = 730  # 365 days / 12, so that 12 months is exactly 8,760 hours
 
 DEFAULT_IDENTITY_NAME = "exo"
 DEFAULT_VALIDITY_MONTHS = 12
+# A certificate that goes to the Key Vault becomes a vault secret whose expiry is the certificate's: ALZ's Enforce-GR-KeyVault
+# (enforced as ALZ ships) denies a secret valid longer than facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS after it is written. Hosts read
+# the vault on every run, so a short certificate costs them nothing: the longest whole number of months within the limit (2).
+DEFAULT_VAULTED_VALIDITY_MONTHS = max(
+    months
+    for months in range(VALIDITY_MONTHS_RANGE[0], VALIDITY_MONTHS_RANGE[1] + 1)
+    if months * HOURS_PER_MONTH <= facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS * 24
+)
 DEFAULT_RENEW_BEFORE_DAYS = 30
 DEFAULT_RSA_BITS = 2048
 
@@ -110,6 +118,8 @@ class StackSettings:
     """The Key Vault that hands certificates to hosts with a managed identity; None when not enabled."""
     privilege_warnings: tuple[str, ...] = ()
     """What CISA ScubaGear will say about the roles (settings/privilege.py): the default-role change, privileged assignments."""
+    certificate_notices: tuple[str, ...] = ()
+    """The changed default validity of certificates kept in the vault, while stacks made before the change may still be told."""
     landing_zone: LandingZoneSpec | None = None
     """Where the stack deploys under Azure Landing Zones (Corp: private account and vault); None: no landing-zone behaviour."""
     landing_zone_warnings: tuple[str, ...] = ()
@@ -160,7 +170,14 @@ class StackSettings:
             for warning in identity.certificate.warnings
         )
         runtime = self.automation.runtime_warnings if self.automation is not None else ()
-        return certificates + self.privilege_warnings + runtime + self.landing_zone_warnings + monitoring_warnings(self.automation)
+        return (
+            certificates
+            + self.certificate_notices
+            + self.privilege_warnings
+            + runtime
+            + self.landing_zone_warnings
+            + monitoring_warnings(self.automation)
+        )
 
 
 # The program's config keys, documented in Pulumi.yaml's `config` section (tests/program/test_project_files.py keeps the two in step).
@@ -226,8 +243,9 @@ def _parse_host_certificate_mode(
 
 
 def _parse_certificate(
-    key: str, value: Any, default_common_name: str, identity: str, project_dir: Path, now: datetime.datetime
+    key: str, value: Any, default_common_name: str, identity: str, project_dir: Path, now: datetime.datetime, vaulted: bool
 ) -> CertificateSpec | HostCertificateSettings:
+    """`vaulted`: a generated certificate would go to the Key Vault, which changes the default validity."""
     mapping = expect(key, value, dict, "an object")
     reject_unknown_keys(key, mapping, _CERTIFICATE_KEYS)
     if "hostCertificates" in mapping:
@@ -244,8 +262,9 @@ def _parse_certificate(
             raise ConfigError(f"{key}.commonName", f'must be 1 to {_CN_MAX} characters without , + = " \\ < > ; # (got {raw!r})')
         return text
 
+    default_validity = DEFAULT_VAULTED_VALIDITY_MONTHS if vaulted else DEFAULT_VALIDITY_MONTHS
     validity = optional(
-        mapping, "validityMonths", DEFAULT_VALIDITY_MONTHS, lambda v: bounded_int(f"{key}.validityMonths", v, *VALIDITY_MONTHS_RANGE)
+        mapping, "validityMonths", default_validity, lambda v: bounded_int(f"{key}.validityMonths", v, *VALIDITY_MONTHS_RANGE)
     )
     renew = optional(
         mapping,
@@ -258,8 +277,9 @@ def _parse_certificate(
     if renew * 2 > validity_days:
         raise ConfigError(
             f"{key}.renewBeforeDays",
-            f"{renew} days is more than half of the {validity}-month ({validity_days}-day) validity; "
-            f"use at most {validity_days // 2} or a longer validityMonths",
+            f"{renew} days is more than half of the {validity}-month ({validity_days}-day) validity"
+            + (" (the default for a certificate kept in keyVault)" if vaulted and mapping.get("validityMonths") is None else "")
+            + f"; use at most {validity_days // 2} or a longer validityMonths",
         )
 
     def rsa_bits(raw: Any) -> int:
@@ -287,7 +307,7 @@ def _parse_certificate(
 
 
 def _parse_identity(
-    key: str, value: Any, stack: str, allow_global_administrator: bool, project_dir: Path, now: datetime.datetime
+    key: str, value: Any, stack: str, allow_global_administrator: bool, project_dir: Path, now: datetime.datetime, vaulted: bool
 ) -> IdentitySettings:
     mapping = expect(key, value, dict, "an object with at least a name")
     reject_unknown_keys(key, mapping, _IDENTITY_KEYS)
@@ -326,7 +346,7 @@ def _parse_identity(
         )
     raw_certificate = mapping.get("certificate")
     certificate = _parse_certificate(
-        f"{key}.certificate", {} if raw_certificate is None else raw_certificate, shown[:_CN_MAX], name, project_dir, now
+        f"{key}.certificate", {} if raw_certificate is None else raw_certificate, shown[:_CN_MAX], name, project_dir, now, vaulted
     )
     return IdentitySettings(name, shown, roles, security_compliance, certificate, exchange_rbac)
 
@@ -362,6 +382,33 @@ def _reject_shared_host_certificates(identities_key: str, identities: tuple[Iden
                     f"{owner[certificate.thumbprint]}; make one certificate per identity on the host",
                 )
             owner[certificate.thumbprint] = identity.name
+
+
+def _vaulted_validity_notice(
+    entries: Sequence[Any], identities: tuple[IdentitySettings, ...], key_vault: CertificateVaultSpec | None, today: datetime.date
+) -> tuple[str, ...]:
+    """One line naming every vaulted identity whose unset `validityMonths` now means 2 months instead of 12; nothing once the notice
+    period after the change has passed (a stack made since then never knew the old default)."""
+    ends = facts.DEFAULT_VAULTED_VALIDITY_CHANGED_ON + datetime.timedelta(days=facts.DEFAULT_CHANGE_NOTICE_DAYS)
+    if key_vault is None or today >= ends:
+        return ()
+    unset = [
+        identity.name
+        for entry, identity in zip(entries, identities, strict=True)
+        if identity.generated_certificate is not None
+        and not (isinstance(entry.get("certificate"), dict) and entry["certificate"].get("validityMonths") is not None)
+    ]
+    if not unset:
+        return ()
+    return (
+        f"Default certificate validity changed for certificates kept in keyVault: "
+        f"{'identity' if len(unset) == 1 else 'identities'} {', '.join(unset)} set{'s' if len(unset) == 1 else ''} no "
+        f"certificate.validityMonths, which now means {DEFAULT_VAULTED_VALIDITY_MONTHS} months (it meant {DEFAULT_VALIDITY_MONTHS}) "
+        f"because Azure Landing Zones deny a vault secret valid over {facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS} days. A certificate "
+        f"issued before is reissued by the next up: hosts that read the vault need nothing, a host holding a PFX copy needs the "
+        f"new one. To keep {DEFAULT_VALIDITY_MONTHS} months set validityMonths: {DEFAULT_VALIDITY_MONTHS}; setting it either way "
+        f"ends this notice, which stops by itself on {ends.isoformat()} (docs/certificate-handover.md#key-vault).",
+    )
 
 
 def _reject_vault_without_generated_keys(
@@ -510,8 +557,9 @@ def _landing_zone_warnings(
                 found.append(
                     f"landingZone {landing_zone.archetype}: the vault secret of identity {identity.name} would be valid {days:.0f} "
                     f"days; ALZ Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays (enforced as shipped) denies more than "
-                    f"{facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS}: set certificate.validityMonths to 2, or grant the exemption in "
-                    "docs/landing-zone.md"
+                    f"{facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS}: remove its certificate.validityMonths (the default with keyVault is "
+                    f"{DEFAULT_VAULTED_VALIDITY_MONTHS}) or set it to at most {DEFAULT_VAULTED_VALIDITY_MONTHS}, or grant the exemption "
+                    "exo-vault-secret-validity in docs/landing-zone.md"
                 )
     return tuple(found)
 
@@ -534,6 +582,12 @@ def parse_settings(
     cloud = parse_cloud("azuread:environment", azuread_environment)
     allow_global_administrator = parse_bool(key_of("allowGlobalAdministrator"), config.get("allowGlobalAdministrator"), default=False)
 
+    # The vault comes first: whether a generated certificate goes to it decides the certificate's default validity.
+    key_vault = parse_key_vault(
+        key_of(KEY_VAULT_KEY),
+        None if config.get(KEY_VAULT_KEY) in (None, "") else parse_json(key_of(KEY_VAULT_KEY), str(config.get(KEY_VAULT_KEY))),
+        stack=stack,
+    )
     raw_identities = config.get("identities")
     identities_key = key_of("identities")
     entries = (
@@ -544,7 +598,9 @@ def parse_settings(
     if not entries:
         raise ConfigError(identities_key, "must list at least one identity (remove the key for the default one)")
     identities = tuple(
-        _parse_identity(f"{identities_key}[{index}]", entry, stack, allow_global_administrator, project_dir, now)
+        _parse_identity(
+            f"{identities_key}[{index}]", entry, stack, allow_global_administrator, project_dir, now, vaulted=key_vault is not None
+        )
         for index, entry in enumerate(entries)
     )
     _reject_shared_host_certificates(identities_key, identities)
@@ -570,11 +626,6 @@ def parse_settings(
 
     raw_organization = config.get("organization")
     organization = parse_organization(key_of("organization"), raw_organization, cloud) if raw_organization not in (None, "") else None
-    key_vault = parse_key_vault(
-        key_of(KEY_VAULT_KEY),
-        None if config.get(KEY_VAULT_KEY) in (None, "") else parse_json(key_of(KEY_VAULT_KEY), str(config.get(KEY_VAULT_KEY))),
-        stack=stack,
-    )
     _reject_vault_without_generated_keys(key_of(KEY_VAULT_KEY), key_vault, identities)
     holders = _role_holders(entries, identities, raw_automation, automation)
     raw_landing_zone = config.get(LANDING_ZONE_KEY)
@@ -596,6 +647,7 @@ def parse_settings(
         automation=automation,
         key_vault=key_vault,
         privilege_warnings=privilege_warnings(holders, now),
+        certificate_notices=_vaulted_validity_notice(entries, identities, key_vault, now.date()),
         landing_zone=landing_zone,
         landing_zone_warnings=landing_zone_warnings,
     )

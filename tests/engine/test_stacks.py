@@ -1,13 +1,16 @@
 """The Exchange RBAC stack, the Key Vault stack and a 100-runbook stack with the real engine: `up`, then nothing to do, then
-`destroy` leaves nothing."""
+`destroy` leaves nothing; and the Key Vault stack's certificate renewal a month on."""
 
 from __future__ import annotations
 
+import datetime as dt
+import time
 from typing import Any
 
 import pytest
 import yaml
 
+from exo import facts, landing_zone
 from tests.engine import emulated_cloud
 from tests.engine.conftest import new_project
 from tests.fixtures import automation_stack, exchange_rbac_stack, monitoring_stack
@@ -59,3 +62,39 @@ def test_up_converges_and_destroy_leaves_nothing(config: dict[str, Any], expecte
         project.pulumi("preview", "--expect-no-changes")
         project.pulumi("destroy", "--yes")
         assert sorted(project.tenant().state) == []
+
+
+def test_a_vaulted_certificate_renews_a_month_on_and_its_new_secret_version_is_within_alz_limits() -> None:
+    """The default with keyVault is a 2-month certificate (ALZ denies vault secrets valid over 90 days): nothing changes for 29
+    days, then tls reissues it, the key credential is replaced and the secret updated; the secret written that day expires within
+    90 days of it, and then nothing is left to do."""
+    for project in new_project(existing_resource_groups={"rg-exo-hosts": "westeurope"}):
+        with emulated_cloud.portal(project.cloud) as tenant:
+            tenant.add_principal(READER)
+        project.pulumi("stack", "select", "dev", "--create")
+        path = project.project / "Pulumi.dev.yaml"
+        document = yaml.safe_load(path.read_text())
+        document["config"] = key_vault_stack()
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        project.pulumi("up", "--yes")
+        project.move_clock(29)
+        project.pulumi("preview", "--expect-no-changes", "--diff")
+        project.move_clock(3)
+        renewal = project.preview_steps()
+        changed = {(op, kind) for op, kind, _name in renewal}
+        assert {
+            ("replace", "tls:index/selfSignedCert:SelfSignedCert"),
+            ("replace", "azuread:index/applicationCertificate:ApplicationCertificate"),
+            ("update", "azure-native:keyvault:Secret"),
+        } <= changed, renewal
+        project.pulumi("up", "--yes", "--diff")
+        project.pulumi("preview", "--expect-no-changes", "--diff")
+        now = dt.datetime.fromtimestamp(time.time() + project.clock_offset, dt.UTC)
+        (secret,) = [(name, stored) for (kind, name), stored in project.tenant().state.items() if kind == "azure-native:keyvault:Secret"]
+        expires = secret[1].inputs["properties"]["attributes"]["expires"]
+        assert 0 < expires - now.timestamp() <= facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS * 86400
+        requests = landing_zone.requests_for("azure-native:keyvault:Secret", secret[0], secret[1].inputs, now)
+        rules = facts.load_alz_rules()
+        for archetype in ("online", "corp"):
+            denied = {f.rule.label for f in landing_zone.check(requests, archetype, True, rules) if f.kind == "deny"}
+            assert "Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays" not in denied, denied

@@ -34,6 +34,8 @@ from tests.mock_tenant import MockTenant
 RULES = facts.load_alz_rules()
 DOC = REPO / "docs" / "landing-zone.md"
 PRIVATE_ENDPOINT = "azure-native:network:PrivateEndpoint"
+CERTIFICATE = "tls:index/selfSignedCert:SelfSignedCert"
+SECRET = "azure-native:keyvault:Secret"
 SUBNET = (
     "/subscriptions/6f1e7a52-3c1d-4b9e-9a0f-2d8c5e7b4a10/resourceGroups/rg-corp-network/providers/Microsoft.Network/"
     "virtualNetworks/vnet-corp/subnets/snet-private-endpoints"
@@ -48,10 +50,17 @@ def with_landing_zone(config: dict[str, Any], zone: dict[str, Any]) -> dict[str,
     return {**copy.deepcopy(config), "exo-automation:landingZone": copy.deepcopy(zone)}
 
 
-def short_certificates(config: dict[str, Any]) -> dict[str, Any]:
-    """The identities with 2-month certificates: a vault secret valid at most ~61 days, within ALZ's 90."""
+def default_certificates(config: dict[str, Any]) -> dict[str, Any]:
+    """One identity whose certificate keeps every default: with keyVault, 2 months, a vault secret valid at most ~61 days."""
     result = copy.deepcopy(config)
-    result["exo-automation:identities"] = [{"name": "exo", "certificate": {"validityMonths": 2}}]
+    result["exo-automation:identities"] = [{"name": "exo"}]
+    return result
+
+
+def year_certificates(config: dict[str, Any]) -> dict[str, Any]:
+    """One identity with a 12-month certificate (the default without keyVault, set explicitly)."""
+    result = copy.deepcopy(config)
+    result["exo-automation:identities"] = [{"name": "exo", "certificate": {"validityMonths": 12}}]
     return result
 
 
@@ -72,9 +81,9 @@ STACKS = (
     Stack(
         "Automation account, `archetype: corp` + private endpoints", lambda f, c: with_landing_zone(automation_stack(), CORP_WITH_ENDPOINTS)
     ),
-    Stack("Key Vault (12-month certificates)", lambda f, c: key_vault_stack()),
-    Stack("Key Vault, `validityMonths: 2`", lambda f, c: short_certificates(key_vault_stack())),
-    Stack("Key Vault, `validityMonths: 2`, `archetype: corp`", lambda f, c: with_landing_zone(short_certificates(key_vault_stack()), CORP)),
+    Stack("Key Vault", lambda f, c: key_vault_stack()),
+    Stack("Key Vault, `archetype: corp`", lambda f, c: with_landing_zone(key_vault_stack(), CORP)),
+    Stack("Key Vault, `validityMonths: 12`", lambda f, c: year_certificates(key_vault_stack())),
     Stack("Exchange RBAC", lambda f, c: exchange_rbac_stack()),
     Stack("Exchange RBAC, `archetype: corp`", lambda f, c: with_landing_zone(exchange_rbac_stack(), CORP)),
     Stack("keyless (host certificates)", keyless),
@@ -172,7 +181,7 @@ class Conformance(unittest.IsolatedAsyncioTestCase):
         online, corp = ("online", False), ("corp", False)
         for label in (
             "Automation account",
-            "Key Vault, `validityMonths: 2`",
+            "Key Vault",
             "Exchange RBAC",
             "keyless (host certificates)",
             "alerts (`automation.monitoring`)",
@@ -187,14 +196,20 @@ class Conformance(unittest.IsolatedAsyncioTestCase):
         ):
             with self.subTest(label):
                 self.assertEqual(labels(self.results[label][corp]), {"Deny-Public-Endpoints/StorageDenyPaasPublicIP"})
-        self.assertEqual(labels(self.results["Key Vault, `validityMonths: 2`, `archetype: corp`"][corp]), set())
+        self.assertEqual(labels(self.results["Key Vault, `archetype: corp`"][corp]), set())
         # Without the switch, Corp denies the account (and the vault) as the issue found.
         self.assertIn("Deny-Public-Endpoints/AutomationDenyPublicIP", labels(self.results["Automation account"][corp]))
-        self.assertIn("Deny-Public-Endpoints/KeyVaultDenyPaasPublicIP", labels(self.results["Key Vault (12-month certificates)"][corp]))
+        self.assertIn("Deny-Public-Endpoints/KeyVaultDenyPaasPublicIP", labels(self.results["Key Vault"][corp]))
 
     def test_twelve_month_certificates_in_the_vault_meet_the_enforced_key_vault_guardrail(self) -> None:
-        found = self.results["Key Vault (12-month certificates)"][("online", False)]
+        found = self.results["Key Vault, `validityMonths: 12`"][("online", False)]
         self.assertEqual(labels(found), {"Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays"})
+        # The default that avoids it is the longest whole number of months the carried rule's limit allows.
+        from settings.stack import DEFAULT_VAULTED_VALIDITY_MONTHS, HOURS_PER_MONTH
+
+        limit_hours = facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS * 24
+        self.assertLessEqual(DEFAULT_VAULTED_VALIDITY_MONTHS * HOURS_PER_MONTH, limit_hours)
+        self.assertGreater((DEFAULT_VAULTED_VALIDITY_MONTHS + 1) * HOURS_PER_MONTH, limit_hours)
 
     def test_every_remaining_denial_and_drift_has_a_setting_or_an_exemption_and_every_exemption_names_real_rules(self) -> None:
         for found in self.results.values():
@@ -209,7 +224,7 @@ class Conformance(unittest.IsolatedAsyncioTestCase):
                 self.assertIn((exemption.assignment, reference), known, exemption.name)
 
     def test_the_corp_switch_leaves_no_drift_from_alz_modify_rules_on_the_account_or_the_vault(self) -> None:
-        for label in ("Automation account, `archetype: corp`", "Key Vault, `validityMonths: 2`, `archetype: corp`"):
+        for label in ("Automation account, `archetype: corp`", "Key Vault, `archetype: corp`"):
             drift = {f.rule.label for f in self.results[label][("corp", True)] if f.kind in ("modify", "remediate")}
             self.assertNotIn("Enforce-GR-Automation0/Modify-Aa-Public-Network-Access", drift, label)
             self.assertNotIn("Enforce-GR-KeyVaultSup0/Modify-KV-Fw", drift, label)
@@ -217,7 +232,7 @@ class Conformance(unittest.IsolatedAsyncioTestCase):
 
 class CorpSwitch(unittest.IsolatedAsyncioTestCase):
     async def test_corp_makes_the_account_and_the_vault_private_without_endpoints(self) -> None:
-        config = with_landing_zone({**automation_stack(), **short_certificates(key_vault_stack())}, CORP)
+        config = with_landing_zone({**automation_stack(), **default_certificates(key_vault_stack())}, CORP)
         deployment = await evaluate(tenant_with_vault_readers(), preview=False, config=config)
         (account,) = deployment.of_type("azure-native:automation:AutomationAccount")
         self.assertIs(account.plain_inputs["publicNetworkAccess"], False)
@@ -228,7 +243,7 @@ class CorpSwitch(unittest.IsolatedAsyncioTestCase):
         self.assertEqual(deployment.of_type(PRIVATE_ENDPOINT), [], "the existing-network option: the network team brings them")
 
     async def test_private_endpoints_reach_each_sub_resource_from_the_given_subnet(self) -> None:
-        config = with_landing_zone({**automation_stack(), **short_certificates(key_vault_stack())}, CORP_WITH_ENDPOINTS)
+        config = with_landing_zone({**automation_stack(), **default_certificates(key_vault_stack())}, CORP_WITH_ENDPOINTS)
         mock = tenant_with_vault_readers()
         deployment = await evaluate(mock, preview=False, config=config)
         endpoints = {e.plain_inputs["privateEndpointName"]: e.plain_inputs for e in deployment.of_type(PRIVATE_ENDPOINT)}
@@ -311,6 +326,35 @@ class StoreHardening(unittest.IsolatedAsyncioTestCase):
         self.assertTrue(account.delete_before_replace, "the name is global: the old account must go before the new one")
 
 
+class VaultedCertificateRenewal(unittest.IsolatedAsyncioTestCase):
+    """The update a month later: the default 2-month certificate is reissued inside its renewal window and the secret version that
+    `up` writes then is again within ALZ's 90 days (its createdOn is that day, its expiry the new certificate's end)."""
+
+    async def test_a_month_on_the_renewed_secret_is_accepted_and_before_the_window_nothing_changes(self) -> None:
+        clock = MovableClock()
+        tenant = tenant_with_vault_readers()
+        tenant.clock = clock
+        config = key_vault_stack()
+        first = await evaluate(tenant, preview=False, config=config)
+        (cert,) = first.of_type(CERTIFICATE)
+        (secret,) = first.of_type(SECRET)
+        self.assertEqual(cert.plain_inputs["validityPeriodHours"], 2 * 730)
+
+        clock.advance(29)  # a day before the 30-day window of a 1,460-hour certificate opens
+        before = await evaluate(tenant, preview=True, config=config)
+        self.assertEqual(before.one(SECRET, secret.name).plain_inputs, secret.plain_inputs)
+        self.assertEqual(before.one(CERTIFICATE, cert.name).outputs["certPem"], cert.outputs["certPem"])
+
+        clock.advance(3)
+        renewed = await evaluate(tenant, preview=False, config=config)
+        self.assertNotEqual(renewed.one(CERTIFICATE, cert.name).outputs["certPem"], cert.outputs["certPem"])
+        new_attributes = renewed.one(SECRET, secret.name).plain_inputs["properties"]["attributes"]
+        self.assertGreater(new_attributes["expires"], secret.plain_inputs["properties"]["attributes"]["expires"])
+        self.assertLessEqual(new_attributes["expires"] - clock.now.timestamp(), facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS * 86400)
+        for scenario in SCENARIOS:
+            self.assertNotIn("Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays", labels(check(renewed)[scenario]), scenario)
+
+
 class PreviewWarnings(unittest.TestCase):
     def settings_warnings(self, config: dict[str, Any]) -> tuple[str, ...]:
         from settings.stack import parse_settings
@@ -325,11 +369,13 @@ class PreviewWarnings(unittest.TestCase):
         self.assertEqual(len(corp), 1)
         self.assertIn("StorageDenyPaasPublicIP", corp[0])
         self.assertIn("docs/landing-zone.md", corp[0])
-        vault = self.settings_warnings(with_landing_zone(key_vault_stack(), {"archetype": "online"}))
+        vault = self.settings_warnings(with_landing_zone(year_certificates(key_vault_stack()), {"archetype": "online"}))
         self.assertEqual(len(vault), 1)
         self.assertIn("Deny-KV-Secrets-ValidityDays", vault[0])
-        self.assertEqual(self.settings_warnings(with_landing_zone(short_certificates(key_vault_stack()), {"archetype": "online"})), ())
-        self.assertEqual(self.settings_warnings(key_vault_stack()), (), "no landing zone configured: no landing-zone warning")
+        self.assertEqual(self.settings_warnings(with_landing_zone(key_vault_stack(), {"archetype": "online"})), ())
+        self.assertEqual(
+            self.settings_warnings(year_certificates(key_vault_stack())), (), "no landing zone configured: no landing-zone warning"
+        )
 
     def test_the_warned_limit_is_the_one_in_the_carried_rule(self) -> None:
         (rule,) = [r for r in RULES if r.label == "Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays"]
