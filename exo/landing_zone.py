@@ -261,7 +261,7 @@ EXEMPTIONS: tuple[Exemption, ...] = (
         ("Deny-Aa-Variables-Encrypt",),
         "Mitigated",
         "the Exchange RBAC desired and applied state is not secret; Azure returns no value for an encrypted variable, so a "
-        "refresh could not see drift or keep the stack clean",
+        "refresh could not see a hand edit of the desired state the runbook applies to Exchange",
     ),
     Exemption(
         "exo-automation-cmk",
