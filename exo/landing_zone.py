@@ -285,8 +285,8 @@ REMEDIES: Mapping[str, str] = {
     "Deny-Public-Endpoints/AutomationDenyPublicIP": "`landingZone: {archetype: corp}` (the account without public network access)",
     "Deny-Public-Endpoints/KeyVaultDenyPaasPublicIP": "`landingZone: {archetype: corp}` (the vault without public network access)",
     "Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays": (
-        "the default `certificate.validityMonths` of an identity whose certificate goes to the vault (2: at most ~61 days, within "
-        "90); only a configured value over 2 meets this rule"
+        "leave `certificate.validityMonths` unset on every identity whose certificate goes to the vault (89 days, within 90) or "
+        "set it to at most 2; a configured value over 2 is denied"
     ),
     "Enforce-GR-Automation0/Modify-Aa-Public-Network-Access": (
         "`automation.publicNetworkAccess: false` (or `archetype: corp`): the value the Modify writes, so nothing drifts; hybrid "

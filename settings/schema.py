@@ -8,6 +8,7 @@ from exo/facts.py and the parsers' own constants, never written here as literals
 
 from __future__ import annotations
 
+import datetime as dt
 from dataclasses import dataclass
 
 from exo import facts
@@ -126,15 +127,19 @@ def settings() -> tuple[Setting, ...]:
                 "by the program and kept in state) or host (`hostCertificates`; no key in state). `keyVault` needs at least one "
                 "generated identity; see [identities and certificates](identities.md#identity-modes-and-what-is-in-state)", ""),
         Setting(f"{_CERT}.commonName", "string", "the display name", "generated mode: the subject CN", ""),
-        Setting(f"{_CERT}.validityMonths", "integer", f"{stack.DEFAULT_VALIDITY_MONTHS}; {stack.DEFAULT_VAULTED_VALIDITY_MONTHS} with "
-                "keyVault", f"generated mode: {_range(cert_ranges[0])} (a month is 730 hours). With `keyVault` the default is "
-                f"{stack.DEFAULT_VAULTED_VALIDITY_MONTHS}: Azure Landing Zones deny a vault secret valid over "
-                f"{facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS} days, hosts read the renewed one on their next run, and an `up` is due about "
-                f"monthly ([landing zones](landing-zone.md)); it was {stack.DEFAULT_VALIDITY_MONTHS} before, and preview says so while "
-                "it is unset. A tenant whose app management policy limits certificate lifetime (ScubaGear MS.AAD.5.7v1: "
-                "365 days) refuses a longer one at `up`, not at preview: keep it at or below the tenant's maximum", "6"),
-        Setting(f"{_CERT}.renewBeforeDays", "integer", str(stack.DEFAULT_RENEW_BEFORE_DAYS), f"generated mode: {_range(cert_ranges[1])} "
-                "and at most half the validity", "14"),
+        Setting(f"{_CERT}.validityMonths", "integer",
+                f"{stack.DEFAULT_VALIDITY_MONTHS}; with keyVault {stack.DEFAULT_VAULTED_VALIDITY_DAYS} days",
+                f"generated mode: {_range(cert_ranges[0])} (a month is 730 hours). Unset with `keyVault`, the certificate "
+                f"lives {stack.DEFAULT_VAULTED_VALIDITY_DAYS} days: Azure Landing Zones deny a vault secret valid over "
+                f"{facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS} days, hosts read the renewed one on their next run, and the stack needs an "
+                f"`up` at least every {stack.DEFAULT_VAULTED_RENEW_BEFORE_DAYS} days ([landing zones](landing-zone.md)); it was "
+                f"{stack.DEFAULT_VALIDITY_MONTHS} months before, and until "
+                f"{(facts.DEFAULT_VAULTED_VALIDITY_CHANGED_ON + dt.timedelta(days=facts.DEFAULT_CHANGE_NOTICE_DAYS)).isoformat()} "
+                "preview says so while it is unset. A tenant whose app management policy limits certificate lifetime (ScubaGear "
+                "MS.AAD.5.7v1: 365 days) refuses a longer one at `up`, not at preview: keep it at or below the tenant's maximum", "6"),
+        Setting(f"{_CERT}.renewBeforeDays", "integer", f"{stack.DEFAULT_RENEW_BEFORE_DAYS}; {stack.DEFAULT_VAULTED_RENEW_BEFORE_DAYS} "
+                "with keyVault and validityMonths unset", f"generated mode: {_range(cert_ranges[1])} and at most half the validity",
+                "14"),
         Setting(f"{_CERT}.rsaBits", "integer", str(stack.DEFAULT_RSA_BITS), "generated mode: 2048, 3072 or 4096", "3072"),
         Setting(f"{_CERT}.generation", "integer", "1", f"generated mode, {_range(stack.GENERATION_RANGE)}: bump to issue a new key and "
                 "certificate (planned rotation)", "2"),
@@ -226,7 +231,8 @@ def settings() -> tuple[Setting, ...]:
                 f"{_range(GRACE_RANGE)}; must be shorter than "
                 "every schedule's interval", "60"),
         Setting("automation.monitoring.certificateWarningDays", "integer", str(monitoring.DEFAULT_CERTIFICATE_WARNING_DAYS),
-                f"{_range(monitoring.CERTIFICATE_WARNING_RANGE)}: alert this many days before a certificate ends", "45"),
+                f"{_range(monitoring.CERTIFICATE_WARNING_RANGE)}: alert this many days before a certificate ends; preview warns "
+                "when it is more than a generated certificate's `renewBeforeDays` (the alert would fire before `up` can renew)", "30"),
         # keyVault
         Setting("keyVault.enabled", "boolean", "required when given", "`true` declares the vault, `false` keeps the settings without it",
                 "true"),

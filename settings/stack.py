@@ -58,13 +58,12 @@ HOURS_PER_MONTH = 730  # 365 days / 12, so that 12 months is exactly 8,760 hours
 DEFAULT_IDENTITY_NAME = "exo"
 DEFAULT_VALIDITY_MONTHS = 12
 # A certificate that goes to the Key Vault becomes a vault secret whose expiry is the certificate's: ALZ's Enforce-GR-KeyVault
-# (enforced as ALZ ships) denies a secret valid longer than facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS after it is written. Hosts read
-# the vault on every run, so a short certificate costs them nothing: the longest whole number of months within the limit (2).
-DEFAULT_VAULTED_VALIDITY_MONTHS = max(
-    months
-    for months in range(VALIDITY_MONTHS_RANGE[0], VALIDITY_MONTHS_RANGE[1] + 1)
-    if months * HOURS_PER_MONTH <= facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS * 24
-)
+# (enforced as ALZ ships) denies a secret whose expiry is more than facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS after it is written.
+# The secret is written after the certificate, so its limit less a day (a deployer clock ahead of Key Vault's by under a day
+# still passes), in days: 2 months of 730 hours would waste 28 days of it and narrow the renewal window to 30 days.
+DEFAULT_VAULTED_VALIDITY_DAYS = facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS - 1
+# The widest window the half-life rule below allows: an `up` every 44 days keeps the certificate current.
+DEFAULT_VAULTED_RENEW_BEFORE_DAYS = DEFAULT_VAULTED_VALIDITY_DAYS // 2
 DEFAULT_RENEW_BEFORE_DAYS = 30
 DEFAULT_RSA_BITS = 2048
 
@@ -119,7 +118,8 @@ class StackSettings:
     privilege_warnings: tuple[str, ...] = ()
     """What CISA ScubaGear will say about the roles (settings/privilege.py): the default-role change, privileged assignments."""
     certificate_notices: tuple[str, ...] = ()
-    """The changed default validity of certificates kept in the vault, while stacks made before the change may still be told."""
+    """About generated certificates: the changed default validity of those kept in the vault (while stacks made before the change
+    may still be told), and an expiry alert that would fire before `up` can renew one."""
     landing_zone: LandingZoneSpec | None = None
     """Where the stack deploys under Azure Landing Zones (Corp: private account and vault); None: no landing-zone behaviour."""
     landing_zone_warnings: tuple[str, ...] = ()
@@ -262,24 +262,27 @@ def _parse_certificate(
             raise ConfigError(f"{key}.commonName", f'must be 1 to {_CN_MAX} characters without , + = " \\ < > ; # (got {raw!r})')
         return text
 
-    default_validity = DEFAULT_VAULTED_VALIDITY_MONTHS if vaulted else DEFAULT_VALIDITY_MONTHS
-    validity = optional(
-        mapping, "validityMonths", default_validity, lambda v: bounded_int(f"{key}.validityMonths", v, *VALIDITY_MONTHS_RANGE)
-    )
+    months = optional(mapping, "validityMonths", None, lambda v: bounded_int(f"{key}.validityMonths", v, *VALIDITY_MONTHS_RANGE))
+    vaulted_default = vaulted and months is None
+    if vaulted_default:
+        validity_hours, default_renew = DEFAULT_VAULTED_VALIDITY_DAYS * 24, DEFAULT_VAULTED_RENEW_BEFORE_DAYS
+    else:
+        validity_hours, default_renew = (months or DEFAULT_VALIDITY_MONTHS) * HOURS_PER_MONTH, DEFAULT_RENEW_BEFORE_DAYS
     renew = optional(
-        mapping,
-        "renewBeforeDays",
-        DEFAULT_RENEW_BEFORE_DAYS,
-        lambda v: bounded_int(f"{key}.renewBeforeDays", v, *RENEW_BEFORE_DAYS_RANGE),
+        mapping, "renewBeforeDays", default_renew, lambda v: bounded_int(f"{key}.renewBeforeDays", v, *RENEW_BEFORE_DAYS_RANGE)
     )
     # The renewal window must leave most of the lifetime unrenewed, or every `up` would reissue the certificate.
-    validity_days = validity * HOURS_PER_MONTH // 24
+    validity_days = validity_hours // 24
     if renew * 2 > validity_days:
         raise ConfigError(
             f"{key}.renewBeforeDays",
-            f"{renew} days is more than half of the {validity}-month ({validity_days}-day) validity"
-            + (" (the default for a certificate kept in keyVault)" if vaulted and mapping.get("validityMonths") is None else "")
-            + f"; use at most {validity_days // 2} or a longer validityMonths",
+            f"{renew} days is more than half of the {validity_days}-day validity"
+            + (
+                f" (the default for a certificate kept in keyVault, within Azure Landing Zones' {facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS}"
+                f" days); use at most {validity_days // 2}, or leave renewBeforeDays unset"
+                if vaulted_default
+                else f" ({months or DEFAULT_VALIDITY_MONTHS} months); use at most {validity_days // 2} or a longer validityMonths"
+            ),
         )
 
     def rsa_bits(raw: Any) -> int:
@@ -299,7 +302,7 @@ def _parse_certificate(
     return CertificateSpec(
         common_name=optional(mapping, "commonName", default_common_name, common_name),
         rsa_bits=optional(mapping, "rsaBits", DEFAULT_RSA_BITS, rsa_bits),
-        validity_period_hours=validity * HOURS_PER_MONTH,
+        validity_period_hours=validity_hours,
         early_renewal_hours=renew * 24,
         generation=generation,
         keep_previous_generation=keep_previous,
@@ -387,8 +390,8 @@ def _reject_shared_host_certificates(identities_key: str, identities: tuple[Iden
 def _vaulted_validity_notice(
     entries: Sequence[Any], identities: tuple[IdentitySettings, ...], key_vault: CertificateVaultSpec | None, today: datetime.date
 ) -> tuple[str, ...]:
-    """One line naming every vaulted identity whose unset `validityMonths` now means 2 months instead of 12; nothing once the notice
-    period after the change has passed (a stack made since then never knew the old default)."""
+    """One line naming every vaulted identity whose unset `validityMonths` now means 89 days instead of 12 months; nothing once the
+    notice period after the change has passed (it is shown to new stacks too until then: the program cannot tell them apart)."""
     ends = facts.DEFAULT_VAULTED_VALIDITY_CHANGED_ON + datetime.timedelta(days=facts.DEFAULT_CHANGE_NOTICE_DAYS)
     if key_vault is None or today >= ends:
         return ()
@@ -403,11 +406,37 @@ def _vaulted_validity_notice(
     return (
         f"Default certificate validity changed for certificates kept in keyVault: "
         f"{'identity' if len(unset) == 1 else 'identities'} {', '.join(unset)} set{'s' if len(unset) == 1 else ''} no "
-        f"certificate.validityMonths, which now means {DEFAULT_VAULTED_VALIDITY_MONTHS} months (it meant {DEFAULT_VALIDITY_MONTHS}) "
-        f"because Azure Landing Zones deny a vault secret valid over {facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS} days. A certificate "
-        f"issued before is reissued by the next up: hosts that read the vault need nothing, a host holding a PFX copy needs the "
-        f"new one. To keep {DEFAULT_VALIDITY_MONTHS} months set validityMonths: {DEFAULT_VALIDITY_MONTHS}; setting it either way "
-        f"ends this notice, which stops by itself on {ends.isoformat()} (docs/certificate-handover.md#key-vault).",
+        f"certificate.validityMonths, which now means {DEFAULT_VAULTED_VALIDITY_DAYS} days renewed "
+        f"{DEFAULT_VAULTED_RENEW_BEFORE_DAYS} days early (it meant {DEFAULT_VALIDITY_MONTHS} months) because Azure Landing Zones deny "
+        f"a vault secret valid over {facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS} days; the stack then needs an up at least every "
+        f"{DEFAULT_VAULTED_RENEW_BEFORE_DAYS} days. A certificate issued before is reissued by the next up: hosts that read the "
+        f"vault need nothing, a host holding a PFX copy needs the new one. To keep {DEFAULT_VALIDITY_MONTHS} months set "
+        f"validityMonths: {DEFAULT_VALIDITY_MONTHS} (in a landing zone, ALZ then denies the secret until the exemption "
+        f"exo-vault-secret-validity is granted); setting it either way ends this notice, which stops by itself on "
+        f"{ends.isoformat()} (docs/landing-zone.md#certificates-in-the-vault-89-days).",
+    )
+
+
+def _early_expiry_alert_warnings(identities: tuple[IdentitySettings, ...], automation: AutomationSpec | None) -> tuple[str, ...]:
+    """The certificate alert fires certificateWarningDays before a certificate ends, and `up` renews a generated one only from
+    renewBeforeDays before: a longer warning fires while `up` can do nothing (the alert's text says to run it)."""
+    if automation is None or automation.monitoring is None:
+        return ()
+    warning_days = automation.monitoring.certificate_warning_days
+    early = [
+        (identity.name, certificate.early_renewal_hours // 24)
+        for identity in identities
+        if (certificate := identity.generated_certificate) is not None
+        and isinstance(certificate.early_renewal_hours, int)
+        and certificate.early_renewal_hours // 24 < warning_days
+    ]
+    if not early:
+        return ()
+    listed = ", ".join(f"{name} ({days})" for name, days in early)
+    return (
+        f"exo-automation:automation.monitoring.certificateWarningDays ({warning_days}) is more than the renewBeforeDays of identity "
+        f"{listed}: the certificate alert fires before pulumi up can renew the certificate; set certificateWarningDays to at most "
+        f"{min(days for _name, days in early)}",
     )
 
 
@@ -558,8 +587,9 @@ def _landing_zone_warnings(
                     f"landingZone {landing_zone.archetype}: the vault secret of identity {identity.name} would be valid {days:.0f} "
                     f"days; ALZ Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays (enforced as shipped) denies more than "
                     f"{facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS}: remove its certificate.validityMonths (the default with keyVault is "
-                    f"{DEFAULT_VAULTED_VALIDITY_MONTHS}) or set it to at most {DEFAULT_VAULTED_VALIDITY_MONTHS}, or grant the exemption "
-                    "exo-vault-secret-validity in docs/landing-zone.md"
+                    f"{DEFAULT_VAULTED_VALIDITY_DAYS} days) or set it to at most "
+                    f"{facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS * 24 // HOURS_PER_MONTH}, or grant the exemption exo-vault-secret-validity "
+                    "in docs/landing-zone.md"
                 )
     return tuple(found)
 
@@ -647,7 +677,8 @@ def parse_settings(
         automation=automation,
         key_vault=key_vault,
         privilege_warnings=privilege_warnings(holders, now),
-        certificate_notices=_vaulted_validity_notice(entries, identities, key_vault, now.date()),
+        certificate_notices=_vaulted_validity_notice(entries, identities, key_vault, now.date())
+        + _early_expiry_alert_warnings(identities, automation),
         landing_zone=landing_zone,
         landing_zone_warnings=landing_zone_warnings,
     )

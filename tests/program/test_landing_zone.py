@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import copy
+import datetime as dt
 import re
 import unittest
 from collections.abc import Callable
@@ -204,12 +205,6 @@ class Conformance(unittest.IsolatedAsyncioTestCase):
     def test_twelve_month_certificates_in_the_vault_meet_the_enforced_key_vault_guardrail(self) -> None:
         found = self.results["Key Vault, `validityMonths: 12`"][("online", False)]
         self.assertEqual(labels(found), {"Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays"})
-        # The default that avoids it is the longest whole number of months the carried rule's limit allows.
-        from settings.stack import DEFAULT_VAULTED_VALIDITY_MONTHS, HOURS_PER_MONTH
-
-        limit_hours = facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS * 24
-        self.assertLessEqual(DEFAULT_VAULTED_VALIDITY_MONTHS * HOURS_PER_MONTH, limit_hours)
-        self.assertGreater((DEFAULT_VAULTED_VALIDITY_MONTHS + 1) * HOURS_PER_MONTH, limit_hours)
 
     def test_every_remaining_denial_and_drift_has_a_setting_or_an_exemption_and_every_exemption_names_real_rules(self) -> None:
         for found in self.results.values():
@@ -327,10 +322,10 @@ class StoreHardening(unittest.IsolatedAsyncioTestCase):
 
 
 class VaultedCertificateRenewal(unittest.IsolatedAsyncioTestCase):
-    """The update a month later: the default 2-month certificate is reissued inside its renewal window and the secret version that
-    `up` writes then is again within ALZ's 90 days (its createdOn is that day, its expiry the new certificate's end)."""
+    """The update weeks later: the default 89-day certificate is reissued inside its 44-day renewal window and the secret version
+    that `up` writes then is again within ALZ's 90 days (its createdOn is that day, its expiry the new certificate's end)."""
 
-    async def test_a_month_on_the_renewed_secret_is_accepted_and_before_the_window_nothing_changes(self) -> None:
+    async def test_inside_the_window_the_renewed_secret_is_accepted_and_before_it_nothing_changes(self) -> None:
         clock = MovableClock()
         tenant = tenant_with_vault_readers()
         tenant.clock = clock
@@ -338,19 +333,24 @@ class VaultedCertificateRenewal(unittest.IsolatedAsyncioTestCase):
         first = await evaluate(tenant, preview=False, config=config)
         (cert,) = first.of_type(CERTIFICATE)
         (secret,) = first.of_type(SECRET)
-        self.assertEqual(cert.plain_inputs["validityPeriodHours"], 2 * 730)
+        self.assertEqual((cert.plain_inputs["validityPeriodHours"], cert.plain_inputs["earlyRenewalHours"]), (89 * 24, 44 * 24))
 
-        clock.advance(29)  # a day before the 30-day window of a 1,460-hour certificate opens
+        clock.advance(44)  # a day before the 44-day window of an 89-day certificate opens
         before = await evaluate(tenant, preview=True, config=config)
         self.assertEqual(before.one(SECRET, secret.name).plain_inputs, secret.plain_inputs)
         self.assertEqual(before.one(CERTIFICATE, cert.name).outputs["certPem"], cert.outputs["certPem"])
 
-        clock.advance(3)
+        clock.advance(2)
+        written = clock.now.timestamp()  # the new secret version's createdOn: no earlier than this
         renewed = await evaluate(tenant, preview=False, config=config)
-        self.assertNotEqual(renewed.one(CERTIFICATE, cert.name).outputs["certPem"], cert.outputs["certPem"])
+        new_cert = renewed.one(CERTIFICATE, cert.name)
+        self.assertNotEqual(new_cert.outputs["certPem"], cert.outputs["certPem"])
         new_attributes = renewed.one(SECRET, secret.name).plain_inputs["properties"]["attributes"]
+        # The secret carries the new certificate's end, not the old one's.
+        end = dt.datetime.fromisoformat(new_cert.outputs["validityEndTime"].replace("Z", "+00:00"))
+        self.assertEqual(new_attributes["expires"], int(end.timestamp()))
         self.assertGreater(new_attributes["expires"], secret.plain_inputs["properties"]["attributes"]["expires"])
-        self.assertLessEqual(new_attributes["expires"] - clock.now.timestamp(), facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS * 86400)
+        self.assertLessEqual(new_attributes["expires"] - written, facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS * 86400)
         for scenario in SCENARIOS:
             self.assertNotIn("Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays", labels(check(renewed)[scenario]), scenario)
 
