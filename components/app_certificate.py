@@ -58,10 +58,11 @@ class AppCertificate(pulumi.ComponentResource):
         super().__init__("exo-automation:index:AppCertificate", name, None, opts)
         child = pulumi.ResourceOptions(parent=self)
         spec = args.spec
+        # A retired generation ignores later spec changes, so nothing the config says reissues it; and it renews only once ended
+        # (early_renewal_hours 0, updated in place): tls plans an early renewal from the *planned* window, which would otherwise
+        # give the generation that hosts still use a new certificate in the middle of the overlap.
         frozen = (
-            pulumi.ResourceOptions(
-                parent=self, ignore_changes=["rsaBits", "subject", "validityPeriodHours", "earlyRenewalHours", "allowedUses"]
-            )
+            pulumi.ResourceOptions(parent=self, ignore_changes=["rsaBits", "subject", "validityPeriodHours", "allowedUses"])
             if args.retired
             else child
         )
@@ -71,7 +72,7 @@ class AppCertificate(pulumi.ComponentResource):
             private_key_pem=key.private_key_pem,
             subject=tls.SelfSignedCertSubjectArgs(common_name=spec.common_name),
             validity_period_hours=spec.validity_period_hours,
-            early_renewal_hours=spec.early_renewal_hours,
+            early_renewal_hours=0 if args.retired else spec.early_renewal_hours,
             # Client authentication with a signature: what Entra's certificate credential flow needs, nothing more.
             allowed_uses=["digital_signature", "client_auth"],
             set_subject_key_id=True,

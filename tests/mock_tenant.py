@@ -205,15 +205,26 @@ SCHEDULE_MINIMUM_LEAD = dt.timedelta(minutes=5)
 SELF_SIGNED_CERT = "tls:index/selfSignedCert:SelfSignedCert"
 
 
-def certificate_ready_for_renewal(type_token: str, outputs: dict[str, Any], now: dt.datetime) -> bool:
+def certificate_ready_for_renewal(
+    type_token: str, outputs: dict[str, Any], now: dt.datetime, planned_inputs: dict[str, Any] | None = None
+) -> bool:
     """The tls provider's early renewal: from `early_renewal_hours` before a certificate's end (and after it) the next plan replaces
     it, although no input changed (hashicorp/terraform-provider-tls internal/provider/common_cert.go,
-    modifyPlanIfCertificateReadyForRenewal; pulumi-tls bridges it). Found by the engine suite: the mock used to keep the old one."""
+    modifyPlanIfCertificateReadyForRenewal; pulumi-tls bridges it). Found by the engine suite: the mock used to keep the old one.
+    The window is the *planned* `early_renewal_hours` (the function reads it from req.Plan), so `planned_inputs` win over the state."""
     end = outputs.get("validityEndTime")
     if type_token != SELF_SIGNED_CERT or not isinstance(end, str):
         return False
-    early = dt.timedelta(hours=float(outputs.get("earlyRenewalHours") or 0))
+    source = planned_inputs if planned_inputs is not None and "earlyRenewalHours" in planned_inputs else outputs
+    early = dt.timedelta(hours=float(source.get("earlyRenewalHours") or 0))
     return now >= _parse_time(end) - early
+
+
+def certificate_renewal_setting_only(prior_inputs: dict[str, Any], inputs: dict[str, Any]) -> bool:
+    """Whether a certificate's inputs differ only in `early_renewal_hours`, which tls updates in place (no RequiresReplace in
+    terraform-provider-tls's self-signed certificate schema): the certificate itself stays."""
+    rest = {k: v for k, v in comparable(inputs).items() if k != "earlyRenewalHours"}
+    return rest == {k: v for k, v in comparable(prior_inputs).items() if k != "earlyRenewalHours"}
 
 
 def _parse_time(text: str) -> dt.datetime:
@@ -556,9 +567,20 @@ class MockTenant(pulumi.runtime.Mocks):
         if (
             prior is not None
             and comparable(prior.inputs) == comparable(inputs)
-            and not certificate_ready_for_renewal(args.typ, prior.outputs, self.clock())
+            and not certificate_ready_for_renewal(args.typ, prior.outputs, self.clock(), inputs)
         ):
             return prior.id, dict(prior.outputs)
+        if (
+            prior is not None
+            and args.typ == SELF_SIGNED_CERT
+            and certificate_renewal_setting_only(prior.inputs, inputs)
+            and not certificate_ready_for_renewal(args.typ, prior.outputs, self.clock(), inputs)
+        ):
+            # Updated in place: the same certificate with the new renewal window.
+            outputs = {**prior.outputs, "earlyRenewalHours": inputs.get("earlyRenewalHours")}
+            if not self.preview:
+                self.state[key] = StoredResource(prior.id, inputs, outputs)
+            return prior.id, dict(outputs)
         if self.preview:
             # A planned create or update: computed outputs are unknown until the provider runs.
             return (prior.id if prior else ""), self._planned(args.typ, inputs, prior)

@@ -264,7 +264,8 @@ class EmulatedProvider(provider_pb2_grpc.ResourceProviderServicer):
             if key not in ignored and (_contains_unknown(news.get(key)) or _normalised(old_inputs.get(key)) != _normalised(news.get(key)))
         )
         replaces = set(changed) & _replace_keys(type_token, set(changed))
-        if certificate_ready_for_renewal(type_token, to_model(olds), emulated_cloud._process_clock()):  # pyright: ignore[reportPrivateUsage]
+        clock = emulated_cloud._process_clock()  # pyright: ignore[reportPrivateUsage]
+        if certificate_ready_for_renewal(type_token, to_model(olds), clock, to_model(news)):
             replaces.add("readyForRenewal")
             changed.append("readyForRenewal")
         kind = provider_pb2.PropertyDiff

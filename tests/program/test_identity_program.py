@@ -12,6 +12,7 @@ from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from tests.harness import Deployment, evaluate
+from tests.host_certificate_files import MovableClock
 from tests.mock_tenant import MANAGE_AS_APP_ROLE_ID, MockTenant, Registration, is_secret
 
 APPLICATION = "azuread:index/application:Application"
@@ -324,6 +325,23 @@ class PlannedRotation(unittest.IsolatedAsyncioTestCase):
         (remaining,) = TenantView(released).credentials_of(TenantView(released).app("exo-automation-dev-exo"))
         self.assertEqual(independent_thumbprint(remaining.plain_inputs["value"]), exo["thumbprint"])
         self.assertNotIn("previousThumbprint", released.output("identities")["exo"])
+
+    async def test_the_kept_generation_is_not_renewed_early_during_the_overlap(self) -> None:
+        clock = MovableClock()
+        tenant = MockTenant(clock=clock)
+        first = await evaluate(tenant, preview=False)
+        old_pem = first.one(SELF_SIGNED_CERT, "exo-certificate-g1-cert").outputs["certPem"]
+        old_credential = first.one(APPLICATION_CERTIFICATE, "exo-certificate-g1-credential").id
+        clock.advance(300)
+        keep = {"identities": [{"name": "exo", "certificate": {"generation": 2, "keepPreviousGeneration": True}}]}
+        bumped = await evaluate(tenant, preview=False, config=keep)
+        retired = bumped.one(SELF_SIGNED_CERT, "exo-certificate-g1-cert")
+        self.assertEqual(retired.outputs["certPem"], old_pem, "the window is set to 0 in place, the certificate stays")
+        self.assertEqual(retired.plain_inputs["earlyRenewalHours"], 0)
+        clock.advance(40)  # day 340: inside generation 1's old 30-day window, the overlap still running
+        later = await evaluate(tenant, preview=False, config=keep)
+        self.assertEqual(later.one(SELF_SIGNED_CERT, "exo-certificate-g1-cert").outputs["certPem"], old_pem)
+        self.assertEqual(later.one(APPLICATION_CERTIFICATE, "exo-certificate-g1-credential").id, old_credential)
 
     async def test_the_kept_generation_ignores_later_spec_changes(self) -> None:
         tenant = MockTenant()
