@@ -22,14 +22,14 @@ PROJECT_DIR = Path(__file__).resolve().parent
 
 
 def main() -> None:
-    # The one clock reading of the program: host certificates are judged at it, new Schedules start after it, and it picks the
-    # runbook links' renewal period.
+    # The one clock reading of the program: host certificates and a kept previous certificate generation are judged at it, new
+    # Schedules start after it, and it picks the runbook links' renewal period.
     now = clock.now()
     settings = read_settings(PROJECT_DIR, now)
     for warning in settings.warnings:
         pulumi.log.warn(warning)
     tenant = lookup_tenant(settings.cloud, settings.organization)
-    identities = app_identities(settings.identities, tenant, settings.cloud, settings.additional_owners)
+    identities = app_identities(settings.identities, tenant, settings.cloud, settings.additional_owners, now)
 
     pulumi.export("organization", tenant.organization)
     pulumi.export("tenantId", tenant.tenant_id)

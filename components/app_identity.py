@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Protocol
@@ -41,6 +42,25 @@ class ExchangeAppIdentityArgs:
     host_certificates: Sequence[str] = ()
     """Public certificates (PEM) made on the hosts, each its own key credential; the first is the current one. Instead of
     `certificate`: the program then holds no private key."""
+    now: dt.datetime | None = None
+    """The program's clock reading, for the warning about a kept previous generation close to its end (None: no warning)."""
+
+
+# A kept previous generation renews only once it has ended, and then for a full term with its old key: say so this long before.
+KEPT_GENERATION_WARNING = dt.timedelta(days=14)
+
+
+def kept_generation_warning(identity: str, not_after: str, now: dt.datetime) -> str | None:
+    """The preview's warning for a kept previous generation that ends within KEPT_GENERATION_WARNING of `now` (or has ended)."""
+    end = dt.datetime.fromisoformat(not_after.replace("Z", "+00:00"))
+    if now < end - KEPT_GENERATION_WARNING:
+        return None
+    when = "ended" if now >= end else "ends"
+    return (
+        f"identity {identity}: the kept previous certificate generation {when} {not_after}; finish the rotation and remove "
+        "certificate.keepPreviousGeneration, or an up after its end reissues it for a full term with its old key "
+        "(docs/operations.md#certificate-rotation)"
+    )
 
 
 class ExchangeAppIdentity(pulumi.ComponentResource):
@@ -130,6 +150,8 @@ class ExchangeAppIdentity(pulumi.ComponentResource):
             self.certificate_generation = generation
             self.private_key_pem = current.private_key_pem
             self.previous_thumbprint = previous.thumbprint if previous is not None else None
+            if previous is not None and args.now is not None:
+                previous.not_after.apply(lambda end, now=args.now: _warn(kept_generation_warning(name, end, now)) if end else None)
             accepted: list[AppCertificate | HostCertificate] = [current, *([previous] if previous is not None else [])]
         else:
             hosted = [
@@ -231,8 +253,17 @@ class IdentityPlan(Protocol):
     def host_certificate_pems(self) -> tuple[str, ...]: ...
 
 
+def _warn(message: str | None) -> None:
+    if message is not None:
+        pulumi.log.warn(message)
+
+
 def app_identities(
-    planned: Sequence[IdentityPlan], tenant: Tenant, cloud: facts.CloudEnvironment, additional_owners: Sequence[str]
+    planned: Sequence[IdentityPlan],
+    tenant: Tenant,
+    cloud: facts.CloudEnvironment,
+    additional_owners: Sequence[str],
+    now: dt.datetime | None = None,
 ) -> dict[str, ExchangeAppIdentity]:
     """One ExchangeAppIdentity per configured identity, in config order, each owned by the deployer first, then the extra owners."""
     owners = pulumi.Output.all(tenant.deployer_object_id, *additional_owners).apply(lambda ids: sorted(set(ids), key=ids.index))
@@ -249,6 +280,7 @@ def app_identities(
                 cloud=cloud,
                 certificate=identity.generated_certificate,
                 host_certificates=identity.host_certificate_pems,
+                now=now,
             ),
         )
         for identity in planned

@@ -1140,9 +1140,9 @@ ALZ_ARCHETYPES: Mapping[str, tuple[str, ...]] = MappingProxyType(
 # Enforce-GR-KeyVault (enforced as ALZ ships) gives Deny-KV-Secrets-ValidityDays maximumValidityInDays 90
 # (platform/alz/policy_set_definitions/Enforce-Guardrails-KeyVault_20260203.alz_policy_set_definition.json, parameter default).
 ALZ_SECRET_MAXIMUM_VALIDITY_DAYS = 90
-# The release from which a generated certificate that goes to the Key Vault defaults to the longest whole number of months within
-# ALZ_SECRET_MAXIMUM_VALIDITY_DAYS (2; it was 12 like every other certificate): identities that never set `validityMonths` are told
-# for DEFAULT_CHANGE_NOTICE_DAYS after it, since their next `up` reissues the certificate.
+# The release from which a generated certificate that goes to the Key Vault defaults to a day less than
+# ALZ_SECRET_MAXIMUM_VALIDITY_DAYS (it was 12 months like every other certificate; settings/stack.py): identities that never set
+# `validityMonths` are told for DEFAULT_CHANGE_NOTICE_DAYS after it, since their next `up` reissues the certificate.
 DEFAULT_VAULTED_VALIDITY_CHANGED_ON = dt.date(2026, 12, 6)
 
 

@@ -285,8 +285,9 @@ REMEDIES: Mapping[str, str] = {
     "Deny-Public-Endpoints/AutomationDenyPublicIP": "`landingZone: {archetype: corp}` (the account without public network access)",
     "Deny-Public-Endpoints/KeyVaultDenyPaasPublicIP": "`landingZone: {archetype: corp}` (the vault without public network access)",
     "Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays": (
-        "leave `certificate.validityMonths` unset on every identity whose certificate goes to the vault (89 days, within 90) or "
-        "set it to at most 2; a configured value over 2 is denied"
+        "leave `certificate.validityMonths` unset on every identity whose certificate goes to the vault (89 days, within 90; "
+        "and `renewBeforeDays` at most 44); a configured value over 2 is denied, and 2 months leave a renewal window of 30 days "
+        "at most"
     ),
     "Enforce-GR-Automation0/Modify-Aa-Public-Network-Access": (
         "`automation.publicNetworkAccess: false` (or `archetype: corp`): the value the Modify writes, so nothing drifts; hybrid "

@@ -132,8 +132,8 @@ def settings() -> tuple[Setting, ...]:
                 f"generated mode: {_range(cert_ranges[0])} (a month is 730 hours). Unset with `keyVault`, the certificate "
                 f"lives {stack.DEFAULT_VAULTED_VALIDITY_DAYS} days: Azure Landing Zones deny a vault secret valid over "
                 f"{facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS} days, hosts read the renewed one on their next run, and the stack needs an "
-                f"`up` at least every {stack.DEFAULT_VAULTED_RENEW_BEFORE_DAYS} days ([landing zones](landing-zone.md)); it was "
-                f"{stack.DEFAULT_VALIDITY_MONTHS} months before, and until "
+                f"`up` at least every `renewBeforeDays` (default {stack.DEFAULT_VAULTED_RENEW_BEFORE_DAYS}) days "
+                f"([landing zones](landing-zone.md)); it was {stack.DEFAULT_VALIDITY_MONTHS} months before, and until "
                 f"{(facts.DEFAULT_VAULTED_VALIDITY_CHANGED_ON + dt.timedelta(days=facts.DEFAULT_CHANGE_NOTICE_DAYS)).isoformat()} "
                 "preview says so while it is unset. A tenant whose app management policy limits certificate lifetime (ScubaGear "
                 "MS.AAD.5.7v1: 365 days) refuses a longer one at `up`, not at preview: keep it at or below the tenant's maximum", "6"),

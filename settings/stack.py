@@ -281,7 +281,8 @@ def _parse_certificate(
                 f" (the default for a certificate kept in keyVault, within Azure Landing Zones' {facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS}"
                 f" days); use at most {validity_days // 2}, or leave renewBeforeDays unset"
                 if vaulted_default
-                else f" ({months or DEFAULT_VALIDITY_MONTHS} months); use at most {validity_days // 2} or a longer validityMonths"
+                else f" ({months or DEFAULT_VALIDITY_MONTHS} month{'' if months == 1 else 's'}); use at most {validity_days // 2} or "
+                "a longer validityMonths"
             ),
         )
 
@@ -395,22 +396,25 @@ def _vaulted_validity_notice(
     ends = facts.DEFAULT_VAULTED_VALIDITY_CHANGED_ON + datetime.timedelta(days=facts.DEFAULT_CHANGE_NOTICE_DAYS)
     if key_vault is None or today >= ends:
         return ()
+    # (name, renewal window in days) of each generated certificate that takes the vault's default validity.
     unset = [
-        identity.name
+        (identity.name, certificate.early_renewal_hours // 24)
         for entry, identity in zip(entries, identities, strict=True)
-        if identity.generated_certificate is not None
+        if (certificate := identity.generated_certificate) is not None
+        and isinstance(certificate.early_renewal_hours, int)
         and not (isinstance(entry.get("certificate"), dict) and entry["certificate"].get("validityMonths") is not None)
     ]
     if not unset:
         return ()
+    listed = ", ".join(f"{name} (renewed {days} days early)" for name, days in unset)
     return (
         f"Default certificate validity changed for certificates kept in keyVault: "
-        f"{'identity' if len(unset) == 1 else 'identities'} {', '.join(unset)} set{'s' if len(unset) == 1 else ''} no "
-        f"certificate.validityMonths, which now means {DEFAULT_VAULTED_VALIDITY_DAYS} days renewed "
-        f"{DEFAULT_VAULTED_RENEW_BEFORE_DAYS} days early (it meant {DEFAULT_VALIDITY_MONTHS} months) because Azure Landing Zones deny "
-        f"a vault secret valid over {facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS} days; the stack then needs an up at least every "
-        f"{DEFAULT_VAULTED_RENEW_BEFORE_DAYS} days. A certificate issued before is reissued by the next up: hosts that read the "
-        f"vault need nothing, a host holding a PFX copy needs the new one. To keep {DEFAULT_VALIDITY_MONTHS} months set "
+        f"{'identity' if len(unset) == 1 else 'identities'} {listed} set{'s' if len(unset) == 1 else ''} no "
+        f"certificate.validityMonths, which now means {DEFAULT_VAULTED_VALIDITY_DAYS} days (it meant {DEFAULT_VALIDITY_MONTHS} "
+        f"months) because Azure Landing Zones deny a vault secret valid over {facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS} days; the "
+        f"stack then needs an up at least every {min(days for _name, days in unset)} days. A certificate issued before is reissued "
+        f"by the next up: hosts that read the vault need nothing, a host holding a PFX copy needs the new one."
+        f" To keep {DEFAULT_VALIDITY_MONTHS} months set "
         f"validityMonths: {DEFAULT_VALIDITY_MONTHS} (in a landing zone, ALZ then denies the secret until the exemption "
         f"exo-vault-secret-validity is granted); setting it either way ends this notice, which stops by itself on "
         f"{ends.isoformat()} (docs/landing-zone.md#certificates-in-the-vault-89-days).",
@@ -434,9 +438,9 @@ def _early_expiry_alert_warnings(identities: tuple[IdentitySettings, ...], autom
         return ()
     listed = ", ".join(f"{name} ({days})" for name, days in early)
     return (
-        f"exo-automation:automation.monitoring.certificateWarningDays ({warning_days}) is more than the renewBeforeDays of identity "
-        f"{listed}: the certificate alert fires before pulumi up can renew the certificate; set certificateWarningDays to at most "
-        f"{min(days for _name, days in early)}",
+        f"{key_of('automation')}.monitoring.certificateWarningDays ({warning_days}) is more than the renewBeforeDays of "
+        f"{'identity' if len(early) == 1 else 'identities'} {listed}: the certificate alert fires before pulumi up can renew the "
+        f"certificate; set certificateWarningDays to at most {min(days for _name, days in early)}",
     )
 
 
@@ -586,10 +590,9 @@ def _landing_zone_warnings(
                 found.append(
                     f"landingZone {landing_zone.archetype}: the vault secret of identity {identity.name} would be valid {days:.0f} "
                     f"days; ALZ Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays (enforced as shipped) denies more than "
-                    f"{facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS}: remove its certificate.validityMonths (the default with keyVault is "
-                    f"{DEFAULT_VAULTED_VALIDITY_DAYS} days) or set it to at most "
-                    f"{facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS * 24 // HOURS_PER_MONTH}, or grant the exemption exo-vault-secret-validity "
-                    "in docs/landing-zone.md"
+                    f"{facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS}: remove its certificate.validityMonths (with keyVault the default is "
+                    f"{DEFAULT_VAULTED_VALIDITY_DAYS} days, renewed up to {DEFAULT_VAULTED_RENEW_BEFORE_DAYS} days early), or grant "
+                    "the exemption exo-vault-secret-validity in docs/landing-zone.md"
                 )
     return tuple(found)
 

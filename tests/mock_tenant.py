@@ -215,7 +215,8 @@ def certificate_ready_for_renewal(
     end = outputs.get("validityEndTime")
     if type_token != SELF_SIGNED_CERT or not isinstance(end, str):
         return False
-    source = planned_inputs if planned_inputs is not None and "earlyRenewalHours" in planned_inputs else outputs
+    # Unset in a plan, the attribute is the schema's default, 0.
+    source = planned_inputs if planned_inputs is not None else outputs
     early = dt.timedelta(hours=float(source.get("earlyRenewalHours") or 0))
     return now >= _parse_time(end) - early
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import unittest
 from typing import Any
 
@@ -11,7 +12,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from tests.harness import Deployment, evaluate
+from tests.harness import Deployment, evaluate, preview_logged
 from tests.host_certificate_files import MovableClock
 from tests.mock_tenant import MANAGE_AS_APP_ROLE_ID, MockTenant, Registration, is_secret
 
@@ -342,6 +343,32 @@ class PlannedRotation(unittest.IsolatedAsyncioTestCase):
         later = await evaluate(tenant, preview=False, config=keep)
         self.assertEqual(later.one(SELF_SIGNED_CERT, "exo-certificate-g1-cert").outputs["certPem"], old_pem)
         self.assertEqual(later.one(APPLICATION_CERTIFICATE, "exo-certificate-g1-credential").id, old_credential)
+
+    async def test_preview_warns_two_weeks_before_the_kept_generation_ends(self) -> None:
+        clock = MovableClock()
+        tenant = MockTenant(clock=clock)
+        await evaluate(tenant, preview=False)
+        keep = {"identities": [{"name": "exo", "certificate": {"generation": 2, "keepPreviousGeneration": True}}]}
+        clock.advance(300)
+        bump_preview, _ = await preview_logged(tenant, keep)
+        (retired,) = [r for r in bump_preview.of_type(SELF_SIGNED_CERT) if r.name == "exo-certificate-g1-cert"]
+        self.assertEqual(retired.outputs["certPem"], tenant.state[(SELF_SIGNED_CERT, retired.name)].outputs["certPem"], "an update")
+        await evaluate(tenant, preview=False, config=keep)
+
+        def kept_warnings(records: list[logging.LogRecord]) -> list[str]:
+            return [r.getMessage() for r in records if "kept previous certificate generation" in r.getMessage()]
+
+        clock.advance(50)  # day 350: 15 days before generation 1 ends
+        _, records = await preview_logged(tenant, keep)
+        self.assertEqual(kept_warnings(records), [])
+        clock.advance(2)  # 13 days before
+        _, records = await preview_logged(tenant, keep)
+        (warning,) = kept_warnings(records)
+        self.assertIn("identity exo: the kept previous certificate generation ends ", warning)
+        self.assertIn("remove certificate.keepPreviousGeneration", warning)
+        released = {"identities": [{"name": "exo", "certificate": {"generation": 2}}]}
+        _, records = await preview_logged(tenant, released)
+        self.assertEqual(kept_warnings(records), [], "released: nothing to warn about")
 
     async def test_the_kept_generation_ignores_later_spec_changes(self) -> None:
         tenant = MockTenant()

@@ -52,7 +52,7 @@ def with_landing_zone(config: dict[str, Any], zone: dict[str, Any]) -> dict[str,
 
 
 def default_certificates(config: dict[str, Any]) -> dict[str, Any]:
-    """One identity whose certificate keeps every default: with keyVault, 2 months, a vault secret valid at most ~61 days."""
+    """One identity whose certificate keeps every default: with keyVault, 89 days, a vault secret within ALZ's 90."""
     result = copy.deepcopy(config)
     result["exo-automation:identities"] = [{"name": "exo"}]
     return result

@@ -107,16 +107,21 @@ def test_the_landing_zone_warning_starts_at_the_first_whole_month_count_over_the
     assert warned(2) == ()
     (warning,) = warned(3)  # 2,190 hours: 91.25 days
     assert "would be valid 91 days" in warning
-    assert "set it to at most 2" in warning
+    assert "remove its certificate.validityMonths (with keyVault the default is 89 days" in warning
     assert "exo-vault-secret-validity" in warning
 
 
 def test_the_notice_names_each_identity_that_relied_on_the_old_default_and_only_while_it_runs() -> None:
     identities = [{"name": "reports"}, {"name": "pinned", "certificate": {"validityMonths": 2}}, {"name": "tasks", "certificate": {}}]
     (notice,) = settings(identities, vault=True).certificate_notices
-    assert "identities reports, tasks set no certificate.validityMonths" in notice
+    assert "identities reports (renewed 44 days early), tasks (renewed 44 days early) set no certificate.validityMonths" in notice
     assert "pinned" not in notice
-    assert "now means 89 days renewed 44 days early (it meant 12 months)" in notice
+    assert "now means 89 days (it meant 12 months)" in notice
+    assert "needs an up at least every 44 days" in notice
+    # A shorter window configured beside the default validity is the one the stack must keep up with.
+    (short,) = settings([{"name": "fast", "certificate": {"renewBeforeDays": 10}}], vault=True).certificate_notices
+    assert "identity fast (renewed 10 days early) sets no certificate.validityMonths" in short
+    assert "needs an up at least every 10 days" in short
     assert "validityMonths: 12 (in a landing zone, ALZ then denies the secret until the exemption exo-vault-secret-validity" in notice
     ends = facts.DEFAULT_VAULTED_VALIDITY_CHANGED_ON + dt.timedelta(days=facts.DEFAULT_CHANGE_NOTICE_DAYS)
     assert f"stops by itself on {ends.isoformat()}" in notice
@@ -139,7 +144,7 @@ def test_host_certificates_are_not_vaulted_and_get_no_notice() -> None:
         path = folder.write("h.crt", make_host_certificate(IN_THE_NOTICE, host="HOST01").pem)
         identities = [{"name": "keyless-tasks", "certificate": {"hostCertificates": [path]}}, {"name": "reports"}]
         (notice,) = settings(identities, vault=True).certificate_notices
-        assert "identity reports sets no" in notice
+        assert "identity reports (renewed 44 days early) sets no" in notice
         assert "keyless-tasks" not in notice
     finally:
         folder.cleanup()
@@ -162,7 +167,7 @@ def test_an_expiry_alert_longer_than_a_renewal_window_is_named_at_preview() -> N
     assert notices(44, vault=True) == (), "the vault's 44-day window"
     (warning,) = notices(31, vault=False)
     assert warning.startswith("exo-automation:automation.monitoring.certificateWarningDays (31) is more than the renewBeforeDays")
-    assert "identity exo (30), sales-reports (30)" in warning
+    assert "identities exo (30), sales-reports (30)" in warning
     assert warning.endswith("set certificateWarningDays to at most 30")
     (warning,) = notices(45, vault=True)
     assert "exo (44), sales-reports (44)" in warning
