@@ -1,5 +1,6 @@
 """The Exchange RBAC stack, the Key Vault stack and a 100-runbook stack with the real engine: `up`, then nothing to do, then
-`destroy` leaves nothing; and the Key Vault stack's certificate renewal weeks later."""
+`destroy` leaves nothing; the same for a Corp landing-zone stack (private account and vault, private endpoints); and the Key Vault
+stack's certificate renewal weeks later."""
 
 from __future__ import annotations
 
@@ -103,3 +104,39 @@ def test_a_vaulted_certificate_renews_inside_its_window_and_its_new_secret_versi
         for archetype in ("online", "corp"):
             denied = {f.rule.label for f in landing_zone.check(requests, archetype, True, rules) if f.kind == "deny"}
             assert "Enforce-GR-KeyVault/Deny-KV-Secrets-ValidityDays" not in denied, denied
+
+
+SUBNET = (
+    "/subscriptions/6f1e7a52-3c1d-4b9e-9a0f-2d8c5e7b4a10/resourceGroups/rg-corp-network/providers/Microsoft.Network/"
+    "virtualNetworks/vnet-corp/subnets/snet-private-endpoints"
+)
+
+
+def test_the_corp_switch_converges_private_and_destroy_leaves_nothing() -> None:
+    """`landingZone: {archetype: corp, privateEndpoints}` with the Automation account and the vault: both private, one private
+    endpoint per sub-resource, nothing to do after `up`, and `destroy` removes the endpoints with the rest."""
+    config = {
+        **automation_stack(),
+        "exo-automation:identities": [{"name": "exo"}],
+        "exo-automation:keyVault": key_vault_stack()["exo-automation:keyVault"],
+        "exo-automation:landingZone": {"archetype": "corp", "privateEndpoints": {"subnetId": SUBNET}},
+    }
+    for project in new_project(existing_resource_groups={"rg-exo-hosts": "westeurope"}):
+        with emulated_cloud.portal(project.cloud) as tenant:
+            tenant.add_principal(READER)
+        project.pulumi("stack", "select", "dev", "--create")
+        path = project.project / "Pulumi.dev.yaml"
+        document = yaml.safe_load(path.read_text())
+        document["config"] = config
+        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        project.pulumi("up", "--yes")
+        state = project.tenant().state
+        (account,) = [v for (kind, _n), v in state.items() if kind == "azure-native:automation:AutomationAccount"]
+        (vault,) = [v for (kind, _n), v in state.items() if kind == "azure-native:keyvault:Vault"]
+        assert account.inputs["publicNetworkAccess"] is False
+        assert vault.inputs["properties"]["publicNetworkAccess"] == "Disabled"
+        endpoints = sorted(name for (kind, name) in state if kind == "azure-native:network:PrivateEndpoint")
+        assert len(endpoints) == 3, endpoints
+        project.pulumi("preview", "--expect-no-changes")
+        project.pulumi("destroy", "--yes")
+        assert sorted(project.tenant().state) == []
