@@ -388,6 +388,11 @@ def _reject_shared_host_certificates(identities_key: str, identities: tuple[Iden
             owner[certificate.thumbprint] = identity.name
 
 
+def _identities_phrase(items: Sequence[str]) -> str:
+    """'identity a' or 'identities a, b': how warnings name the identities they are about."""
+    return f"{'identity' if len(items) == 1 else 'identities'} {', '.join(items)}"
+
+
 def _vaulted_validity_notice(
     entries: Sequence[Any], identities: tuple[IdentitySettings, ...], key_vault: CertificateVaultSpec | None, today: datetime.date
 ) -> tuple[str, ...]:
@@ -406,10 +411,9 @@ def _vaulted_validity_notice(
     ]
     if not unset:
         return ()
-    listed = ", ".join(f"{name} (renewed {days} days early)" for name, days in unset)
+    listed = _identities_phrase([f"{name} (renewed {days} days early)" for name, days in unset])
     return (
-        f"Default certificate validity changed for certificates kept in keyVault: "
-        f"{'identity' if len(unset) == 1 else 'identities'} {listed} set{'s' if len(unset) == 1 else ''} no "
+        f"Default certificate validity changed for certificates kept in keyVault: {listed} set{'s' if len(unset) == 1 else ''} no "
         f"certificate.validityMonths, which now means {DEFAULT_VAULTED_VALIDITY_DAYS} days (it meant {DEFAULT_VALIDITY_MONTHS} "
         f"months) because Azure Landing Zones deny a vault secret valid over {facts.ALZ_SECRET_MAXIMUM_VALIDITY_DAYS} days; the "
         f"stack then needs an up at least every {min(days for _name, days in unset)} days. A certificate issued before is reissued "
@@ -436,10 +440,9 @@ def _early_expiry_alert_warnings(identities: tuple[IdentitySettings, ...], autom
     ]
     if not early:
         return ()
-    listed = ", ".join(f"{name} ({days})" for name, days in early)
     return (
         f"{key_of('automation')}.monitoring.certificateWarningDays ({warning_days}) is more than the renewBeforeDays of "
-        f"{'identity' if len(early) == 1 else 'identities'} {listed}: the certificate alert fires before pulumi up can renew the "
+        f"{_identities_phrase([f'{name} ({days})' for name, days in early])}: the certificate alert fires before pulumi up can renew the "
         f"certificate; set certificateWarningDays to at most {min(days for _name, days in early)}",
     )
 

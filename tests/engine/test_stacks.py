@@ -14,6 +14,7 @@ import yaml
 from exo import facts, landing_zone
 from tests.engine import emulated_cloud
 from tests.engine.conftest import new_project
+from tests.engine.project import EngineProject
 from tests.fixtures import automation_stack, exchange_rbac_stack, monitoring_stack
 
 pytestmark = pytest.mark.engine
@@ -38,6 +39,17 @@ def key_vault_stack() -> dict[str, Any]:
     }
 
 
+def configure_dev_stack(project: EngineProject, config: dict[str, Any]) -> None:
+    """The reader principal in the emulated tenant, stack `dev` selected, and `config` as its whole config."""
+    with emulated_cloud.portal(project.cloud) as tenant:
+        tenant.add_principal(READER)
+    project.pulumi("stack", "select", "dev", "--create")
+    path = project.project / "Pulumi.dev.yaml"
+    document = yaml.safe_load(path.read_text())
+    document["config"] = config
+    path.write_text(yaml.safe_dump(document, sort_keys=False))
+
+
 @pytest.mark.parametrize(
     ("config", "expected_type"),
     [
@@ -51,13 +63,7 @@ def key_vault_stack() -> dict[str, Any]:
 )
 def test_up_converges_and_destroy_leaves_nothing(config: dict[str, Any], expected_type: str) -> None:
     for project in new_project(existing_resource_groups={"rg-exo-hosts": "westeurope"}):
-        with emulated_cloud.portal(project.cloud) as tenant:
-            tenant.add_principal(READER)
-        project.pulumi("stack", "select", "dev", "--create")
-        path = project.project / "Pulumi.dev.yaml"
-        document = yaml.safe_load(path.read_text())
-        document["config"] = config
-        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        configure_dev_stack(project, config)
         project.pulumi("up", "--yes")
         assert any(kind == expected_type for kind, _name in project.tenant().state)
         project.pulumi("preview", "--expect-no-changes")
@@ -70,13 +76,7 @@ def test_a_vaulted_certificate_renews_inside_its_window_and_its_new_secret_versi
     nothing changes for 44 days, then tls reissues it, the key credential is replaced and the secret updated; the secret written
     that day carries the new certificate's end, within 90 days of it, and then nothing is left to do."""
     for project in new_project(existing_resource_groups={"rg-exo-hosts": "westeurope"}):
-        with emulated_cloud.portal(project.cloud) as tenant:
-            tenant.add_principal(READER)
-        project.pulumi("stack", "select", "dev", "--create")
-        path = project.project / "Pulumi.dev.yaml"
-        document = yaml.safe_load(path.read_text())
-        document["config"] = key_vault_stack()
-        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        configure_dev_stack(project, key_vault_stack())
         project.pulumi("up", "--yes")
         project.move_clock(44)
         project.pulumi("preview", "--expect-no-changes", "--diff")
@@ -122,13 +122,7 @@ def test_the_corp_switch_converges_private_and_destroy_leaves_nothing() -> None:
         "exo-automation:landingZone": {"archetype": "corp", "privateEndpoints": {"subnetId": SUBNET}},
     }
     for project in new_project(existing_resource_groups={"rg-exo-hosts": "westeurope"}):
-        with emulated_cloud.portal(project.cloud) as tenant:
-            tenant.add_principal(READER)
-        project.pulumi("stack", "select", "dev", "--create")
-        path = project.project / "Pulumi.dev.yaml"
-        document = yaml.safe_load(path.read_text())
-        document["config"] = config
-        path.write_text(yaml.safe_dump(document, sort_keys=False))
+        configure_dev_stack(project, config)
         project.pulumi("up", "--yes")
         state = project.tenant().state
         (account,) = [v for (kind, _n), v in state.items() if kind == "azure-native:automation:AutomationAccount"]
